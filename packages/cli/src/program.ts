@@ -1,0 +1,28 @@
+import { Command } from 'commander';
+import { registerUp } from './commands/up.js';
+
+/** Builds the `tq` command line. Every command has `--help`. */
+export function createProgram(): Command {
+  const program = new Command('tq')
+    .description('tq: typed task queues on Amazon SQS and SNS')
+    .showHelpAfterError()
+    .configureOutput({ outputError: (text, write) => write(text) });
+  registerUp(program);
+  return program;
+}
+
+/** Runs the CLI; resolves with the process exit code (0 ok, 1 failure, 2 usage). */
+export async function run(argv: readonly string[]): Promise<number> {
+  const program = createProgram().exitOverride();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('commander.')) {
+      return code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : 2;
+    }
+    console.error(`tq: ${(error as Error).message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,66 @@
+import { once } from 'node:events';
+import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { localClientConfig, startLocalEndpoint } from '@tq/testing';
+import { describe, expect, it } from 'vitest';
+import { runTq, spawnTq, waitForOutput } from './run-cli.js';
+
+describe('tq up', () => {
+  it('runs the embedded endpoint on loopback with the bucket, and stops cleanly on SIGINT', async () => {
+    const child = spawnTq(['up', '--port', '0'], { TQ_ENDPOINT: '', TQ_PREFIX: 'uptest' });
+    try {
+      const [, endpoint] = (await waitForOutput(
+        child,
+        /endpoint (http:\/\/127\.0\.0\.1:\d+) \(embedded\)/,
+      )) as string[];
+      await waitForOutput(child, /ready/);
+      const config = localClientConfig(endpoint as string);
+      const buckets = await new S3Client(config).send(new ListBucketsCommand({}));
+      expect(buckets.Buckets?.map((bucket) => bucket.Name)).toContain('uptest-artifacts');
+      child.kill('SIGINT');
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(0);
+      expect(child.output()).toContain('tq: stopped');
+      await expect(new SQSClient(config).send(new CreateQueueCommand({ QueueName: 'x' }))).rejects.toThrow();
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('uses the endpoint TQ_ENDPOINT names instead of starting one', async () => {
+    const endpoint = await startLocalEndpoint();
+    const child = spawnTq(['up'], { TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: 'shared' });
+    try {
+      await waitForOutput(child, /ready/);
+      expect(child.output()).toContain(`endpoint ${endpoint.endpoint}, bucket shared-artifacts`);
+      const buckets = await new S3Client(endpoint.clientConfig).send(new ListBucketsCommand({}));
+      expect(buckets.Buckets?.map((bucket) => bucket.Name)).toContain('shared-artifacts');
+      child.kill('SIGTERM');
+      expect((await once(child, 'exit'))[0]).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      await endpoint.stop();
+    }
+  });
+
+  it('rejects bad configuration with one clear line and a non-zero exit', async () => {
+    const result = await runTq(['up'], { TQ_ENDPOINT: 'not a url' });
+    expect(result.code).toBe(1);
+    expect(result.output.trim()).toBe(
+      'tq: TQ_ENDPOINT is "not a url", must be an http(s) URL such as http://127.0.0.1:4566',
+    );
+  });
+});
+
+describe('tq', () => {
+  it('prints help with exit 0, and exits 2 on an unknown command', async () => {
+    const help = await runTq(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.output).toContain('up [options]');
+    const upHelp = await runTq(['up', '--help']);
+    expect(upHelp.output).toContain('--port <port>');
+    const unknown = await runTq(['nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.output).toContain("unknown command 'nope'");
+  });
+});

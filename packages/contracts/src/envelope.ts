@@ -1,0 +1,47 @@
+import { type Static, type TObject, Type } from '@sinclair/typebox';
+import { DATE_TIME_PATTERN, UUID_PATTERN } from './formats.js';
+import { TASK_NAME_PATTERN } from './registry.js';
+
+/** W3C Trace Context `traceparent`, version 00. */
+export const TRACEPARENT_PATTERN = '^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$';
+
+const envelopeFields = {
+  /** Unique per task; workers use it (or `idempotencyKey`) to recognise redeliveries. */
+  id: Type.String({ format: 'uuid', pattern: UUID_PATTERN, errorMessage: 'must be a UUID' }),
+  task: Type.String({ pattern: TASK_NAME_PATTERN }),
+  version: Type.Integer({ minimum: 1, maximum: 1000 }),
+  createdAt: Type.String({
+    format: 'date-time',
+    pattern: DATE_TIME_PATTERN,
+    errorMessage: 'must be an ISO-8601 date-time with a time zone',
+  }),
+  /** Caller-chosen key for deduplication, e.g. `order-123-receipt`. */
+  idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' })),
+  traceparent: Type.Optional(
+    Type.String({
+      pattern: TRACEPARENT_PATTERN,
+      errorMessage: 'must be a W3C traceparent (00-<trace-id>-<span-id>-<flags>)',
+    }),
+  ),
+  tracestate: Type.Optional(Type.String({ maxLength: 512, pattern: '^[\\x20-\\x7e]*$' })),
+};
+
+/**
+ * The envelope around every payload. Unknown top-level fields are allowed (and dropped by
+ * `parseTask`) so producers can add envelope fields before every worker knows them.
+ */
+export const Envelope = Type.Object({ ...envelopeFields, payload: Type.Unknown() });
+
+/** Envelope fields other than the payload, for consumers that want them typed. */
+export type EnvelopeMeta = Omit<Static<typeof Envelope>, 'payload'>;
+
+/** The envelope of one task type and version with its payload schema inlined: what the JSON Schema files contain. */
+export function envelopeSchemaFor(task: string, version: number, payload: TObject) {
+  return Type.Object(
+    { ...envelopeFields, task: Type.Literal(task), version: Type.Literal(version), payload },
+    { title: `${task} v${version} task envelope` },
+  );
+}
+
+/** Envelope keys that are never payload fields in the seed article's flat form. */
+export const ENVELOPE_KEYS: ReadonlySet<string> = new Set(Object.keys(envelopeFields));

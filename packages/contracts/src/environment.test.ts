@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, dlqName, queueName, readEnvironment, topicName } from './index.js';
+
+describe('readEnvironment', () => {
+  it('defaults to real AWS in us-east-1 with prefix tq', () => {
+    expect(readEnvironment({})).toEqual({
+      endpoint: undefined,
+      region: 'us-east-1',
+      prefix: 'tq',
+      bucket: 'tq-artifacts',
+    });
+  });
+
+  it('reads every variable', () => {
+    expect(
+      readEnvironment({
+        TQ_ENDPOINT: 'http://127.0.0.1:4566',
+        AWS_REGION: 'eu-west-1',
+        TQ_PREFIX: 'Shop_prod',
+        TQ_BUCKET: 'shop-files',
+      }),
+    ).toEqual({ endpoint: 'http://127.0.0.1:4566', region: 'eu-west-1', prefix: 'Shop_prod', bucket: 'shop-files' });
+    expect(readEnvironment({ TQ_PREFIX: 'Shop_prod' }).bucket).toBe('shop-prod-artifacts');
+  });
+
+  it.each([
+    [{ TQ_ENDPOINT: 'localhost:4566' }, /TQ_ENDPOINT is "localhost:4566", must be an http\(s\) URL/],
+    [{ AWS_REGION: 'Europe' }, /AWS_REGION is "Europe"/],
+    [{ TQ_PREFIX: 'a b' }, /TQ_PREFIX is "a b"/],
+    [{ TQ_BUCKET: 'Bad_Bucket' }, /TQ_BUCKET is "Bad_Bucket"/],
+  ])('rejects %j with a message naming the variable', (env, message) => {
+    expect(() => readEnvironment(env)).toThrow(ConfigError);
+    expect(() => readEnvironment(env)).toThrow(message);
+  });
+
+  it('names resources as DESIGN.md does', () => {
+    expect(topicName('tq')).toBe('tq-tasks');
+    expect(queueName('tq', 'send_email')).toBe('tq-send_email');
+    expect(dlqName('tq', 'send_email')).toBe('tq-send_email-dlq');
+    expect(queueName('tq', 'send_email', true)).toBe('tq-send_email.fifo');
+    expect(dlqName('tq', 'send_email', true)).toBe('tq-send_email-dlq.fifo');
+  });
+});

@@ -1,0 +1,63 @@
+/** Configuration every tq component reads from the environment (DESIGN.md "Configuration"). */
+export interface TqEnvironment {
+  /** Custom endpoint (local fauxqs, LocalStack, ElasticMQ); undefined means real AWS. */
+  endpoint: string | undefined;
+  region: string;
+  prefix: string;
+  bucket: string;
+}
+
+/** Thrown when an environment variable holds a value tq cannot use. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'INVALID_CONFIG' as const;
+}
+
+/**
+ * Reads and validates `TQ_ENDPOINT`, `AWS_REGION`, `TQ_PREFIX` and `TQ_BUCKET`. Throws
+ * `ConfigError` naming the variable, its value and what it must be.
+ */
+export function readEnvironment(
+  env: Readonly<Record<string, string | undefined>> = globalThis.process?.env ?? {},
+): TqEnvironment {
+  const endpoint = env.TQ_ENDPOINT || undefined;
+  if (endpoint !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(endpoint);
+    } catch {}
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new ConfigError(`TQ_ENDPOINT is "${endpoint}", must be an http(s) URL such as http://127.0.0.1:4566`);
+    }
+  }
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
+  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+    throw new ConfigError(`AWS_REGION is "${region}", must be a region name such as eu-west-1`);
+  }
+  const prefix = env.TQ_PREFIX || 'tq';
+  if (!/^[a-zA-Z0-9_-]{1,40}$/.test(prefix)) {
+    throw new ConfigError(`TQ_PREFIX is "${prefix}", must be 1-40 letters, digits, - or _`);
+  }
+  const bucket = env.TQ_BUCKET || `${prefix.toLowerCase().replace(/_/g, '-')}-artifacts`;
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new ConfigError(
+      `TQ_BUCKET is "${bucket}", must be a valid S3 bucket name (3-63 lowercase letters, digits, . or -)`,
+    );
+  }
+  return { endpoint, region, prefix, bucket };
+}
+
+/** The SNS topic every task is published to: `<prefix>-tasks`. */
+export function topicName(prefix: string): string {
+  return `${prefix}-tasks`;
+}
+
+/** The queue a task type is consumed from: `<prefix>-<task>` (`.fifo` appended for FIFO). */
+export function queueName(prefix: string, task: string, fifo = false): string {
+  return `${prefix}-${task}${fifo ? '.fifo' : ''}`;
+}
+
+/** The dead-letter queue of a task queue: `<prefix>-<task>-dlq`. */
+export function dlqName(prefix: string, task: string, fifo = false): string {
+  return `${prefix}-${task}-dlq${fifo ? '.fifo' : ''}`;
+}

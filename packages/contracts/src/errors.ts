@@ -1,0 +1,73 @@
+/** One rule a value broke: where (a JSON Pointer into the checked value) and what. */
+export interface Violation {
+  /** JSON Pointer (RFC 6901) to the offending value, `''` for the root. */
+  readonly path: string;
+  /** Human-readable description of the rule that was broken. */
+  readonly message: string;
+}
+
+/**
+ * Why a task was rejected:
+ * - `INVALID_JSON`: a string input is not JSON.
+ * - `NOT_AN_OBJECT`: the input is not a JSON object.
+ * - `UNKNOWN_TASK`: the `task` field names no registered task type.
+ * - `UNSUPPORTED_VERSION`: the task type exists but not in that version.
+ * - `SCHEMA_VIOLATION`: the envelope or payload breaks its schema; see `violations`.
+ */
+export type TaskValidationErrorCode =
+  | 'INVALID_JSON'
+  | 'NOT_AN_OBJECT'
+  | 'UNKNOWN_TASK'
+  | 'UNSUPPORTED_VERSION'
+  | 'SCHEMA_VIOLATION';
+
+const TASK_VALIDATION_ERROR = Symbol.for('@tq/contracts/TaskValidationError');
+
+/**
+ * Thrown by `createTask` and returned by `parseTask` when input is not a valid task.
+ * `violations` lists every broken rule with its path, not only the first.
+ */
+export class TaskValidationError extends Error {
+  override readonly name = 'TaskValidationError';
+  readonly code: TaskValidationErrorCode;
+  /** The task type named by the input, when it named one. */
+  readonly task: string | undefined;
+  /** The version named by the input, when it named one. */
+  readonly version: number | undefined;
+  readonly violations: readonly Violation[];
+
+  constructor(
+    code: TaskValidationErrorCode,
+    message: string,
+    details: {
+      task?: string | undefined;
+      version?: number | undefined;
+      violations?: readonly Violation[];
+      cause?: unknown;
+    } = {},
+  ) {
+    const violations = details.violations ?? [];
+    super(
+      violations.length > 0
+        ? `${message}\n${violations.map((v) => `  ${v.path || '/'}: ${v.message}`).join('\n')}`
+        : message,
+      details.cause === undefined ? undefined : { cause: details.cause },
+    );
+    this.code = code;
+    this.task = details.task;
+    this.version = details.version;
+    this.violations = violations;
+    Object.defineProperty(this, TASK_VALIDATION_ERROR, { value: true });
+  }
+}
+
+/** True for a `TaskValidationError`, even one created by another copy of this package. */
+export function isTaskValidationError(value: unknown): value is TaskValidationError {
+  return typeof value === 'object' && value !== null && TASK_VALIDATION_ERROR in value;
+}
+
+/** Thrown by `defineTask`/`createRegistry` when a task definition itself is malformed. */
+export class TaskDefinitionError extends Error {
+  override readonly name = 'TaskDefinitionError';
+  readonly code = 'INVALID_DEFINITION' as const;
+}

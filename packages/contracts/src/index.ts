@@ -1,0 +1,90 @@
+/**
+ * Typed, versioned task envelopes for tq.
+ *
+ * ```ts
+ * import { createTask, parseTask } from '@tq/contracts';
+ *
+ * const task = createTask('send_email', { to: ['john@example.com'], subject: 'Hi', text: 'Hello' });
+ * const parsed = parseTask(JSON.stringify(task));
+ * if (!parsed.ok) console.error(parsed.error.violations); // [{ path, message }, ...]
+ * ```
+ *
+ * @module
+ */
+export {
+  EmailAddress,
+  formatS3Uri,
+  Mailbox,
+  NamedAddress,
+  parseS3Uri,
+  S3Prefix,
+  S3Uri,
+} from './common.js';
+export { Envelope, type EnvelopeMeta, envelopeSchemaFor, TRACEPARENT_PATTERN } from './envelope.js';
+export {
+  ConfigError,
+  dlqName,
+  queueName,
+  readEnvironment,
+  type TqEnvironment,
+  topicName,
+} from './environment.js';
+export {
+  isTaskValidationError,
+  TaskDefinitionError,
+  TaskValidationError,
+  type TaskValidationErrorCode,
+  type Violation,
+} from './errors.js';
+export { JSON_SCHEMA_DIALECT, type JsonSchemaFile, jsonSchemas, renderJsonSchema } from './json-schema.js';
+export {
+  checkQueueSettings,
+  DEFAULT_QUEUE_SETTINGS,
+  QUEUE_SETTING_RANGES,
+  type QueueSettings,
+} from './queue-settings.js';
+export {
+  createRegistry,
+  defineTask,
+  type PayloadValidator,
+  TASK_NAME_PATTERN,
+  type TaskDefinition,
+  type TaskDefinitionInput,
+  type TaskRegistry,
+  type TaskVersionDefinition,
+} from './registry.js';
+export {
+  type CreateTaskOptions,
+  createTask,
+  type ParseTaskOptions,
+  type ParseTaskResult,
+  parseTask,
+  registry,
+  type TaskEnvelope,
+  type TaskName,
+  type TaskPayload,
+  type TaskPayloads,
+  type TaskVersions,
+} from './task.js';
+export {
+  AggregateFunction,
+  builtinTasks,
+  CleanupDataV1,
+  CleanupRules,
+  ColumnRule,
+  cleanupData,
+  EmailAttachment,
+  GenerateReportV1,
+  generateReport,
+  ImageVariant,
+  ProcessImageV1,
+  processImage,
+  ReportAggregate,
+  ReportChart,
+  ReportColumn,
+  SendEmailV1,
+  sendEmail,
+} from './tasks/index.js';
+
+/** SQS/SNS message attribute names that mirror the envelope so filters and routing never parse bodies. */
+export const MESSAGE_ATTRIBUTES = { task: 'task', version: 'version' } as const;

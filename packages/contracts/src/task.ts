@@ -1,0 +1,224 @@
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { ENVELOPE_KEYS, Envelope, type EnvelopeMeta } from './envelope.js';
+import { TaskValidationError, type Violation } from './errors.js';
+import { createRegistry, type TaskRegistry } from './registry.js';
+import {
+  builtinTasks,
+  type CleanupDataV1,
+  type GenerateReportV1,
+  type ProcessImageV1,
+  type SendEmailV1,
+} from './tasks/index.js';
+import { collectViolations } from './violations.js';
+
+/**
+ * Payload types of every supported version, by task. Applications that register their own
+ * task types can add them here by declaration merging.
+ */
+export interface TaskVersions {
+  send_email: { 1: SendEmailV1 };
+  process_image: { 1: ProcessImageV1 };
+  cleanup_data: { 1: CleanupDataV1 };
+  generate_report: { 1: GenerateReportV1 };
+}
+
+/** Payload types of the version `createTask` sends by default (the latest), by task. */
+export interface TaskPayloads {
+  send_email: SendEmailV1;
+  process_image: ProcessImageV1;
+  cleanup_data: CleanupDataV1;
+  generate_report: GenerateReportV1;
+}
+
+/** A registered task name. */
+export type TaskName = keyof TaskPayloads & string;
+
+/** The payload of a task, at the latest version. */
+export type TaskPayload<TTask extends TaskName> = TaskPayloads[TTask];
+
+/** A validated envelope: `task` and `version` select the payload type. */
+export type TaskEnvelope<TTask extends TaskName = TaskName> = {
+  [K in TTask]: {
+    [V in keyof TaskVersions[K] & number]: Omit<EnvelopeMeta, 'task' | 'version'> & {
+      task: K;
+      version: V;
+      payload: TaskVersions[K][V];
+    };
+  }[keyof TaskVersions[K] & number];
+}[TTask];
+
+/** The registry of the four built-in task types. */
+export const registry: TaskRegistry = createRegistry(builtinTasks);
+
+const envelopeCheck = TypeCompiler.Compile(Envelope);
+
+/** Options for `createTask`. */
+export interface CreateTaskOptions {
+  /** Defaults to a random UUID. */
+  id?: string;
+  /** Defaults to now. */
+  createdAt?: Date | string;
+  /** Defaults to the task's latest version. */
+  version?: number;
+  idempotencyKey?: string;
+  traceparent?: string;
+  tracestate?: string;
+  /** Defaults to the built-in registry. */
+  registry?: TaskRegistry;
+}
+
+/**
+ * Builds a task envelope (id, createdAt and version filled in) and validates it.
+ * Throws `TaskValidationError` (`UNKNOWN_TASK`, `UNSUPPORTED_VERSION` or `SCHEMA_VIOLATION`
+ * with every violation) when the task or payload is invalid.
+ */
+export function createTask<TTask extends TaskName>(
+  task: TTask,
+  payload: TaskPayload<TTask>,
+  options: CreateTaskOptions = {},
+): TaskEnvelope<TTask> {
+  const reg = options.registry ?? registry;
+  const definition = reg.get(task);
+  const envelope: Record<string, unknown> = {
+    id: options.id ?? globalThis.crypto.randomUUID(),
+    task,
+    version: options.version ?? definition?.latestVersion ?? 1,
+    createdAt:
+      options.createdAt instanceof Date
+        ? options.createdAt.toISOString()
+        : (options.createdAt ?? new Date().toISOString()),
+    payload,
+  };
+  if (options.idempotencyKey !== undefined) envelope.idempotencyKey = options.idempotencyKey;
+  if (options.traceparent !== undefined) envelope.traceparent = options.traceparent;
+  if (options.tracestate !== undefined) envelope.tracestate = options.tracestate;
+  const result = validateEnvelope(envelope, reg, 'envelope');
+  if (!result.ok) throw result.error;
+  return result.envelope as TaskEnvelope<TTask>;
+}
+
+/** The outcome of `parseTask`: never throws for bad input. */
+export type ParseTaskResult =
+  | {
+      ok: true;
+      envelope: TaskEnvelope;
+      /** `flat` when the input was the seed article's flat form and was normalised. */
+      form: 'envelope' | 'flat';
+    }
+  | { ok: false; error: TaskValidationError };
+
+/** Options for `parseTask`. */
+export interface ParseTaskOptions {
+  registry?: TaskRegistry;
+  /**
+   * Envelope fields for flat-form input, which carries none. Workers pass the SQS message id
+   * and sent timestamp so a redelivered flat message keeps the same id.
+   */
+  defaults?: { id?: string; createdAt?: string };
+}
+
+/**
+ * Parses a task from a JSON string or a decoded object: an envelope, or the seed article's
+ * flat form (`{"task":"send_email","to":...,"body":...}`), which is normalised to an envelope.
+ * Returns the typed envelope or a `TaskValidationError` listing every violation.
+ */
+export function parseTask(input: unknown, options: ParseTaskOptions = {}): ParseTaskResult {
+  const reg = options.registry ?? registry;
+  let value = input;
+  if (typeof input === 'string') {
+    try {
+      value = JSON.parse(input);
+    } catch (cause) {
+      return fail('INVALID_JSON', `task is not valid JSON: ${(cause as Error).message}`, { cause });
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return fail('NOT_AN_OBJECT', `task must be a JSON object, got ${Array.isArray(value) ? 'array' : typeof value}`);
+  }
+  const record = value as Record<string, unknown>;
+  if (typeof record.task !== 'string') {
+    return fail('SCHEMA_VIOLATION', 'task has no "task" name', {
+      violations: [{ path: '/task', message: 'Expected required property "task" to be a string' }],
+    });
+  }
+  if ('payload' in record) return validateEnvelope(record, reg, 'envelope');
+
+  const definition = reg.get(record.task);
+  if (!definition) return unknownTask(record.task, reg);
+  const fields: Record<string, unknown> = {};
+  const envelope: Record<string, unknown> = {
+    id: options.defaults?.id ?? globalThis.crypto.randomUUID(),
+    createdAt: options.defaults?.createdAt ?? new Date().toISOString(),
+    version: definition.latestVersion,
+  };
+  for (const [key, field] of Object.entries(record)) {
+    if (ENVELOPE_KEYS.has(key)) envelope[key] = field;
+    else fields[key] = field;
+  }
+  const versionDefinition = typeof envelope.version === 'number' ? definition.versions[envelope.version] : undefined;
+  envelope.payload = versionDefinition?.fromFlat ? versionDefinition.fromFlat(fields) : fields;
+  return validateEnvelope(envelope, reg, 'flat');
+}
+
+function validateEnvelope(
+  record: Record<string, unknown>,
+  reg: TaskRegistry,
+  form: 'envelope' | 'flat',
+): ParseTaskResult {
+  const task = record.task;
+  const version = record.version;
+  const definition = typeof task === 'string' ? reg.get(task) : undefined;
+  if (typeof task === 'string' && !definition) return unknownTask(task, reg);
+
+  const violations: Violation[] = collectViolations(envelopeCheck, record);
+
+  if (definition && typeof version === 'number' && Number.isInteger(version)) {
+    const validator = reg.validator(definition.name, version);
+    if (!validator) {
+      const supported = Object.keys(definition.versions).join(', ');
+      return fail(
+        'UNSUPPORTED_VERSION',
+        `task "${definition.name}" has no version ${version} (supported: ${supported})`,
+        { task: definition.name, version },
+      );
+    }
+    // Flat-form senders wrote the payload fields at the top level, so report paths there.
+    const prefix = form === 'flat' ? '' : '/payload';
+    for (const violation of validator.violations(record.payload)) {
+      violations.push({ path: `${prefix}${violation.path}`, message: violation.message });
+    }
+  }
+  const name = typeof task === 'string' ? task : undefined;
+  const number = typeof version === 'number' ? version : undefined;
+  if (violations.length > 0) {
+    return fail('SCHEMA_VIOLATION', `invalid ${name ?? 'task'}${number ? ` v${number}` : ''} task`, {
+      task: name,
+      version: number,
+      violations,
+    });
+  }
+
+  const envelope: Record<string, unknown> = {
+    id: record.id,
+    task,
+    version,
+    createdAt: record.createdAt,
+    payload: record.payload,
+  };
+  for (const key of ['idempotencyKey', 'traceparent', 'tracestate'] as const) {
+    if (record[key] !== undefined) envelope[key] = record[key];
+  }
+  return { ok: true, envelope: envelope as TaskEnvelope, form };
+}
+
+function unknownTask(task: string, reg: TaskRegistry): ParseTaskResult {
+  return fail('UNKNOWN_TASK', `unknown task "${task}" (known: ${reg.names().join(', ')})`, { task });
+}
+
+function fail(
+  code: TaskValidationError['code'],
+  message: string,
+  details: ConstructorParameters<typeof TaskValidationError>[2] = {},
+): ParseTaskResult {
+  return { ok: false, error: new TaskValidationError(code, message, details) };
+}

@@ -1,0 +1,95 @@
+import type { Violation } from '../errors.js';
+import { defineTask } from '../registry.js';
+import { CleanupDataV1 } from './cleanup-data.js';
+import { GenerateReportV1 } from './generate-report.js';
+import { ProcessImageV1 } from './process-image.js';
+import { SendEmailV1 } from './send-email.js';
+
+export { CleanupDataV1, CleanupRules, ColumnRule } from './cleanup-data.js';
+export { AggregateFunction, GenerateReportV1, ReportAggregate, ReportChart, ReportColumn } from './generate-report.js';
+export { ImageVariant, ProcessImageV1 } from './process-image.js';
+export { EmailAttachment, SendEmailV1 } from './send-email.js';
+
+function duplicates(values: unknown, path: string, key: (item: Record<string, unknown>) => unknown): Violation[] {
+  if (!Array.isArray(values)) return [];
+  const seen = new Set<unknown>();
+  const found: Violation[] = [];
+  values.forEach((item, index) => {
+    if (typeof item !== 'object' || item === null) return;
+    const value = key(item as Record<string, unknown>);
+    if (seen.has(value)) found.push({ path: `${path}/${index}`, message: `duplicate name ${JSON.stringify(value)}` });
+    seen.add(value);
+  });
+  return found;
+}
+
+/** `send_email`: one email through SMTP. */
+export const sendEmail = defineTask({
+  name: 'send_email',
+  description: 'Sends one email through SMTP: to/cc/bcc, subject, text and/or html, attachments from S3.',
+  versions: {
+    1: {
+      schema: SendEmailV1,
+      refine: (p) =>
+        p.text === undefined && p.html === undefined ? [{ path: '', message: 'needs text, html or both' }] : [],
+      // The seed article's form: {"task":"send_email","to":"a@b.c","from":..,"subject":..,"body":..}
+      fromFlat: ({ body, to, cc, bcc, ...rest }) => {
+        const list = (value: unknown) => (value === undefined || Array.isArray(value) ? value : [value]);
+        const payload: Record<string, unknown> = { ...rest, to: list(to) };
+        if (cc !== undefined) payload.cc = list(cc);
+        if (bcc !== undefined) payload.bcc = list(bcc);
+        if (body !== undefined && payload.text === undefined) payload.text = body;
+        return payload;
+      },
+    },
+  },
+  queue: { visibilityTimeoutSeconds: 60, maxReceiveCount: 5 },
+});
+
+/** `process_image`: image variants with sharp. */
+export const processImage = defineTask({
+  name: 'process_image',
+  description: 'Reads an image from S3 and writes resized/re-encoded variants back to S3.',
+  versions: {
+    1: { schema: ProcessImageV1, refine: (p) => duplicates(p.variants, '/variants', (v) => v.name) },
+  },
+  queue: { visibilityTimeoutSeconds: 120, maxReceiveCount: 3 },
+});
+
+/** `cleanup_data`: CSV cleaning. */
+export const cleanupData = defineTask({
+  name: 'cleanup_data',
+  description: 'Streams a CSV from S3 through cleaning rules; writes cleaned rows, rejected rows and a summary.',
+  versions: { 1: { schema: CleanupDataV1 } },
+  queue: { visibilityTimeoutSeconds: 300, maxReceiveCount: 3 },
+});
+
+/** `generate_report`: a PDF report. */
+export const generateReport = defineTask({
+  name: 'generate_report',
+  description: 'Renders a PDF report (table, aggregates, chart) from rows or a CSV to S3; can email it.',
+  versions: {
+    1: {
+      schema: GenerateReportV1,
+      refine: (p) => {
+        const found: Violation[] = [];
+        if ((p.rows === undefined) === (p.source === undefined)) {
+          found.push({ path: '', message: 'needs exactly one of rows and source' });
+        }
+        const chart = p.chart as { aggregate?: unknown } | undefined;
+        const aggregates = Array.isArray(p.aggregates) ? p.aggregates.length : 0;
+        if (chart !== undefined && p.groupBy === undefined) {
+          found.push({ path: '/chart', message: 'a chart needs groupBy' });
+        }
+        if (chart !== undefined && typeof chart.aggregate === 'number' && chart.aggregate >= aggregates) {
+          found.push({ path: '/chart/aggregate', message: `must index one of the ${aggregates} aggregates` });
+        }
+        return found;
+      },
+    },
+  },
+  queue: { visibilityTimeoutSeconds: 300, maxReceiveCount: 3 },
+});
+
+/** The four built-in task types, in DESIGN.md's order. */
+export const builtinTasks = [sendEmail, processImage, cleanupData, generateReport] as const;
