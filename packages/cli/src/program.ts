@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { registerProvision } from './commands/provision.js';
+import { registerSchema } from './commands/schema.js';
 import { registerUp } from './commands/up.js';
 
 /** Builds the `tq` command line. Every command has `--help`. */
@@ -8,6 +10,8 @@ export function createProgram(): Command {
     .showHelpAfterError()
     .configureOutput({ outputError: (text, write) => write(text) });
   registerUp(program);
+  registerProvision(program);
+  registerSchema(program);
   return program;
 }
 

@@ -17,6 +17,7 @@ describe('tq up', () => {
       const config = localClientConfig(endpoint as string);
       const buckets = await new S3Client(config).send(new ListBucketsCommand({}));
       expect(buckets.Buckets?.map((bucket) => bucket.Name)).toContain('uptest-artifacts');
+      expect(child.output()).toContain('provisioned topic uptest-tasks');
       child.kill('SIGINT');
       const [code] = await once(child, 'exit');
       expect(code).toBe(0);

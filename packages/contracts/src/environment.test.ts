@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, dlqName, queueName, readEnvironment, topicName } from './index.js';
+import { awsClientSettings, ConfigError, dlqName, queueName, readEnvironment, topicName } from './index.js';
 
 describe('readEnvironment', () => {
   it('defaults to real AWS in us-east-1 with prefix tq', () => {
@@ -39,5 +39,18 @@ describe('readEnvironment', () => {
     expect(dlqName('tq', 'send_email')).toBe('tq-send_email-dlq');
     expect(queueName('tq', 'send_email', true)).toBe('tq-send_email.fifo');
     expect(dlqName('tq', 'send_email', true)).toBe('tq-send_email-dlq.fifo');
+  });
+
+  it('gives AWS clients the endpoint only when one is configured', () => {
+    expect(awsClientSettings(readEnvironment({ AWS_REGION: 'eu-west-1' }), {})).toEqual({ region: 'eu-west-1' });
+    expect(awsClientSettings(readEnvironment({ TQ_ENDPOINT: 'http://127.0.0.1:4566' }), {})).toEqual({
+      region: 'us-east-1',
+      endpoint: 'http://127.0.0.1:4566',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    expect(
+      awsClientSettings(readEnvironment({ TQ_ENDPOINT: 'http://127.0.0.1:4566' }), { AWS_ACCESS_KEY_ID: 'AKIA' }),
+    ).not.toHaveProperty('credentials');
   });
 });

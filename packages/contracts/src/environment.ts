@@ -61,3 +61,31 @@ export function queueName(prefix: string, task: string, fifo = false): string {
 export function dlqName(prefix: string, task: string, fifo = false): string {
   return `${prefix}-${task}-dlq${fifo ? '.fifo' : ''}`;
 }
+
+/** Configuration for AWS SDK v3 clients (SQS, SNS, S3), as plain data. */
+export interface AwsClientSettings {
+  region: string;
+  endpoint?: string;
+  /** Set for custom endpoints only: local emulators take any key, and path-style S3 needs no DNS. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  forcePathStyle?: boolean;
+}
+
+/**
+ * Client settings for an environment: real AWS (default credential chain) when `TQ_ENDPOINT`
+ * is unset; with it, that endpoint, path-style S3, and static credentials unless
+ * `AWS_ACCESS_KEY_ID` is set. The same code runs against both; only this object differs.
+ */
+export function awsClientSettings(
+  environment: TqEnvironment,
+  env: Readonly<Record<string, string | undefined>> = globalThis.process?.env ?? {},
+): AwsClientSettings {
+  if (!environment.endpoint) return { region: environment.region };
+  const settings: AwsClientSettings = {
+    region: environment.region,
+    endpoint: environment.endpoint,
+    forcePathStyle: true,
+  };
+  if (!env.AWS_ACCESS_KEY_ID) settings.credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+  return settings;
+}

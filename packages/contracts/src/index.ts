@@ -22,6 +22,8 @@ export {
 } from './common.js';
 export { Envelope, type EnvelopeMeta, envelopeSchemaFor, TRACEPARENT_PATTERN } from './envelope.js';
 export {
+  type AwsClientSettings,
+  awsClientSettings,
   ConfigError,
   dlqName,
   queueName,

@@ -1,7 +1,7 @@
-import { CreateBucketCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { readEnvironment } from '@tq/contracts';
-import { localClientConfig, startLocalEndpoint } from '@tq/testing';
+import { startLocalEndpoint } from '@tq/testing';
 import type { Command } from 'commander';
+import { createContext } from '../context.js';
 
 /** Options of `tq up`. */
 export interface UpOptions {
@@ -11,13 +11,13 @@ export interface UpOptions {
 
 /**
  * `tq up`: the local system in one process tree. Starts the embedded SQS/SNS/S3 endpoint on
- * loopback (unless TQ_ENDPOINT points at one), creates the artifacts bucket, and runs until
+ * loopback (unless TQ_ENDPOINT points at one), provisions the topology and bucket, and runs until
  * SIGINT/SIGTERM, then shuts down cleanly.
  */
 export function registerUp(program: Command): void {
   program
     .command('up')
-    .description('run the local system: embedded SQS/SNS/S3 endpoint and the artifacts bucket, until Ctrl-C')
+    .description('run the local system: embedded SQS/SNS/S3 endpoint, provisioned queues and bucket, until Ctrl-C')
     .option('-p, --port <port>', 'port of the embedded endpoint (0 picks a free one)', '4566')
     .option('--host <host>', 'interface the embedded endpoint listens on (it has no authentication)', '127.0.0.1')
     .action(async (options: UpOptions) => {
@@ -30,13 +30,10 @@ export function registerUp(program: Command): void {
         ? undefined
         : await startLocalEndpoint({ port, host: options.host, region: env.region });
       const endpoint = env.endpoint ?? (local?.endpoint as string);
-      const s3 = new S3Client(localClientConfig(endpoint, env.region));
-      try {
-        await s3.send(new CreateBucketCommand({ Bucket: env.bucket }));
-      } catch (error) {
-        if (!(error instanceof S3ServiceException && error.name === 'BucketAlreadyOwnedByYou')) throw error;
-      }
+      const context = createContext({ endpoint });
+      const changes = await context.provisioner().apply();
       console.log(`tq: endpoint ${endpoint}${local ? ' (embedded)' : ''}, bucket ${env.bucket}, prefix ${env.prefix}`);
+      console.log(`tq: provisioned topic ${env.prefix}-tasks and a queue + DLQ per task (${changes.length} change(s))`);
       console.log(`tq: in another shell: export TQ_ENDPOINT=${endpoint} AWS_REGION=${env.region}`);
       console.log('tq: ready, Ctrl-C to stop');
       // Signal listeners do not keep Node's event loop alive; with an external endpoint nothing else would.
@@ -47,7 +44,7 @@ export function registerUp(program: Command): void {
       });
       clearInterval(keepAlive);
       console.log('tq: shutting down');
-      s3.destroy();
+      context.close();
       await local?.stop();
       console.log('tq: stopped');
     });

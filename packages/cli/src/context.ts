@@ -1,0 +1,38 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { awsClientSettings, readEnvironment, type TqEnvironment } from '@tq/contracts';
+import { createProvisioner, defineTopology, type Provisioner } from '@tq/topology';
+
+/** What every command needs: the validated environment and clients built from it. */
+export interface CliContext {
+  env: TqEnvironment;
+  sqs: SQSClient;
+  sns: SNSClient;
+  s3: S3Client;
+  provisioner(): Provisioner;
+  close(): void;
+}
+
+/** Builds the context from the environment (or an explicit endpoint, as `tq up` uses). */
+export function createContext(overrides: Partial<TqEnvironment> = {}): CliContext {
+  const env = { ...readEnvironment(), ...overrides };
+  // One attempt fewer than the SDK default keeps an unreachable endpoint's error quick for a CLI.
+  const settings = { ...awsClientSettings(env), maxAttempts: 2 };
+  const sqs = new SQSClient(settings);
+  const sns = new SNSClient(settings);
+  const s3 = new S3Client(settings);
+  return {
+    env,
+    sqs,
+    sns,
+    s3,
+    provisioner: () =>
+      createProvisioner({ sqs, sns, s3, topology: defineTopology({ prefix: env.prefix, bucket: env.bucket }) }),
+    close() {
+      sqs.destroy();
+      sns.destroy();
+      s3.destroy();
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { type LocalEndpoint, startLocalEndpoint, uniqueName } from '@tq/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runTq } from './run-cli.js';
+
+describe('tq provision', () => {
+  let endpoint: LocalEndpoint;
+  beforeAll(async () => {
+    endpoint = await startLocalEndpoint();
+  });
+  afterAll(() => endpoint.stop());
+  const env = (prefix: string) => ({ TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: prefix, TQ_BUCKET: '' });
+
+  it('plans with --dry-run without changing anything, applies, then reports up to date', async () => {
+    const prefix = uniqueName('cli');
+    const dry = await runTq(['provision', '--dry-run'], env(prefix));
+    expect(dry.code).toBe(0);
+    expect(dry.output).toContain(`+ create queue ${prefix}-send_email-dlq`);
+    expect(dry.output).toContain(`+ create subscription ${prefix}-tasks -> ${prefix}-generate_report`);
+    expect(dry.output).toContain('change(s) planned');
+    const sqs = new SQSClient(endpoint.clientConfig);
+    expect((await sqs.send(new ListQueuesCommand({ QueueNamePrefix: prefix }))).QueueUrls ?? []).toEqual([]);
+
+    const applied = await runTq(['provision'], env(prefix));
+    expect(applied.code).toBe(0);
+    expect(applied.output).toContain('14 change(s) applied');
+    expect((await sqs.send(new ListQueuesCommand({ QueueNamePrefix: prefix }))).QueueUrls).toHaveLength(8);
+
+    const again = await runTq(['provision'], env(prefix));
+    expect(again.output.trim()).toBe(`tq: ${prefix} is up to date on ${endpoint.endpoint}`);
+  });
+
+  it('fails with one line and exit 1 when the endpoint is unreachable', async () => {
+    const result = await runTq(['provision'], { TQ_ENDPOINT: 'http://127.0.0.1:1' });
+    expect(result.code).toBe(1);
+    expect(result.output.trim().split('\n')).toHaveLength(1);
+    expect(result.output).toMatch(/^tq: could not .*ECONNREFUSED/);
+  });
+});
+
+describe('tq schema', () => {
+  it('prints the committed JSON Schema of a task', async () => {
+    const result = await runTq(['schema', 'send_email']);
+    expect(result.code).toBe(0);
+    const require = createRequire(import.meta.url);
+    const file = require.resolve('@tq/contracts/package.json').replace('package.json', 'schemas/send_email.v1.json');
+    expect(result.output).toBe(await readFile(file, 'utf8'));
+  });
+
+  it('rejects an unknown task or version with exit 1', async () => {
+    const unknown = await runTq(['schema', 'send_sms']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.output.trim()).toBe(
+      'tq: unknown task "send_sms" (known: send_email, process_image, cleanup_data, generate_report)',
+    );
+    const version = await runTq(['schema', 'send_email', '--version', '3']);
+    expect(version.output.trim()).toBe('tq: task "send_email" has no version 3 (supported: 1)');
+  });
+});

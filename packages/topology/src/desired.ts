@@ -1,0 +1,171 @@
+import {
+  registry as builtinRegistry,
+  checkQueueSettings,
+  dlqName,
+  type QueueSettings,
+  queueName,
+  type TaskRegistry,
+  topicName,
+  type Violation,
+} from '@tq/contracts';
+import { TopologyError } from './errors.js';
+
+/** Per-task overrides of the registry's queue defaults. */
+export interface TaskQueueOptions extends Partial<QueueSettings> {
+  /** A FIFO queue (`<prefix>-<task>.fifo`), fed by direct sends only: a standard topic cannot deliver to it. */
+  fifo?: boolean;
+}
+
+/** An extra queue subscribed to the topic, e.g. an audit queue. */
+export interface ExtraSubscriber {
+  /** Queue name without the prefix: `audit` becomes `<prefix>-audit`. */
+  name: string;
+  /** Only these tasks (default: every task, unfiltered). */
+  tasks?: string[];
+  messageRetentionSeconds?: number;
+}
+
+/** What `defineTopology` takes. */
+export interface TopologyOptions {
+  /** Name prefix of every resource (default `tq`). */
+  prefix?: string;
+  /** The artifacts bucket (default `<prefix>-artifacts`); `false` to manage none. */
+  bucket?: string | false;
+  /** Task types to provision (default: the built-in registry). */
+  registry?: TaskRegistry;
+  /** Only these tasks (default: every task in the registry). */
+  tasks?: string[];
+  /** Per-task queue overrides. */
+  queues?: Record<string, TaskQueueOptions>;
+  /** Retention of the dead-letter queues (default 14 days, AWS's maximum). */
+  dlqRetentionSeconds?: number;
+  subscribers?: ExtraSubscriber[];
+}
+
+/** One queue as it should exist. Attribute values are the strings SQS reports. */
+export interface QueueSpec {
+  readonly name: string;
+  readonly role: 'task' | 'dlq' | 'subscriber';
+  readonly task: string | undefined;
+  readonly fifo: boolean;
+  /** Plain attributes (not RedrivePolicy/Policy, which need ARNs). */
+  readonly attributes: Readonly<Record<string, string>>;
+  /** The DLQ's name, for task queues. */
+  readonly deadLetterQueue: string | undefined;
+  readonly maxReceiveCount: number | undefined;
+  /** Whether the topic delivers to it (and so it needs the queue policy and a subscription). */
+  readonly subscribed: boolean;
+  /** The `task` filter of its subscription; undefined means unfiltered. */
+  readonly filterTasks: readonly string[] | undefined;
+}
+
+/** The whole desired state. */
+export interface DesiredTopology {
+  readonly prefix: string;
+  readonly topic: string;
+  readonly bucket: string | undefined;
+  readonly queues: readonly QueueSpec[];
+}
+
+const DEFAULT_DLQ_RETENTION = 1_209_600;
+
+/**
+ * Computes the desired state from the registry and overrides, checking every setting against
+ * AWS's ranges. Throws `TopologyError` (`INVALID_SETTINGS`) listing each bad setting with its
+ * value and range.
+ */
+export function defineTopology(options: TopologyOptions = {}): DesiredTopology {
+  const prefix = options.prefix ?? 'tq';
+  const registry = options.registry ?? builtinRegistry;
+  const violations: Violation[] = [];
+  if (!/^[a-zA-Z0-9_-]{1,40}$/.test(prefix)) {
+    violations.push({ path: '/prefix', message: `prefix is "${prefix}", must be 1-40 letters, digits, - or _` });
+  }
+  const tasks = options.tasks ?? registry.names();
+  for (const task of [...tasks, ...Object.keys(options.queues ?? {})]) {
+    if (!registry.has(task)) violations.push({ path: `/queues/${task}`, message: `unknown task "${task}"` });
+  }
+  const queues: QueueSpec[] = [];
+  for (const task of tasks) {
+    const definition = registry.get(task);
+    if (!definition) continue;
+    const { fifo = false, ...overrides } = options.queues?.[task] ?? {};
+    const settings = { ...definition.queue, ...overrides };
+    violations.push(...checkQueueSettings(settings, `/queues/${task}`));
+    const fifoAttributes: Record<string, string> = fifo ? { FifoQueue: 'true' } : {};
+    const dlq = dlqName(prefix, task, fifo);
+    queues.push({
+      name: dlq,
+      role: 'dlq',
+      task,
+      fifo,
+      attributes: {
+        ...fifoAttributes,
+        MessageRetentionPeriod: String(options.dlqRetentionSeconds ?? DEFAULT_DLQ_RETENTION),
+      },
+      deadLetterQueue: undefined,
+      maxReceiveCount: undefined,
+      subscribed: false,
+      filterTasks: undefined,
+    });
+    queues.push({
+      name: queueName(prefix, task, fifo),
+      role: 'task',
+      task,
+      fifo,
+      attributes: {
+        ...fifoAttributes,
+        VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
+        MessageRetentionPeriod: String(settings.messageRetentionSeconds),
+        DelaySeconds: String(settings.delaySeconds),
+        ReceiveMessageWaitTimeSeconds: String(settings.receiveWaitTimeSeconds),
+      },
+      deadLetterQueue: dlq,
+      maxReceiveCount: settings.maxReceiveCount,
+      // SNS standard topics cannot deliver to FIFO queues; FIFO tasks are sent to the queue directly.
+      subscribed: !fifo,
+      filterTasks: [task],
+    });
+  }
+  if (options.dlqRetentionSeconds !== undefined) {
+    violations.push(
+      ...checkQueueSettings({ messageRetentionSeconds: options.dlqRetentionSeconds }, '/dlq').map((v) => ({
+        path: '/dlqRetentionSeconds',
+        message: v.message.replace('messageRetentionSeconds', 'dlqRetentionSeconds'),
+      })),
+    );
+  }
+  for (const [index, subscriber] of (options.subscribers ?? []).entries()) {
+    for (const task of subscriber.tasks ?? []) {
+      if (!registry.has(task))
+        violations.push({ path: `/subscribers/${index}/tasks`, message: `unknown task "${task}"` });
+    }
+    if (subscriber.messageRetentionSeconds !== undefined) {
+      violations.push(
+        ...checkQueueSettings({ messageRetentionSeconds: subscriber.messageRetentionSeconds }, `/subscribers/${index}`),
+      );
+    }
+    queues.push({
+      name: `${prefix}-${subscriber.name}`,
+      role: 'subscriber',
+      task: undefined,
+      fifo: false,
+      attributes: { MessageRetentionPeriod: String(subscriber.messageRetentionSeconds ?? DEFAULT_DLQ_RETENTION) },
+      deadLetterQueue: undefined,
+      maxReceiveCount: undefined,
+      subscribed: true,
+      filterTasks: subscriber.tasks,
+    });
+  }
+  const names = new Set<string>();
+  for (const queue of queues) {
+    if (queue.name.length > 80)
+      violations.push({ path: `/queues/${queue.name}`, message: 'queue name longer than 80 characters' });
+    if (names.has(queue.name)) violations.push({ path: `/queues/${queue.name}`, message: 'queue name used twice' });
+    names.add(queue.name);
+  }
+  if (violations.length > 0) throw new TopologyError('INVALID_SETTINGS', 'invalid topology settings', { violations });
+  const bucket =
+    options.bucket === false ? undefined : (options.bucket ?? `${prefix.toLowerCase().replace(/_/g, '-')}-artifacts`);
+  return { prefix, topic: topicName(prefix), bucket, queues };
+}
