@@ -1,0 +1,83 @@
+/**
+ * Why a send failed:
+ * - `INVALID_OPTIONS`: a send option is out of range (checked before any call).
+ * - `PAYLOAD_TOO_LARGE`: the message exceeds the transport's limit.
+ * - `TOPIC_NOT_FOUND` / `QUEUE_NOT_FOUND`: the resource does not exist (run `tq provision`).
+ * - `THROTTLED`: AWS throttled the call after the SDK's retries.
+ * - `CREDENTIALS`: no usable credentials, or access denied.
+ * - `AWS_ERROR`: any other failure of the call; see `cause`.
+ */
+export type ProducerErrorCode =
+  | 'INVALID_OPTIONS'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'TOPIC_NOT_FOUND'
+  | 'QUEUE_NOT_FOUND'
+  | 'THROTTLED'
+  | 'CREDENTIALS'
+  | 'AWS_ERROR';
+
+const PRODUCER_ERROR = Symbol.for('@tq/producer-sdk/ProducerError');
+
+/** Thrown by `send` when a task was not sent. A task is never reported sent when this is thrown. */
+export class ProducerError extends Error {
+  override readonly name: string = 'ProducerError';
+  readonly code: ProducerErrorCode;
+  /** Whether trying again later may succeed. */
+  readonly retryable: boolean;
+
+  constructor(code: ProducerErrorCode, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    Object.defineProperty(this, PRODUCER_ERROR, { value: true });
+  }
+}
+
+/** Thrown when a message exceeds the transport limit (1 MiB on SQS, 256 KiB through SNS). */
+export class PayloadTooLargeError extends ProducerError {
+  override readonly name = 'PayloadTooLargeError';
+  readonly bytes: number;
+  readonly limit: number;
+
+  constructor(bytes: number, limit: number, route: 'topic' | 'queue') {
+    super(
+      'PAYLOAD_TOO_LARGE',
+      `task is ${bytes} bytes, over the ${limit}-byte limit of ${route === 'topic' ? 'SNS' : 'SQS'}: store large data in S3 and send its s3:// reference`,
+    );
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
+/** True for a `ProducerError` (or `PayloadTooLargeError`), even from another copy of this package. */
+export function isProducerError(value: unknown): value is ProducerError {
+  return typeof value === 'object' && value !== null && PRODUCER_ERROR in value;
+}
+
+/** Maps an AWS SDK error to a `ProducerError` whose message says what to do. */
+export function fromAwsError(error: unknown, target: string): ProducerError {
+  const name = (error as { name?: string }).name ?? '';
+  const message = error instanceof Error ? error.message : String(error);
+  if (/NotFound|NonExistentQueue|QueueDoesNotExist/.test(name)) {
+    const code = target.startsWith('topic') ? 'TOPIC_NOT_FOUND' : 'QUEUE_NOT_FOUND';
+    return new ProducerError(code, `${target} does not exist: run \`tq provision\` (${message})`, { cause: error });
+  }
+  if (/Throttl|RequestThrottled|TooManyRequests|KMSThrottling/.test(name)) {
+    return new ProducerError('THROTTLED', `${target} throttled the send after retries: slow down or retry later`, {
+      cause: error,
+      retryable: true,
+    });
+  }
+  if (
+    /CredentialsProviderError|InvalidClientTokenId|UnrecognizedClient|AccessDenied|AuthorizationError|SignatureDoesNotMatch|ExpiredToken/.test(
+      name,
+    )
+  ) {
+    return new ProducerError(
+      'CREDENTIALS',
+      `no permission to send to ${target}: check AWS credentials and that the role may sns:Publish / sqs:SendMessage (${message})`,
+      { cause: error },
+    );
+  }
+  return new ProducerError('AWS_ERROR', `could not send to ${target}: ${message}`, { cause: error, retryable: true });
+}

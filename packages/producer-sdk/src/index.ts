@@ -1,0 +1,39 @@
+/**
+ * Send typed tq tasks from any service.
+ *
+ * ```ts
+ * import { createProducer } from '@tq/producer-sdk';
+ *
+ * const producer = createProducer(); // TQ_ENDPOINT / AWS_REGION / TQ_PREFIX from the environment
+ * const { id } = await producer.send('send_email', {
+ *   to: ['john@example.com'],
+ *   subject: 'Welcome to our app',
+ *   text: 'Thank you for signing up!',
+ * });
+ * await producer.send('generate_report', report, { delaySeconds: 60 }); // straight to the queue
+ * ```
+ *
+ * @module
+ */
+export {
+  isTaskValidationError,
+  type TaskName,
+  type TaskPayload,
+  TaskValidationError,
+} from '@tq/contracts';
+export {
+  fromAwsError,
+  isProducerError,
+  PayloadTooLargeError,
+  ProducerError,
+  type ProducerErrorCode,
+} from './errors.js';
+export {
+  createProducer,
+  type Producer,
+  type ProducerOptions,
+  type SendOptions,
+  type SendResult,
+  SNS_MAX_BYTES,
+  SQS_MAX_BYTES,
+} from './producer.js';
