@@ -144,7 +144,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
 
   function resolveQueue(task: string): Promise<string> {
     const cached = queueUrls.get(task);
-    if (cached) return cached;
+    if (cached !== undefined) return cached;
     const name = queueName(prefix, task);
     const lookup = sqs
       .send(new GetQueueUrlCommand({ QueueName: name }))
