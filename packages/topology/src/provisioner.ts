@@ -83,6 +83,21 @@ async function call<T>(action: string, run: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Follows `NextToken` pages of a list call until the last one, collecting the items. */
+async function allPages<T>(
+  action: string,
+  fetch: (token: string | undefined) => Promise<{ items: T[] | undefined; next: string | undefined }>,
+): Promise<T[]> {
+  const all: T[] = [];
+  let token: string | undefined;
+  do {
+    const page = await call(action, () => fetch(token));
+    all.push(...(page.items ?? []));
+    token = page.next;
+  } while (token);
+  return all;
+}
+
 function isNotFound(error: unknown): boolean {
   const name = (error as { name?: string }).name ?? '';
   return /NonExistentQueue|QueueDoesNotExist|NotFound|NoSuchBucket/.test(name);
@@ -360,30 +375,20 @@ export function createProvisioner({ sqs, sns, s3, topology }: ProvisionerOptions
     return undefined;
   }
 
-  async function listSubscriptions(topicArn: string): Promise<Subscription[]> {
-    const all: Subscription[] = [];
-    let token: string | undefined;
-    do {
-      const page = await call('list subscriptions', () =>
-        sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, NextToken: token })),
-      );
-      all.push(...(page.Subscriptions ?? []));
-      token = page.NextToken;
-    } while (token);
-    return all;
+  function listSubscriptions(topicArn: string): Promise<Subscription[]> {
+    return allPages('list subscriptions', async (token) => {
+      const page = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, NextToken: token }));
+      return { items: page.Subscriptions, next: page.NextToken };
+    });
   }
 
-  async function listQueues(prefix: string): Promise<string[]> {
-    const all: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await call('list queues', () =>
-        sqs.send(new ListQueuesCommand({ QueueNamePrefix: prefix, NextToken: token, MaxResults: 1000 })),
+  function listQueues(prefix: string): Promise<string[]> {
+    return allPages('list queues', async (token) => {
+      const page = await sqs.send(
+        new ListQueuesCommand({ QueueNamePrefix: prefix, NextToken: token, MaxResults: 1000 }),
       );
-      all.push(...(page.QueueUrls ?? []));
-      token = page.NextToken;
-    } while (token);
-    return all;
+      return { items: page.QueueUrls, next: page.NextToken };
+    });
   }
 
   return {
