@@ -12,6 +12,15 @@
  * @module
  */
 export {
+  CLAIM_CHECK_PREFIX,
+  ClaimCheck,
+  ClaimCheckPointer,
+  claimCheckKey,
+  FAILURE_ATTRIBUTES,
+  isClaimCheckPointer,
+  looksLikeClaimCheck,
+} from './claim-check.js';
+export {
   EmailAddress,
   formatS3Uri,
   Mailbox,

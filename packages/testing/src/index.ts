@@ -23,6 +23,7 @@ export {
   localClientConfig,
   startLocalEndpoint,
 } from './local-endpoint.js';
+export { type SpawnedProcess, spawnTs, waitForExit, waitForOutput } from './process.js';
 export {
   createQueue,
   createQueueWithDlq,

@@ -1,0 +1,28 @@
+/** How long a failed attempt waits before SQS delivers the message again. */
+export interface RetryOptions {
+  /** Delay ceiling of the first retry, in seconds. Default 2. */
+  baseSeconds?: number;
+  /** Largest delay, in seconds (SQS allows up to 43,200). Default 900. */
+  capSeconds?: number;
+  /**
+   * `full` (default): a random delay between 0 and the exponential ceiling, so a burst of
+   * failures does not come back as a burst; `none`: exactly the ceiling.
+   */
+  jitter?: 'full' | 'none';
+}
+
+/** The visibility timeout for a retry after failed attempt `attempt` (1-based), in whole seconds. */
+export function retryDelaySeconds(attempt: number, options: RetryOptions = {}, random = Math.random): number {
+  const base = options.baseSeconds ?? 2;
+  const cap = options.capSeconds ?? 900;
+  const ceiling = Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
+  const delay = options.jitter === 'none' ? ceiling : random() * ceiling;
+  return Math.min(43_200, Math.max(0, Math.round(delay)));
+}
+
+/** Exponential backoff in milliseconds for repeated failures of the same call (receive errors). */
+export function backoffMs(failures: number, baseMs: number, capMs: number, random = Math.random): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, failures - 1));
+  // Equal jitter: never less than half the ceiling, so an outage is not hammered.
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}

@@ -1,0 +1,153 @@
+/** The outcome of one failed batch entry, as SQS reports it. */
+export interface EntryFailure {
+  code: string;
+  message: string;
+  /** SQS's `SenderFault`: true means retrying the same entry cannot succeed. */
+  senderFault: boolean;
+}
+
+/** A batch entry that failed for good. */
+export class BatchEntryError extends Error {
+  override readonly name = 'BatchEntryError';
+  readonly code: string;
+
+  constructor(failure: EntryFailure) {
+    super(`${failure.code}: ${failure.message}`);
+    this.code = failure.code;
+  }
+}
+
+export interface BatcherOptions<TItem> {
+  /** Sends one batch (at most `maxSize` entries, ids unique within it); returns the failed entries by id. */
+  send(entries: { id: string; item: TItem }[]): Promise<Map<string, EntryFailure>>;
+  /** Entries per call (SQS: 10). */
+  maxSize?: number;
+  /** How long a partial batch waits for company before it is sent. */
+  windowMs?: number;
+  /** Calls in flight at once. */
+  maxConcurrent?: number;
+  /** Attempts per entry for transient failures (whole-call errors and entries without sender fault). */
+  maxAttempts?: number;
+  /** Backoff before the second attempt; doubles per attempt. */
+  retryBaseMs?: number;
+}
+
+interface Pending<TItem> {
+  item: TItem;
+  attempts: number;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Collects single operations (delete, change visibility) into SQS batch calls: a batch goes
+ * out when it is full or `windowMs` after its first entry, and while calls are in flight new
+ * entries gather into the next batch, so batching grows with load without adding latency
+ * when idle. Transient failures are retried per entry with backoff.
+ */
+export class Batcher<TItem> {
+  readonly #send: BatcherOptions<TItem>['send'];
+  readonly #maxSize: number;
+  readonly #windowMs: number;
+  readonly #maxConcurrent: number;
+  readonly #maxAttempts: number;
+  readonly #retryBaseMs: number;
+  #queue: Pending<TItem>[] = [];
+  #inFlight = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #retrying = 0;
+  #idle: (() => void)[] = [];
+  #nextId = 0;
+
+  constructor(options: BatcherOptions<TItem>) {
+    this.#send = options.send;
+    this.#maxSize = options.maxSize ?? 10;
+    this.#windowMs = options.windowMs ?? 5;
+    this.#maxConcurrent = options.maxConcurrent ?? 4;
+    this.#maxAttempts = options.maxAttempts ?? 5;
+    this.#retryBaseMs = options.retryBaseMs ?? 200;
+  }
+
+  /** Queues one operation; resolves when SQS accepted it, rejects when it failed for good. */
+  add(item: TItem): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#enqueue({ item, attempts: 0, resolve, reject });
+    });
+  }
+
+  /** Sends everything queued now and resolves when nothing is pending or in flight. */
+  async flush(): Promise<void> {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#drain(true);
+    if (this.#queue.length === 0 && this.#inFlight === 0 && this.#retrying === 0) return;
+    await new Promise<void>((resolve) => this.#idle.push(resolve));
+  }
+
+  get pending(): number {
+    return this.#queue.length + this.#inFlight + this.#retrying;
+  }
+
+  #enqueue(pending: Pending<TItem>): void {
+    this.#queue.push(pending);
+    if (this.#queue.length >= this.#maxSize) this.#drain(false);
+    else
+      this.#timer ??= setTimeout(() => {
+        this.#timer = undefined;
+        this.#drain(true);
+      }, this.#windowMs);
+  }
+
+  #drain(partial: boolean): void {
+    while (this.#inFlight < this.#maxConcurrent && this.#queue.length >= (partial ? 1 : this.#maxSize)) {
+      const batch = this.#queue.splice(0, this.#maxSize);
+      this.#inFlight += 1;
+      void this.#sendBatch(batch).finally(() => {
+        this.#inFlight -= 1;
+        // Entries that gathered while this call was out go now rather than waiting for a timer.
+        if (this.#queue.length > 0) this.#drain(true);
+        this.#checkIdle();
+      });
+    }
+  }
+
+  async #sendBatch(batch: Pending<TItem>[]): Promise<void> {
+    const entries = batch.map((pending) => ({ id: `e${(this.#nextId++ % 1_000_000).toString(36)}`, pending }));
+    let failures: Map<string, EntryFailure>;
+    try {
+      failures = await this.#send(entries.map(({ id, pending }) => ({ id, item: pending.item })));
+    } catch (error) {
+      for (const { pending } of entries) this.#retryOrReject(pending, error);
+      return;
+    }
+    for (const { id, pending } of entries) {
+      const failure = failures.get(id);
+      if (!failure) pending.resolve();
+      else if (failure.senderFault) pending.reject(new BatchEntryError(failure));
+      else this.#retryOrReject(pending, new BatchEntryError(failure));
+    }
+  }
+
+  #retryOrReject(pending: Pending<TItem>, error: unknown): void {
+    pending.attempts += 1;
+    if (pending.attempts >= this.#maxAttempts) {
+      pending.reject(error);
+      return;
+    }
+    this.#retrying += 1;
+    const delay = this.#retryBaseMs * 2 ** (pending.attempts - 1);
+    setTimeout(() => {
+      this.#retrying -= 1;
+      this.#enqueue(pending);
+    }, delay);
+  }
+
+  #checkIdle(): void {
+    if (this.#queue.length > 0 || this.#inFlight > 0 || this.#retrying > 0) return;
+    const waiters = this.#idle;
+    this.#idle = [];
+    for (const resolve of waiters) resolve();
+  }
+}

@@ -1,0 +1,161 @@
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Message } from '@aws-sdk/client-sqs';
+import {
+  isClaimCheckPointer,
+  looksLikeClaimCheck,
+  parseS3Uri,
+  parseTask,
+  type TaskEnvelope,
+  type TaskRegistry,
+} from '@tq/contracts';
+
+/** The largest claim-checked envelope the runtime will download. */
+export const MAX_CLAIM_CHECK_BYTES = 64 * 1024 * 1024;
+
+/** A message body turned into a validated envelope, or why it cannot be. */
+export type Decoded =
+  | {
+      ok: true;
+      envelope: TaskEnvelope;
+      /** How the task arrived: an envelope, the seed's flat form, or a claim-check pointer. */
+      form: 'envelope' | 'flat' | 'claim-check';
+      /** True when the body was an SNS notification (raw message delivery off) and was unwrapped. */
+      unwrapped: boolean;
+    }
+  | {
+      ok: false;
+      /** The dead-letter reason code (`INVALID_JSON`, `SCHEMA_VIOLATION`, `CLAIM_CHECK_MISSING`, ...). */
+      code: string;
+      message: string;
+      /** True when trying again may succeed (an S3 read that failed for a transient reason). */
+      retryable: boolean;
+      cause?: unknown;
+    };
+
+interface DecodeOptions {
+  registry: TaskRegistry;
+  s3: S3Client | undefined;
+  signal?: AbortSignal;
+}
+
+function isSnsNotification(value: unknown): value is { Type: string; Message: string; TopicArn: string } {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return record.Type === 'Notification' && typeof record.Message === 'string' && typeof record.TopicArn === 'string';
+}
+
+function parseJson(body: string): { ok: true; value: unknown } | { ok: false; error: Error } {
+  try {
+    return { ok: true, value: JSON.parse(body) };
+  } catch (error) {
+    return { ok: false, error: error as Error };
+  }
+}
+
+function sentAt(message: Message): string | undefined {
+  const sent = Number(message.Attributes?.SentTimestamp);
+  return Number.isFinite(sent) && sent > 0 ? new Date(sent).toISOString() : undefined;
+}
+
+/**
+ * Turns an SQS message into a validated envelope: unwraps SNS notifications, fetches
+ * claim-checked envelopes from S3 (checking size and digest), and normalises the seed
+ * article's flat form (keyed by the SQS message id, so a redelivery keeps the same id).
+ */
+export async function decodeMessage(message: Message, options: DecodeOptions): Promise<Decoded> {
+  let body = message.Body ?? '';
+  let unwrapped = false;
+  let parsed = parseJson(body);
+  if (parsed.ok && isSnsNotification(parsed.value)) {
+    body = parsed.value.Message;
+    unwrapped = true;
+    parsed = parseJson(body);
+  }
+  if (!parsed.ok) {
+    return { ok: false, code: 'INVALID_JSON', message: `body is not JSON: ${parsed.error.message}`, retryable: false };
+  }
+
+  let value = parsed.value;
+  let form: 'envelope' | 'flat' | 'claim-check' | undefined;
+  if (looksLikeClaimCheck(value)) {
+    const fetched = await fetchClaimCheck(value, options);
+    if (!fetched.ok) return fetched;
+    value = fetched.value;
+    form = 'claim-check';
+  }
+
+  const defaults: { id?: string; createdAt?: string } = {};
+  if (message.MessageId) defaults.id = message.MessageId;
+  const createdAt = sentAt(message);
+  if (createdAt) defaults.createdAt = createdAt;
+  const result = parseTask(value, { registry: options.registry, defaults });
+  if (!result.ok) {
+    return { ok: false, code: result.error.code, message: result.error.message, retryable: false, cause: result.error };
+  }
+  return { ok: true, envelope: result.envelope, form: form ?? result.form, unwrapped };
+}
+
+async function fetchClaimCheck(
+  pointer: unknown,
+  options: DecodeOptions,
+): Promise<{ ok: true; value: unknown } | Extract<Decoded, { ok: false }>> {
+  const invalid = (message: string): Extract<Decoded, { ok: false }> => ({
+    ok: false,
+    code: 'CLAIM_CHECK_INVALID',
+    message,
+    retryable: false,
+  });
+  if (!isClaimCheckPointer(pointer)) return invalid('claim-check pointer is malformed');
+  if (!options.s3) return invalid('message is a claim-check pointer but the worker has no S3 client');
+  const { uri, bytes, sha256 } = pointer.claimCheck;
+  if (bytes > MAX_CLAIM_CHECK_BYTES) {
+    return invalid(`claim-checked envelope is ${bytes} bytes, over the ${MAX_CLAIM_CHECK_BYTES}-byte limit`);
+  }
+  const { bucket, key } = parseS3Uri(uri);
+  let text: string;
+  try {
+    const object = await options.s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key }),
+      options.signal ? { abortSignal: options.signal } : {},
+    );
+    const data = object.Body ? await object.Body.transformToByteArray() : new Uint8Array();
+    if (data.byteLength !== bytes) {
+      return invalid(`claim-checked object ${uri} is ${data.byteLength} bytes, the pointer says ${bytes}`);
+    }
+    const digest = createHash('sha256').update(data).digest('hex');
+    if (digest !== sha256) return invalid(`claim-checked object ${uri} does not match the pointer's SHA-256`);
+    text = Buffer.from(data).toString('utf8');
+  } catch (error) {
+    const name = (error as { name?: string }).name ?? '';
+    if (name === 'NoSuchKey' || name === 'NoSuchBucket' || name === 'NotFound') {
+      return {
+        ok: false,
+        code: 'CLAIM_CHECK_MISSING',
+        message: `claim-checked object ${uri} does not exist (expired by a lifecycle rule, or deleted)`,
+        retryable: false,
+        cause: error,
+      };
+    }
+    return {
+      ok: false,
+      code: 'CLAIM_CHECK_UNREADABLE',
+      message: `could not read ${uri}: ${(error as Error).message}`,
+      retryable: true,
+      cause: error,
+    };
+  }
+  const parsed = parseJson(text);
+  if (!parsed.ok) return invalid(`claim-checked object ${uri} is not JSON: ${parsed.error.message}`);
+  const envelope = parsed.value as Record<string, unknown> | null;
+  if (
+    typeof envelope !== 'object' ||
+    envelope === null ||
+    envelope.id !== pointer.id ||
+    envelope.task !== pointer.task ||
+    envelope.version !== pointer.version
+  ) {
+    return invalid(`claim-checked object ${uri} holds a different task than the pointer (id, task or version differ)`);
+  }
+  return { ok: true, value: envelope };
+}

@@ -1,0 +1,78 @@
+const RETRY_LATER = Symbol.for('@tq/worker/RetryLaterError');
+const NON_RETRYABLE = Symbol.for('@tq/worker/NonRetryableError');
+const WORKER_ERROR = Symbol.for('@tq/worker/WorkerError');
+
+/**
+ * Throw from a handler to retry after exactly `delaySeconds` (0 to 43,200) instead of the
+ * exponential backoff, e.g. when a rate-limited API says when to come back. The attempt still
+ * counts towards the queue's `maxReceiveCount`.
+ */
+export class RetryLaterError extends Error {
+  override readonly name = 'RetryLaterError';
+  readonly delaySeconds: number;
+
+  constructor(delaySeconds: number, message = `retry in ${delaySeconds} s`, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.delaySeconds = Math.min(43_200, Math.max(0, Math.round(delaySeconds)));
+    Object.defineProperty(this, RETRY_LATER, { value: true });
+  }
+}
+
+/**
+ * Throw from a handler when retrying cannot help (a permanent rejection, bad data the schema
+ * could not catch). The message goes to the dead-letter queue at once with `code` and the
+ * message as reason attributes.
+ */
+export class NonRetryableError extends Error {
+  override readonly name = 'NonRetryableError';
+  /** Short machine-readable reason, e.g. `SMTP_REJECTED`; defaults to `NON_RETRYABLE`. */
+  readonly code: string;
+
+  constructor(message: string, options: { code?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code ?? 'NON_RETRYABLE';
+    Object.defineProperty(this, NON_RETRYABLE, { value: true });
+  }
+}
+
+/** True for a `RetryLaterError`, even one thrown by another copy of this package. */
+export function isRetryLaterError(value: unknown): value is RetryLaterError {
+  return typeof value === 'object' && value !== null && RETRY_LATER in value;
+}
+
+/** True for a `NonRetryableError`, even one thrown by another copy of this package. */
+export function isNonRetryableError(value: unknown): value is NonRetryableError {
+  return typeof value === 'object' && value !== null && NON_RETRYABLE in value;
+}
+
+/**
+ * Why the runtime itself failed:
+ * - `INVALID_OPTIONS`: an option is out of range (thrown by `createWorker`).
+ * - `QUEUE_NOT_FOUND`: the task's queue does not exist (run `tq provision`).
+ * - `NO_DEAD_LETTER_QUEUE`: the queue has no redrive policy and no `deadLetterQueueUrl` was given.
+ * - `HANDLER_TIMEOUT`: a handler ran longer than `handlerTimeoutMs` (the attempt is retried).
+ * - `ALREADY_STARTED`: `start()` was called twice.
+ */
+export type WorkerErrorCode =
+  | 'INVALID_OPTIONS'
+  | 'QUEUE_NOT_FOUND'
+  | 'NO_DEAD_LETTER_QUEUE'
+  | 'HANDLER_TIMEOUT'
+  | 'ALREADY_STARTED';
+
+/** Thrown by `createWorker`/`start()` for configuration problems, and reported for handler timeouts. */
+export class WorkerError extends Error {
+  override readonly name = 'WorkerError';
+  readonly code: WorkerErrorCode;
+
+  constructor(code: WorkerErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    Object.defineProperty(this, WORKER_ERROR, { value: true });
+  }
+}
+
+/** True for a `WorkerError`, even from another copy of this package. */
+export function isWorkerError(value: unknown): value is WorkerError {
+  return typeof value === 'object' && value !== null && WORKER_ERROR in value;
+}

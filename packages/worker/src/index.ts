@@ -1,0 +1,40 @@
+/**
+ * The tq worker runtime: consume one task type from its SQS queue.
+ *
+ * ```ts
+ * import { createWorker, NonRetryableError } from '@tq/worker';
+ *
+ * const worker = createWorker({
+ *   task: 'send_email',
+ *   concurrency: 20,
+ *   http: { port: 8080 },
+ *   handler: async (email, { id, attempt, signal, logger }) => {
+ *     logger.info({ to: email.to }, 'sending');
+ *     await sendMail(email, { messageId: `<${id}@tq>`, signal });
+ *   },
+ * });
+ * await worker.start(); // stops by itself on SIGTERM/SIGINT
+ * ```
+ *
+ * @module
+ */
+export { type RetryOptions, retryDelaySeconds } from './backoff.js';
+export {
+  isNonRetryableError,
+  isRetryLaterError,
+  isWorkerError,
+  NonRetryableError,
+  RetryLaterError,
+  WorkerError,
+  type WorkerErrorCode,
+} from './errors.js';
+export { createWorkerMetrics, type HealthProbe, type WorkerMetrics } from './observability.js';
+export {
+  createWorker,
+  type HandlerContext,
+  type TaskHandler,
+  type Worker,
+  type WorkerEvents,
+  type WorkerOptions,
+  type WorkerState,
+} from './worker.js';

@@ -1,0 +1,127 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, type Metric, Registry } from 'prom-client';
+
+/** The worker's Prometheus metrics. Labels: `task` everywhere, plus the ones named. */
+export interface WorkerMetrics {
+  registry: Registry;
+  /** `tq_messages_received_total` */
+  received: Counter<'task'>;
+  /** `tq_tasks_succeeded_total` */
+  succeeded: Counter<'task'>;
+  /** `tq_tasks_failed_total`: handler errors and timeouts (each is then retried or dead-lettered). */
+  failed: Counter<'task'>;
+  /** `tq_tasks_retried_total`: attempts whose visibility was set for another try. */
+  retried: Counter<'task'>;
+  /** `tq_tasks_dead_lettered_total{code}` */
+  deadLettered: Counter<'task' | 'code'>;
+  /** `tq_handler_duration_seconds{outcome}` */
+  duration: Histogram<'task' | 'outcome'>;
+  /** `tq_tasks_in_flight`: messages held by this worker (running or waiting behind their FIFO group). */
+  inFlight: Gauge<'task'>;
+  /** `tq_receive_errors_total` */
+  receiveErrors: Counter<'task'>;
+}
+
+function reuse<T extends Metric>(registry: Registry, name: string, create: () => T): T {
+  // Several workers in one process share a registry; the first one registers each metric.
+  return (registry.getSingleMetric(name) as T | undefined) ?? create();
+}
+
+/** Registers (or reuses) the worker metrics in `registry`. */
+export function createWorkerMetrics(registry: Registry = new Registry()): WorkerMetrics {
+  const registers = [registry];
+  const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
+    reuse(registry, name, () => new Counter<L>({ name, help, labelNames, registers }));
+  return {
+    registry,
+    received: counter('tq_messages_received_total', 'Messages received from the task queue', ['task']),
+    succeeded: counter('tq_tasks_succeeded_total', 'Tasks whose handler succeeded', ['task']),
+    failed: counter('tq_tasks_failed_total', 'Attempts whose handler threw or timed out', ['task']),
+    retried: counter('tq_tasks_retried_total', 'Failed attempts returned to the queue for a retry', ['task']),
+    deadLettered: counter('tq_tasks_dead_lettered_total', 'Messages moved to the dead-letter queue', ['task', 'code']),
+    duration: reuse(
+      registry,
+      'tq_handler_duration_seconds',
+      () =>
+        new Histogram({
+          name: 'tq_handler_duration_seconds',
+          help: 'Handler run time',
+          labelNames: ['task', 'outcome'],
+          buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+          registers,
+        }),
+    ),
+    inFlight: reuse(
+      registry,
+      'tq_tasks_in_flight',
+      () =>
+        new Gauge({ name: 'tq_tasks_in_flight', help: 'Messages held by the worker', labelNames: ['task'], registers }),
+    ),
+    receiveErrors: counter('tq_receive_errors_total', 'Failed ReceiveMessage calls', ['task']),
+  };
+}
+
+/** What the health server reports. */
+export interface HealthProbe {
+  /** Liveness: false only once the worker has stopped. */
+  live(): boolean;
+  /** Readiness: running and the last receive succeeded. */
+  ready(): boolean;
+}
+
+/** A running health/metrics server. */
+export interface HealthServer {
+  readonly port: number;
+  readonly host: string;
+  close(): Promise<void>;
+}
+
+/** Serves `/healthz`, `/readyz` and `/metrics` (Prometheus text format). */
+export async function startHealthServer(
+  probe: HealthProbe,
+  registry: Registry,
+  options: { port: number; host: string },
+): Promise<HealthServer> {
+  const server: Server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    const reply = (status: number, body: string, type = 'application/json') => {
+      response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      response.end(body);
+    };
+    if (request.method !== 'GET' && request.method !== 'HEAD') return reply(405, '{"error":"method not allowed"}');
+    if (path === '/healthz') {
+      const live = probe.live();
+      return reply(live ? 200 : 503, JSON.stringify({ status: live ? 'ok' : 'stopped' }));
+    }
+    if (path === '/readyz') {
+      const ready = probe.ready();
+      return reply(ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'not ready' }));
+    }
+    if (path === '/metrics') {
+      registry.metrics().then(
+        (text) => reply(200, text, registry.contentType),
+        (error: unknown) => reply(500, JSON.stringify({ error: (error as Error).message })),
+      );
+      return;
+    }
+    reply(404, '{"error":"not found"}');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    port: address.port,
+    host: options.host,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,63 @@
+import {
+  context,
+  createTraceState,
+  isSpanContextValid,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** Parses a W3C `traceparent` (version 00) into a remote span context. */
+export function parseTraceparent(traceparent: string | undefined, tracestate?: string): SpanContext | undefined {
+  const match = traceparent ? TRACEPARENT.exec(traceparent) : null;
+  if (!match?.[1] || !match[2] || !match[3]) return undefined;
+  const spanContext: SpanContext = {
+    traceId: match[1],
+    spanId: match[2],
+    traceFlags: Number.parseInt(match[3], 16) & 1,
+    isRemote: true,
+  };
+  if (tracestate) spanContext.traceState = createTraceState(tracestate);
+  return isSpanContextValid(spanContext) ? spanContext : undefined;
+}
+
+/** Formats a span context as a W3C `traceparent`. */
+export function formatTraceparent(spanContext: SpanContext): string {
+  return `00-${spanContext.traceId}-${spanContext.spanId}-${(spanContext.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+}
+
+/**
+ * Runs `fn` inside a CONSUMER span that continues the message's trace. With an OpenTelemetry
+ * SDK registered the span is recorded and is the active context inside the handler (so a
+ * task the handler sends continues the same trace); without one it costs next to nothing and
+ * the handler still sees the message's trace context.
+ */
+export function withMessageSpan<T>(
+  name: string,
+  traceparent: string | undefined,
+  tracestate: string | undefined,
+  attributes: Record<string, string | number>,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  const remote = parseTraceparent(traceparent, tracestate);
+  const parent = remote ? trace.setSpanContext(ROOT_CONTEXT, remote) : context.active();
+  const tracer = trace.getTracer('@tq/worker');
+  return tracer.startActiveSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent, async (span) => {
+    try {
+      const result = await fn(span);
+      span.setStatus({ code: SpanStatusCode.OK });
+      return result;
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}

@@ -1,0 +1,1022 @@
+import { EventEmitter } from 'node:events';
+import { S3Client } from '@aws-sdk/client-s3';
+import {
+  type BatchResultErrorEntry,
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  type Message,
+  type MessageAttributeValue,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import {
+  awsClientSettings,
+  registry as builtinRegistry,
+  FAILURE_ATTRIBUTES,
+  queueName,
+  readEnvironment,
+  type TaskEnvelope,
+  type TaskName,
+  type TaskRegistry,
+} from '@tq/contracts';
+import { type Logger, pino } from 'pino';
+import type { Registry } from 'prom-client';
+import { backoffMs, type RetryOptions, retryDelaySeconds } from './backoff.js';
+import { Batcher, type EntryFailure } from './batcher.js';
+import { decodeMessage } from './decode.js';
+import { isNonRetryableError, isRetryLaterError, WorkerError } from './errors.js';
+import { createWorkerMetrics, type HealthServer, startHealthServer, type WorkerMetrics } from './observability.js';
+import { formatTraceparent, withMessageSpan } from './trace.js';
+
+/** What a handler gets besides its payload. */
+export interface HandlerContext<TTask extends TaskName = TaskName> {
+  /** The envelope id (for the seed's flat form: the SQS message id). Stable across redeliveries. */
+  id: string;
+  task: TTask;
+  version: number;
+  /** 1 on the first delivery; SQS's `ApproximateReceiveCount`. */
+  attempt: number;
+  /** The SQS message id. */
+  messageId: string;
+  /** The caller's idempotency key, when it set one. */
+  idempotencyKey: string | undefined;
+  /** The whole validated envelope. */
+  envelope: TaskEnvelope<TTask>;
+  /** Aborted when the handler times out or shutdown's grace period ends: stop and throw. */
+  signal: AbortSignal;
+  /** A child logger bound to this task (id, attempt, trace id). */
+  logger: Logger;
+  /** W3C trace context of this attempt's span, to pass on to work it starts. */
+  traceparent: string | undefined;
+  tracestate: string | undefined;
+  /** The FIFO message group, on FIFO queues. */
+  groupId: string | undefined;
+}
+
+/**
+ * Handles one task. Resolve to acknowledge (the message is deleted); throw to retry with
+ * backoff, `RetryLaterError` to retry after a given delay, `NonRetryableError` to dead-letter.
+ * The resolved value is logged and reported in the `succeeded` event.
+ */
+export type TaskHandler<TTask extends TaskName> = (
+  payload: TaskEnvelope<TTask>['payload'],
+  context: HandlerContext<TTask>,
+) => unknown;
+
+/** What `createWorker` takes. Only `task` and `handler` are required. */
+export interface WorkerOptions<TTask extends TaskName> {
+  /** The task type this worker consumes. */
+  task: TTask;
+  handler: TaskHandler<TTask>;
+  /** Versions the handler supports (default: every registered version); others are dead-lettered. */
+  versions?: readonly number[];
+  /** The task queue; default: `<prefix>-<task>` looked up by name. */
+  queueUrl?: string;
+  /** Where messages that can never succeed go; default: the queue's redrive policy target. */
+  deadLetterQueueUrl?: string;
+  /** Resource name prefix; defaults to `TQ_PREFIX`, then `tq`. */
+  prefix?: string;
+  /** Defaults to `AWS_REGION`, then `us-east-1`. */
+  region?: string;
+  /** Custom endpoint; defaults to `TQ_ENDPOINT` (unset: real AWS). */
+  endpoint?: string;
+  /** Injected clients (not destroyed by `stop()`). */
+  sqs?: SQSClient;
+  /** Used to fetch claim-checked payloads. */
+  s3?: S3Client;
+  registry?: TaskRegistry;
+  /** Most messages held at once (running, or waiting behind their FIFO group). Default 10. */
+  concurrency?: number;
+  /** Messages asked for per receive, 1-10. Default 10. */
+  batchSize?: number;
+  /** Receive calls in flight at once. Default: enough to fill `concurrency` (at most 10). */
+  pollers?: number;
+  /** Long-poll wait, 0-20 s. Default 20. */
+  waitTimeSeconds?: number;
+  /** Visibility timeout set at receive and renewed by the heartbeat, 1-43,200 s. Default 30. */
+  visibilityTimeoutSeconds?: number;
+  /** How often the heartbeat runs, in seconds; below the visibility timeout. Default: a third of it. */
+  heartbeatIntervalSeconds?: number;
+  /** Backoff between attempts of a failed task. */
+  retry?: RetryOptions;
+  /** A handler running longer is aborted and the attempt retried; 0 turns it off. Default 15 min. */
+  handlerTimeoutMs?: number;
+  /** On stop, how long running handlers get before their signal is aborted. Default 25 s. */
+  shutdownGraceMs?: number;
+  /** Backoff of failed receive calls (outages). Default base 250 ms, cap 20 s. */
+  receiveBackoff?: { baseMs?: number; capMs?: number };
+  /** A pino logger; default: JSON to stdout at `LOG_LEVEL` (default `info`). */
+  logger?: Logger;
+  /** Serve `/healthz`, `/readyz` and `/metrics` here; default off. Host defaults to 127.0.0.1. */
+  http?: { port: number; host?: string } | false;
+  /** Prometheus registry to register metrics in; default: the worker's own. */
+  metricsRegistry?: Registry;
+  /** Stop on SIGTERM and SIGINT (a second signal aborts running handlers). Default true. */
+  handleSignals?: boolean;
+}
+
+/** Data of the worker's events. */
+export interface WorkerEvents {
+  started: [{ queueUrl: string; deadLetterQueueUrl: string; maxReceiveCount: number | undefined }];
+  received: [{ messageId: string; attempt: number }];
+  succeeded: [{ id: string; messageId: string; attempt: number; durationMs: number; result: unknown }];
+  retrying: [{ id: string | undefined; messageId: string; attempt: number; delaySeconds: number; error: unknown }];
+  'dead-lettered': [
+    { id: string | undefined; messageId: string; attempt: number; code: string; reason: string; error?: unknown },
+  ];
+  /** A message handed back untouched (shutdown) for another worker to take. */
+  released: [{ messageId: string; reason: 'shutdown' }];
+  'receive-error': [{ error: unknown; consecutive: number; retryInMs: number }];
+  'receive-recovered': [{ failures: number; outageMs: number }];
+  stopped: [];
+}
+
+/** Where a worker is in its life. */
+export type WorkerState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** A worker for one task type. */
+export interface Worker<TTask extends TaskName = TaskName> {
+  readonly task: TTask;
+  readonly state: WorkerState;
+  /** Running and the last receive succeeded (what `/readyz` reports). */
+  readonly ready: boolean;
+  /** Messages held right now. */
+  readonly inFlight: number;
+  readonly metrics: WorkerMetrics;
+  /** The health server's address once started with `http`. */
+  readonly http: { port: number; host: string } | undefined;
+  /**
+   * Resolves the queues and starts polling. Throws `WorkerError` (`QUEUE_NOT_FOUND`,
+   * `NO_DEAD_LETTER_QUEUE`, `ALREADY_STARTED`) or the AWS error when they cannot be resolved.
+   */
+  start(): Promise<void>;
+  /**
+   * Stops receiving at once, lets running handlers finish within `shutdownGraceMs` (then
+   * aborts them), returns messages it had not started to the queue, flushes acknowledgements
+   * and closes the health server. Safe to call more than once.
+   */
+  stop(): Promise<void>;
+  on<E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void): this;
+  once<E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void): this;
+  off<E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void): this;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+type RecordState = 'waiting' | 'running' | 'settling' | 'done';
+
+interface Held {
+  message: Message;
+  messageId: string;
+  receiptHandle: string;
+  attempt: number;
+  groupId: string | undefined;
+  state: RecordState;
+  visibleUntil: number;
+  /** The heartbeat call in flight for this message, which an acknowledgement must wait for. */
+  heartbeat: Promise<void> | undefined;
+}
+
+interface VisibilityChange {
+  receiptHandle: string;
+  seconds: number;
+}
+
+const SYSTEM_ATTRIBUTES = [
+  'ApproximateReceiveCount',
+  'ApproximateFirstReceiveTimestamp',
+  'SentTimestamp',
+  'MessageGroupId',
+  'MessageDeduplicationId',
+] as const;
+
+/** SQS allows 10 message attributes; the reason attributes take this many. */
+const REASON_ATTRIBUTE_COUNT = Object.keys(FAILURE_ATTRIBUTES).length;
+const MAX_REASON_LENGTH = 1024;
+/** How long stop() lets receives already answering deliver before aborting the rest. */
+const RECEIVE_LANDING_MS = 300;
+
+function checkRange(problems: string[], name: string, value: number | undefined, min: number, max: number): void {
+  if (value === undefined) return;
+  if (!Number.isFinite(value) || value < min || value > max) {
+    problems.push(`${name} is ${String(value)}, must be from ${min} to ${max}`);
+  }
+}
+
+function checkOptions<TTask extends TaskName>(options: WorkerOptions<TTask>, registry: TaskRegistry): void {
+  const problems: string[] = [];
+  if (typeof options.handler !== 'function') problems.push('handler must be a function');
+  const definition = registry.get(options.task);
+  if (!definition) problems.push(`unknown task "${options.task}" (known: ${registry.names().join(', ')})`);
+  for (const version of options.versions ?? []) {
+    if (definition && !definition.versions[version]) problems.push(`task "${options.task}" has no version ${version}`);
+  }
+  checkRange(problems, 'concurrency', options.concurrency, 1, 10_000);
+  checkRange(problems, 'batchSize', options.batchSize, 1, 10);
+  checkRange(problems, 'pollers', options.pollers, 1, 100);
+  checkRange(problems, 'waitTimeSeconds', options.waitTimeSeconds, 0, 20);
+  checkRange(problems, 'visibilityTimeoutSeconds', options.visibilityTimeoutSeconds, 1, 43_200);
+  checkRange(problems, 'handlerTimeoutMs', options.handlerTimeoutMs, 0, 43_200_000);
+  checkRange(problems, 'shutdownGraceMs', options.shutdownGraceMs, 0, 3_600_000);
+  checkRange(problems, 'retry.baseSeconds', options.retry?.baseSeconds, 0, 43_200);
+  checkRange(problems, 'retry.capSeconds', options.retry?.capSeconds, 0, 43_200);
+  const visibility = options.visibilityTimeoutSeconds ?? 30;
+  if (options.heartbeatIntervalSeconds !== undefined) {
+    checkRange(problems, 'heartbeatIntervalSeconds', options.heartbeatIntervalSeconds, 0.1, visibility - 0.1);
+  }
+  for (const field of ['concurrency', 'batchSize', 'pollers', 'waitTimeSeconds', 'visibilityTimeoutSeconds'] as const) {
+    const value = options[field];
+    if (value !== undefined && !Number.isInteger(value)) problems.push(`${field} must be an integer`);
+  }
+  if (problems.length > 0) {
+    throw new WorkerError('INVALID_OPTIONS', `invalid worker options: ${problems.join('; ')}`);
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+function isAbort(error: unknown): boolean {
+  return (error as { name?: string } | null)?.name === 'AbortError';
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function batchFailures(failed: BatchResultErrorEntry[] | undefined): Map<string, EntryFailure> {
+  const failures = new Map<string, EntryFailure>();
+  for (const entry of failed ?? []) {
+    if (!entry.Id) continue;
+    failures.set(entry.Id, {
+      code: entry.Code ?? 'Unknown',
+      message: entry.Message ?? '',
+      // A handle that expired can never be fixed by retrying, whatever SQS says.
+      senderFault: entry.SenderFault === true || /ReceiptHandle/i.test(entry.Code ?? ''),
+    });
+  }
+  return failures;
+}
+
+/**
+ * Creates a worker for one task type. It receives only as many messages as it has free
+ * slots, runs each as soon as it arrives, keeps them invisible with one heartbeat timer,
+ * batches deletes and visibility changes, retries failures with backoff through SQS's own
+ * receive count, and dead-letters what can never succeed with the reason attached.
+ *
+ * Throws `WorkerError` (`INVALID_OPTIONS`) when an option is out of range.
+ */
+export function createWorker<TTask extends TaskName>(options: WorkerOptions<TTask>): Worker<TTask> {
+  const registry = options.registry ?? builtinRegistry;
+  checkOptions(options, registry);
+  return new TqWorker(options, registry);
+}
+
+class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TTask> {
+  readonly task: TTask;
+  readonly metrics: WorkerMetrics;
+  #state: WorkerState = 'idle';
+  readonly #options: WorkerOptions<TTask>;
+  readonly #registry: TaskRegistry;
+  readonly #prefix: string;
+  readonly #logger: Logger;
+  readonly #sqs: SQSClient;
+  readonly #s3: S3Client;
+  readonly #owned: { destroy(): void }[] = [];
+  readonly #concurrency: number;
+  readonly #batchSize: number;
+  readonly #pollers: number;
+  readonly #waitTime: number;
+  readonly #visibility: number;
+  readonly #heartbeatMs: number;
+  readonly #handlerTimeoutMs: number;
+  readonly #graceMs: number;
+  readonly #versions: ReadonlySet<number>;
+  readonly #held = new Set<Held>();
+  readonly #running = new Set<Promise<void>>();
+  readonly #polls = new Set<Promise<void>>();
+  readonly #groups = new Map<string, Held[]>();
+  readonly #pollAbort = new AbortController();
+  readonly #shutdownAbort = new AbortController();
+  readonly #deletes: Batcher<string>;
+  readonly #visibilityChanges: Batcher<VisibilityChange>;
+  #queueUrl = '';
+  #dlqUrl = '';
+  #maxReceiveCount: number | undefined;
+  #activePolls = 0;
+  #requested = 0;
+  #receiveFailures = 0;
+  #outageSince = 0;
+  #receiveBlockedUntil = 0;
+  #pollsOverAt = 0;
+  #wakeTimer: NodeJS.Timeout | undefined;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #health: HealthServer | undefined;
+  #stopping: Promise<void> | undefined;
+  #signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
+
+  constructor(options: WorkerOptions<TTask>, registry: TaskRegistry) {
+    super();
+    this.task = options.task;
+    this.#options = options;
+    this.#registry = registry;
+    const env = readEnvironment();
+    const settings = awsClientSettings({
+      ...env,
+      ...(options.region ? { region: options.region } : {}),
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    });
+    this.#sqs = options.sqs ?? new SQSClient(settings);
+    this.#s3 = options.s3 ?? new S3Client(settings);
+    if (!options.sqs) this.#owned.push(this.#sqs);
+    if (!options.s3) this.#owned.push(this.#s3);
+    this.#queueUrl = options.queueUrl ?? '';
+    this.#dlqUrl = options.deadLetterQueueUrl ?? '';
+    this.#concurrency = options.concurrency ?? 10;
+    this.#batchSize = Math.min(options.batchSize ?? 10, this.#concurrency);
+    this.#pollers = options.pollers ?? Math.min(10, Math.max(1, Math.ceil(this.#concurrency / this.#batchSize)));
+    this.#waitTime = options.waitTimeSeconds ?? 20;
+    this.#visibility = options.visibilityTimeoutSeconds ?? 30;
+    this.#heartbeatMs = (options.heartbeatIntervalSeconds ?? this.#visibility / 3) * 1000;
+    this.#handlerTimeoutMs = options.handlerTimeoutMs ?? 15 * 60_000;
+    this.#graceMs = options.shutdownGraceMs ?? 25_000;
+    const definition = registry.get(options.task);
+    this.#versions = new Set(options.versions ?? Object.keys(definition?.versions ?? {}).map(Number));
+    this.#logger = (options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })).child({ task: options.task });
+    this.metrics = createWorkerMetrics(options.metricsRegistry);
+    this.#prefix = options.prefix ?? env.prefix;
+
+    this.#deletes = new Batcher<string>({
+      send: async (entries) => {
+        const out = await this.#sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: this.#queueUrl,
+            Entries: entries.map(({ id, item }) => ({ Id: id, ReceiptHandle: item })),
+          }),
+        );
+        return batchFailures(out.Failed);
+      },
+    });
+    this.#visibilityChanges = new Batcher<VisibilityChange>({
+      send: async (entries) => {
+        const out = await this.#sqs.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: this.#queueUrl,
+            Entries: entries.map(({ id, item }) => ({
+              Id: id,
+              ReceiptHandle: item.receiptHandle,
+              VisibilityTimeout: item.seconds,
+            })),
+          }),
+        );
+        return batchFailures(out.Failed);
+      },
+    });
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  get ready(): boolean {
+    return this.#state === 'running' && this.#receiveFailures === 0;
+  }
+
+  get inFlight(): number {
+    return this.#held.size;
+  }
+
+  get http(): { port: number; host: string } | undefined {
+    return this.#health ? { port: this.#health.port, host: this.#health.host } : undefined;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'idle') {
+      throw new WorkerError('ALREADY_STARTED', `worker for ${this.task} was already started (state ${this.#state})`);
+    }
+    this.#state = 'starting';
+    try {
+      await this.#resolveQueues();
+      if (this.#options.http) {
+        this.#health = await startHealthServer(
+          { live: () => this.#state !== 'stopped', ready: () => this.ready },
+          this.metrics.registry,
+          { port: this.#options.http.port, host: this.#options.http.host ?? '127.0.0.1' },
+        );
+      }
+    } catch (error) {
+      this.#state = 'stopped';
+      this.#destroyClients();
+      throw error;
+    }
+    if (this.#options.handleSignals !== false) {
+      let signals = 0;
+      this.#signalHandler = (signal) => {
+        signals += 1;
+        if (signals === 1) {
+          this.#logger.info({ signal }, 'signal received: stopping (send it again to abort running tasks)');
+          void this.stop();
+        } else {
+          this.#logger.warn({ signal }, 'second signal: aborting running tasks');
+          this.#shutdownAbort.abort(new Error(`aborted by ${signal}`));
+        }
+      };
+      process.on('SIGTERM', this.#signalHandler);
+      process.on('SIGINT', this.#signalHandler);
+    }
+    this.#state = 'running';
+    this.#heartbeatTimer = setInterval(() => this.#heartbeat(), this.#heartbeatMs);
+    this.#logger.info(
+      {
+        queueUrl: this.#queueUrl,
+        deadLetterQueueUrl: this.#dlqUrl,
+        concurrency: this.#concurrency,
+        pollers: this.#pollers,
+        ...(this.#health ? { http: `http://${this.#health.host}:${this.#health.port}` } : {}),
+      },
+      'worker started',
+    );
+    this.emit('started', {
+      queueUrl: this.#queueUrl,
+      deadLetterQueueUrl: this.#dlqUrl,
+      maxReceiveCount: this.#maxReceiveCount,
+    });
+    this.#pump();
+  }
+
+  async #resolveQueues(): Promise<void> {
+    if (!this.#queueUrl) {
+      const name = queueName(this.#prefix, this.task);
+      try {
+        const out = await this.#sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+        this.#queueUrl = out.QueueUrl ?? '';
+      } catch (error) {
+        if (/QueueDoesNotExist|NonExistentQueue/.test((error as Error).name)) {
+          throw new WorkerError('QUEUE_NOT_FOUND', `queue ${name} does not exist: run \`tq provision\``, {
+            cause: error,
+          });
+        }
+        throw error;
+      }
+    }
+    const attributes = await this.#sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: this.#queueUrl, AttributeNames: ['RedrivePolicy'] }),
+    );
+    const policy = attributes.Attributes?.RedrivePolicy;
+    if (policy) {
+      const parsed = JSON.parse(policy) as { deadLetterTargetArn?: string; maxReceiveCount?: number | string };
+      this.#maxReceiveCount = parsed.maxReceiveCount === undefined ? undefined : Number(parsed.maxReceiveCount);
+      if (!this.#dlqUrl && parsed.deadLetterTargetArn) {
+        const [, , , , account, name] = parsed.deadLetterTargetArn.split(':');
+        const out = await this.#sqs.send(
+          new GetQueueUrlCommand({ QueueName: name, ...(account ? { QueueOwnerAWSAccountId: account } : {}) }),
+        );
+        this.#dlqUrl = out.QueueUrl ?? '';
+      }
+    }
+    if (!this.#dlqUrl) {
+      throw new WorkerError(
+        'NO_DEAD_LETTER_QUEUE',
+        `queue ${this.#queueUrl} has no redrive policy and no deadLetterQueueUrl was given: messages that can never succeed would have nowhere to go (run \`tq provision\`)`,
+      );
+    }
+  }
+
+  // ---- receiving -------------------------------------------------------------------------
+
+  /** Starts receive calls for free slots. Called whenever a slot frees or a receive ends. */
+  #pump(): void {
+    if (this.#state !== 'running') return;
+    const now = Date.now();
+    if (now < this.#receiveBlockedUntil) {
+      this.#wakeTimer ??= setTimeout(() => {
+        this.#wakeTimer = undefined;
+        this.#pump();
+      }, this.#receiveBlockedUntil - now);
+      return;
+    }
+    // During an outage one receive probes; the rest wait until it succeeds.
+    const pollers = this.#receiveFailures > 0 ? 1 : this.#pollers;
+    while (this.#activePolls < pollers) {
+      const free = this.#concurrency - this.#held.size - this.#requested;
+      if (free <= 0) return;
+      // With a receive already out, wait until a whole batch is free rather than asking for
+      // one message at a time; with none out, ask for whatever is free.
+      if (this.#activePolls > 0 && free < this.#batchSize) return;
+      const poll = this.#poll(Math.min(this.#batchSize, free));
+      this.#polls.add(poll);
+      void poll.finally(() => this.#polls.delete(poll));
+    }
+  }
+
+  async #poll(count: number): Promise<void> {
+    this.#activePolls += 1;
+    this.#requested += count;
+    let empty = false;
+    try {
+      const out = await this.#sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.#queueUrl,
+          MaxNumberOfMessages: count,
+          WaitTimeSeconds: this.#waitTime,
+          VisibilityTimeout: this.#visibility,
+          MessageSystemAttributeNames: [...SYSTEM_ATTRIBUTES],
+          MessageAttributeNames: ['All'],
+        }),
+        { abortSignal: this.#pollAbort.signal },
+      );
+      this.#receiveSucceeded();
+      const messages = out.Messages ?? [];
+      empty = messages.length === 0;
+      this.#requested -= count;
+      count = 0;
+      this.#accept(messages);
+    } catch (error) {
+      if (!(this.#pollAbort.signal.aborted && isAbort(error))) this.#receiveFailed(error);
+    } finally {
+      this.#activePolls -= 1;
+      this.#requested -= count;
+      if (empty && this.#waitTime === 0)
+        this.#receiveBlockedUntil = Math.max(this.#receiveBlockedUntil, Date.now() + 500);
+      this.#pump();
+    }
+  }
+
+  #receiveSucceeded(): void {
+    if (this.#receiveFailures === 0) return;
+    const outageMs = Date.now() - this.#outageSince;
+    this.#logger.info({ failures: this.#receiveFailures, outageMs }, 'receiving again');
+    this.emit('receive-recovered', { failures: this.#receiveFailures, outageMs });
+    this.#receiveFailures = 0;
+    this.#receiveBlockedUntil = 0;
+  }
+
+  #receiveFailed(error: unknown): void {
+    this.#receiveFailures += 1;
+    this.metrics.receiveErrors.inc({ task: this.task });
+    const backoff = this.#options.receiveBackoff;
+    const retryInMs = backoffMs(this.#receiveFailures, backoff?.baseMs ?? 250, backoff?.capMs ?? 20_000);
+    this.#receiveBlockedUntil = Date.now() + retryInMs;
+    if (this.#receiveFailures === 1) {
+      this.#outageSince = Date.now();
+      // Logged once per outage; the metric and the event count every attempt.
+      this.#logger.error({ err: error, queueUrl: this.#queueUrl }, 'receive failing; retrying with backoff');
+    }
+    this.emit('receive-error', { error, consecutive: this.#receiveFailures, retryInMs });
+  }
+
+  #accept(messages: Message[]): void {
+    const now = Date.now();
+    for (const message of messages) {
+      const held: Held = {
+        message,
+        messageId: message.MessageId ?? '',
+        receiptHandle: message.ReceiptHandle ?? '',
+        attempt: Number(message.Attributes?.ApproximateReceiveCount ?? 1) || 1,
+        // Standard queues may carry group ids too (fair queues): there they mean fairness, not order.
+        groupId: this.#queueUrl.endsWith('.fifo') ? message.Attributes?.MessageGroupId : undefined,
+        state: 'waiting',
+        visibleUntil: now + this.#visibility * 1000,
+        heartbeat: undefined,
+      };
+      this.#held.add(held);
+      this.metrics.received.inc({ task: this.task });
+      this.emit('received', { messageId: held.messageId, attempt: held.attempt });
+      if (this.#state !== 'running') {
+        // A receive that completed as shutdown began: hand it straight back.
+        this.#track(this.#release([held]));
+        continue;
+      }
+      if (held.groupId === undefined) {
+        this.#track(this.#run(held).then(() => undefined));
+        continue;
+      }
+      const group = this.#groups.get(held.groupId);
+      if (group) group.push(held);
+      else {
+        this.#groups.set(held.groupId, [held]);
+        this.#track(this.#runGroup(held.groupId));
+      }
+    }
+    this.metrics.inFlight.set({ task: this.task }, this.#held.size);
+  }
+
+  #track(work: Promise<void>): void {
+    this.#running.add(work);
+    void work.finally(() => this.#running.delete(work));
+  }
+
+  /** Runs one FIFO group's messages one after another, in the order SQS gave them. */
+  async #runGroup(groupId: string): Promise<void> {
+    const queue = this.#groups.get(groupId);
+    while (queue && queue.length > 0) {
+      const next = queue[0] as Held;
+      if (this.#state !== 'running') break;
+      const outcome = await this.#run(next);
+      queue.shift();
+      if (outcome !== 'succeeded' && outcome !== 'dead-lettered') {
+        // A retry must stay ahead of the rest of its group: hand the rest back unstarted.
+        break;
+      }
+    }
+    this.#groups.delete(groupId);
+    const rest = (queue ?? []).filter((held) => held.state === 'waiting');
+    if (rest.length > 0) await this.#release(rest);
+  }
+
+  // ---- running one message ------------------------------------------------------------------
+
+  async #run(held: Held): Promise<'succeeded' | 'retried' | 'dead-lettered' | 'released'> {
+    held.state = 'running';
+    const log = this.#logger.child({ messageId: held.messageId, attempt: held.attempt });
+    try {
+      const decoded = await decodeMessage(held.message, {
+        registry: this.#registry,
+        s3: this.#s3,
+        signal: this.#shutdownAbort.signal,
+      });
+      if (!decoded.ok) {
+        if (this.#shutdownAbort.signal.aborted) {
+          await this.#release([held]);
+          return 'released';
+        }
+        if (decoded.retryable) return await this.#retry(held, undefined, new Error(decoded.message), log);
+        return await this.#deadLetter(held, undefined, decoded.code, decoded.message, log, decoded.cause);
+      }
+      const envelope = decoded.envelope;
+      if (envelope.task !== this.task) {
+        return await this.#deadLetter(
+          held,
+          envelope.id,
+          'WRONG_TASK',
+          `a ${envelope.task} task arrived on the ${this.task} queue: check the subscription filter policy`,
+          log,
+        );
+      }
+      if (!this.#versions.has(envelope.version)) {
+        return await this.#deadLetter(
+          held,
+          envelope.id,
+          'UNSUPPORTED_VERSION',
+          `this worker handles ${this.task} versions ${[...this.#versions].join(', ')}, not ${envelope.version}`,
+          log,
+        );
+      }
+      return await this.#handle(held, envelope as TaskEnvelope<TTask>, decoded.form, log);
+    } catch (error) {
+      // Only the runtime's own calls (DLQ send, visibility change) can end up here.
+      log.error({ err: error }, 'could not settle message; it will be redelivered after its visibility timeout');
+      return 'released';
+    } finally {
+      held.state = 'done';
+      this.#held.delete(held);
+      this.metrics.inFlight.set({ task: this.task }, this.#held.size);
+      this.#pump();
+    }
+  }
+
+  async #handle(
+    held: Held,
+    envelope: TaskEnvelope<TTask>,
+    form: string,
+    baseLog: Logger,
+  ): Promise<'succeeded' | 'retried' | 'dead-lettered' | 'released'> {
+    const attributes = {
+      'messaging.system': 'aws_sqs',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': this.#queueUrl,
+      'messaging.message.id': held.messageId,
+      'tq.task': this.task,
+      'tq.task.id': envelope.id,
+      'tq.attempt': held.attempt,
+    };
+    const controller = new AbortController();
+    const onShutdown = () => controller.abort(this.#shutdownAbort.signal.reason);
+    this.#shutdownAbort.signal.addEventListener('abort', onShutdown, { once: true });
+    const timeout =
+      this.#handlerTimeoutMs > 0
+        ? setTimeout(
+            () =>
+              controller.abort(
+                new WorkerError('HANDLER_TIMEOUT', `handler ran longer than ${this.#handlerTimeoutMs} ms`),
+              ),
+            this.#handlerTimeoutMs,
+          )
+        : undefined;
+    const started = performance.now();
+    let handlerDone: Promise<unknown> = Promise.resolve();
+    try {
+      const outcome = await withMessageSpan(
+        `${this.task} process`,
+        envelope.traceparent,
+        envelope.tracestate,
+        attributes,
+        async (span) => {
+          const spanContext = span.spanContext();
+          const traceparent = spanContext.traceId !== '0'.repeat(32) ? formatTraceparent(spanContext) : undefined;
+          const log = baseLog.child({ id: envelope.id, ...(traceparent ? { traceId: spanContext.traceId } : {}) });
+          const context: HandlerContext<TTask> = {
+            id: envelope.id,
+            task: this.task,
+            version: envelope.version,
+            attempt: held.attempt,
+            messageId: held.messageId,
+            idempotencyKey: envelope.idempotencyKey,
+            envelope,
+            signal: controller.signal,
+            logger: log,
+            traceparent,
+            tracestate: envelope.tracestate,
+            groupId: held.message.Attributes?.MessageGroupId,
+          };
+          log.debug({ form }, 'task started');
+          const running = (async () => this.#options.handler(envelope.payload, context))();
+          handlerDone = running.catch(() => undefined);
+          const aborted = new Promise<never>((_, reject) => {
+            if (controller.signal.aborted) reject(controller.signal.reason);
+            controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+          });
+          aborted.catch(() => undefined);
+          return { result: await Promise.race([running, aborted]), log };
+        },
+      );
+      const durationMs = performance.now() - started;
+      this.metrics.duration.observe({ task: this.task, outcome: 'succeeded' }, durationMs / 1000);
+      await this.#settle(held);
+      void this.#deletes.add(held.receiptHandle).catch((error: unknown) => {
+        outcome.log.warn(
+          { err: error },
+          'delete failed after success: the task may run again (handlers are idempotent)',
+        );
+      });
+      this.metrics.succeeded.inc({ task: this.task });
+      outcome.log.info({ durationMs: Math.round(durationMs), result: outcome.result }, 'task succeeded');
+      this.emit('succeeded', {
+        id: envelope.id,
+        messageId: held.messageId,
+        attempt: held.attempt,
+        durationMs,
+        result: outcome.result,
+      });
+      return 'succeeded';
+    } catch (error) {
+      const durationMs = performance.now() - started;
+      const log = baseLog.child({ id: envelope.id });
+      if (this.#shutdownAbort.signal.aborted && controller.signal.reason === this.#shutdownAbort.signal.reason) {
+        this.metrics.duration.observe({ task: this.task, outcome: 'aborted' }, durationMs / 1000);
+        log.warn('aborted by shutdown; returning the message to the queue');
+        await this.#release([held]);
+        return 'released';
+      }
+      this.metrics.failed.inc({ task: this.task });
+      if (isNonRetryableError(error)) {
+        this.metrics.duration.observe({ task: this.task, outcome: 'dead-lettered' }, durationMs / 1000);
+        return await this.#deadLetter(held, envelope.id, error.code, error.message, log, error);
+      }
+      this.metrics.duration.observe({ task: this.task, outcome: 'failed' }, durationMs / 1000);
+      if (!isRetryLaterError(error) && this.#maxReceiveCount !== undefined && held.attempt >= this.#maxReceiveCount) {
+        // The queue's redrive would move it on the next receive without a reason; move it now with one.
+        return await this.#deadLetter(
+          held,
+          envelope.id,
+          'RETRIES_EXHAUSTED',
+          `failed ${held.attempt} attempts; last error: ${describeError(error)}`,
+          log,
+          error,
+        );
+      }
+      return await this.#retry(held, envelope.id, error, log);
+    } finally {
+      clearTimeout(timeout);
+      this.#shutdownAbort.signal.removeEventListener('abort', onShutdown);
+      // A handler that ignores its signal still holds its slot until it really ends.
+      await handlerDone;
+    }
+  }
+
+  /** Takes a message out of the heartbeat and waits for a heartbeat call already in flight. */
+  async #settle(held: Held): Promise<void> {
+    held.state = 'settling';
+    while (held.heartbeat !== undefined) await held.heartbeat;
+  }
+
+  async #retry(
+    held: Held,
+    id: string | undefined,
+    error: unknown,
+    log: Logger,
+  ): Promise<'retried' | 'dead-lettered' | 'released'> {
+    const delaySeconds = isRetryLaterError(error)
+      ? error.delaySeconds
+      : retryDelaySeconds(held.attempt, this.#options.retry);
+    await this.#settle(held);
+    await this.#visibilityChanges.add({ receiptHandle: held.receiptHandle, seconds: delaySeconds });
+    this.metrics.retried.inc({ task: this.task });
+    log.warn({ err: error, delaySeconds }, 'task failed; retrying');
+    this.emit('retrying', { id, messageId: held.messageId, attempt: held.attempt, delaySeconds, error });
+    return 'retried';
+  }
+
+  async #deadLetter(
+    held: Held,
+    id: string | undefined,
+    code: string,
+    reason: string,
+    log: Logger,
+    error?: unknown,
+  ): Promise<'dead-lettered' | 'retried' | 'released'> {
+    await this.#settle(held);
+    const message = held.message;
+    const firstReceived = Number(message.Attributes?.ApproximateFirstReceiveTimestamp);
+    const firstFailureAt =
+      held.attempt > 1 && Number.isFinite(firstReceived) ? new Date(firstReceived) : new Date(Date.now());
+    const reasonAttributes: Record<string, MessageAttributeValue> = {
+      [FAILURE_ATTRIBUTES.code]: { DataType: 'String', StringValue: code },
+      [FAILURE_ATTRIBUTES.message]: { DataType: 'String', StringValue: reason.slice(0, MAX_REASON_LENGTH) || code },
+      [FAILURE_ATTRIBUTES.sourceQueue]: { DataType: 'String', StringValue: this.#queueUrl },
+      [FAILURE_ATTRIBUTES.receiveCount]: { DataType: 'Number', StringValue: String(held.attempt) },
+      [FAILURE_ATTRIBUTES.firstFailureAt]: { DataType: 'String', StringValue: firstFailureAt.toISOString() },
+    };
+    const failureNames = new Set<string>(Object.values(FAILURE_ATTRIBUTES));
+    const kept = Object.entries(message.MessageAttributes ?? {})
+      .filter(([name]) => !failureNames.has(name))
+      // Keep routing attributes first if the original used all ten.
+      .sort(([a], [b]) => Number(b === 'task' || b === 'version') - Number(a === 'task' || a === 'version'))
+      .slice(0, 10 - REASON_ATTRIBUTE_COUNT);
+    const attributes: Record<string, MessageAttributeValue> = {};
+    for (const [name, value] of kept) {
+      attributes[name] = {
+        DataType: value.DataType,
+        ...(value.StringValue !== undefined ? { StringValue: value.StringValue } : {}),
+        ...(value.BinaryValue !== undefined ? { BinaryValue: value.BinaryValue } : {}),
+      };
+    }
+    Object.assign(attributes, reasonAttributes);
+    const fifo = this.#dlqUrl.endsWith('.fifo');
+    try {
+      await this.#sqs.send(
+        new SendMessageCommand({
+          QueueUrl: this.#dlqUrl,
+          MessageBody: message.Body ?? '',
+          MessageAttributes: attributes,
+          ...(fifo ? { MessageGroupId: held.groupId ?? 'tq-dead-letter', MessageDeduplicationId: held.messageId } : {}),
+        }),
+      );
+    } catch (sendError) {
+      log.error(
+        { err: sendError, code, reason },
+        'could not send to the dead-letter queue; keeping the message for a retry',
+      );
+      await this.#visibilityChanges.add({
+        receiptHandle: held.receiptHandle,
+        seconds: retryDelaySeconds(held.attempt, this.#options.retry),
+      });
+      return 'retried';
+    }
+    // Only now that the DLQ holds a copy may the original go.
+    void this.#deletes.add(held.receiptHandle).catch((deleteError: unknown) => {
+      log.warn({ err: deleteError }, 'delete after dead-lettering failed: the message may be dead-lettered twice');
+    });
+    this.metrics.deadLettered.inc({ task: this.task, code });
+    log.error({ code, reason, ...(error === undefined ? {} : { err: error }) }, 'task dead-lettered');
+    this.emit('dead-lettered', {
+      id,
+      messageId: held.messageId,
+      attempt: held.attempt,
+      code,
+      reason,
+      ...(error === undefined ? {} : { error }),
+    });
+    return 'dead-lettered';
+  }
+
+  /** Hands messages back untouched (visibility 0), last first so a FIFO group keeps its order. */
+  async #release(messages: Held[]): Promise<void> {
+    const pollsLeft = this.#pollsOverAt - Date.now();
+    if (pollsLeft > 0) await sleep(pollsLeft);
+    const changes = [...messages].reverse().map(async (held) => {
+      await this.#settle(held);
+      held.state = 'done';
+      this.#held.delete(held);
+      try {
+        await this.#visibilityChanges.add({ receiptHandle: held.receiptHandle, seconds: 0 });
+        this.emit('released', { messageId: held.messageId, reason: 'shutdown' });
+      } catch (error) {
+        this.#logger.warn(
+          { err: error, messageId: held.messageId },
+          'could not release message; it returns after its visibility timeout',
+        );
+      }
+    });
+    await Promise.all(changes);
+    this.metrics.inFlight.set({ task: this.task }, this.#held.size);
+  }
+
+  // ---- heartbeat --------------------------------------------------------------------------
+
+  /** One timer for every held message: extends those whose visibility ends before the next tick or two. */
+  #heartbeat(): void {
+    const horizon = Date.now() + 2 * this.#heartbeatMs;
+    for (const held of this.#held) {
+      if ((held.state !== 'running' && held.state !== 'waiting') || held.heartbeat || held.visibleUntil > horizon) {
+        continue;
+      }
+      const sentAt = Date.now();
+      held.heartbeat = this.#visibilityChanges
+        .add({ receiptHandle: held.receiptHandle, seconds: this.#visibility })
+        .then(
+          () => {
+            held.visibleUntil = sentAt + this.#visibility * 1000;
+          },
+          (error: unknown) => {
+            this.#logger.warn(
+              { err: error, messageId: held.messageId },
+              'heartbeat failed: the message may be delivered again while it runs',
+            );
+          },
+        )
+        .finally(() => {
+          held.heartbeat = undefined;
+        });
+    }
+  }
+
+  // ---- shutdown ---------------------------------------------------------------------------
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#shutdown();
+    return this.#stopping;
+  }
+
+  async #shutdown(): Promise<void> {
+    if (this.#state === 'idle' || this.#state === 'stopped') {
+      this.#state = 'stopped';
+      this.#destroyClients();
+      return;
+    }
+    this.#state = 'stopping';
+    clearTimeout(this.#wakeTimer);
+    // A receive that is answering right now has already taken its messages off the queue;
+    // aborting it would hide them until their visibility timeout. Give such receives a
+    // moment to land (their messages are then handed straight back), and abort the long
+    // polls still waiting on an empty queue.
+    if (this.#polls.size > 0) {
+      const landed = new AbortController();
+      await Promise.race([Promise.allSettled([...this.#polls]), sleep(RECEIVE_LANDING_MS, landed.signal)]);
+      landed.abort();
+      // An aborted long poll may live on at the endpoint until its wait time ends and take a
+      // message there that nobody will read: releases wait until such polls are surely over.
+      if (this.#polls.size > 0) this.#pollsOverAt = Date.now() + this.#waitTime * 1000 + 250;
+    }
+    this.#pollAbort.abort();
+    const inFlight = this.#held.size;
+    this.#logger.info({ inFlight, graceMs: this.#graceMs }, 'stopping: no new messages; finishing running tasks');
+
+    // Waiting FIFO messages go back untouched; their group runners stop after the current one.
+    const waiting = [...this.#held].filter((held) => held.state === 'waiting' && held.groupId === undefined);
+    if (waiting.length > 0) await this.#release(waiting);
+
+    const allDone = async () => {
+      while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+    };
+    const finished = allDone().then(() => true);
+    const graceOver = new AbortController();
+    const inTime = await Promise.race([finished, sleep(this.#graceMs, graceOver.signal).then(() => false)]);
+    graceOver.abort();
+    if (!inTime) {
+      this.#logger.warn({ running: this.#held.size }, 'grace period over: aborting running tasks');
+      this.#shutdownAbort.abort(new Error('worker shutdown'));
+      await finished;
+    }
+    clearInterval(this.#heartbeatTimer);
+    await Promise.all([this.#deletes.flush(), this.#visibilityChanges.flush()]);
+    await this.#health?.close();
+    if (this.#signalHandler) {
+      process.off('SIGTERM', this.#signalHandler);
+      process.off('SIGINT', this.#signalHandler);
+    }
+    this.#destroyClients();
+    this.#state = 'stopped';
+    this.#logger.info('worker stopped');
+    this.emit('stopped');
+  }
+
+  #destroyClients(): void {
+    for (const client of this.#owned.splice(0)) client.destroy();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

@@ -1,0 +1,263 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CreateQueueCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { createTask } from '@tq/contracts';
+import { queueCounts, spawnTs, startLocalEndpoint, waitForExit, waitForOutput } from '@tq/testing';
+import { describe, expect, it } from 'vitest';
+import { latch, record, samples, sendEnvelope, useHarness } from './helpers.js';
+
+const harness = useHarness();
+const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'worker-process.ts');
+
+interface ResultLine {
+  event: 'start' | 'done' | 'stopped';
+  id?: string;
+  attempt?: number;
+  pid: number;
+}
+
+function readResults(file: string): ResultLine[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as ResultLine);
+}
+
+async function until<T>(check: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function sendMany(queueUrl: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let start = 0; start < count; start += 10) {
+    const envelopes = Array.from({ length: Math.min(10, count - start) }, () =>
+      createTask('send_email', samples.send_email),
+    );
+    ids.push(...envelopes.map((e) => e.id));
+    await harness.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: envelopes.map((e, i) => ({ Id: `m${i}`, MessageBody: JSON.stringify(e) })),
+      }),
+    );
+  }
+  return ids;
+}
+
+function resultsFile(): string {
+  const file = join(tmpdir(), `tq-worker-${process.pid}-${Math.random().toString(36).slice(2)}.jsonl`);
+  writeFileSync(file, '');
+  return file;
+}
+
+describe('shutdown', () => {
+  it('stop() finishes running handlers, returns nothing unfinished, and a new worker takes the rest', async () => {
+    const { queue } = await harness.queues();
+    const ids = await sendMany(queue.url, 40);
+    const done: string[] = [];
+    const first = harness.worker({
+      task: 'send_email',
+      queueUrl: queue.url,
+      concurrency: 5,
+      handler: async (_payload, context) => {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        done.push(context.id);
+      },
+    });
+    const firstDone = record(first, 'succeeded');
+    await first.start();
+    await firstDone.waitFor(8);
+    await first.stop();
+    expect(first.state).toBe('stopped');
+    const afterStop = done.length;
+    // Every message it held was finished and deleted, none is stuck in flight.
+    expect(await queueCounts(harness.sqs, queue.url)).toMatchObject({ inFlight: 0, visible: 40 - afterStop });
+
+    const second = harness.worker({
+      task: 'send_email',
+      queueUrl: queue.url,
+      concurrency: 10,
+      handler: (_payload, context) => {
+        done.push(context.id);
+      },
+    });
+    const secondDone = record(second, 'succeeded');
+    await second.start();
+    await secondDone.waitFor(40 - afterStop);
+    expect(done.sort()).toEqual([...ids].sort());
+  });
+
+  it('aborts handlers still running when the grace period ends and returns their messages at once', async () => {
+    const { queue } = await harness.queues();
+    const started = latch();
+    const first = harness.worker({
+      task: 'send_email',
+      queueUrl: queue.url,
+      shutdownGraceMs: 200,
+      visibilityTimeoutSeconds: 600,
+      handler: async (_payload, context) => {
+        started.open();
+        await new Promise((_, reject) => context.signal.addEventListener('abort', () => reject(context.signal.reason)));
+      },
+    });
+    const released = record(first, 'released');
+    const retried = record(first, 'retrying');
+    await first.start();
+    const id = await sendEnvelope(harness.sqs, queue.url);
+    await started.promise;
+    await first.stop();
+    expect(released.items).toHaveLength(1);
+    expect(retried.items).toHaveLength(0);
+
+    // Visible again right away (not after the 600 s visibility timeout).
+    const second = harness.worker({ task: 'send_email', queueUrl: queue.url, handler: () => undefined });
+    const succeeded = record(second, 'succeeded');
+    await second.start();
+    const [result] = await succeeded.waitFor(1);
+    expect(result?.id).toBe(id);
+  });
+});
+
+describe('worker processes (real child processes)', () => {
+  it('a task whose worker is killed with SIGKILL runs again after the visibility timeout', async () => {
+    const { queue } = await harness.queues();
+    const file = resultsFile();
+    const id = await sendEnvelope(harness.sqs, queue.url);
+    const child = spawnTs(fixture, [], {
+      TQ_ENDPOINT: harness.endpoint.endpoint,
+      QUEUE_URL: queue.url,
+      RESULTS_FILE: file,
+      HANDLER_MS: '60000',
+      VISIBILITY: '3',
+    });
+    try {
+      await until(() => readResults(file).find((line) => line.event === 'start' && line.id === id));
+      child.kill('SIGKILL');
+      expect((await waitForExit(child)).signal).toBe('SIGKILL');
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const killedAt = Date.now();
+    const second = harness.worker({ task: 'send_email', queueUrl: queue.url, handler: () => undefined });
+    const succeeded = record(second, 'succeeded');
+    await second.start();
+    const [result] = await succeeded.waitFor(1);
+    expect(result).toMatchObject({ id, attempt: 2 });
+    // The heartbeat died with the process, so SQS redelivered after the 3 s visibility timeout.
+    expect(Date.now() - killedAt).toBeGreaterThan(1000);
+  });
+
+  it('SIGTERM during a burst of 100: exit 0, and every task runs exactly once across the old and a new worker', async () => {
+    const { queue } = await harness.queues();
+    const file = resultsFile();
+    const ids = await sendMany(queue.url, 100);
+    const env = {
+      TQ_ENDPOINT: harness.endpoint.endpoint,
+      QUEUE_URL: queue.url,
+      RESULTS_FILE: file,
+      HANDLER_MS: '150',
+      CONCURRENCY: '8',
+      VISIBILITY: '5',
+    };
+    const old = spawnTs(fixture, [], env);
+    try {
+      await waitForOutput(old, /worker started/);
+      await until(() => readResults(file).filter((line) => line.event === 'done').length >= 20);
+      old.kill('SIGTERM');
+      const exit = await waitForExit(old);
+      expect(exit, old.output()).toEqual({ code: 0, signal: null });
+    } finally {
+      old.kill('SIGKILL');
+    }
+    expect(readResults(file).at(-1)?.event).toBe('stopped');
+
+    const fresh = spawnTs(fixture, [], env);
+    try {
+      await until(
+        () =>
+          new Set(
+            readResults(file)
+              .filter((l) => l.event === 'done')
+              .map((l) => l.id),
+          ).size >= 100,
+      );
+      fresh.kill('SIGTERM');
+      expect((await waitForExit(fresh)).code).toBe(0);
+    } finally {
+      fresh.kill('SIGKILL');
+    }
+    const lines = readResults(file);
+    const done = lines.filter((line) => line.event === 'done').map((line) => line.id);
+    const starts = lines.filter((line) => line.event === 'start').map((line) => line.id);
+    expect(done.sort()).toEqual([...ids].sort());
+    // Exactly once: no task even started twice because of the shutdown.
+    expect(starts).toHaveLength(100);
+    expect(new Set(lines.filter((l) => l.event !== 'stopped').map((l) => l.pid)).size).toBe(2);
+    expect(await queueCounts(harness.sqs, queue.url)).toMatchObject({ visible: 0, inFlight: 0 });
+  }, 60_000);
+});
+
+describe('outages', () => {
+  it('backs off while the endpoint is down, reports not ready, and resumes by itself', async () => {
+    const endpoint = await startLocalEndpoint();
+    const { SQSClient } = await import('@aws-sdk/client-sqs');
+    const sqs = new SQSClient({ ...endpoint.clientConfig, maxAttempts: 1 });
+    const name = `outage-${Math.random().toString(36).slice(2, 8)}`;
+    const create = async () => {
+      const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }));
+      const out = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+      return { url: out.QueueUrl as string, dlqUrl: dlq.QueueUrl as string };
+    };
+    let restarted: Awaited<ReturnType<typeof startLocalEndpoint>> | undefined;
+    try {
+      const { url, dlqUrl } = await create();
+      const worker = harness.worker({
+        task: 'send_email',
+        sqs,
+        queueUrl: url,
+        deadLetterQueueUrl: dlqUrl,
+        receiveBackoff: { baseMs: 100, capMs: 1000 },
+        http: { port: 0 },
+        handler: () => undefined,
+      });
+      const errors = record(worker, 'receive-error');
+      const recovered = record(worker, 'receive-recovered');
+      const succeeded = record(worker, 'succeeded');
+      await worker.start();
+      const readyz = async () => (await fetch(`http://127.0.0.1:${worker.http?.port}/readyz`)).status;
+      expect(await readyz()).toBe(200);
+
+      await endpoint.stop();
+      await errors.waitFor(1);
+      expect(worker.ready).toBe(false);
+      expect(await readyz()).toBe(503);
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      const failures = errors.items.length;
+      // Backed off: a few attempts in 5 s, not a tight loop.
+      expect(failures).toBeGreaterThan(2);
+      expect(failures).toBeLessThan(30);
+
+      restarted = await startLocalEndpoint({ port: endpoint.port });
+      await create();
+      await sendEnvelope(sqs, url);
+      await recovered.waitFor(1);
+      await succeeded.waitFor(1);
+      expect(worker.ready).toBe(true);
+      expect(await readyz()).toBe(200);
+      const metrics = await (await fetch(`http://127.0.0.1:${worker.http?.port}/metrics`)).text();
+      expect(metrics).toMatch(/tq_receive_errors_total\{task="send_email"\} \d+/);
+      await worker.stop();
+    } finally {
+      sqs.destroy();
+      await restarted?.stop();
+    }
+  }, 30_000);
+});
