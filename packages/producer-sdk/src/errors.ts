@@ -2,7 +2,7 @@
  * Why a send failed:
  * - `INVALID_OPTIONS`: a send option is out of range (checked before any call).
  * - `PAYLOAD_TOO_LARGE`: the message exceeds the transport's limit.
- * - `TOPIC_NOT_FOUND` / `QUEUE_NOT_FOUND`: the resource does not exist (run `tq provision`).
+ * - `TOPIC_NOT_FOUND` / `QUEUE_NOT_FOUND` / `BUCKET_NOT_FOUND`: the resource does not exist (run `tq provision`).
  * - `THROTTLED`: AWS throttled the call after the SDK's retries.
  * - `CREDENTIALS`: no usable credentials, or access denied.
  * - `AWS_ERROR`: any other failure of the call; see `cause`.
@@ -12,6 +12,7 @@ export type ProducerErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'TOPIC_NOT_FOUND'
   | 'QUEUE_NOT_FOUND'
+  | 'BUCKET_NOT_FOUND'
   | 'THROTTLED'
   | 'CREDENTIALS'
   | 'AWS_ERROR';
@@ -58,8 +59,12 @@ export function isProducerError(value: unknown): value is ProducerError {
 export function fromAwsError(error: unknown, target: string): ProducerError {
   const name = (error as { name?: string }).name ?? '';
   const message = error instanceof Error ? error.message : String(error);
-  if (/NotFound|NonExistentQueue|QueueDoesNotExist/.test(name)) {
-    const code = target.startsWith('topic') ? 'TOPIC_NOT_FOUND' : 'QUEUE_NOT_FOUND';
+  if (/NotFound|NonExistentQueue|QueueDoesNotExist|NoSuchBucket/.test(name)) {
+    const code = target.startsWith('topic')
+      ? 'TOPIC_NOT_FOUND'
+      : target.startsWith('bucket')
+        ? 'BUCKET_NOT_FOUND'
+        : 'QUEUE_NOT_FOUND';
     return new ProducerError(code, `${target} does not exist: run \`tq provision\` (${message})`, { cause: error });
   }
   if (/Throttl|RequestThrottled|TooManyRequests|KMSThrottling/.test(name)) {
@@ -79,5 +84,11 @@ export function fromAwsError(error: unknown, target: string): ProducerError {
       { cause: error },
     );
   }
-  return new ProducerError('AWS_ERROR', `could not send to ${target}: ${message}`, { cause: error, retryable: true });
+  // A request the service rejected as malformed fails the same way again; network errors and
+  // server faults may not.
+  const clientFault = (error as { $fault?: string }).$fault === 'client';
+  return new ProducerError('AWS_ERROR', `could not send to ${target}: ${message}`, {
+    cause: error,
+    retryable: !clientFault,
+  });
 }

@@ -29,7 +29,10 @@ export {
   type ProducerErrorCode,
 } from './errors.js';
 export {
+  type BatchItem,
+  type BatchItemResult,
   createProducer,
+  MAX_BATCH_ENTRIES,
   type Producer,
   type ProducerOptions,
   type SendOptions,
