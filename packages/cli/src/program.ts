@@ -1,7 +1,11 @@
 import { Command } from 'commander';
+import { registerDlq } from './commands/dlq.js';
 import { registerProvision } from './commands/provision.js';
 import { registerSchema } from './commands/schema.js';
+import { registerSend } from './commands/send.js';
+import { registerStats } from './commands/stats.js';
 import { registerUp } from './commands/up.js';
+import { UsageError } from './errors.js';
 
 /** Builds the `tq` command line. Every command has `--help`. */
 export function createProgram(): Command {
@@ -11,6 +15,9 @@ export function createProgram(): Command {
     .configureOutput({ outputError: (text, write) => write(text) });
   registerUp(program);
   registerProvision(program);
+  registerSend(program);
+  registerStats(program);
+  registerDlq(program);
   registerSchema(program);
   return program;
 }
@@ -27,6 +34,6 @@ export async function run(argv: readonly string[]): Promise<number> {
       return code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : 2;
     }
     console.error(`tq: ${(error as Error).message}`);
-    return 1;
+    return error instanceof UsageError ? 2 : 1;
   }
 }

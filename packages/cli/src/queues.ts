@@ -1,0 +1,65 @@
+import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
+import { dlqName, queueName, registry } from '@tq/contracts';
+import type { CliContext } from './context.js';
+import { UsageError } from './errors.js';
+
+/** A task's queue and its dead-letter queue, as provisioned. */
+export interface TaskQueues {
+  task: string;
+  queueUrl: string;
+  queueArn: string;
+  dlqUrl: string;
+  dlqArn: string;
+}
+
+/** Throws `UsageError` for a task name the registry does not know. */
+export function checkTask(task: string): void {
+  if (!registry.get(task)) throw new UsageError(`unknown task "${task}" (known: ${registry.names().join(', ')})`);
+}
+
+async function lookup(context: CliContext, name: string): Promise<string | undefined> {
+  try {
+    return (await context.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+  } catch (error) {
+    if (/QueueDoesNotExist|NonExistentQueue/.test((error as Error).name)) return undefined;
+    throw error;
+  }
+}
+
+async function arnOf(context: CliContext, url: string): Promise<string> {
+  const out = await context.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+  return out.Attributes?.QueueArn ?? '';
+}
+
+/**
+ * Finds a task's queue (`<prefix>-<task>`, or its `.fifo` variant) and its dead-letter queue
+ * (the redrive policy's target, else `<prefix>-<task>-dlq`). Throws when they do not exist.
+ */
+export async function findTaskQueues(context: CliContext, task: string): Promise<TaskQueues> {
+  checkTask(task);
+  const prefix = context.env.prefix;
+  let fifo = false;
+  let queueUrl = await lookup(context, queueName(prefix, task));
+  if (!queueUrl) {
+    queueUrl = await lookup(context, queueName(prefix, task, true));
+    fifo = queueUrl !== undefined;
+  }
+  if (!queueUrl) {
+    throw new Error(`queue ${queueName(prefix, task)} does not exist: run \`tq provision\` (prefix "${prefix}")`);
+  }
+  const attributes = await context.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn', 'RedrivePolicy'] }),
+  );
+  const policy = attributes.Attributes?.RedrivePolicy;
+  const target = policy ? (JSON.parse(policy) as { deadLetterTargetArn?: string }).deadLetterTargetArn : undefined;
+  const dlq = target?.split(':').at(-1) ?? dlqName(prefix, task, fifo);
+  const dlqUrl = await lookup(context, dlq);
+  if (!dlqUrl) throw new Error(`dead-letter queue ${dlq} does not exist: run \`tq provision\``);
+  return {
+    task,
+    queueUrl,
+    queueArn: attributes.Attributes?.QueueArn ?? '',
+    dlqUrl,
+    dlqArn: target ?? (await arnOf(context, dlqUrl)),
+  };
+}

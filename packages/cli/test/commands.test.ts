@@ -1,0 +1,184 @@
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { GetQueueUrlCommand, PurgeQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { createTask, FAILURE_ATTRIBUTES, parseTask } from '@tq/contracts';
+import { type LocalEndpoint, queueCounts, startLocalEndpoint, uniqueName, waitForMessages } from '@tq/testing';
+import { createProvisioner, defineTopology } from '@tq/topology';
+import { createWorker } from '@tq/worker';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runTq } from './run-cli.js';
+
+const email = { to: ['ada@example.com'], subject: 'Hi', text: 'Hello' };
+
+describe('tq send, stats and dlq as subprocesses', () => {
+  let endpoint: LocalEndpoint;
+  let sqs: SQSClient;
+  const prefix = uniqueName('cmd');
+  let env: Record<string, string>;
+  const url = async (name: string) =>
+    (await sqs.send(new GetQueueUrlCommand({ QueueName: `${prefix}-${name}` }))).QueueUrl as string;
+
+  beforeAll(async () => {
+    endpoint = await startLocalEndpoint();
+    sqs = new SQSClient(endpoint.clientConfig);
+    const s3 = new S3Client({ ...endpoint.clientConfig, forcePathStyle: true });
+    const sns = new SNSClient(endpoint.clientConfig);
+    await createProvisioner({
+      sqs,
+      sns,
+      s3,
+      topology: defineTopology({ prefix, bucket: `${prefix}-artifacts` }),
+    }).apply();
+    env = { TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: prefix, TQ_BUCKET: `${prefix}-artifacts` };
+  });
+  afterAll(async () => {
+    sqs.destroy();
+    await endpoint.stop();
+  });
+  beforeEach(async () => {
+    for (const name of ['send_email', 'send_email-dlq']) {
+      await sqs.send(new PurgeQueueCommand({ QueueUrl: await url(name) }));
+    }
+  });
+
+  it('tq send: inline JSON, @file and stdin; prints the id; the task arrives', async () => {
+    const inline = await runTq(['send', 'send_email', JSON.stringify(email)], env);
+    expect(inline.code, inline.output).toBe(0);
+    const file = join(tmpdir(), `${prefix}.json`);
+    await writeFile(file, JSON.stringify({ ...email, subject: 'from a file' }));
+    const fromFile = await runTq(['send', 'send_email', `@${file}`, '--route', 'queue'], env);
+    expect(fromFile.code, fromFile.output).toBe(0);
+    const fromStdin = await runTq(['send', 'send_email', '-', '--idempotency-key', 'k-1'], env, JSON.stringify(email));
+    expect(fromStdin.code, fromStdin.output).toBe(0);
+
+    const ids = [inline, fromFile, fromStdin].map((r) => r.output.split('\n')[0]?.trim());
+    const messages = await waitForMessages(sqs, await url('send_email'), 3);
+    const envelopes = messages.map((m) => {
+      const parsed = parseTask(m.Body);
+      return parsed.ok ? parsed.envelope : undefined;
+    });
+    expect(envelopes.map((e) => e?.id).sort()).toEqual([...ids].sort());
+    expect(envelopes.find((e) => e?.idempotencyKey === 'k-1')).toBeDefined();
+    expect(inline.output).toMatch(new RegExp(`via topic ${prefix}-tasks`));
+  });
+
+  it('tq send: bad input is one clear line (plus violations), a non-zero exit, and nothing sent', async () => {
+    const malformed = await runTq(['send', 'send_email', '{"to": ['], env);
+    expect(malformed.code).toBe(2);
+    expect(malformed.output).toMatch(/^tq: the payload argument is not valid JSON/);
+    const unknown = await runTq(['send', 'mine_bitcoin', '{}'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.output.trim()).toBe(
+      'tq: unknown task "mine_bitcoin" (known: send_email, process_image, cleanup_data, generate_report)',
+    );
+    const invalid = await runTq(['send', 'send_email', JSON.stringify({ to: ['nope'], subject: 'x' })], env);
+    expect(invalid.code).toBe(1);
+    expect(invalid.output).toContain('tq: invalid send_email v1 task');
+    expect(invalid.output).toContain('/payload/to/0');
+    const delay = await runTq(['send', 'send_email', JSON.stringify(email), '--delay', 'soon'], env);
+    expect(delay.code).toBe(2);
+    const missing = await runTq(['send', 'send_email', '@/nonexistent/payload.json'], env);
+    expect(missing.code).toBe(2);
+    expect(await queueCounts(sqs, await url('send_email'))).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+  });
+
+  it('tq stats: visible, in flight and delayed per task queue and DLQ, as a table and as JSON', async () => {
+    for (const delay of [undefined, undefined, 60]) {
+      const args = ['send', 'send_email', JSON.stringify(email), '--route', 'queue'];
+      if (delay) args.push('--delay', String(delay));
+      expect((await runTq(args, env)).code).toBe(0);
+    }
+    const table = await runTq(['stats'], env);
+    expect(table.code, table.output).toBe(0);
+    const lines = table.output.split('\n');
+    expect(lines[0]).toMatch(/^task\s+visible\s+in flight\s+delayed\s+oldest\s+dlq\s+dlq oldest$/);
+    expect(lines.find((line) => line.startsWith('send_email'))).toMatch(/^send_email\s+2\s+0\s+1\s+-\s+0\s+-$/);
+    expect(table.output).toContain('CloudWatch');
+    const json = await runTq(['stats', '--json'], env);
+    const parsed = JSON.parse(json.output.split('\n')[0] ?? '') as {
+      tasks: { task: string; queue: { visible: number; delayed: number } }[];
+    };
+    expect(parsed.tasks.map((t) => t.task)).toEqual(['send_email', 'process_image', 'cleanup_data', 'generate_report']);
+    expect(parsed.tasks[0]?.queue).toMatchObject({ visible: 2, delayed: 1 });
+  });
+
+  it('tq dlq peek shows reasons, redrive moves every message back intact, purge asks unless --yes', async () => {
+    const queueUrl = await url('send_email');
+    const bodies = [
+      'not json at all',
+      JSON.stringify({ ...createTask('send_email', email), payload: { to: [] } }),
+      JSON.stringify({ task: 'send_email', to: 'grace@example.com', subject: 'flat form, no body' }),
+    ];
+    for (const body of bodies) {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: body,
+          MessageAttributes: { task: { DataType: 'String', StringValue: 'send_email' } },
+        }),
+      );
+    }
+    const worker = createWorker({
+      task: 'send_email',
+      sqs,
+      queueUrl,
+      logger: pino({ level: 'silent' }),
+      handleSignals: false,
+      waitTimeSeconds: 1,
+      handler: () => undefined,
+    });
+    const dead: string[] = [];
+    const allDead = new Promise<void>((resolve) =>
+      worker.on('dead-lettered', ({ code }) => {
+        dead.push(code);
+        if (dead.length === 3) resolve();
+      }),
+    );
+    await worker.start();
+    await allDead;
+    await worker.stop();
+
+    const peek = await runTq(['dlq', 'peek', 'send_email'], env);
+    expect(peek.code, peek.output).toBe(0);
+    expect(peek.output).toContain('INVALID_JSON');
+    expect(peek.output).toContain('SCHEMA_VIOLATION');
+    expect(peek.output).toContain('reason:');
+    expect(peek.output).toContain(`from:    ${queueUrl}`);
+    expect(peek.output).toContain('tq: 3 message(s) shown');
+    const peekJson = await runTq(['dlq', 'peek', 'send_email', '--json'], env);
+    expect(
+      peekJson.output
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).body)
+        .sort(),
+    ).toEqual([...bodies].sort());
+    // Peeking consumed nothing.
+    expect(await queueCounts(sqs, await url('send_email-dlq'))).toMatchObject({ visible: 3 });
+
+    const redrive = await runTq(['dlq', 'redrive', 'send_email'], env);
+    expect(redrive.code, redrive.output).toBe(0);
+    expect(redrive.output).toContain(
+      `tq: moved 3 message(s) from ${prefix}-send_email-dlq to ${prefix}-send_email (send-then-delete)`,
+    );
+    const back = await waitForMessages(sqs, queueUrl, 3);
+    expect(back.map((m) => m.Body).sort()).toEqual([...bodies].sort());
+    // Routing attributes survive; the failure reasons do not travel back.
+    expect(back.every((m) => m.MessageAttributes?.task?.StringValue === 'send_email')).toBe(true);
+    expect(back.some((m) => m.MessageAttributes?.[FAILURE_ATTRIBUTES.code])).toBe(false);
+    expect(await queueCounts(sqs, await url('send_email-dlq'))).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+
+    await sqs.send(new SendMessageCommand({ QueueUrl: await url('send_email-dlq'), MessageBody: 'x' }));
+    const refused = await runTq(['dlq', 'purge', 'send_email'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.output).toContain('without --yes');
+    expect(await queueCounts(sqs, await url('send_email-dlq'))).toMatchObject({ visible: 1 });
+    const purged = await runTq(['dlq', 'purge', 'send_email', '--yes'], env);
+    expect(purged.code).toBe(0);
+    expect(await queueCounts(sqs, await url('send_email-dlq'))).toMatchObject({ visible: 0 });
+  }, 60_000);
+});
