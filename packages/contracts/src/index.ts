@@ -29,6 +29,7 @@ export {
   S3Prefix,
   S3Uri,
 } from './common.js';
+export { encodeMessageBody } from './encode.js';
 export { Envelope, type EnvelopeMeta, envelopeSchemaFor, TRACEPARENT_PATTERN } from './envelope.js';
 export {
   type AwsClientSettings,

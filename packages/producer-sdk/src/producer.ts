@@ -13,6 +13,7 @@ import {
   awsClientSettings,
   claimCheckKey,
   createTask,
+  encodeMessageBody,
   formatS3Uri,
   isTaskValidationError,
   MESSAGE_ATTRIBUTES,
@@ -293,7 +294,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
     const fifo = sendOptions.groupId !== undefined;
     const route =
       sendOptions.route ?? (sendOptions.delaySeconds !== undefined || fifo ? ('queue' as const) : ('topic' as const));
-    const body = JSON.stringify(envelope);
+    const body = encodeMessageBody(envelope);
     const attributes: Record<string, MessageAttributeValue> = {
       [MESSAGE_ATTRIBUTES.task]: { DataType: 'String', StringValue: envelope.task },
       [MESSAGE_ATTRIBUTES.version]: { DataType: 'Number', StringValue: String(envelope.version) },
@@ -334,7 +335,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
       });
     const uri = formatS3Uri(bucket, key);
     const { payload: _payload, ...meta } = envelope;
-    prepared.body = JSON.stringify({ ...meta, claimCheck: { uri, bytes: data.byteLength, sha256 } });
+    prepared.body = encodeMessageBody({ ...meta, claimCheck: { uri, bytes: data.byteLength, sha256 } });
     prepared.bytes = byteSize(prepared.body, prepared.attributes);
     prepared.claimCheck = uri;
   }

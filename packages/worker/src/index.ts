@@ -19,6 +19,7 @@
  * @module
  */
 export { type RetryOptions, retryDelaySeconds } from './backoff.js';
+export { envNumber, envString, readWorkerEnvironment, type WorkerEnvironment } from './env.js';
 export {
   isNonRetryableError,
   isRetryLaterError,

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { envNumber, envString, readWorkerEnvironment } from './env.js';
+
+describe('readWorkerEnvironment', () => {
+  it('applies defaults and reads every variable', () => {
+    expect(readWorkerEnvironment({}, { concurrency: 4, httpPort: 9000 })).toEqual({
+      concurrency: 4,
+      visibilityTimeoutSeconds: 30,
+      handlerTimeoutMs: 900_000,
+      shutdownGraceMs: 25_000,
+      http: { port: 9000, host: '127.0.0.1' },
+    });
+    expect(
+      readWorkerEnvironment({
+        TQ_CONCURRENCY: '32',
+        TQ_VISIBILITY_TIMEOUT: '120',
+        TQ_HTTP_PORT: 'off',
+        TQ_SHUTDOWN_GRACE_MS: '0',
+      }),
+    ).toMatchObject({ concurrency: 32, visibilityTimeoutSeconds: 120, http: false, shutdownGraceMs: 0 });
+  });
+
+  it('names the variable, its value and the range when a value is unusable', () => {
+    expect(() => readWorkerEnvironment({ TQ_CONCURRENCY: 'lots' })).toThrow(
+      'TQ_CONCURRENCY is "lots", must be an integer from 1 to 10000',
+    );
+    expect(() => readWorkerEnvironment({ TQ_HTTP_PORT: '70000' })).toThrow(/TQ_HTTP_PORT is "70000"/);
+    expect(() => envNumber({ X: '1.5' }, 'X', { default: 1, min: 0, max: 2 })).toThrow(/must be an integer/);
+    expect(envNumber({ X: '1.5' }, 'X', { default: 1, min: 0, max: 2, integer: false })).toBe(1.5);
+    expect(() => envString({}, 'SMTP_URL', { describe: 'the SMTP server, e.g. smtp://mail:587' })).toThrow(
+      'SMTP_URL is not set: the SMTP server, e.g. smtp://mail:587',
+    );
+  });
+});

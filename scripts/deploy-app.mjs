@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// Builds one app and writes it as a self-contained folder (its dist, its production
+// node_modules with the workspace packages it uses, its Dockerfile) that runs with plain
+// `node dist/main.js`. Run from an app folder: `pnpm run deploy [out-dir]` (default: deploy/<app>).
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const app = process.cwd();
+const { name } = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
+const out = resolve(process.argv[2] ?? join(root, 'deploy', basename(app)));
+const pnpm = process.env.npm_execpath;
+if (!pnpm || !/pnpm/.test(pnpm)) {
+  console.error('deploy-app: run me through pnpm (pnpm run deploy), so I can call the same pnpm');
+  process.exit(2);
+}
+const run = (args, cwd = root) => execFileSync(process.execPath, [pnpm, ...args], { cwd, stdio: 'inherit' });
+
+run(['exec', 'turbo', 'run', 'build', `--filter=${name}...`]);
+rmSync(out, { recursive: true, force: true });
+run(['--filter', name, 'deploy', '--prod', '--legacy', out]);
+console.log(`deploy-app: ${name} is in ${out}; run it with \`node dist/main.js\` or build ${join(out, 'Dockerfile')}`);
