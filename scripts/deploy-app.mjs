@@ -11,6 +11,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const app = process.cwd();
 const { name } = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
 const out = resolve(process.argv[2] ?? join(root, 'deploy', basename(app)));
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: set by pnpm for the script it runs, not a turbo task input
 const pnpm = process.env.npm_execpath;
 if (!pnpm || !/pnpm/.test(pnpm)) {
   console.error('deploy-app: run me through pnpm (pnpm run deploy), so I can call the same pnpm');

@@ -108,7 +108,7 @@ describe('email worker against a real SMTP server', () => {
     const [mail] = await smtp.waitFor(1);
     const parsed = mail?.parsed;
     expect(parsed?.messageId).toBe(`<${id}@acme.example>`);
-    expect((result?.result as { messageId: string }).messageId).toBe(`<${id}@acme.example>`);
+    expect((result?.result as { messageId?: string } | undefined)?.messageId).toBe(`<${id}@acme.example>`);
     expect(parsed?.headers.get('x-tq-task-id')).toBe(id);
     expect(parsed?.from?.value[0]).toMatchObject({ name: 'Acme', address: 'no-reply@acme.example' });
     expect(parsed?.subject).toBe('Grüße — your report 📈');
@@ -154,7 +154,7 @@ describe('email worker against a real SMTP server', () => {
     smtp.fail({ code: 451, message: 'try again later', stage: 'rcpt', times: 1 });
     const id = await send({ to: ['later@example.com'], subject: 'Greylisted', text: 'x' });
     const [retry] = await retrying;
-    expect(String((retry?.error as Error).message)).toContain('451');
+    expect(String((retry?.error as Error | undefined)?.message)).toContain('451');
     const [result] = await done;
     expect(result).toMatchObject({ id, attempt: 2 });
     await smtp.waitFor(1, { where: (m) => m.parsed.subject === 'Greylisted' });

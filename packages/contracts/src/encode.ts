@@ -1,6 +1,6 @@
 const UNSAFE = /[\u{10000}-\u{10FFFF}\uFFFE\uFFFF]/gu;
 
-function escape(character: string): string {
+function toEscapes(character: string): string {
   let out = '';
   for (let i = 0; i < character.length; i += 1) out += `\\u${character.charCodeAt(i).toString(16).padStart(4, '0')}`;
   return out;
@@ -13,5 +13,5 @@ function escape(character: string): string {
  * reads back exactly the same text.
  */
 export function encodeMessageBody(value: unknown): string {
-  return JSON.stringify(value).replace(UNSAFE, escape);
+  return JSON.stringify(value).replace(UNSAFE, toEscapes);
 }
