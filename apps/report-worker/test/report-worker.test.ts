@@ -1,0 +1,222 @@
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { createTask, encodeMessageBody, type TaskPayloads } from '@tq/contracts';
+import { createEmailWorker } from '@tq/email-worker';
+import { createProducer, type Producer } from '@tq/producer-sdk';
+import { type LocalEndpoint, type SmtpSink, startLocalEndpoint, startSmtpSink, uniqueName } from '@tq/testing';
+import { createProvisioner, defineTopology } from '@tq/topology';
+import type { Worker, WorkerEvents } from '@tq/worker';
+import { PDFParse } from 'pdf-parse';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createReportWorker, type ReportResult } from '../src/worker.js';
+
+type Report = TaskPayloads['generate_report'];
+
+const REGIONS = ['north', 'south', 'east', 'west', 'central'];
+const ROWS = Array.from({ length: 5000 }, (_, i) => ({
+  region: REGIONS[i % REGIONS.length] as string,
+  product: `product-${i % 37}`,
+  units: (i % 13) + 1,
+  revenue: Math.round(((i * 7919) % 100_000) + 50) / 100,
+}));
+const usd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' });
+const num = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
+
+function expectedTotals(rows: typeof ROWS) {
+  const revenue = rows.reduce((sum, row) => sum + row.revenue, 0);
+  const units = rows.reduce((sum, row) => sum + row.units, 0);
+  const byRegion = new Map<string, number>();
+  for (const row of rows) byRegion.set(row.region, (byRegion.get(row.region) ?? 0) + row.revenue);
+  return { revenue, units, byRegion };
+}
+
+function baseReport(bucket: string, key: string): Report {
+  return {
+    title: '季度销售报告 Q3 — Quarterly sales',
+    subtitle: 'ひらがな・カタカナ・漢字 all render',
+    columns: [
+      { key: 'region', label: 'Region' },
+      { key: 'product', label: 'Product' },
+      { key: 'units', label: 'Units', format: 'number' },
+      { key: 'revenue', label: 'Revenue', format: 'currency' },
+    ],
+    groupBy: 'region',
+    aggregates: [
+      { column: 'product', fn: 'count', label: 'Orders' },
+      { column: 'units', fn: 'sum', label: 'Units sold' },
+      { column: 'revenue', fn: 'sum', label: 'Revenue' },
+      { column: 'revenue', fn: 'avg', label: 'Average' },
+      { column: 'revenue', fn: 'max', label: 'Largest' },
+    ],
+    chart: { type: 'bar', aggregate: 2, title: '收入 by region' },
+    destination: `s3://${bucket}/${key}`,
+  };
+}
+
+function events<E extends keyof WorkerEvents>(worker: Worker, event: E) {
+  const items: WorkerEvents[E][0][] = [];
+  worker.on(event, ((data: WorkerEvents[E][0]) => items.push(data)) as never);
+  return {
+    items,
+    next: (count = 1) =>
+      new Promise<WorkerEvents[E][0][]>((resolve) => {
+        const check = () => (items.length >= count ? resolve(items) : setTimeout(check, 20));
+        check();
+      }),
+  };
+}
+
+describe('report worker: PDFs read back', () => {
+  let endpoint: LocalEndpoint;
+  let sqs: SQSClient;
+  let s3: S3Client;
+  let smtp: SmtpSink;
+  let producer: Producer;
+  let reportWorker: Worker<'generate_report'>;
+  let emailWorker: Worker<'send_email'>;
+  let queueUrl: string;
+  const prefix = uniqueName('rep');
+  const bucket = `${prefix.toLowerCase()}-artifacts`.slice(0, 63);
+  let succeeded: ReturnType<typeof events<'succeeded'>>;
+  let deadLettered: ReturnType<typeof events<'dead-lettered'>>;
+
+  beforeAll(async () => {
+    endpoint = await startLocalEndpoint();
+    sqs = new SQSClient(endpoint.clientConfig);
+    s3 = new S3Client({ ...endpoint.clientConfig, forcePathStyle: true });
+    const sns = new SNSClient(endpoint.clientConfig);
+    await createProvisioner({ sqs, sns, s3, topology: defineTopology({ prefix, bucket }) }).apply();
+    sns.destroy();
+    queueUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: `${prefix}-generate_report` }))).QueueUrl as string;
+    smtp = await startSmtpSink();
+    producer = createProducer({ sqs, s3, sns: new SNSClient(endpoint.clientConfig), prefix });
+    const common = { sqs, prefix, logger: pino({ level: 'silent' }), handleSignals: false, waitTimeSeconds: 1 };
+    reportWorker = createReportWorker({ s3, producer, maxRows: 10_000, worker: { ...common, concurrency: 2 } });
+    emailWorker = createEmailWorker({ s3, smtp: smtp.url, from: 'Reports <reports@acme.example>', worker: common });
+    succeeded = events(reportWorker, 'succeeded');
+    deadLettered = events(reportWorker, 'dead-lettered');
+    await Promise.all([reportWorker.start(), emailWorker.start()]);
+  });
+  afterAll(async () => {
+    await Promise.all([reportWorker?.stop(), emailWorker?.stop()]);
+    producer?.close();
+    await smtp?.stop();
+    sqs?.destroy();
+    s3?.destroy();
+    await endpoint?.stop();
+  });
+
+  async function run(report: Report): Promise<{ id: string; result?: ReportResult; code?: string; reason?: string }> {
+    const task = createTask('generate_report', report);
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: encodeMessageBody(task) }));
+    for (;;) {
+      const done = succeeded.items.find((item) => item.id === task.id);
+      if (done) return { id: task.id, result: done.result as ReportResult };
+      const dead = deadLettered.items.find((item) => item.id === task.id);
+      if (dead) return { id: task.id, code: dead.code, reason: dead.reason };
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async function readPdf(key: string) {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const data = Buffer.from(await (object.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array())));
+    const parser = new PDFParse({ data });
+    const text = await parser.getText();
+    await parser.destroy();
+    return { object, data, text };
+  }
+
+  it('renders 5,000 rows: correct totals, headers on every table page, page numbers, CJK text', async () => {
+    const { result } = await run({ ...baseReport(bucket, 'reports/inline.pdf'), rows: ROWS });
+    expect(result).toMatchObject({ rows: 5000, groups: 5, destination: `s3://${bucket}/reports/inline.pdf` });
+    const { object, text } = await readPdf('reports/inline.pdf');
+    expect(object.ContentType).toBe('application/pdf');
+    expect(object.Metadata?.['tq-rows']).toBe('5000');
+    expect(text.total).toBe(result?.pages);
+    expect(text.total).toBeGreaterThan(50);
+
+    expect(text.pages[0]?.text).toContain('季度销售报告 Q3 — Quarterly sales');
+    expect(text.pages[0]?.text).toContain('ひらがな・カタカナ・漢字 all render');
+    for (const page of text.pages) {
+      expect(page.text).toContain(`Page ${page.num} of ${text.total}`);
+    }
+    // Every page holding data rows starts its table with the header row.
+    const tablePages = text.pages.filter((page) => /product-\d+/.test(page.text));
+    expect(tablePages.length).toBe(text.total - 1);
+    for (const page of tablePages) expect(page.text).toMatch(/Region\s+Product\s+Units\s+Revenue/);
+
+    const totals = expectedTotals(ROWS);
+    const summary = text.pages.at(-1)?.text ?? '';
+    expect(summary).toContain('Summary by Region');
+    expect(summary).toMatch(
+      new RegExp(
+        `Total\\s+5,000\\s+${num.format(totals.units).replace(',', ',')}\\s+${escapeRegExp(usd.format(totals.revenue))}`,
+      ),
+    );
+    for (const [region, revenue] of totals.byRegion) {
+      expect(summary).toMatch(new RegExp(`${region}\\s+1,000\\s+[\\d,]+\\s+${escapeRegExp(usd.format(revenue))}`));
+    }
+    expect(summary).toContain('收入 by region');
+  });
+
+  it('streams the same data from a CSV in S3 (with a BOM) to the same totals', async () => {
+    const header = 'region,product,units,revenue';
+    const csv = `\uFEFF${header}\n${ROWS.map((r) => `${r.region},${r.product},${r.units},${r.revenue}`).join('\n')}\n`;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/sales.csv', Body: csv }));
+    const { result } = await run({ ...baseReport(bucket, 'reports/csv.pdf'), source: `s3://${bucket}/data/sales.csv` });
+    expect(result).toMatchObject({ rows: 5000, groups: 5 });
+    const { text } = await readPdf('reports/csv.pdf');
+    const totals = expectedTotals(ROWS);
+    expect(text.pages.at(-1)?.text).toContain(usd.format(totals.revenue));
+  });
+
+  it('emails the report through the same queues with the PDF attached', async () => {
+    const { result, id } = await run({
+      ...baseReport(bucket, 'reports/mailed.pdf'),
+      rows: ROWS.slice(0, 300),
+      email: { to: ['cfo@example.com'], subject: 'Q3 numbers' },
+    });
+    expect(result?.emailTaskId).toBeDefined();
+    const [mail] = await smtp.waitFor(1, { where: (m) => m.parsed.subject === 'Q3 numbers' });
+    const { data } = await readPdf('reports/mailed.pdf');
+    const attachment = mail?.parsed.attachments[0];
+    expect(attachment?.filename).toBe('mailed.pdf');
+    expect(attachment?.contentType).toBe('application/pdf');
+    expect(attachment?.content.equals(data)).toBe(true);
+    expect(mail?.parsed.messageId).toBe(`<${result?.emailTaskId}@acme.example>`);
+    expect(mail?.envelope.to).toEqual(['cfo@example.com']);
+    expect(id).not.toBe(result?.emailTaskId);
+  });
+
+  it('dead-letters bad input with the reason: missing source, malformed CSV, missing column, non-numeric data', async () => {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'data/broken.csv',
+        Body: 'region,product,units,revenue\nnorth,"unclosed,1,2\nsouth,b,1,2\n',
+      }),
+    );
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/narrow.csv', Body: 'region,units\nnorth,1\n' }));
+    const missing = await run({ ...baseReport(bucket, 'x.pdf'), source: `s3://${bucket}/data/nope.csv` });
+    expect(missing).toMatchObject({ code: 'SOURCE_MISSING' });
+    const malformed = await run({ ...baseReport(bucket, 'x.pdf'), source: `s3://${bucket}/data/broken.csv` });
+    expect(malformed.code).toBe('MALFORMED_CSV');
+    expect(malformed.reason).toMatch(/line \d/);
+    const narrow = await run({ ...baseReport(bucket, 'x.pdf'), source: `s3://${bucket}/data/narrow.csv` });
+    expect(narrow.code).toBe('MISSING_COLUMN');
+    expect(narrow.reason).toContain('"product"');
+    const words = await run({
+      ...baseReport(bucket, 'x.pdf'),
+      rows: [{ region: 'north', product: 'a', units: 'many', revenue: 1 }],
+    });
+    expect(words).toMatchObject({ code: 'INVALID_DATA' });
+    expect(words.reason).toContain('row 1, column "units": "many" is not a number');
+  });
+});
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\$]/g, '\\$&');
+}
