@@ -1,0 +1,202 @@
+import { availableParallelism } from 'node:os';
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type ImageVariant, type ProcessImageV1, parseS3Uri } from '@tq/contracts';
+import { createWorker, type HandlerContext, NonRetryableError, type Worker, type WorkerOptions } from '@tq/worker';
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
+
+/** What `createImageWorker` takes. */
+export interface ImageWorkerDeps {
+  /** Reads sources and writes variants. */
+  s3: S3Client;
+  /** Largest source file in bytes; larger ones are dead-lettered. Default 50 MiB. */
+  maxBytes?: number;
+  /** Largest source in pixels (width × height), the guard against decompression bombs. Default 100 megapixels. */
+  maxPixels?: number;
+  /** Worker runtime options; `concurrency` defaults to the number of cores. */
+  worker?: Omit<WorkerOptions<'process_image'>, 'task' | 'handler'>;
+}
+
+/** One written variant. */
+export interface VariantResult {
+  name: string;
+  uri: string;
+  format: ImageVariant['format'];
+  width: number;
+  height: number;
+  bytes: number;
+}
+
+/** What the handler reports (logged, and in the worker's `succeeded` event). */
+export interface ImageResult {
+  source: { uri: string; bytes: number; width: number; height: number; format: string };
+  variants: VariantResult[];
+}
+
+const EXTENSIONS: Record<ImageVariant['format'], string> = { jpeg: 'jpg', png: 'png', webp: 'webp', avif: 'avif' };
+const CONTENT_TYPES: Record<ImageVariant['format'], string> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  avif: 'image/avif',
+};
+
+/**
+ * Sets sharp up for a worker: one libvips thread per operation and no operation cache. The
+ * worker runs one sharp operation per task at a time, so `concurrency` tasks keep that many
+ * cores busy without oversubscribing them, and memory is bounded by concurrency × image size.
+ */
+export function configureSharp(): void {
+  sharp.concurrency(1);
+  sharp.cache(false);
+}
+
+/** Reads an S3 object into memory as a stream, stopping as soon as it exceeds `maxBytes`. */
+async function readSource(s3: S3Client, uri: string, maxBytes: number, signal: AbortSignal): Promise<Buffer> {
+  const { bucket, key } = parseS3Uri(uri);
+  const object = await s3
+    .send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal })
+    .catch((error: unknown) => {
+      const name = (error as Error).name;
+      if (name === 'NoSuchKey' || name === 'NoSuchBucket' || name === 'AccessDenied') {
+        throw new NonRetryableError(`source ${uri} cannot be read: ${name}`, { code: 'SOURCE_MISSING', cause: error });
+      }
+      throw error;
+    });
+  const tooLarge = (bytes: number) =>
+    new NonRetryableError(`source ${uri} is ${bytes} bytes, over the ${maxBytes}-byte limit`, {
+      code: 'IMAGE_TOO_LARGE',
+    });
+  const body = object.Body as Readable;
+  if ((object.ContentLength ?? 0) > maxBytes) {
+    body.destroy();
+    throw tooLarge(object.ContentLength ?? 0);
+  }
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of body) {
+    bytes += (chunk as Buffer).length;
+    if (bytes > maxBytes) {
+      body.destroy();
+      throw tooLarge(bytes);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, bytes);
+}
+
+/** Errors from decoding a source: the file itself is the problem, so retrying cannot help. */
+function invalidImage(uri: string, error: unknown): NonRetryableError {
+  const message = (error as Error).message ?? String(error);
+  if (/pixel limit/i.test(message)) {
+    return new NonRetryableError(`source ${uri} has too many pixels: ${message}`, {
+      code: 'IMAGE_TOO_LARGE',
+      cause: error,
+    });
+  }
+  return new NonRetryableError(`source ${uri} is not a usable image: ${message}`, {
+    code: 'IMAGE_INVALID',
+    cause: error,
+  });
+}
+
+/**
+ * Creates the `process_image` worker: the source is read from S3 as a stream (with a byte
+ * limit), checked against the pixel limit from its header before decoding, and each variant is
+ * rendered by sharp (auto-oriented by EXIF, resized with the requested fit, re-encoded, metadata
+ * such as GPS stripped unless `keepMetadata`) and written to `<destination><name>.<ext>` with
+ * its content type. Corrupt, unsupported or oversized sources are dead-lettered; S3 failures
+ * are retried.
+ */
+export function createImageWorker(deps: ImageWorkerDeps): Worker<'process_image'> {
+  const maxBytes = deps.maxBytes ?? 50 * 1024 * 1024;
+  const maxPixels = deps.maxPixels ?? 100_000_000;
+  configureSharp();
+
+  const handler = async (task: ProcessImageV1, context: HandlerContext<'process_image'>): Promise<ImageResult> => {
+    const input = await readSource(deps.s3, task.source, maxBytes, context.signal);
+    const options = { limitInputPixels: maxPixels, failOn: 'error' as const };
+    let metadata: Metadata;
+    try {
+      // Reads the header only, so even a bomb is safe to measure; the limit is checked below.
+      metadata = await sharp(input, { ...options, limitInputPixels: false }).metadata();
+    } catch (error) {
+      throw invalidImage(task.source, error);
+    }
+    const pixels = (metadata.width ?? 0) * (metadata.height ?? 0);
+    if (pixels > maxPixels) {
+      throw new NonRetryableError(
+        `source ${task.source} is ${metadata.width}x${metadata.height} (${pixels} pixels), over the ${maxPixels}-pixel limit`,
+        { code: 'IMAGE_TOO_LARGE' },
+      );
+    }
+
+    const { bucket, key: prefix } = parseS3Uri(task.destination);
+    const variants: VariantResult[] = [];
+    for (const variant of task.variants) {
+      context.signal.throwIfAborted();
+      let pipeline = sharp(input, options);
+      if (task.autoOrient !== false) pipeline = pipeline.autoOrient();
+      if (variant.width !== undefined || variant.height !== undefined) {
+        pipeline = pipeline.resize({
+          ...(variant.width !== undefined ? { width: variant.width } : {}),
+          ...(variant.height !== undefined ? { height: variant.height } : {}),
+          fit: variant.fit ?? 'inside',
+          withoutEnlargement: variant.withoutEnlargement ?? true,
+          ...(variant.background ? { background: variant.background } : {}),
+        });
+      }
+      if (variant.background && (variant.format === 'jpeg' || variant.fit === 'contain')) {
+        pipeline = pipeline.flatten({ background: variant.background });
+      }
+      if (task.keepMetadata) pipeline = pipeline.keepMetadata();
+      const quality = variant.quality !== undefined ? { quality: variant.quality } : {};
+      pipeline = pipeline.toFormat(variant.format, variant.format === 'jpeg' ? { ...quality, mozjpeg: true } : quality);
+      let output: { data: Buffer; info: OutputInfo };
+      try {
+        output = await pipeline.toBuffer({ resolveWithObject: true });
+      } catch (error) {
+        throw invalidImage(task.source, error);
+      }
+      const key = `${prefix}${variant.name}.${EXTENSIONS[variant.format]}`;
+      await deps.s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: output.data,
+          ContentType: CONTENT_TYPES[variant.format],
+          Metadata: {
+            'tq-task-id': context.id,
+            'tq-width': String(output.info.width),
+            'tq-height': String(output.info.height),
+          },
+        }),
+        { abortSignal: context.signal },
+      );
+      variants.push({
+        name: variant.name,
+        uri: `s3://${bucket}/${key}`,
+        format: variant.format,
+        width: output.info.width,
+        height: output.info.height,
+        bytes: output.info.size,
+      });
+    }
+    return {
+      source: {
+        uri: task.source,
+        bytes: input.byteLength,
+        width: metadata.autoOrient?.width ?? metadata.width ?? 0,
+        height: metadata.autoOrient?.height ?? metadata.height ?? 0,
+        format: metadata.format ?? 'unknown',
+      },
+      variants,
+    };
+  };
+  return createWorker({
+    ...deps.worker,
+    concurrency: deps.worker?.concurrency ?? availableParallelism(),
+    task: 'process_image',
+    handler,
+  });
+}

@@ -1,0 +1,211 @@
+import { crc32 } from 'node:zlib';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { createTask, encodeMessageBody, type TaskPayloads } from '@tq/contracts';
+import { createQueueWithDlq, type LocalEndpoint, startLocalEndpoint } from '@tq/testing';
+import type { Worker } from '@tq/worker';
+import { pino } from 'pino';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createImageWorker, type ImageResult } from '../src/worker.js';
+
+/** A photo-like test image: gradients and noise, so encoders have real work. */
+async function photo(width: number, height: number, options: { orientation?: number; gps?: boolean } = {}) {
+  const noise = await sharp({
+    create: { width, height, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } },
+  })
+    .png()
+    .toBuffer();
+  let image = sharp(noise).composite([
+    {
+      input: Buffer.from(
+        `<svg width="${width}" height="${height}"><rect x="0" y="0" width="${width / 3}" height="${height}" fill="red"/></svg>`,
+      ),
+    },
+  ]);
+  if (options.orientation) image = image.withMetadata({ orientation: options.orientation });
+  if (options.gps) {
+    image = image.withExifMerge({
+      IFD0: { Make: 'tq-test' },
+      IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '52/1 31/1 0/1' },
+    });
+  }
+  return image.jpeg({ quality: 90 }).toBuffer();
+}
+
+/** A tiny PNG whose header claims 30000×30000 pixels: a decompression bomb's signature. */
+function bombPng(): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(30_000, 0);
+  header.writeUInt32BE(30_000, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', Buffer.from([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+describe('image worker on real images', () => {
+  let endpoint: LocalEndpoint;
+  let sqs: SQSClient;
+  let s3: S3Client;
+  let worker: Worker<'process_image'>;
+  let queueUrl: string;
+  const bucket = `img-${Date.now().toString(36)}`;
+  const done = new Map<string, ImageResult>();
+  const dead = new Map<string, { code: string; reason: string }>();
+
+  beforeAll(async () => {
+    endpoint = await startLocalEndpoint();
+    sqs = new SQSClient(endpoint.clientConfig);
+    s3 = new S3Client({ ...endpoint.clientConfig, forcePathStyle: true });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const { queue } = await createQueueWithDlq(sqs, { maxReceiveCount: 3 });
+    queueUrl = queue.url;
+    worker = createImageWorker({
+      s3,
+      maxPixels: 50_000_000,
+      worker: { sqs, queueUrl, logger: pino({ level: 'silent' }), handleSignals: false, waitTimeSeconds: 1 },
+    });
+    worker.on('succeeded', ({ id, result }) => done.set(id, result as ImageResult));
+    worker.on('dead-lettered', ({ id, code, reason }) => dead.set(id ?? '', { code, reason }));
+    await worker.start();
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    sqs?.destroy();
+    s3?.destroy();
+    await endpoint?.stop();
+  });
+
+  async function run(task: TaskPayloads['process_image']) {
+    const envelope = createTask('process_image', task);
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: encodeMessageBody(envelope) }));
+    for (;;) {
+      const result = done.get(envelope.id);
+      if (result) return { result };
+      const failure = dead.get(envelope.id);
+      if (failure) return { failure };
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  async function fetchImage(uri: string) {
+    const key = uri.replace(`s3://${bucket}/`, '');
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const data = Buffer.from(await (object.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array())));
+    return { contentType: object.ContentType, data, metadata: await sharp(data).metadata() };
+  }
+
+  it('writes each variant with its size, format and content type, checked by decoding it', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/big.jpg', Body: await photo(3000, 2000) }));
+    const { result } = await run({
+      source: `s3://${bucket}/in/big.jpg`,
+      destination: `s3://${bucket}/out/big/`,
+      variants: [
+        { name: 'thumb', width: 200, height: 200, fit: 'cover', format: 'webp', quality: 70 },
+        { name: 'medium', width: 800, format: 'jpeg', quality: 80 },
+        { name: 'boxed', width: 400, height: 400, fit: 'contain', format: 'png', background: '#00ff00' },
+        { name: 'huge', width: 6000, format: 'webp', quality: 40 },
+        { name: 'small', width: 300, format: 'avif', quality: 40 },
+      ],
+    });
+    expect(result?.source).toMatchObject({ width: 3000, height: 2000, format: 'jpeg' });
+    const byName = new Map(result?.variants.map((v) => [v.name, v]));
+    const thumb = await fetchImage(byName.get('thumb')?.uri ?? '');
+    expect(thumb).toMatchObject({ contentType: 'image/webp', metadata: { format: 'webp', width: 200, height: 200 } });
+    const medium = await fetchImage(byName.get('medium')?.uri ?? '');
+    expect(medium).toMatchObject({ contentType: 'image/jpeg', metadata: { format: 'jpeg', width: 800, height: 533 } });
+    expect(byName.get('medium')?.uri).toBe(`s3://${bucket}/out/big/medium.jpg`);
+    const boxed = await fetchImage(byName.get('boxed')?.uri ?? '');
+    expect(boxed.metadata).toMatchObject({ format: 'png', width: 400, height: 400 });
+    // `contain` letterboxes with the background colour.
+    const corner = await sharp(boxed.data).extract({ left: 0, top: 0, width: 1, height: 1 }).raw().toBuffer();
+    expect([...corner.subarray(0, 3)]).toEqual([0, 255, 0]);
+    // withoutEnlargement (default) keeps the source size.
+    const huge = await fetchImage(byName.get('huge')?.uri ?? '');
+    expect(huge.metadata).toMatchObject({ format: 'webp', width: 3000, height: 2000 });
+    const small = await fetchImage(byName.get('small')?.uri ?? '');
+    expect(small).toMatchObject({
+      contentType: 'image/avif',
+      metadata: { format: 'heif', compression: 'av1', width: 300 },
+    });
+    for (const variant of result?.variants ?? []) {
+      expect(variant.bytes).toBe((await fetchImage(variant.uri)).data.byteLength);
+    }
+  });
+
+  it('honours EXIF orientation and strips metadata (GPS) unless asked to keep it', async () => {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'in/rotated.jpg',
+        Body: await photo(300, 100, { orientation: 6, gps: true }),
+      }),
+    );
+    const source = `s3://${bucket}/in/rotated.jpg`;
+    const { result } = await run({
+      source,
+      destination: `s3://${bucket}/out/rotated/`,
+      variants: [{ name: 'same', format: 'jpeg' }],
+    });
+    const output = await fetchImage(result?.variants[0]?.uri ?? '');
+    expect(output.metadata).toMatchObject({ width: 100, height: 300 });
+    expect(output.metadata.exif).toBeUndefined();
+    expect(output.metadata.orientation).toBeUndefined();
+
+    const kept = await run({
+      source,
+      destination: `s3://${bucket}/out/kept/`,
+      variants: [{ name: 'same', format: 'jpeg' }],
+      keepMetadata: true,
+    });
+    const keptImage = await fetchImage(kept.result?.variants[0]?.uri ?? '');
+    expect(keptImage.metadata.exif?.toString('latin1')).toContain('tq-test');
+
+    const unrotated = await run({
+      source,
+      destination: `s3://${bucket}/out/unrotated/`,
+      variants: [{ name: 'same', format: 'png' }],
+      autoOrient: false,
+    });
+    expect((await fetchImage(unrotated.result?.variants[0]?.uri ?? '')).metadata).toMatchObject({
+      width: 300,
+      height: 100,
+    });
+  });
+
+  it('dead-letters a decompression bomb, a corrupt file, an unsupported format and a missing source', async () => {
+    const jpeg = await photo(400, 300);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/bomb.png', Body: bombPng() }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'in/truncated.jpg', Body: jpeg.subarray(0, jpeg.length / 3) }),
+    );
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/notes.txt', Body: 'this is not an image at all' }));
+    const task = (name: string) => ({
+      source: `s3://${bucket}/in/${name}`,
+      destination: `s3://${bucket}/out/${name}/`,
+      variants: [{ name: 'thumb', width: 100, format: 'webp' as const }],
+    });
+    const bomb = await run(task('bomb.png'));
+    expect(bomb.failure?.code).toBe('IMAGE_TOO_LARGE');
+    expect(bomb.failure?.reason).toContain('30000x30000');
+    const truncated = await run(task('truncated.jpg'));
+    expect(truncated.failure?.code).toBe('IMAGE_INVALID');
+    const text = await run(task('notes.txt'));
+    expect(text.failure?.code).toBe('IMAGE_INVALID');
+    expect(text.failure?.reason).toMatch(/unsupported image format/i);
+    const missing = await run(task('nothing.jpg'));
+    expect(missing.failure?.code).toBe('SOURCE_MISSING');
+  });
+});
