@@ -48,6 +48,7 @@ export {
   type TaskValidationErrorCode,
   type Violation,
 } from './errors.js';
+export { EMAIL_PATTERN } from './formats.js';
 export { JSON_SCHEMA_DIALECT, type JsonSchemaFile, jsonSchemas, renderJsonSchema } from './json-schema.js';
 export {
   checkQueueSettings,

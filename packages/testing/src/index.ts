@@ -15,6 +15,7 @@
  *
  * @module
  */
+export { type EndpointProcess, startEndpointProcess } from './endpoint-process.js';
 export {
   type AwsClientConfig,
   LOCAL_CREDENTIALS,

@@ -138,3 +138,19 @@ describe('SMTP sink', () => {
     expect(sink.messages.some((m) => m.parsed.subject === 'bounce')).toBe(false);
   });
 });
+
+describe('startEndpointProcess', () => {
+  it('runs the endpoint in a child process on loopback and stops it', async () => {
+    const { SQSClient: Client, CreateQueueCommand: Create } = await import('@aws-sdk/client-sqs');
+    const { startEndpointProcess } = await import('../src/index.js');
+    const endpoint = await startEndpointProcess();
+    expect(endpoint.pid).not.toBe(process.pid);
+    expect(endpoint.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const sqs = new Client(endpoint.clientConfig);
+    const created = await sqs.send(new Create({ QueueName: 'in-a-child' }));
+    expect(created.QueueUrl).toContain('in-a-child');
+    sqs.destroy();
+    await endpoint.stop();
+    expect(() => process.kill(endpoint.pid, 0)).toThrow();
+  });
+});

@@ -83,8 +83,8 @@ describe('createWorker: receiving and running', () => {
       maxHeld = Math.max(maxHeld, worker.inFlight);
     });
     await sendEnvelope(harness.sqs, queue.url, { ...samples.send_email, subject: 'slow' });
-    await worker.start();
     for (let i = 0; i < 30; i += 1) await sendEnvelope(harness.sqs, queue.url);
+    await worker.start();
 
     // All 30 fast tasks finish while the slow one is still running.
     await succeeded.waitFor(30);

@@ -31,7 +31,7 @@ export const ColumnRule = Type.Object(
 );
 export type ColumnRule = Static<typeof ColumnRule>;
 
-/** The cleaning rules, applied in this order: trim, null values, types, required, empty rows, dedupe, rename, select. */
+/** The cleaning rules, applied in this order: trim, null values, empty rows, types, required, dedupe, rename, select. */
 export const CleanupRules = Type.Object(
   {
     /** Trim cells and collapse runs of whitespace to one space (default true). */

@@ -1,0 +1,297 @@
+import { createHash } from 'node:crypto';
+import { type CleanupRules, type ColumnRule, EMAIL_PATTERN } from '@tq/contracts';
+import { NonRetryableError } from '@tq/worker';
+
+const EMAIL = new RegExp(EMAIL_PATTERN);
+const INTEGER = /^[+-]?\d+$/;
+const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const BOOLEANS = new Map<string, string>([
+  ['true', 'true'],
+  ['false', 'false'],
+  ['yes', 'true'],
+  ['no', 'false'],
+  ['y', 'true'],
+  ['n', 'false'],
+  ['t', 'true'],
+  ['f', 'false'],
+  ['1', 'true'],
+  ['0', 'false'],
+]);
+/** Characters that make spreadsheets treat a cell as a formula (OWASP CSV injection). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+const DEFAULT_DATE_FORMATS = ['YYYY-MM-DD'];
+
+/** Why a row was rejected: a code for the summary, and a sentence for the rejects file. */
+export interface Rejection {
+  code: string;
+  reason: string;
+}
+
+/** What happened to one row. */
+export type RowOutcome =
+  | { kind: 'kept'; cells: string[] }
+  | { kind: 'empty' }
+  | { kind: 'duplicate' }
+  | { kind: 'rejected'; rejection: Rejection };
+
+interface DateFormat {
+  regex: RegExp;
+  order: ('Y' | 'M' | 'D' | 'h' | 'm' | 's')[];
+  hasTime: boolean;
+}
+
+function compileDateFormat(format: string): DateFormat {
+  const order: DateFormat['order'] = [];
+  let pattern = '';
+  for (let i = 0; i < format.length; ) {
+    const rest = format.slice(i);
+    const token = /^(YYYY|MM|DD|HH|hh|mm|ss|M|D|H|h|m|s)/.exec(rest)?.[1];
+    if (token) {
+      const kind =
+        token[0] === 'Y'
+          ? 'Y'
+          : token[0] === 'M'
+            ? 'M'
+            : token[0] === 'D'
+              ? 'D'
+              : token[0] === 'm'
+                ? 'm'
+                : token[0] === 's'
+                  ? 's'
+                  : 'h';
+      order.push(kind);
+      pattern += token === 'YYYY' ? '(\\d{4})' : token.length === 2 ? '(\\d{2})' : '(\\d{1,2})';
+      i += token.length;
+    } else {
+      pattern += (format[i] ?? '').replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+      i += 1;
+    }
+  }
+  return { regex: new RegExp(`^${pattern}$`), order, hasTime: order.some((k) => k === 'h' || k === 'm' || k === 's') };
+}
+
+function parseDate(value: string, formats: DateFormat[]): string | undefined {
+  for (const format of formats) {
+    const match = format.regex.exec(value);
+    if (!match) continue;
+    const parts: Record<string, number> = { Y: 0, M: 1, D: 1, h: 0, m: 0, s: 0 };
+    format.order.forEach((kind, index) => {
+      parts[kind] = Number(match[index + 1]);
+    });
+    const { Y = 0, M = 1, D = 1, h = 0, m = 0, s = 0 } = parts;
+    const date = new Date(Date.UTC(Y, M - 1, D, h, m, s));
+    // Reject dates that do not exist (31 April, 29 February in common years, hour 25).
+    if (
+      date.getUTCFullYear() !== Y ||
+      date.getUTCMonth() !== M - 1 ||
+      date.getUTCDate() !== D ||
+      h > 23 ||
+      m > 59 ||
+      s > 59
+    ) {
+      continue;
+    }
+    const iso = date.toISOString();
+    return format.hasTime ? iso.slice(0, 19) : iso.slice(0, 10);
+  }
+  return undefined;
+}
+
+function titleCase(value: string): string {
+  return value
+    .toLowerCase()
+    .replace(/(^|[\s\-'])(\p{L})/gu, (_, sep: string, letter: string) => sep + letter.toUpperCase());
+}
+
+interface CompiledColumn {
+  index: number;
+  name: string;
+  rule: ColumnRule;
+  nulls: ReadonlySet<string>;
+  dates: DateFormat[];
+}
+
+/**
+ * The cleaning rules compiled against a file's header. Applied per row in this order: trim and
+ * collapse whitespace, null values, drop empty rows, types (with case), required columns,
+ * dedupe; the output then gets renamed and selected columns and neutralised formulas.
+ */
+export class Cleaner {
+  readonly outputHeader: string[];
+  readonly #width: number;
+  readonly #trim: boolean;
+  readonly #dropEmpty: boolean;
+  readonly #columns: CompiledColumn[];
+  readonly #required: { index: number; name: string }[];
+  readonly #dedupe: { indexes: number[]; caseInsensitive: boolean } | undefined;
+  readonly #seen = new Set<string>();
+  readonly #output: number[];
+  readonly #numericOutput: boolean[];
+  readonly #neutralize: boolean;
+
+  /** Throws `NonRetryableError` (`INVALID_HEADER`, `UNKNOWN_COLUMN`) when the rules do not fit the header. */
+  constructor(header: string[], rules: CleanupRules) {
+    const names = header.map((name) => name.trim());
+    const empty = names.indexOf('');
+    if (empty !== -1) {
+      throw new NonRetryableError(`the header has an empty column name (column ${empty + 1})`, {
+        code: 'INVALID_HEADER',
+      });
+    }
+    const duplicate = names.find((name, index) => names.indexOf(name) !== index);
+    if (duplicate !== undefined) {
+      throw new NonRetryableError(`the header names column "${duplicate}" twice`, { code: 'INVALID_HEADER' });
+    }
+    const indexOf = (name: string, where: string) => {
+      const index = names.indexOf(name);
+      if (index === -1) {
+        throw new NonRetryableError(
+          `${where} names column "${name}", which the file does not have (header: ${names.join(', ')})`,
+          {
+            code: 'UNKNOWN_COLUMN',
+          },
+        );
+      }
+      return index;
+    };
+    this.#width = names.length;
+    this.#trim = rules.trim ?? true;
+    this.#dropEmpty = rules.dropEmptyRows ?? true;
+    this.#neutralize = rules.neutralizeFormulas ?? true;
+    this.#columns = Object.entries(rules.columns ?? {}).map(([name, rule]) => ({
+      index: indexOf(name, 'rules.columns'),
+      name,
+      rule,
+      nulls: new Set(rule.nullValues ?? []),
+      dates: (rule.dateFormats ?? DEFAULT_DATE_FORMATS).map(compileDateFormat),
+    }));
+    this.#required = (rules.requiredColumns ?? []).map((name) => ({
+      index: indexOf(name, 'rules.requiredColumns'),
+      name,
+    }));
+    this.#dedupe = rules.dedupe
+      ? {
+          indexes: rules.dedupe.keys.map((name) => indexOf(name, 'rules.dedupe.keys')),
+          caseInsensitive: rules.dedupe.caseInsensitive ?? false,
+        }
+      : undefined;
+    for (const old of Object.keys(rules.rename ?? {})) indexOf(old, 'rules.rename');
+    const renamed = names.map((name) => rules.rename?.[name] ?? name);
+    const clash = renamed.find((name, index) => renamed.indexOf(name) !== index);
+    if (clash !== undefined) {
+      throw new NonRetryableError(`rules.rename gives two columns the name "${clash}"`, { code: 'UNKNOWN_COLUMN' });
+    }
+    this.#output = rules.select
+      ? rules.select.map((name) => {
+          const index = renamed.indexOf(name);
+          if (index === -1) {
+            throw new NonRetryableError(
+              `rules.select names column "${name}", which does not exist after renaming (${renamed.join(', ')})`,
+              {
+                code: 'UNKNOWN_COLUMN',
+              },
+            );
+          }
+          return index;
+        })
+      : renamed.map((_, index) => index);
+    this.outputHeader = this.#output.map((index) => renamed[index] as string);
+    const numeric = new Set(
+      this.#columns.filter((c) => c.rule.type === 'integer' || c.rule.type === 'number').map((c) => c.index),
+    );
+    this.#numericOutput = this.#output.map((index) => numeric.has(index));
+  }
+
+  /** Cleans one parsed record (its cells, as csv-parse split them). */
+  clean(record: string[]): RowOutcome {
+    if (record.length !== this.#width && !(record.length === 1 && record[0] === '')) {
+      return {
+        kind: 'rejected',
+        rejection: { code: 'COLUMN_COUNT', reason: `expected ${this.#width} columns, found ${record.length}` },
+      };
+    }
+    const cells = record.length === this.#width ? [...record] : new Array<string>(this.#width).fill('');
+    if (this.#trim) {
+      for (let i = 0; i < cells.length; i += 1) {
+        const cell = cells[i] as string;
+        if (cell !== '') cells[i] = /\s\s|[\t\n\r]|^\s|\s$/.test(cell) ? cell.trim().replace(/\s+/g, ' ') : cell;
+      }
+    }
+    for (const column of this.#columns) {
+      if (column.nulls.has(cells[column.index] as string)) cells[column.index] = '';
+    }
+    if (this.#dropEmpty && cells.every((cell) => cell === '')) return { kind: 'empty' };
+
+    for (const column of this.#columns) {
+      const value = cells[column.index] as string;
+      if (value === '') continue;
+      const converted = this.#convert(value, column);
+      if (typeof converted === 'object') return { kind: 'rejected', rejection: converted };
+      cells[column.index] = converted;
+    }
+    for (const { index, name } of this.#required) {
+      if (cells[index] === '') {
+        return {
+          kind: 'rejected',
+          rejection: { code: `REQUIRED:${name}`, reason: `column "${name}" is required but empty` },
+        };
+      }
+    }
+    if (this.#dedupe) {
+      let key = this.#dedupe.indexes.map((index) => cells[index]).join('\u0000');
+      if (this.#dedupe.caseInsensitive) key = key.toLowerCase();
+      // A 96-bit digest per distinct key: memory grows with distinct keys, not with their length.
+      const digest = createHash('sha1').update(key).digest('base64').slice(0, 16);
+      if (this.#seen.has(digest)) return { kind: 'duplicate' };
+      this.#seen.add(digest);
+    }
+    return {
+      kind: 'kept',
+      cells: this.#output.map((index, position) => {
+        const cell = cells[index] as string;
+        return this.#neutralize && !this.#numericOutput[position] ? neutralizeFormula(cell) : cell;
+      }),
+    };
+  }
+
+  #convert(value: string, column: CompiledColumn): string | Rejection {
+    const invalid = (what: string): Rejection => ({
+      code: `INVALID_${(column.rule.type ?? 'string').toUpperCase()}:${column.name}`,
+      reason: `column "${column.name}": ${JSON.stringify(value)} is not ${what}`,
+    });
+    const cased = (text: string) =>
+      column.rule.case === 'lower'
+        ? text.toLowerCase()
+        : column.rule.case === 'upper'
+          ? text.toUpperCase()
+          : column.rule.case === 'title'
+            ? titleCase(text)
+            : text;
+    switch (column.rule.type ?? 'string') {
+      case 'string':
+        return cased(value);
+      case 'integer':
+        return INTEGER.test(value) ? BigInt(value).toString() : invalid('an integer');
+      case 'number':
+        return NUMBER.test(value) ? String(Number(value)) : invalid('a number');
+      case 'boolean':
+        return BOOLEANS.get(value.toLowerCase()) ?? invalid('a boolean (true/false, yes/no, 1/0)');
+      case 'email': {
+        const email = value.toLowerCase();
+        return EMAIL.test(email) ? email : invalid('an email address');
+      }
+      case 'date':
+        return (
+          parseDate(value, column.dates) ??
+          invalid(`a date in ${(column.rule.dateFormats ?? DEFAULT_DATE_FORMATS).join(' or ')}`)
+        );
+      default:
+        return value;
+    }
+  }
+}
+
+/** Prefixes a cell that a spreadsheet would run as a formula with `'`, which makes it text. */
+export function neutralizeFormula(cell: string): string {
+  return FORMULA_START.test(cell) ? `'${cell}` : cell;
+}
