@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerDemo } from './commands/demo.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerProvision } from './commands/provision.js';
 import { registerSchema } from './commands/schema.js';
@@ -18,6 +19,7 @@ export function createProgram(): Command {
   registerSend(program);
   registerStats(program);
   registerDlq(program);
+  registerDemo(program);
   registerSchema(program);
   return program;
 }
@@ -25,8 +27,10 @@ export function createProgram(): Command {
 /** Runs the CLI; resolves with the process exit code (0 ok, 1 failure, 2 usage). */
 export async function run(argv: readonly string[]): Promise<number> {
   const program = createProgram().exitOverride();
+  // `pnpm start -- --port 0` forwards the `--`; it is not meant as "end of options" here.
+  const args = argv.filter((arg, index) => !(arg === '--' && index <= 1 && argv[index + 1]?.startsWith('-')));
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(args, { from: 'user' });
     return 0;
   } catch (error) {
     const code = (error as { code?: unknown }).code;

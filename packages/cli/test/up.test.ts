@@ -1,13 +1,20 @@
 import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { localClientConfig, startLocalEndpoint } from '@tq/testing';
 import { describe, expect, it } from 'vitest';
 import { runTq, spawnTq, waitForOutput } from './run-cli.js';
 
+const mailDir = () => join(tmpdir(), `tq-mail-${process.pid}-${Math.random().toString(36).slice(2)}`);
+
 describe('tq up', () => {
   it('runs the embedded endpoint on loopback with the bucket, and stops cleanly on SIGINT', async () => {
-    const child = spawnTq(['up', '--port', '0'], { TQ_ENDPOINT: '', TQ_PREFIX: 'uptest' });
+    const child = spawnTq(['up', '--port', '0', '--smtp-port', '0', '--no-workers', '--mail-dir', mailDir()], {
+      TQ_ENDPOINT: '',
+      TQ_PREFIX: 'uptest',
+    });
     try {
       const [, endpoint] = (await waitForOutput(
         child,
@@ -30,10 +37,13 @@ describe('tq up', () => {
 
   it('uses the endpoint TQ_ENDPOINT names instead of starting one', async () => {
     const endpoint = await startLocalEndpoint();
-    const child = spawnTq(['up'], { TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: 'shared' });
+    const child = spawnTq(['up', '--smtp-port', '0', '--no-workers', '--mail-dir', mailDir()], {
+      TQ_ENDPOINT: endpoint.endpoint,
+      TQ_PREFIX: 'shared',
+    });
     try {
       await waitForOutput(child, /ready/);
-      expect(child.output()).toContain(`endpoint ${endpoint.endpoint}, bucket shared-artifacts`);
+      expect(child.output()).toContain(`endpoint ${endpoint.endpoint}, prefix shared, bucket shared-artifacts`);
       const buckets = await new S3Client(endpoint.clientConfig).send(new ListBucketsCommand({}));
       expect(buckets.Buckets?.map((bucket) => bucket.Name)).toContain('shared-artifacts');
       child.kill('SIGTERM');

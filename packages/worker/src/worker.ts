@@ -197,6 +197,8 @@ const REASON_ATTRIBUTE_COUNT = Object.keys(FAILURE_ATTRIBUTES).length;
 const MAX_REASON_LENGTH = 1024;
 /** How long stop() lets receives already answering deliver before aborting the rest. */
 const RECEIVE_LANDING_MS = 300;
+/** A second stop signal aborts running handlers only when it comes at least this long after the first. */
+const SIGNAL_REPEAT_MS = 1000;
 
 function checkRange(problems: string[], name: string, value: number | undefined, min: number, max: number): void {
   if (value === undefined) return;
@@ -421,16 +423,18 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       throw error;
     }
     if (this.#options.handleSignals !== false) {
-      let signals = 0;
+      let firstSignalAt = 0;
       this.#signalHandler = (signal) => {
-        signals += 1;
-        if (signals === 1) {
+        if (firstSignalAt === 0) {
+          firstSignalAt = Date.now();
           this.#logger.info({ signal }, 'signal received: stopping (send it again to abort running tasks)');
           void this.stop();
-        } else {
+        } else if (Date.now() - firstSignalAt >= SIGNAL_REPEAT_MS) {
           this.#logger.warn({ signal }, 'second signal: aborting running tasks');
           this.#shutdownAbort.abort(new Error(`aborted by ${signal}`));
         }
+        // A signal right after the first is the same request arriving twice (Ctrl-C reaches the
+        // whole process group while a supervisor forwards SIGTERM), not a second request.
       };
       process.on('SIGTERM', this.#signalHandler);
       process.on('SIGINT', this.#signalHandler);

@@ -1,40 +1,53 @@
-import { readEnvironment } from '@tq/contracts';
-import { startLocalEndpoint } from '@tq/testing';
 import type { Command } from 'commander';
-import { createContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { startLocalStack } from '../local-stack.js';
 
 /** Options of `tq up`. */
 export interface UpOptions {
   port: string;
   host: string;
+  smtpPort: string;
+  mailDir: string;
+  workers: boolean;
+}
+
+/** Parses a port flag; throws `UsageError` naming it. */
+export function portFlag(flag: string, value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new UsageError(`${flag} is "${value}", must be an integer from 0 to 65535`);
+  }
+  return port;
 }
 
 /**
- * `tq up`: the local system in one process tree. Starts the embedded SQS/SNS/S3 endpoint on
- * loopback (unless TQ_ENDPOINT points at one), provisions the topology and bucket, and runs until
- * SIGINT/SIGTERM, then shuts down cleanly.
+ * `tq up`: the local system in one process tree: the embedded SQS/SNS/S3 endpoint on loopback
+ * (unless TQ_ENDPOINT points at one), the provisioned topology and bucket, an SMTP sink that keeps
+ * every mail (unless SMTP_URL is set) and every worker app with its logs prefixed. Runs until
+ * SIGINT/SIGTERM, then shuts everything down cleanly.
  */
 export function registerUp(program: Command): void {
   program
     .command('up')
-    .description('run the local system: embedded SQS/SNS/S3 endpoint, provisioned queues and bucket, until Ctrl-C')
+    .description('run the local system: endpoint, queues, SMTP sink and every worker app, until Ctrl-C')
     .option('-p, --port <port>', 'port of the embedded endpoint (0 picks a free one)', '4566')
-    .option('--host <host>', 'interface the embedded endpoint listens on (it has no authentication)', '127.0.0.1')
+    .option('--host <host>', 'interface every local listener binds (they have no authentication)', '127.0.0.1')
+    .option('--smtp-port <port>', 'port of the SMTP sink (0 picks a free one)', '1025')
+    .option('--mail-dir <dir>', 'folder the SMTP sink writes each mail to', '.tq/mail')
+    .option('--no-workers', 'start the endpoint, queues and SMTP sink only')
     .action(async (options: UpOptions) => {
-      const env = readEnvironment();
-      const port = Number(options.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-        throw new Error(`--port is "${options.port}", must be an integer from 0 to 65535`);
-      }
-      const local = env.endpoint
-        ? undefined
-        : await startLocalEndpoint({ port, host: options.host, region: env.region });
-      const endpoint = env.endpoint ?? (local?.endpoint as string);
-      const context = createContext({ endpoint });
-      const changes = await context.provisioner().apply();
-      console.log(`tq: endpoint ${endpoint}${local ? ' (embedded)' : ''}, bucket ${env.bucket}, prefix ${env.prefix}`);
-      console.log(`tq: provisioned topic ${env.prefix}-tasks and a queue + DLQ per task (${changes.length} change(s))`);
-      console.log(`tq: in another shell: export TQ_ENDPOINT=${endpoint} AWS_REGION=${env.region}`);
+      const stack = await startLocalStack({
+        port: portFlag('--port', options.port),
+        host: options.host,
+        smtpPort: portFlag('--smtp-port', options.smtpPort),
+        mailDir: options.mailDir,
+        workers: options.workers,
+      });
+      console.log(`tq: workers: ${stack.workers.length > 0 ? stack.workers.join(', ') : 'none'}`);
+      console.log(`tq: in another shell: export TQ_ENDPOINT=${stack.env.endpoint} AWS_REGION=${stack.env.region}`);
+      console.log(
+        'tq: then try `pnpm tq demo`, or `pnpm tq send send_email \'{"to":["you@example.com"],"subject":"Hi","text":"Hello"}\'`',
+      );
       console.log('tq: ready, Ctrl-C to stop');
       // Signal listeners do not keep Node's event loop alive; with an external endpoint nothing else would.
       const keepAlive = setInterval(() => {}, 1 << 30);
@@ -44,8 +57,7 @@ export function registerUp(program: Command): void {
       });
       clearInterval(keepAlive);
       console.log('tq: shutting down');
-      context.close();
-      await local?.stop();
+      await stack.stop();
       console.log('tq: stopped');
     });
 }

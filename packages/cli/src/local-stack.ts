@@ -1,0 +1,175 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { readEnvironment, type TqEnvironment } from '@tq/contracts';
+import { type LocalEndpoint, type SmtpSink, startLocalEndpoint, startSmtpSink } from '@tq/testing';
+import { createContext } from './context.js';
+
+/** Options of the local stack (`tq up`, and `tq demo` when nothing is running). */
+export interface LocalStackOptions {
+  /** Port of the embedded endpoint (0: a free one). Ignored when `TQ_ENDPOINT` is set. */
+  port: number;
+  /** Interface of every local listener. */
+  host: string;
+  /** Port of the SMTP sink (0: a free one). Ignored when `SMTP_URL` is set. */
+  smtpPort: number;
+  /** Folder the SMTP sink writes each mail to, as an .eml file. */
+  mailDir: string;
+  /** Start the worker apps (default true). */
+  workers?: boolean;
+  /** Where log lines go (default stdout). */
+  log?: (line: string) => void;
+}
+
+/** A running local system. */
+export interface LocalStack {
+  env: TqEnvironment & { endpoint: string };
+  /** The SMTP URL the email worker uses. */
+  smtpUrl: string;
+  /** Where mails are written, when the stack runs its own SMTP sink. */
+  mailDir: string | undefined;
+  /** Worker apps started, by name. */
+  workers: string[];
+  stop(): Promise<void>;
+}
+
+const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const SHOWN = ['id', 'attempt', 'code', 'reason', 'durationMs', 'delaySeconds', 'signal', 'http', 'queueUrl'];
+
+/** A path as the user would type it: relative to the working directory when inside it. */
+export function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') ? rel : path;
+}
+
+/** One pino JSON line as a short human line: time, app, level, message, the telling fields. */
+export function formatLogLine(app: string, line: string): string {
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return `${app.padEnd(8)} ${line}`;
+  }
+  if (typeof record !== 'object' || record === null || typeof record.msg !== 'string')
+    return `${app.padEnd(8)} ${line}`;
+  const time = typeof record.time === 'number' ? new Date(record.time).toISOString().slice(11, 23) : '';
+  const level = LEVELS[record.level as number] ?? String(record.level);
+  const fields = SHOWN.filter((key) => record[key] !== undefined).map((key) => `${key}=${String(record[key])}`);
+  const err = record.err as { message?: string } | undefined;
+  if (err?.message) fields.push(`err="${err.message.split('\n')[0]}"`);
+  if (record.result !== undefined) {
+    const result = JSON.stringify(record.result);
+    fields.push(`result=${result.length > 240 ? `${result.slice(0, 240)}…` : result}`);
+  }
+  return `${time} ${app.padEnd(8)} ${level.padEnd(5)} ${record.msg}${fields.length ? `  ${fields.join(' ')}` : ''}`;
+}
+
+/** The worker apps of this repository, each with the command that runs it. */
+export function findWorkerApps(): { name: string; command: string[] }[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const fromSource = import.meta.url.endsWith('.ts');
+  const apps = resolve(here, '..', '..', '..', 'apps');
+  if (!existsSync(apps)) return [];
+  return readdirSync(apps)
+    .filter((name) => name.endsWith('-worker'))
+    .sort()
+    .flatMap((name) => {
+      const source = join(apps, name, 'src', 'main.ts');
+      const built = join(apps, name, 'dist', 'main.js');
+      if (fromSource && existsSync(source)) {
+        return [{ name, command: ['--conditions=@tq/source', '--import', 'tsx', source] }];
+      }
+      return existsSync(built) ? [{ name, command: [built] }] : [];
+    });
+}
+
+/**
+ * Starts the local system: the embedded SQS/SNS/S3 endpoint (unless `TQ_ENDPOINT` is set),
+ * the topology, an SMTP sink that keeps every mail as an .eml file (unless `SMTP_URL` is set),
+ * and every worker app as a child process whose logs are prefixed with its name. Every
+ * listener binds `host` (127.0.0.1 by default: nothing here has authentication).
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const base = readEnvironment();
+  let local: LocalEndpoint | undefined;
+  let sink: SmtpSink | undefined;
+  const children: { name: string; child: ChildProcess }[] = [];
+  const stop = async () => {
+    await Promise.all(
+      children.map(async ({ child }) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        await exited;
+      }),
+    );
+    await sink?.stop();
+    await local?.stop();
+  };
+  try {
+    if (!base.endpoint)
+      local = await startLocalEndpoint({ port: options.port, host: options.host, region: base.region });
+    const env = { ...base, endpoint: base.endpoint ?? (local?.endpoint as string) };
+    const context = createContext({ endpoint: env.endpoint });
+    try {
+      const changes = await context.provisioner().apply();
+      log(`tq: endpoint ${env.endpoint}${local ? ' (embedded)' : ''}, prefix ${env.prefix}, bucket ${env.bucket}`);
+      log(`tq: provisioned topic ${env.prefix}-tasks and a queue + DLQ per task (${changes.length} change(s))`);
+    } finally {
+      context.close();
+    }
+
+    let smtpUrl = process.env.SMTP_URL;
+    let mailDir: string | undefined;
+    if (!smtpUrl) {
+      mailDir = resolve(options.mailDir);
+      sink = await startSmtpSink({ host: options.host, port: options.smtpPort, dir: mailDir });
+      smtpUrl = sink.url;
+      sink.onMessage((mail) => {
+        const to = mail.envelope.to.join(', ');
+        log(`tq: mail "${mail.parsed.subject ?? ''}" to ${to} -> ${displayPath(mail.file ?? '')}`);
+      });
+      log(`tq: SMTP sink ${smtpUrl}, mails kept in ${displayPath(mailDir)}`);
+    } else {
+      log(`tq: mail goes to SMTP_URL ${smtpUrl.replace(/\/\/[^@/]*@/, '//***@')}`);
+    }
+
+    const workers = options.workers === false ? [] : findWorkerApps();
+    for (const app of workers) {
+      const short = app.name.replace(/-worker$/, '');
+      const child = spawn(process.execPath, app.command, {
+        env: {
+          ...process.env,
+          TQ_ENDPOINT: env.endpoint,
+          TQ_PREFIX: env.prefix,
+          TQ_BUCKET: env.bucket,
+          AWS_REGION: env.region,
+          SMTP_URL: smtpUrl,
+          EMAIL_FROM: process.env.EMAIL_FROM ?? 'tq <no-reply@tq.local>',
+          TQ_HTTP_PORT: process.env.TQ_HTTP_PORT ?? '0',
+          TQ_HTTP_HOST: options.host,
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      for (const stream of [child.stdout, child.stderr]) {
+        if (stream) createInterface({ input: stream }).on('line', (line) => log(formatLogLine(short, line)));
+      }
+      child.once('exit', (code, signal) => {
+        if (code !== 0 || signal) log(`tq: ${app.name} exited (${signal ?? `code ${code}`})`);
+      });
+      children.push({ name: app.name, child });
+    }
+    if (options.workers !== false && workers.length === 0) {
+      log('tq: no worker apps found next to this tq (run it from the repository); queues only');
+    }
+    return { env, smtpUrl, mailDir, workers: workers.map((app) => app.name), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
