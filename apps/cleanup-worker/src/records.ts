@@ -23,30 +23,55 @@ const QUOTED = 2;
 const QUOTE_IN_QUOTED = 3;
 type ScanState = typeof FIELD_START | typeof UNQUOTED | typeof QUOTED | typeof QUOTE_IN_QUOTED;
 
-/** Scans one line from `state`; returns the state at its end, or the column of a broken quote. */
+/**
+ * Scans one line from `state`; returns the state at its end, or the column of a broken quote.
+ * Jumps with `indexOf` between the only characters that matter (delimiters, and quotes inside
+ * quoted fields), so a long line costs a few native searches, not a loop per character.
+ */
 function scan(text: string, delimiter: string, state: ScanState): ScanState | { invalidAt: number } {
   let current = state;
-  for (let i = 0; i < text.length; i += 1) {
-    const ch = text[i];
+  let i = 0;
+  const length = text.length;
+  for (;;) {
     switch (current) {
       case FIELD_START:
-        current = ch === '"' ? QUOTED : ch === delimiter ? FIELD_START : UNQUOTED;
+        if (i >= length) return FIELD_START;
+        if (text[i] === '"') {
+          current = QUOTED;
+          i += 1;
+        } else {
+          current = UNQUOTED;
+        }
         break;
-      case UNQUOTED:
+      case UNQUOTED: {
         // A quote inside an unquoted field is kept as a character (csv-parse's relax_quotes).
-        if (ch === delimiter) current = FIELD_START;
+        const next = text.indexOf(delimiter, i);
+        if (next === -1) return UNQUOTED;
+        i = next + 1;
+        current = FIELD_START;
         break;
-      case QUOTED:
-        if (ch === '"') current = QUOTE_IN_QUOTED;
+      }
+      case QUOTED: {
+        const quote = text.indexOf('"', i);
+        if (quote === -1) return QUOTED;
+        i = quote + 1;
+        current = QUOTE_IN_QUOTED;
         break;
+      }
       case QUOTE_IN_QUOTED:
-        if (ch === '"') current = QUOTED;
-        else if (ch === delimiter) current = FIELD_START;
-        else return { invalidAt: i + 1 };
+        if (i >= length) return QUOTE_IN_QUOTED;
+        if (text[i] === '"') {
+          current = QUOTED;
+          i += 1;
+        } else if (text[i] === delimiter) {
+          current = FIELD_START;
+          i += 1;
+        } else {
+          return { invalidAt: i + 1 };
+        }
         break;
     }
   }
-  return current;
 }
 
 export interface RecordSplitterOptions {

@@ -70,29 +70,57 @@ function compileDateFormat(format: string): DateFormat {
   return { regex: new RegExp(`^${pattern}$`), order, hasTime: order.some((k) => k === 'h' || k === 'm' || k === 's') };
 }
 
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+function daysIn(year: number, month: number): number {
+  return month === 2
+    ? year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+      ? 29
+      : 28
+    : [4, 6, 9, 11].includes(month)
+      ? 30
+      : 31;
+}
+
 function parseDate(value: string, formats: DateFormat[]): string | undefined {
   for (const format of formats) {
     const match = format.regex.exec(value);
     if (!match) continue;
-    const parts: Record<string, number> = { Y: 0, M: 1, D: 1, h: 0, m: 0, s: 0 };
-    format.order.forEach((kind, index) => {
-      parts[kind] = Number(match[index + 1]);
-    });
-    const { Y = 0, M = 1, D = 1, h = 0, m = 0, s = 0 } = parts;
-    const date = new Date(Date.UTC(Y, M - 1, D, h, m, s));
-    // Reject dates that do not exist (31 April, 29 February in common years, hour 25).
-    if (
-      date.getUTCFullYear() !== Y ||
-      date.getUTCMonth() !== M - 1 ||
-      date.getUTCDate() !== D ||
-      h > 23 ||
-      m > 59 ||
-      s > 59
-    ) {
-      continue;
+    let Y = 0;
+    let M = 1;
+    let D = 1;
+    let h = 0;
+    let m = 0;
+    let s = 0;
+    for (let index = 0; index < format.order.length; index += 1) {
+      const n = Number(match[index + 1]);
+      switch (format.order[index]) {
+        case 'Y':
+          Y = n;
+          break;
+        case 'M':
+          M = n;
+          break;
+        case 'D':
+          D = n;
+          break;
+        case 'h':
+          h = n;
+          break;
+        case 'm':
+          m = n;
+          break;
+        case 's':
+          s = n;
+          break;
+        case undefined:
+          break;
+      }
     }
-    const iso = date.toISOString();
-    return format.hasTime ? iso.slice(0, 19) : iso.slice(0, 10);
+    // Reject dates that do not exist (31 April, 29 February in common years, hour 25).
+    if (M < 1 || M > 12 || D < 1 || D > daysIn(Y, M) || h > 23 || m > 59 || s > 59) continue;
+    const date = `${pad(Y, 4)}-${pad(M)}-${pad(D)}`;
+    return format.hasTime ? `${date}T${pad(h)}:${pad(m)}:${pad(s)}` : date;
   }
   return undefined;
 }
@@ -255,40 +283,45 @@ export class Cleaner {
   }
 
   #convert(value: string, column: CompiledColumn): string | Rejection {
-    const invalid = (what: string): Rejection => ({
-      code: `INVALID_${(column.rule.type ?? 'string').toUpperCase()}:${column.name}`,
-      reason: `column "${column.name}": ${JSON.stringify(value)} is not ${what}`,
-    });
-    const cased = (text: string) =>
-      column.rule.case === 'lower'
-        ? text.toLowerCase()
-        : column.rule.case === 'upper'
-          ? text.toUpperCase()
-          : column.rule.case === 'title'
-            ? titleCase(text)
-            : text;
     switch (column.rule.type ?? 'string') {
       case 'string':
-        return cased(value);
+        return applyCase(value, column.rule.case);
       case 'integer':
-        return INTEGER.test(value) ? BigInt(value).toString() : invalid('an integer');
+        return INTEGER.test(value) ? BigInt(value).toString() : invalid(value, column, 'an integer');
       case 'number':
-        return NUMBER.test(value) ? String(Number(value)) : invalid('a number');
+        return NUMBER.test(value) ? String(Number(value)) : invalid(value, column, 'a number');
       case 'boolean':
-        return BOOLEANS.get(value.toLowerCase()) ?? invalid('a boolean (true/false, yes/no, 1/0)');
+        return BOOLEANS.get(value.toLowerCase()) ?? invalid(value, column, 'a boolean (true/false, yes/no, 1/0)');
       case 'email': {
         const email = value.toLowerCase();
-        return EMAIL.test(email) ? email : invalid('an email address');
+        return EMAIL.test(email) ? email : invalid(value, column, 'an email address');
       }
       case 'date':
         return (
           parseDate(value, column.dates) ??
-          invalid(`a date in ${(column.rule.dateFormats ?? DEFAULT_DATE_FORMATS).join(' or ')}`)
+          invalid(value, column, `a date in ${(column.rule.dateFormats ?? DEFAULT_DATE_FORMATS).join(' or ')}`)
         );
       default:
         return value;
     }
   }
+}
+
+function invalid(value: string, column: CompiledColumn, what: string): Rejection {
+  return {
+    code: `INVALID_${(column.rule.type ?? 'string').toUpperCase()}:${column.name}`,
+    reason: `column "${column.name}": ${JSON.stringify(value)} is not ${what}`,
+  };
+}
+
+function applyCase(text: string, rule: ColumnRule['case']): string {
+  return rule === 'lower'
+    ? text.toLowerCase()
+    : rule === 'upper'
+      ? text.toUpperCase()
+      : rule === 'title'
+        ? titleCase(text)
+        : text;
 }
 
 /** Prefixes a cell that a spreadsheet would run as a formula with `'`, which makes it text. */

@@ -13,7 +13,7 @@ import { Cleaner, neutralizeFormula } from './rules.js';
 export interface CleanupWorkerDeps {
   /** Reads the source and writes the outputs. */
   s3: S3Client;
-  /** Multipart upload part size in bytes (memory per output is about twice this). Default 8 MiB. */
+  /** Multipart upload part size in bytes (memory per output is about three times this). Default 5 MiB, the S3 minimum. */
   partSize?: number;
   /** Worker runtime options (queue, concurrency, logger, http, ...). */
   worker?: Omit<WorkerOptions<'cleanup_data'>, 'task' | 'handler'>;
@@ -91,7 +91,7 @@ export async function cleanCsv(
   const { bucket, key: prefix } = parseS3Uri(task.destination);
   const keys = { cleaned: `${prefix}cleaned.csv`, rejects: `${prefix}rejects.csv`, summary: `${prefix}summary.json` };
   const uri = (key: string) => `s3://${bucket}/${key}`;
-  const partSize = options.partSize ?? 8 * 1024 * 1024;
+  const partSize = options.partSize ?? 5 * 1024 * 1024;
   const delimiter = task.delimiter ?? ',';
   const neutralize = task.rules.neutralizeFormulas ?? true;
   const csvOptions = {

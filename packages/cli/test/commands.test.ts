@@ -14,7 +14,7 @@ import { runTq } from './run-cli.js';
 
 const email = { to: ['ada@example.com'], subject: 'Hi', text: 'Hello' };
 
-describe('tq send, stats and dlq as subprocesses', () => {
+describe('tq send, stats and dlq as subprocesses', { timeout: 120_000 }, () => {
   let endpoint: LocalEndpoint;
   let sqs: SQSClient;
   const prefix = uniqueName('cmd');

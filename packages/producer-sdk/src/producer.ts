@@ -34,6 +34,8 @@ export const SQS_MAX_BYTES = 1_048_576;
 export const SNS_MAX_BYTES = 262_144;
 /** Entries per SendMessageBatch / PublishBatch. */
 export const MAX_BATCH_ENTRIES = 10;
+/** Items `sendBatch` validates at a time while earlier batches are in flight. */
+const SEGMENT_ITEMS = 500;
 
 /** What `createProducer` takes. Everything defaults from the environment. */
 export interface ProducerOptions {
@@ -403,55 +405,75 @@ export function createProducer(options: ProducerOptions = {}): Producer {
       };
     };
 
-    // Validate everything first; invalid items are reported, the rest still go.
-    const ready: { index: number; prepared: Prepared }[] = [];
-    items.forEach((item, index) => {
-      try {
-        ready.push({ index, prepared: prepare(item.task, item.payload as never, item.options ?? {}) });
-      } catch (error) {
-        fail(index, error);
-      }
-    });
-    const oversized = ready.filter(({ prepared }) => prepared.bytes > prepared.limit);
-    const stored = new Set<number>();
-    await pool(oversized, batchConcurrency, async ({ index, prepared }) => {
-      try {
-        await claimCheck(prepared);
-        stored.add(index);
-      } catch (error) {
-        fail(index, error);
-      }
-    });
-    const sendable = ready.filter(({ index, prepared }) => prepared.bytes <= prepared.limit || stored.has(index));
+    type Entry = { index: number; prepared: Prepared };
+    type Batch = { destination: () => Promise<string>; route: 'topic' | 'queue'; entries: Entry[] };
 
-    // Group by destination, then cut each group into batches within the entry and byte limits.
-    const groups = new Map<string, { index: number; prepared: Prepared }[]>();
-    for (const entry of sendable) {
-      const p = entry.prepared;
-      const key = p.route === 'topic' ? 'topic' : `queue:${p.envelope.task}:${p.fifo}`;
-      const group = groups.get(key) ?? [];
-      group.push(entry);
-      groups.set(key, group);
-    }
-    const batches: { destination: () => Promise<string>; route: 'topic' | 'queue'; entries: typeof sendable }[] = [];
-    for (const group of groups.values()) {
-      const first = group[0]?.prepared as Prepared;
-      const destination = first.route === 'topic' ? resolveTopic : () => resolveQueue(first.envelope.task, first.fifo);
-      let current: typeof sendable = [];
-      let bytes = 0;
-      for (const entry of group) {
-        if (current.length === MAX_BATCH_ENTRIES || bytes + entry.prepared.bytes > first.limit) {
-          batches.push({ destination, route: first.route, entries: current });
-          current = [];
-          bytes = 0;
+    /** Validates one segment and cuts it into batches by destination within the entry and byte limits. */
+    const plan = async (from: number, to: number): Promise<Batch[]> => {
+      // Invalid items are reported; the rest still go.
+      const ready: Entry[] = [];
+      for (let index = from; index < to; index += 1) {
+        const item = items[index] as BatchItem;
+        try {
+          ready.push({ index, prepared: prepare(item.task, item.payload as never, item.options ?? {}) });
+        } catch (error) {
+          fail(index, error);
         }
-        current.push(entry);
-        bytes += entry.prepared.bytes;
       }
-      if (current.length > 0) batches.push({ destination, route: first.route, entries: current });
-    }
+      const oversized = ready.filter(({ prepared }) => prepared.bytes > prepared.limit);
+      const stored = new Set<number>();
+      await pool(oversized, batchConcurrency, async ({ index, prepared }) => {
+        try {
+          await claimCheck(prepared);
+          stored.add(index);
+        } catch (error) {
+          fail(index, error);
+        }
+      });
+      const groups = new Map<string, Entry[]>();
+      for (const entry of ready) {
+        const p = entry.prepared;
+        if (p.bytes > p.limit && !stored.has(entry.index)) continue;
+        const key = p.route === 'topic' ? 'topic' : `queue:${p.envelope.task}:${p.fifo}`;
+        const group = groups.get(key) ?? [];
+        group.push(entry);
+        groups.set(key, group);
+      }
+      const planned: Batch[] = [];
+      for (const group of groups.values()) {
+        const first = group[0]?.prepared as Prepared;
+        const destination =
+          first.route === 'topic' ? resolveTopic : () => resolveQueue(first.envelope.task, first.fifo);
+        let current: Entry[] = [];
+        let bytes = 0;
+        for (const entry of group) {
+          if (current.length === MAX_BATCH_ENTRIES || bytes + entry.prepared.bytes > first.limit) {
+            planned.push({ destination, route: first.route, entries: current });
+            current = [];
+            bytes = 0;
+          }
+          current.push(entry);
+          bytes += entry.prepared.bytes;
+        }
+        if (current.length > 0) planned.push({ destination, route: first.route, entries: current });
+      }
+      return planned;
+    };
 
-    await pool(batches, batchConcurrency, async (batch) => {
+    // Items go in segments: the next segment is validated while the calls of the previous one
+    // are in flight, so validation costs no network time.
+    const inFlight = new Set<Promise<void>>();
+    for (let from = 0; from < items.length; from += SEGMENT_ITEMS) {
+      for (const batch of await plan(from, Math.min(items.length, from + SEGMENT_ITEMS))) {
+        while (inFlight.size >= batchConcurrency) await Promise.race(inFlight);
+        const call = sendOne(batch).finally(() => inFlight.delete(call));
+        inFlight.add(call);
+      }
+    }
+    await Promise.all(inFlight);
+    return results;
+
+    async function sendOne(batch: Batch): Promise<void> {
       let target: string;
       try {
         target = await batch.destination();
@@ -524,8 +546,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
         pending = retry;
         if (pending.length > 0) await sleep(Math.random() * 100 * 2 ** attempt);
       }
-    });
-    return results;
+    }
   }
 
   return {

@@ -1,6 +1,7 @@
 import {
   context,
   createTraceState,
+  INVALID_SPAN_CONTEXT,
   isSpanContextValid,
   ROOT_CONTEXT,
   type Span,
@@ -26,6 +27,15 @@ export function parseTraceparent(traceparent: string | undefined, tracestate?: s
   return isSpanContextValid(spanContext) ? spanContext : undefined;
 }
 
+/** True once an OpenTelemetry SDK has registered a tracer provider. */
+function tracingEnabled(): boolean {
+  const provider = trace.getTracerProvider() as { getDelegateTracer?: (name: string) => unknown };
+  return typeof provider.getDelegateTracer !== 'function' || provider.getDelegateTracer('@tq/worker') !== undefined;
+}
+
+// A proxy: it delegates to whatever tracer provider an OpenTelemetry SDK registers, even later.
+const tracer = trace.getTracer('@tq/worker');
+
 /** Formats a span context as a W3C `traceparent`. */
 export function formatTraceparent(spanContext: SpanContext): string {
   return `00-${spanContext.traceId}-${spanContext.spanId}-${(spanContext.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
@@ -45,8 +55,11 @@ export function withMessageSpan<T>(
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
   const remote = parseTraceparent(traceparent, tracestate);
+  if (!tracingEnabled()) {
+    // No SDK: skip the span machinery; the handler still gets the message's trace context.
+    return fn(trace.wrapSpanContext(remote ?? INVALID_SPAN_CONTEXT));
+  }
   const parent = remote ? trace.setSpanContext(ROOT_CONTEXT, remote) : context.active();
-  const tracer = trace.getTracer('@tq/worker');
   return tracer.startActiveSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent, async (span) => {
     try {
       const result = await fn(span);

@@ -292,6 +292,15 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   readonly #options: WorkerOptions<TTask>;
   readonly #registry: TaskRegistry;
   readonly #prefix: string;
+  readonly #m: {
+    received: { inc(): void };
+    succeeded: { inc(): void };
+    failed: { inc(): void };
+    retried: { inc(): void };
+    inFlight: { set(value: number): void };
+    receiveErrors: { inc(): void };
+    duration: Record<'succeeded' | 'failed' | 'aborted' | 'dead-lettered', { observe(value: number): void }>;
+  };
   readonly #logger: Logger;
   readonly #sqs: SQSClient;
   readonly #s3: S3Client;
@@ -357,6 +366,22 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.#versions = new Set(options.versions ?? Object.keys(definition?.versions ?? {}).map(Number));
     this.#logger = (options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })).child({ task: options.task });
     this.metrics = createWorkerMetrics(options.metricsRegistry);
+    const task = { task: options.task };
+    // Label sets bound once: no label hashing per message.
+    this.#m = {
+      received: this.metrics.received.labels(task),
+      succeeded: this.metrics.succeeded.labels(task),
+      failed: this.metrics.failed.labels(task),
+      retried: this.metrics.retried.labels(task),
+      inFlight: this.metrics.inFlight.labels(task),
+      receiveErrors: this.metrics.receiveErrors.labels(task),
+      duration: {
+        succeeded: this.metrics.duration.labels({ ...task, outcome: 'succeeded' }),
+        failed: this.metrics.duration.labels({ ...task, outcome: 'failed' }),
+        aborted: this.metrics.duration.labels({ ...task, outcome: 'aborted' }),
+        'dead-lettered': this.metrics.duration.labels({ ...task, outcome: 'dead-lettered' }),
+      },
+    };
     this.#prefix = options.prefix ?? env.prefix;
 
     this.#deletes = new Batcher<string>({
@@ -568,7 +593,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
 
   #receiveFailed(error: unknown): void {
     this.#receiveFailures += 1;
-    this.metrics.receiveErrors.inc({ task: this.task });
+    this.#m.receiveErrors.inc();
     const backoff = this.#options.receiveBackoff;
     const retryInMs = backoffMs(this.#receiveFailures, backoff?.baseMs ?? 250, backoff?.capMs ?? 20_000);
     this.#receiveBlockedUntil = Date.now() + retryInMs;
@@ -595,7 +620,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         heartbeat: undefined,
       };
       this.#held.add(held);
-      this.metrics.received.inc({ task: this.task });
+      this.#m.received.inc();
       this.emit('received', { messageId: held.messageId, attempt: held.attempt });
       if (this.#state !== 'running') {
         // A receive that completed as shutdown began: hand it straight back.
@@ -613,7 +638,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         this.#track(this.#runGroup(held.groupId));
       }
     }
-    this.metrics.inFlight.set({ task: this.task }, this.#held.size);
+    this.#m.inFlight.set(this.#held.size);
   }
 
   #track(work: Promise<void>): void {
@@ -685,7 +710,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     } finally {
       held.state = 'done';
       this.#held.delete(held);
-      this.metrics.inFlight.set({ task: this.task }, this.#held.size);
+      this.#m.inFlight.set(this.#held.size);
       this.#pump();
     }
   }
@@ -729,7 +754,8 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         async (span) => {
           const spanContext = span.spanContext();
           const traceparent = spanContext.traceId !== '0'.repeat(32) ? formatTraceparent(spanContext) : undefined;
-          const log = baseLog.child({ id: envelope.id, ...(traceparent ? { traceId: spanContext.traceId } : {}) });
+          const log = baseLog;
+          log.setBindings({ id: envelope.id, ...(traceparent ? { traceId: spanContext.traceId } : {}) });
           const context: HandlerContext<TTask> = {
             id: envelope.id,
             task: this.task,
@@ -756,7 +782,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         },
       );
       const durationMs = performance.now() - started;
-      this.metrics.duration.observe({ task: this.task, outcome: 'succeeded' }, durationMs / 1000);
+      this.#m.duration.succeeded.observe(durationMs / 1000);
       await this.#settle(held);
       void this.#deletes.add(held.receiptHandle).catch((error: unknown) => {
         outcome.log.warn(
@@ -764,7 +790,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
           'delete failed after success: the task may run again (handlers are idempotent)',
         );
       });
-      this.metrics.succeeded.inc({ task: this.task });
+      this.#m.succeeded.inc();
       outcome.log.info({ durationMs: Math.round(durationMs), result: outcome.result }, 'task succeeded');
       this.emit('succeeded', {
         id: envelope.id,
@@ -776,19 +802,19 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       return 'succeeded';
     } catch (error) {
       const durationMs = performance.now() - started;
-      const log = baseLog.child({ id: envelope.id });
+      const log = baseLog;
       if (this.#shutdownAbort.signal.aborted && controller.signal.reason === this.#shutdownAbort.signal.reason) {
-        this.metrics.duration.observe({ task: this.task, outcome: 'aborted' }, durationMs / 1000);
+        this.#m.duration.aborted.observe(durationMs / 1000);
         log.warn('aborted by shutdown; returning the message to the queue');
         await this.#release([held]);
         return 'released';
       }
-      this.metrics.failed.inc({ task: this.task });
+      this.#m.failed.inc();
       if (isNonRetryableError(error)) {
-        this.metrics.duration.observe({ task: this.task, outcome: 'dead-lettered' }, durationMs / 1000);
+        this.#m.duration['dead-lettered'].observe(durationMs / 1000);
         return await this.#deadLetter(held, envelope.id, error.code, error.message, log, error);
       }
-      this.metrics.duration.observe({ task: this.task, outcome: 'failed' }, durationMs / 1000);
+      this.#m.duration.failed.observe(durationMs / 1000);
       if (!isRetryLaterError(error) && this.#maxReceiveCount !== undefined && held.attempt >= this.#maxReceiveCount) {
         // The queue's redrive would move it on the next receive without a reason; move it now with one.
         return await this.#deadLetter(
@@ -826,7 +852,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       : retryDelaySeconds(held.attempt, this.#options.retry);
     await this.#settle(held);
     await this.#visibilityChanges.add({ receiptHandle: held.receiptHandle, seconds: delaySeconds });
-    this.metrics.retried.inc({ task: this.task });
+    this.#m.retried.inc();
     log.warn({ err: error, delaySeconds }, 'task failed; retrying');
     this.emit('retrying', { id, messageId: held.messageId, attempt: held.attempt, delaySeconds, error });
     return 'retried';
@@ -924,7 +950,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       }
     });
     await Promise.all(changes);
-    this.metrics.inFlight.set({ task: this.task }, this.#held.size);
+    this.#m.inFlight.set(this.#held.size);
   }
 
   // ---- heartbeat --------------------------------------------------------------------------

@@ -1,0 +1,17 @@
+// One contender of one scenario, in a process of its own: reads its config from stdin, runs,
+// prints `RESULT <json>` with the measurement and its peak RSS, and exits.
+import { peakRssMb } from './lib.js';
+import { scenarios } from './scenarios/index.js';
+
+const [name, contender] = process.argv.slice(2);
+const scenario = scenarios.find((candidate) => candidate.name === name);
+if (!scenario || !contender) {
+  console.error(`unknown scenario ${name}`);
+  process.exit(2);
+}
+const chunks: Buffer[] = [];
+for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+const config = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+const measurement = await scenario.run(contender, config as never);
+process.stdout.write(`RESULT ${JSON.stringify({ ...measurement, peakRssMb: Math.round(peakRssMb()) })}\n`);
+process.exit(0);

@@ -1,0 +1,191 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { AwsClientConfig } from '@tq/testing';
+
+/** What the orchestrator hands every scenario. */
+export interface BenchContext {
+  /** The local endpoint (its own process). */
+  endpoint: string;
+  clientConfig: AwsClientConfig;
+  /** The SMTP sink (its own process). */
+  smtpUrl: string;
+  /** Fewer messages and rounds, for a quick look (`--quick`). */
+  quick: boolean;
+}
+
+/** One contender's measurement in one round. */
+export interface Measurement {
+  /** The headline number, in the scenario's unit (higher is better unless `lowerIsBetter`). */
+  value: number;
+  p50?: number;
+  p99?: number;
+  /** Peak resident set size of the contender's process, MB. */
+  peakRssMb?: number;
+  /** Anything else worth keeping in the JSON results. */
+  extra?: Record<string, number | string>;
+}
+
+/** A benchmark scenario: set up in the orchestrator, run in one child process per contender and round. */
+export interface Scenario<TConfig = unknown> {
+  name: string;
+  title: string;
+  unit: string;
+  lowerIsBetter?: boolean;
+  /** Contenders in run order; ratios are against `reference`. */
+  contenders: string[];
+  reference: string;
+  /** What "reference" means here, for the README and the table. */
+  referenceNote: string;
+  rounds(context: BenchContext): number;
+  /** Fresh resources for one run (queues, preloaded messages, files), in the orchestrator. */
+  prepare(context: BenchContext, contender: string): Promise<TConfig>;
+  /** The run itself, in a child process of its own. */
+  run(contender: string, config: TConfig): Promise<Measurement>;
+  /** Checks after a run (nothing lost, nothing left), in the orchestrator. */
+  verify?(context: BenchContext, config: TConfig): Promise<void>;
+}
+
+/** Percentile of sorted numbers (nearest rank). */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index] as number;
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** Peak RSS of this process in MB (Linux `VmHWM`; elsewhere the current RSS). */
+export function peakRssMb(): number {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = Number(/VmHWM:\s+(\d+)\s+kB/.exec(status)?.[1]);
+    if (Number.isFinite(kb)) return kb / 1024;
+  } catch {}
+  return process.memoryUsage().rss / 1024 / 1024;
+}
+
+let counter = 0;
+/** A queue name no other run uses. */
+export function freshName(base: string): string {
+  counter += 1;
+  return `bench-${base}-${Date.now().toString(36)}-${counter}`;
+}
+
+/** Creates a queue and its DLQ (redrive after 5 receives); returns both URLs. */
+export async function createQueues(config: AwsClientConfig, base: string) {
+  const sqs = new SQSClient(config);
+  try {
+    const name = freshName(base);
+    const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }));
+    const dlqArn = (
+      await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))
+    ).Attributes?.QueueArn;
+    const queue = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: name,
+        Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 5 }) },
+      }),
+    );
+    return { queueUrl: queue.QueueUrl as string, dlqUrl: dlq.QueueUrl as string };
+  } finally {
+    sqs.destroy();
+  }
+}
+
+/** Sends `bodies` to a queue in batches of 10, 16 calls at a time. */
+export async function preload(config: AwsClientConfig, queueUrl: string, bodies: string[]): Promise<void> {
+  const sqs = new SQSClient(config);
+  try {
+    const batches: SendMessageBatchRequestEntry[][] = [];
+    for (let i = 0; i < bodies.length; i += 10) {
+      batches.push(bodies.slice(i, i + 10).map((body, j) => ({ Id: String(j), MessageBody: body })));
+    }
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < batches.length) {
+          const entries = batches[next++] as SendMessageBatchRequestEntry[];
+          const out = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+          if (out.Failed?.length) throw new Error(`preload: ${out.Failed.length} entries failed`);
+        }
+      }),
+    );
+  } finally {
+    sqs.destroy();
+  }
+}
+
+/** Visible + in-flight + delayed messages of a queue. */
+export async function remaining(config: AwsClientConfig, queueUrl: string): Promise<number> {
+  const sqs = new SQSClient(config);
+  try {
+    const out = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: [
+          'ApproximateNumberOfMessages',
+          'ApproximateNumberOfMessagesNotVisible',
+          'ApproximateNumberOfMessagesDelayed',
+        ],
+      }),
+    );
+    const a = out.Attributes ?? {};
+    return (
+      Number(a.ApproximateNumberOfMessages) +
+      Number(a.ApproximateNumberOfMessagesNotVisible) +
+      Number(a.ApproximateNumberOfMessagesDelayed)
+    );
+  } finally {
+    sqs.destroy();
+  }
+}
+
+/** Runs `work` over items with at most `limit` at once. */
+export async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++] as T);
+    }),
+  );
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Runs one contender of a scenario in a child process and returns its measurement. */
+export async function runInChild(scenario: string, contender: string, config: unknown): Promise<Measurement> {
+  const child = spawn(
+    process.execPath,
+    // Compiled JavaScript all the way down (`pnpm bench` builds first): what users run, with no
+    // TypeScript loader in the measured process.
+    [join(here, 'contender.js'), scenario, contender],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    },
+  );
+  child.stdin?.end(JSON.stringify(config));
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const line = output.split('\n').find((candidate) => candidate.startsWith('RESULT '));
+  if (code !== 0 || !line) throw new Error(`${scenario}/${contender} failed (exit ${code}):\n${output.slice(-2000)}`);
+  return JSON.parse(line.slice('RESULT '.length)) as Measurement;
+}

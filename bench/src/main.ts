@@ -1,0 +1,115 @@
+// `pnpm bench [scenario...] [--quick]`: runs each scenario's contenders alternately, one process
+// each, against a local endpoint and SMTP sink in processes of their own; prints a markdown table
+// and writes bench/results/<date>.json.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startEndpointProcess } from '@tq/testing';
+import { type BenchContext, type Measurement, median, runInChild } from './lib.js';
+import { scenarios } from './scenarios/index.js';
+import { startSmtpProcess } from './smtp-process.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const wanted = args.filter((arg) => !arg.startsWith('--'));
+const unknown = wanted.filter((name) => !scenarios.some((s) => s.name === name));
+if (unknown.length > 0) {
+  console.error(`unknown scenario(s): ${unknown.join(', ')} (known: ${scenarios.map((s) => s.name).join(', ')})`);
+  process.exit(2);
+}
+const selected = wanted.length > 0 ? scenarios.filter((s) => wanted.includes(s.name)) : scenarios;
+
+interface Row {
+  scenario: string;
+  title: string;
+  unit: string;
+  contender: string;
+  reference: string;
+  referenceNote: string;
+  runs: Measurement[];
+  median: number;
+  p50?: number;
+  p99?: number;
+  peakRssMb: number;
+  ratio: number;
+}
+
+const endpoint = await startEndpointProcess();
+const smtp = await startSmtpProcess();
+const context: BenchContext = {
+  endpoint: endpoint.endpoint,
+  clientConfig: endpoint.clientConfig,
+  smtpUrl: smtp.url,
+  quick,
+};
+const rows: Row[] = [];
+const started = Date.now();
+try {
+  for (const scenario of selected) {
+    const rounds = scenario.rounds(context);
+    const runs = new Map<string, Measurement[]>(scenario.contenders.map((c) => [c, []]));
+    console.error(`\n${scenario.name}: ${scenario.title} (${rounds} rounds, ${scenario.contenders.join(' / ')})`);
+    for (let round = 0; round < rounds; round += 1) {
+      for (const contender of scenario.contenders) {
+        const config = await scenario.prepare(context, contender);
+        const measurement = await runInChild(scenario.name, contender, config);
+        await scenario.verify?.(context, config);
+        runs.get(contender)?.push(measurement);
+        console.error(
+          `  round ${round + 1} ${contender.padEnd(16)} ${measurement.value.toFixed(1)} ${scenario.unit}${measurement.p99 !== undefined ? ` p50 ${measurement.p50?.toFixed(1)} p99 ${measurement.p99.toFixed(1)}` : ''}  rss ${measurement.peakRssMb} MB`,
+        );
+      }
+    }
+    const reference = median((runs.get(scenario.reference) ?? []).map((m) => m.value));
+    for (const [contender, measurements] of runs) {
+      const value = median(measurements.map((m) => m.value));
+      const p50s = measurements.flatMap((m) => (m.p50 === undefined ? [] : [m.p50]));
+      const p99s = measurements.flatMap((m) => (m.p99 === undefined ? [] : [m.p99]));
+      rows.push({
+        scenario: scenario.name,
+        title: scenario.title,
+        unit: scenario.unit,
+        contender,
+        reference: scenario.reference,
+        referenceNote: scenario.referenceNote,
+        runs: measurements,
+        median: value,
+        ...(p50s.length ? { p50: median(p50s) } : {}),
+        ...(p99s.length ? { p99: median(p99s) } : {}),
+        peakRssMb: Math.max(...measurements.map((m) => m.peakRssMb ?? 0)),
+        ratio: scenario.lowerIsBetter ? reference / value : value / reference,
+      });
+    }
+  }
+} finally {
+  await smtp.stop();
+  await endpoint.stop();
+}
+
+const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+const format = (n: number | undefined) =>
+  n === undefined ? '' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
+const lines = [
+  `Machine: ${machine}. ${new Date().toISOString().slice(0, 10)}, ${Math.round((Date.now() - started) / 1000)} s${quick ? ', --quick' : ''}.`,
+  '',
+  '| scenario | contender | median | p50 | p99 | peak RSS MB | ratio |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  ...rows.map(
+    (row) =>
+      `| ${row.scenario} | ${row.contender} | ${format(row.median)} ${row.unit} | ${format(row.p50)} | ${format(row.p99)} | ${Math.round(row.peakRssMb)} | ${row.contender === row.reference ? '1.00 (reference)' : `${row.ratio.toFixed(2)} × ${row.reference}`} |`,
+  ),
+];
+console.log(lines.join('\n'));
+
+const results = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
+await mkdir(results, { recursive: true });
+const file = join(results, `${new Date().toISOString().slice(0, 10)}.json`);
+// A run of some scenarios updates today's file instead of replacing the others.
+const previous = await readFile(file, 'utf8')
+  .then((text) => JSON.parse(text) as { rows: Row[] })
+  .catch(() => ({ rows: [] as Row[] }));
+const ran = new Set(rows.map((row) => row.scenario));
+const merged = [...previous.rows.filter((row) => !ran.has(row.scenario)), ...rows];
+await writeFile(file, `${JSON.stringify({ machine, quick, date: new Date().toISOString(), rows: merged }, null, 2)}\n`);
+console.error(`\nresults: ${file}`);

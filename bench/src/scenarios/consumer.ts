@@ -1,0 +1,216 @@
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, SQS, SQSClient } from '@aws-sdk/client-sqs';
+import { createTask, encodeMessageBody } from '@tq/contracts';
+import type { AwsClientConfig } from '@tq/testing';
+import { createWorker } from '@tq/worker';
+import { pino } from 'pino';
+import { Consumer } from 'sqs-consumer';
+import { Squiss } from 'squiss-ts';
+import { createQueues, preload, remaining, type Scenario } from '../lib.js';
+
+interface Config {
+  clientConfig: AwsClientConfig;
+  queueUrl: string;
+  dlqUrl: string;
+  count: number;
+  handlerMs: number;
+  concurrency: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves when `count` messages were handled; rejects if the run stalls for 30 s. */
+function counter(count: number) {
+  let handled = 0;
+  let last = Date.now();
+  let resolveDone: () => void = () => {};
+  let rejectDone: (error: Error) => void = () => {};
+  const done = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
+  const watchdog = setInterval(() => {
+    if (Date.now() - last > 30_000) rejectDone(new Error(`stalled at ${handled} of ${count}`));
+  }, 1000);
+  return {
+    done: done.finally(() => clearInterval(watchdog)),
+    hit() {
+      handled += 1;
+      last = Date.now();
+      if (handled === count) resolveDone();
+    },
+  };
+}
+
+/**
+ * Consumer throughput: a queue preloaded with tasks; each contender runs the same handler with the
+ * same concurrency (tq `concurrency`, squiss-ts `maxInFlight`; sqs-consumer has one poller and
+ * runs each batch of 10 to completion by design; the raw loop has tq's number of pollers, each
+ * receiving 10, running them, deleting them in one batch). Measured from start to the last
+ * handler's completion; the queue must be empty afterwards.
+ */
+function consumerScenario(name: string, title: string, handlerMs: number, count: number, quickCount: number) {
+  const scenario: Scenario<Config> = {
+    name,
+    title,
+    unit: 'msgs/s',
+    contenders: ['tq worker', 'sqs-consumer', 'squiss-ts', 'raw receive/delete'],
+    reference: 'raw receive/delete',
+    referenceNote: "a bare receive → handle → DeleteMessageBatch loop with tq's number of pollers",
+    rounds: (context) => (context.quick ? 1 : 2),
+    async prepare(context) {
+      const { queueUrl, dlqUrl } = await createQueues(context.clientConfig, name);
+      const total = context.quick ? quickCount : count;
+      const bodies = Array.from({ length: total }, (_, i) =>
+        encodeMessageBody(createTask('send_email', { to: [`u${i}@example.com`], subject: `n${i}`, text: 'x' })),
+      );
+      await preload(context.clientConfig, queueUrl, bodies);
+      return { clientConfig: context.clientConfig, queueUrl, dlqUrl, count: total, handlerMs, concurrency: 50 };
+    },
+    async run(contender, config) {
+      const sqs = new SQSClient(config.clientConfig);
+      const handle = config.handlerMs > 0 ? () => sleep(config.handlerMs) : () => Promise.resolve();
+      const progress = counter(config.count);
+      const started = performance.now();
+      if (contender === 'tq worker') {
+        const worker = createWorker({
+          task: 'send_email',
+          sqs,
+          queueUrl: config.queueUrl,
+          deadLetterQueueUrl: config.dlqUrl,
+          concurrency: config.concurrency,
+          waitTimeSeconds: 1,
+          logger: pino({ level: 'silent' }),
+          handleSignals: false,
+          handler: async () => {
+            await handle();
+          },
+        });
+        worker.on('succeeded', () => progress.hit());
+        await worker.start();
+        await progress.done;
+        const seconds = (performance.now() - started) / 1000;
+        await worker.stop();
+        sqs.destroy();
+        return { value: config.count / seconds };
+      }
+      if (contender === 'sqs-consumer') {
+        const consumer = Consumer.create({
+          queueUrl: config.queueUrl,
+          sqs,
+          batchSize: 10,
+          waitTimeSeconds: 1,
+          pollingWaitTimeMs: 0,
+          // stop() then waits for the last batch's deletes.
+          pollingCompleteWaitTimeMs: 10_000,
+          // The local queue URLs name a host that is not the endpoint; use the client's endpoint.
+          useQueueUrlAsEndpoint: false,
+          handleMessage: async (message: Message) => {
+            await handle();
+            progress.hit();
+            return message;
+          },
+        });
+        consumer.on('error', (error) => console.error('sqs-consumer error:', error.message));
+        if (process.env.BENCH_DEBUG) {
+          for (const event of ['started', 'stopped', 'empty', 'response_processed'] as const) {
+            consumer.on(event, () => console.error('sqs-consumer', event));
+          }
+        }
+        consumer.on('processing_error', (error) => console.error('sqs-consumer processing error:', error.message));
+        consumer.start();
+        await progress.done;
+        const seconds = (performance.now() - started) / 1000;
+        const stopped = new Promise((resolve) => consumer.once('stopped', resolve));
+        consumer.stop({ abort: false });
+        await stopped;
+        sqs.destroy();
+        return { value: config.count / seconds };
+      }
+      if (contender === 'squiss-ts') {
+        const squiss = new Squiss({
+          queueUrl: config.queueUrl,
+          SQS: new SQS(config.clientConfig),
+          maxInFlight: config.concurrency,
+          receiveBatchSize: 10,
+          deleteBatchSize: 10,
+          receiveWaitTimeSecs: 1,
+          bodyFormat: 'plain',
+        });
+        let deleted = 0;
+        const allDeleted = new Promise<void>((resolve) => {
+          squiss.on('deleted', () => {
+            deleted += 1;
+            if (deleted === config.count) resolve();
+          });
+        });
+        squiss.on('message', (message) => {
+          void handle().then(() => {
+            progress.hit();
+            message.del();
+          });
+        });
+        await squiss.start();
+        await progress.done;
+        const seconds = (performance.now() - started) / 1000;
+        await Promise.race([allDeleted, sleep(10_000)]);
+        await squiss.stop(false, 10_000);
+        sqs.destroy();
+        return { value: config.count / seconds };
+      }
+      // The raw loop: tq's number of pollers, each receive → handle the batch → delete the batch.
+      const pollers = Math.ceil(config.concurrency / 10);
+      let finished = false;
+      void progress.done.then(() => {
+        finished = true;
+      });
+      const loops = Promise.all(
+        Array.from({ length: pollers }, async () => {
+          while (!finished) {
+            const out = await sqs.send(
+              new ReceiveMessageCommand({ QueueUrl: config.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+            );
+            const messages = out.Messages ?? [];
+            if (messages.length === 0) continue;
+            await Promise.all(messages.map(() => handle()));
+            await sqs.send(
+              new DeleteMessageBatchCommand({
+                QueueUrl: config.queueUrl,
+                Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+              }),
+            );
+            for (const _ of messages) progress.hit();
+          }
+        }),
+      );
+      await progress.done;
+      const seconds = (performance.now() - started) / 1000;
+      await loops;
+      sqs.destroy();
+      return { value: config.count / seconds };
+    },
+    async verify(context, config) {
+      // Deletes may still be landing for a moment after the last handler finished.
+      for (let i = 0; i < 50; i += 1) {
+        if ((await remaining(context.clientConfig, config.queueUrl)) === 0) return;
+        await sleep(100);
+      }
+      throw new Error(`${name}: messages left on the queue after the run`);
+    },
+  };
+  return scenario;
+}
+
+export const consumerNoop = consumerScenario(
+  'consumer-noop',
+  'consume 20,000 tasks, no-op handler, concurrency 50',
+  0,
+  20_000,
+  4000,
+);
+export const consumerSlow = consumerScenario(
+  'consumer-50ms',
+  'consume 20,000 tasks, 50 ms async handler, concurrency 50',
+  50,
+  20_000,
+  2000,
+);
