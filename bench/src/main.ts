@@ -45,6 +45,23 @@ const context: BenchContext = {
 };
 const rows: Row[] = [];
 const started = Date.now();
+const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+const resultsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
+const resultsFile = join(resultsDir, `${new Date().toISOString().slice(0, 10)}.json`);
+
+/** Merges this run's rows into today's file, scenario by scenario, so a crash loses only one. */
+async function save(): Promise<void> {
+  await mkdir(resultsDir, { recursive: true });
+  const previous = await readFile(resultsFile, 'utf8')
+    .then((text) => JSON.parse(text) as { rows: Row[] })
+    .catch(() => ({ rows: [] as Row[] }));
+  const ran = new Set(rows.map((row) => row.scenario));
+  const merged = [...previous.rows.filter((row) => !ran.has(row.scenario)), ...rows];
+  await writeFile(
+    resultsFile,
+    `${JSON.stringify({ machine, quick, date: new Date().toISOString(), rows: merged }, null, 2)}\n`,
+  );
+}
 try {
   for (const scenario of selected) {
     const rounds = scenario.rounds(context);
@@ -81,13 +98,13 @@ try {
         ratio: scenario.lowerIsBetter ? reference / value : value / reference,
       });
     }
+    await save();
   }
 } finally {
   await smtp.stop();
   await endpoint.stop();
 }
 
-const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const format = (n: number | undefined) =>
   n === undefined ? '' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
 const lines = [
@@ -102,14 +119,4 @@ const lines = [
 ];
 console.log(lines.join('\n'));
 
-const results = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
-await mkdir(results, { recursive: true });
-const file = join(results, `${new Date().toISOString().slice(0, 10)}.json`);
-// A run of some scenarios updates today's file instead of replacing the others.
-const previous = await readFile(file, 'utf8')
-  .then((text) => JSON.parse(text) as { rows: Row[] })
-  .catch(() => ({ rows: [] as Row[] }));
-const ran = new Set(rows.map((row) => row.scenario));
-const merged = [...previous.rows.filter((row) => !ran.has(row.scenario)), ...rows];
-await writeFile(file, `${JSON.stringify({ machine, quick, date: new Date().toISOString(), rows: merged }, null, 2)}\n`);
-console.error(`\nresults: ${file}`);
+console.error(`\nresults: ${resultsFile}`);

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { S3Client } from '@aws-sdk/client-s3';
 import {
   type BatchResultErrorEntry,
@@ -364,6 +364,8 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.#graceMs = options.shutdownGraceMs ?? 25_000;
     const definition = registry.get(options.task);
     this.#versions = new Set(options.versions ?? Object.keys(definition?.versions ?? {}).map(Number));
+    // Every running handler listens on the shutdown signal; there are `concurrency` of them by design.
+    setMaxListeners(this.#concurrency + 16, this.#shutdownAbort.signal);
     this.#logger = (options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })).child({ task: options.task });
     this.metrics = createWorkerMetrics(options.metricsRegistry);
     const task = { task: options.task };

@@ -1,0 +1,115 @@
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { createTask, encodeMessageBody } from '@tq/contracts';
+import { type LocalEndpoint, type SmtpSink, startLocalEndpoint, startSmtpSink, uniqueName } from '@tq/testing';
+import { createProvisioner, defineTopology } from '@tq/topology';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const apps = ['email-worker', 'image-worker', 'cleanup-worker', 'report-worker'];
+
+/**
+ * Each app deploys as a self-contained folder (`pnpm run deploy`: its dist, its production
+ * dependencies, its Dockerfile) that runs with plain `node dist/main.js`, outside the workspace.
+ */
+describe('apps deploy into folders that run with plain node', () => {
+  let work: string;
+  let endpoint: LocalEndpoint;
+  let smtp: SmtpSink;
+  const prefix = uniqueName('deploy');
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'tq-deploy-'));
+    endpoint = await startLocalEndpoint();
+    smtp = await startSmtpSink();
+    const clients = {
+      sqs: new SQSClient(endpoint.clientConfig),
+      sns: new SNSClient(endpoint.clientConfig),
+      s3: new S3Client(endpoint.clientConfig),
+    };
+    await createProvisioner({ ...clients, topology: defineTopology({ prefix, bucket: false }) }).apply();
+  });
+  afterAll(async () => {
+    await smtp?.stop();
+    await endpoint?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('deploys every app, starts each with plain node, and the email worker delivers a task', async () => {
+    const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { packageManager: string };
+    for (const app of apps) {
+      await run('npx', ['-y', manifest.packageManager, 'run', 'deploy', join(work, app)], {
+        cwd: join(root, 'apps', app),
+        maxBuffer: 32 * 1024 * 1024,
+      });
+      const files = await readdir(join(work, app));
+      expect(files.sort()).toEqual(['Dockerfile', 'README.md', 'dist', 'node_modules', 'package.json']);
+    }
+
+    const children = apps.map((app) => {
+      const child = spawn(process.execPath, ['dist/main.js'], {
+        cwd: join(work, app),
+        // Only what a container would get: no workspace, no TypeScript loader, no source condition.
+        env: {
+          PATH: process.env.PATH,
+          TQ_ENDPOINT: endpoint.endpoint,
+          TQ_PREFIX: prefix,
+          AWS_REGION: endpoint.region,
+          SMTP_URL: smtp.url,
+          EMAIL_FROM: 'Deployed <deployed@example.com>',
+          TQ_HTTP_PORT: '0',
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      child.stderr?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      return { app, child, output: () => output };
+    });
+    try {
+      for (const { app, child, output } of children) {
+        const deadline = Date.now() + 30_000;
+        while (!output().includes('"msg":"worker started"')) {
+          if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${app} did not start:\n${output()}`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        const http = /"http":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output())?.[1];
+        expect((await fetch(`${http}/healthz`)).status, app).toBe(200);
+      }
+
+      const sqs = new SQSClient(endpoint.clientConfig);
+      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: `${prefix}-send_email` }));
+      const task = createTask('send_email', {
+        to: ['ops@example.com'],
+        subject: 'From the deployed folder',
+        text: 'ok',
+      });
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: encodeMessageBody(task) }));
+      const [mail] = await smtp.waitFor(1, { where: (m) => m.parsed.subject === 'From the deployed folder' });
+      expect(mail?.parsed.messageId).toBe(`<${task.id}@example.com>`);
+      sqs.destroy();
+
+      for (const { child } of children) child.kill('SIGTERM');
+      for (const { app, child, output } of children) {
+        const [code] = child.exitCode === null ? await once(child, 'exit') : [child.exitCode];
+        expect(code, `${app}:\n${output()}`).toBe(0);
+      }
+    } finally {
+      for (const { child } of children) child.kill('SIGKILL');
+    }
+  }, 300_000);
+});
