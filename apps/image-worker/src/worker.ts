@@ -133,6 +133,7 @@ export function createImageWorker(deps: ImageWorkerDeps): Worker<'process_image'
 
     const { bucket, key: prefix } = parseS3Uri(task.destination);
     const variants: VariantResult[] = [];
+    const uploads: Promise<unknown>[] = [];
     for (const variant of task.variants) {
       context.signal.throwIfAborted();
       let pipeline = sharp(input, options);
@@ -159,7 +160,8 @@ export function createImageWorker(deps: ImageWorkerDeps): Worker<'process_image'
         throw invalidImage(task.source, error);
       }
       const key = `${prefix}${variant.name}.${EXTENSIONS[variant.format]}`;
-      await deps.s3.send(
+      // The upload runs while the next variant renders; all of them are awaited before success.
+      const upload = deps.s3.send(
         new PutObjectCommand({
           Bucket: bucket,
           Key: key,
@@ -173,6 +175,8 @@ export function createImageWorker(deps: ImageWorkerDeps): Worker<'process_image'
         }),
         { abortSignal: context.signal },
       );
+      upload.catch(() => undefined);
+      uploads.push(upload);
       variants.push({
         name: variant.name,
         uri: `s3://${bucket}/${key}`,
@@ -182,6 +186,7 @@ export function createImageWorker(deps: ImageWorkerDeps): Worker<'process_image'
         bytes: output.info.size,
       });
     }
+    await Promise.all(uploads);
     return {
       source: {
         uri: task.source,
