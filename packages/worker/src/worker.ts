@@ -189,7 +189,6 @@ const SYSTEM_ATTRIBUTES = [
   'ApproximateFirstReceiveTimestamp',
   'SentTimestamp',
   'MessageGroupId',
-  'MessageDeduplicationId',
 ] as const;
 
 /** SQS allows 10 message attributes; the reason attributes take this many. */
