@@ -1,9 +1,16 @@
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { type CleanupDataV1, parseS3Uri } from '@tq/contracts';
-import { createWorker, type HandlerContext, NonRetryableError, type Worker, type WorkerOptions } from '@tq/worker';
+import {
+  createWorker,
+  getS3Object,
+  type HandlerContext,
+  NonRetryableError,
+  type Worker,
+  type WorkerOptions,
+} from '@tq/worker';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { type Stringifier, stringify } from 'csv-stringify';
 import { type MalformedRecord, type RawRecord, RecordSplitter } from './records.js';
@@ -35,20 +42,6 @@ export interface CleanupSummary {
 
 /** Records handed to csv-parse at once: large enough to amortise the call, small enough to stay flat. */
 const BATCH_RECORDS = 2000;
-
-async function openSource(s3: S3Client, uri: string, signal: AbortSignal): Promise<Readable> {
-  const { bucket, key } = parseS3Uri(uri);
-  try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
-    return object.Body as Readable;
-  } catch (error) {
-    const name = (error as Error).name;
-    if (name === 'NoSuchKey' || name === 'NoSuchBucket' || name === 'AccessDenied') {
-      throw new NonRetryableError(`source ${uri} cannot be read: ${name}`, { code: 'SOURCE_MISSING', cause: error });
-    }
-    throw error;
-  }
-}
 
 /** A CSV written to S3 as it is produced, by multipart upload. */
 function csvUpload(s3: S3Client, bucket: string, key: string, columns: string[], partSize: number) {
@@ -102,7 +95,9 @@ export async function cleanCsv(
     record_delimiter: '\n',
   } as const;
 
-  const source = await openSource(s3, task.source, options.signal);
+  const source = (
+    await getS3Object(s3, task.source, { signal: options.signal, code: 'SOURCE_MISSING', label: 'source' })
+  ).Body as Readable;
   source.setEncoding('utf8');
   let cleaner: Cleaner | undefined;
   let cleaned: ReturnType<typeof csvUpload> | undefined;

@@ -1,7 +1,14 @@
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type Mailbox, parseS3Uri, type SendEmailV1 } from '@tq/contracts';
-import { createWorker, type HandlerContext, NonRetryableError, type Worker, type WorkerOptions } from '@tq/worker';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Mailbox, SendEmailV1 } from '@tq/contracts';
+import {
+  createWorker,
+  getS3Object,
+  type HandlerContext,
+  NonRetryableError,
+  type Worker,
+  type WorkerOptions,
+} from '@tq/worker';
 import nodemailer, { type Attachment, type SendMailOptions, type TransportOptions } from 'nodemailer';
 import { createRateLimiter } from './rate-limit.js';
 
@@ -79,19 +86,11 @@ async function openAttachments(
   let total = 0;
   try {
     for (const attachment of attachments) {
-      const { bucket, key } = parseS3Uri(attachment.source);
-      const object = await s3
-        .send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal })
-        .catch((error: unknown) => {
-          const name = (error as Error).name;
-          if (name === 'NoSuchKey' || name === 'NoSuchBucket' || name === 'AccessDenied') {
-            throw new NonRetryableError(`attachment ${attachment.source} cannot be read: ${name}`, {
-              code: 'ATTACHMENT_MISSING',
-              cause: error,
-            });
-          }
-          throw error;
-        });
+      const object = await getS3Object(s3, attachment.source, {
+        signal,
+        code: 'ATTACHMENT_MISSING',
+        label: 'attachment',
+      });
       const stream = object.Body as Readable;
       opened.push({ stream, attachment, type: object.ContentType });
       total += object.ContentLength ?? 0;

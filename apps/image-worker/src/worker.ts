@@ -1,8 +1,15 @@
 import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type ImageVariant, type ProcessImageV1, parseS3Uri } from '@tq/contracts';
-import { createWorker, type HandlerContext, NonRetryableError, type Worker, type WorkerOptions } from '@tq/worker';
+import {
+  createWorker,
+  getS3Object,
+  type HandlerContext,
+  NonRetryableError,
+  type Worker,
+  type WorkerOptions,
+} from '@tq/worker';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 
 /** What `createImageWorker` takes. */
@@ -53,16 +60,7 @@ export function configureSharp(): void {
 
 /** Reads an S3 object into memory as a stream, stopping as soon as it exceeds `maxBytes`. */
 async function readSource(s3: S3Client, uri: string, maxBytes: number, signal: AbortSignal): Promise<Buffer> {
-  const { bucket, key } = parseS3Uri(uri);
-  const object = await s3
-    .send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal })
-    .catch((error: unknown) => {
-      const name = (error as Error).name;
-      if (name === 'NoSuchKey' || name === 'NoSuchBucket' || name === 'AccessDenied') {
-        throw new NonRetryableError(`source ${uri} cannot be read: ${name}`, { code: 'SOURCE_MISSING', cause: error });
-      }
-      throw error;
-    });
+  const object = await getS3Object(s3, uri, { signal, code: 'SOURCE_MISSING', label: 'source' });
   const tooLarge = (bytes: number) =>
     new NonRetryableError(`source ${uri} is ${bytes} bytes, over the ${maxBytes}-byte limit`, {
       code: 'IMAGE_TOO_LARGE',

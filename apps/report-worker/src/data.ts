@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type GenerateReportV1, parseS3Uri } from '@tq/contracts';
-import { NonRetryableError } from '@tq/worker';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { GenerateReportV1 } from '@tq/contracts';
+import { getS3Object, NonRetryableError } from '@tq/worker';
 import { CsvError, parse } from 'csv-parse';
 import type { Cell } from './aggregate.js';
 
@@ -9,21 +9,6 @@ import type { Cell } from './aggregate.js';
 export interface DataRow {
   number: number;
   values: Record<string, Cell>;
-}
-
-/** Opens an S3 object as a stream; a missing object can never appear by retrying. */
-export async function openObject(s3: S3Client, uri: string, signal: AbortSignal): Promise<Readable> {
-  const { bucket, key } = parseS3Uri(uri);
-  try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
-    return object.Body as Readable;
-  } catch (error) {
-    const name = (error as Error).name;
-    if (name === 'NoSuchKey' || name === 'NoSuchBucket' || name === 'AccessDenied') {
-      throw new NonRetryableError(`source ${uri} cannot be read: ${name}`, { code: 'SOURCE_MISSING', cause: error });
-    }
-    throw error;
-  }
 }
 
 /**
@@ -57,7 +42,9 @@ export async function* readRows(
   }
 
   const uri = report.source as string;
-  const stream = await openObject(options.s3, uri, options.signal);
+  const stream = (
+    await getS3Object(options.s3, uri, { signal: options.signal, code: 'SOURCE_MISSING', label: 'source' })
+  ).Body as Readable;
   const parser = stream.pipe(
     parse({ columns: true, bom: true, skip_empty_lines: true, trim: false, relax_column_count: false, info: true }),
   );

@@ -30,6 +30,7 @@ export {
   type WorkerErrorCode,
 } from './errors.js';
 export { createWorkerMetrics, type HealthProbe, type WorkerMetrics } from './observability.js';
+export { getS3Object, isMissingObjectError } from './s3.js';
 export {
   createWorker,
   type HandlerContext,
