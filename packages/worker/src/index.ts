@@ -18,6 +18,8 @@
  *
  * @module
  */
+
+export { runWorkerApp, type WorkerAppContext } from './app.js';
 export { type RetryOptions, retryDelaySeconds } from './backoff.js';
 export { envNumber, envString, readWorkerEnvironment, type WorkerEnvironment } from './env.js';
 export {

@@ -1,0 +1,57 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { awsClientSettings, readEnvironment, type TaskName, type TqEnvironment } from '@tq/contracts';
+import { type Logger, pino } from 'pino';
+import { readWorkerEnvironment, type WorkerEnvironment } from './env.js';
+import type { Worker, WorkerOptions } from './worker.js';
+
+/** What `runWorkerApp` hands an app's factory. */
+export interface WorkerAppContext {
+  env: TqEnvironment;
+  /** An S3 client for the configured endpoint, destroyed when the worker stops. */
+  s3: S3Client;
+  logger: Logger;
+  /** Runtime options from the environment (concurrency, timeouts, http) with endpoint, region, prefix and logger. */
+  worker: Omit<WorkerOptions<TaskName>, 'task' | 'handler'>;
+  /** Registers clean-up to run once the worker has stopped. */
+  onStopped(close: () => void): void;
+}
+
+/**
+ * The `main` of a worker app: reads and checks the environment (`TQ_*`, `AWS_REGION`, the
+ * app's own through `create`), builds the worker, starts it (it stops on SIGTERM/SIGINT) and
+ * closes what was registered once it stopped. A configuration error is logged as one fatal
+ * line and the process exits 1.
+ */
+export async function runWorkerApp<TTask extends TaskName>(options: {
+  name: string;
+  defaults: Partial<Omit<WorkerEnvironment, 'http'>> & { httpPort?: number };
+  create(context: WorkerAppContext): Worker<TTask>;
+}): Promise<void> {
+  const logger = pino({ name: options.name, level: process.env.LOG_LEVEL ?? 'info' });
+  try {
+    const env = readEnvironment();
+    const runtime = readWorkerEnvironment(process.env, options.defaults);
+    const s3 = new S3Client(awsClientSettings(env));
+    const closers: (() => void)[] = [() => s3.destroy()];
+    const worker = options.create({
+      env,
+      s3,
+      logger,
+      worker: {
+        ...runtime,
+        region: env.region,
+        prefix: env.prefix,
+        ...(env.endpoint ? { endpoint: env.endpoint } : {}),
+        logger,
+      },
+      onStopped: (close) => closers.push(close),
+    });
+    worker.once('stopped', () => {
+      for (const close of closers) close();
+    });
+    await worker.start();
+  } catch (error) {
+    logger.fatal({ err: error }, (error as Error).message);
+    process.exitCode = 1;
+  }
+}
