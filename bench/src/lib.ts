@@ -9,7 +9,7 @@ import {
   type SendMessageBatchRequestEntry,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { AwsClientConfig } from '@tq/testing';
+import { type AwsClientConfig, queueCounts } from '@tq/testing';
 
 /** What the orchestrator hands every scenario. */
 export interface BenchContext {
@@ -134,22 +134,8 @@ export async function preload(config: AwsClientConfig, queueUrl: string, bodies:
 export async function remaining(config: AwsClientConfig, queueUrl: string): Promise<number> {
   const sqs = new SQSClient(config);
   try {
-    const out = await sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: queueUrl,
-        AttributeNames: [
-          'ApproximateNumberOfMessages',
-          'ApproximateNumberOfMessagesNotVisible',
-          'ApproximateNumberOfMessagesDelayed',
-        ],
-      }),
-    );
-    const a = out.Attributes ?? {};
-    return (
-      Number(a.ApproximateNumberOfMessages) +
-      Number(a.ApproximateNumberOfMessagesNotVisible) +
-      Number(a.ApproximateNumberOfMessagesDelayed)
-    );
+    const counts = await queueCounts(sqs, queueUrl);
+    return counts.visible + counts.inFlight + counts.delayed;
   } finally {
     sqs.destroy();
   }

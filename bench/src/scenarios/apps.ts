@@ -58,6 +58,18 @@ async function enqueue<T extends TaskName>(
   if (results.some((result) => !result.ok)) throw new Error(`enqueue ${task}: some tasks were not sent`);
 }
 
+/** The runtime options every app contender gets: its fresh queue and DLQ, quiet, no signal handling. */
+function workerOptions(config: QueueConfig) {
+  return {
+    sqs: new SQSClient(config.clientConfig),
+    queueUrl: config.queueUrl,
+    deadLetterQueueUrl: config.dlqUrl,
+    logger: silent,
+    handleSignals: false,
+    waitTimeSeconds: 1,
+  };
+}
+
 /** Runs a worker until it has handled `count` tasks; returns seconds and the handlers' results. */
 async function drain<T extends TaskName>(
   worker: Worker<T>,
@@ -154,14 +166,7 @@ export const image: Scenario<ImageConfig> = {
       const s3 = new S3Client(config.clientConfig);
       const worker = createImageWorker({
         s3,
-        worker: {
-          sqs: new SQSClient(config.clientConfig),
-          queueUrl: config.queueUrl,
-          deadLetterQueueUrl: config.dlqUrl,
-          logger: silent,
-          handleSignals: false,
-          waitTimeSeconds: 1,
-        },
+        worker: workerOptions(config),
       });
       const { seconds } = await drain(worker, config.count);
       return { value: config.count / seconds };
@@ -259,14 +264,7 @@ export const cleanup: Scenario<CleanupConfig> = {
     if (contender === 'tq cleanup worker') {
       const worker = createCleanupWorker({
         s3,
-        worker: {
-          sqs: new SQSClient(config.clientConfig),
-          queueUrl: config.queueUrl,
-          deadLetterQueueUrl: config.dlqUrl,
-          logger: silent,
-          handleSignals: false,
-          waitTimeSeconds: 1,
-        },
+        worker: workerOptions(config),
       });
       const { seconds, results } = await drain(worker, 1);
       const summary = results[0] as { rowsOut: number };
@@ -328,15 +326,7 @@ export const email: Scenario<EmailConfig> = {
         smtp: config.smtpUrl,
         from: 'Shop <shop@example.com>',
         poolSize: 5,
-        worker: {
-          sqs: new SQSClient(config.clientConfig),
-          queueUrl: config.queueUrl,
-          deadLetterQueueUrl: config.dlqUrl,
-          concurrency: 10,
-          logger: silent,
-          handleSignals: false,
-          waitTimeSeconds: 1,
-        },
+        worker: { ...workerOptions(config), concurrency: 10 },
       });
       const { seconds } = await drain(worker, config.count);
       return { value: config.count / seconds };
@@ -409,14 +399,7 @@ export const report: Scenario<QueueConfig> = {
           sendBatch: () => Promise.resolve([]),
           close: () => undefined,
         },
-        worker: {
-          sqs: new SQSClient(config.clientConfig),
-          queueUrl: config.queueUrl,
-          deadLetterQueueUrl: config.dlqUrl,
-          logger: silent,
-          handleSignals: false,
-          waitTimeSeconds: 1,
-        },
+        worker: workerOptions(config),
       });
       const { seconds, results } = await drain(worker, config.count);
       const pages = results.reduce((sum: number, r) => sum + (r as { pages: number }).pages, 0);
