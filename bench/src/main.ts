@@ -1,4 +1,4 @@
-// `pnpm bench [scenario...] [--quick]`: runs each scenario's contenders alternately, one process
+// `pnpm bench [scenario...] [--quick] [--only=contender,...] [--rounds=N]`: runs each scenario's contenders alternately, one process
 // each, against a local endpoint and SMTP sink in processes of their own; prints a markdown table
 // and writes bench/results/<date>.json.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -12,6 +12,18 @@ import { startSmtpProcess } from './smtp-process.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+const option = (name: string) => args.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
+// `--only=tq worker,raw receive/delete`: just these contenders (the reference always runs).
+const only = option('only')
+  ?.split(',')
+  .map((name) => name.trim())
+  .filter(Boolean);
+// `--rounds=5`: more rounds than the scenario's default, for a steadier median.
+const roundsOption = option('rounds') === undefined ? undefined : Number(option('rounds'));
+if (roundsOption !== undefined && !(Number.isInteger(roundsOption) && roundsOption > 0)) {
+  console.error('--rounds must be a positive integer');
+  process.exit(2);
+}
 const wanted = args.filter((arg) => !arg.startsWith('--'));
 const unknown = wanted.filter((name) => !scenarios.some((s) => s.name === name));
 if (unknown.length > 0) {
@@ -47,7 +59,9 @@ const rows: Row[] = [];
 const started = Date.now();
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
-const resultsFile = join(resultsDir, `${new Date().toISOString().slice(0, 10)}.json`);
+// Quick and partial runs go to a file of their own (git-ignored) so they never replace a full run's rows.
+const partial = quick || only !== undefined;
+const resultsFile = join(resultsDir, `${new Date().toISOString().slice(0, 10)}${partial ? '.partial' : ''}.json`);
 
 /** Merges this run's rows into today's file, scenario by scenario, so a crash loses only one. */
 async function save(): Promise<void> {
@@ -64,11 +78,12 @@ async function save(): Promise<void> {
 }
 try {
   for (const scenario of selected) {
-    const rounds = scenario.rounds(context);
-    const runs = new Map<string, Measurement[]>(scenario.contenders.map((c) => [c, []]));
-    console.error(`\n${scenario.name}: ${scenario.title} (${rounds} rounds, ${scenario.contenders.join(' / ')})`);
+    const rounds = roundsOption ?? scenario.rounds(context);
+    const contenders = scenario.contenders.filter((c) => !only || only.includes(c) || c === scenario.reference);
+    const runs = new Map<string, Measurement[]>(contenders.map((c) => [c, []]));
+    console.error(`\n${scenario.name}: ${scenario.title} (${rounds} rounds, ${contenders.join(' / ')})`);
     for (let round = 0; round < rounds; round += 1) {
-      for (const contender of scenario.contenders) {
+      for (const contender of contenders) {
         const config = await scenario.prepare(context, contender);
         const measurement = await runInChild(scenario.name, contender, config);
         await scenario.verify?.(context, config);

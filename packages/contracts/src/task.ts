@@ -112,9 +112,9 @@ export interface ParseTaskOptions {
   registry?: TaskRegistry;
   /**
    * Envelope fields for flat-form input, which carries none. Workers pass the SQS message id
-   * and sent timestamp so a redelivered flat message keeps the same id.
+   * and sent timestamp so a redelivered flat message keeps the same id. Read only for flat input.
    */
-  defaults?: { id?: string; createdAt?: string };
+  defaults?: { id?: string | undefined; createdAt?: string | undefined };
 }
 
 /**

@@ -35,8 +35,8 @@ export interface BatcherOptions<TItem> {
 interface Pending<TItem> {
   item: TItem;
   attempts: number;
-  resolve(): void;
-  reject(error: unknown): void;
+  /** Called once: without an argument when SQS accepted the entry, with the error when it failed for good. */
+  done(error?: unknown): void;
 }
 
 /**
@@ -52,7 +52,9 @@ export class Batcher<TItem> {
   readonly #maxConcurrent: number;
   readonly #maxAttempts: number;
   readonly #retryBaseMs: number;
+  /** Waiting entries are `#queue[#head..]`: taking a batch moves the head instead of shifting the array. */
   #queue: Pending<TItem>[] = [];
+  #head = 0;
   #inFlight = 0;
   #timer: NodeJS.Timeout | undefined;
   #retrying = 0;
@@ -71,8 +73,16 @@ export class Batcher<TItem> {
   /** Queues one operation; resolves when SQS accepted it, rejects when it failed for good. */
   add(item: TItem): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#enqueue({ item, attempts: 0, resolve, reject });
+      this.#enqueue({ item, attempts: 0, done: (error) => (error === undefined ? resolve() : reject(error)) });
     });
+  }
+
+  /**
+   * Queues one operation and calls `done` once: with no argument when SQS accepted it, with
+   * the error when it failed for good. `add` without a promise, for callers that do not wait.
+   */
+  push(item: TItem, done: (error?: unknown) => void): void {
+    this.#enqueue({ item, attempts: 0, done });
   }
 
   /** Sends everything queued now and resolves when nothing is pending or in flight. */
@@ -82,17 +92,21 @@ export class Batcher<TItem> {
       this.#timer = undefined;
     }
     this.#drain(true);
-    if (this.#queue.length === 0 && this.#inFlight === 0 && this.#retrying === 0) return;
+    if (this.pending === 0) return;
     await new Promise<void>((resolve) => this.#idle.push(resolve));
   }
 
   get pending(): number {
-    return this.#queue.length + this.#inFlight + this.#retrying;
+    return this.#waiting + this.#inFlight + this.#retrying;
+  }
+
+  get #waiting(): number {
+    return this.#queue.length - this.#head;
   }
 
   #enqueue(pending: Pending<TItem>): void {
     this.#queue.push(pending);
-    if (this.#queue.length >= this.#maxSize) this.#drain(false);
+    if (this.#waiting >= this.#maxSize) this.#drain(false);
     else
       this.#timer ??= setTimeout(() => {
         this.#timer = undefined;
@@ -101,13 +115,21 @@ export class Batcher<TItem> {
   }
 
   #drain(partial: boolean): void {
-    while (this.#inFlight < this.#maxConcurrent && this.#queue.length >= (partial ? 1 : this.#maxSize)) {
-      const batch = this.#queue.splice(0, this.#maxSize);
+    while (this.#inFlight < this.#maxConcurrent && this.#waiting >= (partial ? 1 : this.#maxSize)) {
+      const batch = this.#queue.slice(this.#head, this.#head + this.#maxSize);
+      this.#head += batch.length;
+      if (this.#head === this.#queue.length) {
+        this.#queue = [];
+        this.#head = 0;
+      } else if (this.#head >= 1024) {
+        this.#queue = this.#queue.slice(this.#head);
+        this.#head = 0;
+      }
       this.#inFlight += 1;
       void this.#sendBatch(batch).finally(() => {
         this.#inFlight -= 1;
         // Entries that gathered while this call was out go now rather than waiting for a timer.
-        if (this.#queue.length > 0) this.#drain(true);
+        if (this.#waiting > 0) this.#drain(true);
         this.#checkIdle();
       });
     }
@@ -124,8 +146,8 @@ export class Batcher<TItem> {
     }
     for (const { id, pending } of entries) {
       const failure = failures.get(id);
-      if (!failure) pending.resolve();
-      else if (failure.senderFault) pending.reject(new BatchEntryError(failure));
+      if (!failure) pending.done();
+      else if (failure.senderFault) pending.done(new BatchEntryError(failure));
       else this.#retryOrReject(pending, new BatchEntryError(failure));
     }
   }
@@ -133,7 +155,7 @@ export class Batcher<TItem> {
   #retryOrReject(pending: Pending<TItem>, error: unknown): void {
     pending.attempts += 1;
     if (pending.attempts >= this.#maxAttempts) {
-      pending.reject(error);
+      pending.done(error ?? new Error('batch call failed'));
       return;
     }
     this.#retrying += 1;
@@ -145,7 +167,7 @@ export class Batcher<TItem> {
   }
 
   #checkIdle(): void {
-    if (this.#queue.length > 0 || this.#inFlight > 0 || this.#retrying > 0) return;
+    if (this.pending > 0) return;
     const waiters = this.#idle;
     this.#idle = [];
     for (const resolve of waiters) resolve();

@@ -62,33 +62,49 @@ function sentAt(message: Message): string | undefined {
  * Turns an SQS message into a validated envelope: unwraps SNS notifications, fetches
  * claim-checked envelopes from S3 (checking size and digest), and normalises the seed
  * article's flat form (keyed by the SQS message id, so a redelivery keeps the same id).
+ * Answers at once unless the body is a claim-check pointer, which needs an S3 read.
  */
-export async function decodeMessage(message: Message, options: DecodeOptions): Promise<Decoded> {
+export function decodeMessage(message: Message, options: DecodeOptions): Decoded | Promise<Decoded> {
   let body = message.Body ?? '';
   let unwrapped = false;
-  let parsed = parseJson(body);
-  if (parsed.ok && isSnsNotification(parsed.value)) {
-    body = parsed.value.Message;
-    unwrapped = true;
-    parsed = parseJson(body);
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+    if (isSnsNotification(value)) {
+      body = value.Message;
+      unwrapped = true;
+      value = JSON.parse(body);
+    }
+  } catch (error) {
+    return {
+      ok: false,
+      code: 'INVALID_JSON',
+      message: `body is not JSON: ${(error as Error).message}`,
+      retryable: false,
+    };
   }
-  if (!parsed.ok) {
-    return { ok: false, code: 'INVALID_JSON', message: `body is not JSON: ${parsed.error.message}`, retryable: false };
-  }
-
-  let value = parsed.value;
-  let form: 'envelope' | 'flat' | 'claim-check' | undefined;
   if (looksLikeClaimCheck(value)) {
-    const fetched = await fetchClaimCheck(value, options);
-    if (!fetched.ok) return fetched;
-    value = fetched.value;
-    form = 'claim-check';
+    return fetchClaimCheck(value, options).then((fetched) =>
+      fetched.ok ? validate(message, fetched.value, options, unwrapped, 'claim-check') : fetched,
+    );
   }
+  return validate(message, value, options, unwrapped, undefined);
+}
 
-  const defaults: { id?: string; createdAt?: string } = {};
-  if (message.MessageId) defaults.id = message.MessageId;
-  const createdAt = sentAt(message);
-  if (createdAt) defaults.createdAt = createdAt;
+function validate(
+  message: Message,
+  value: unknown,
+  options: DecodeOptions,
+  unwrapped: boolean,
+  form: 'claim-check' | undefined,
+): Decoded {
+  // Only the flat form takes these; the send time is worked out only if it is asked for.
+  const defaults = {
+    id: message.MessageId || undefined,
+    get createdAt() {
+      return sentAt(message);
+    },
+  };
   const result = parseTask(value, { registry: options.registry, defaults });
   if (!result.ok) {
     return { ok: false, code: result.error.code, message: result.error.message, retryable: false, cause: result.error };

@@ -1,7 +1,6 @@
 import {
   context,
   createTraceState,
-  INVALID_SPAN_CONTEXT,
   isSpanContextValid,
   ROOT_CONTEXT,
   type Span,
@@ -42,35 +41,46 @@ export function formatTraceparent(spanContext: SpanContext): string {
 }
 
 /**
- * Runs `fn` inside a CONSUMER span that continues the message's trace. With an OpenTelemetry
- * SDK registered the span is recorded and is the active context inside the handler (so a
- * task the handler sends continues the same trace); without one it costs next to nothing and
- * the handler still sees the message's trace context.
+ * Runs `fn` inside a CONSUMER span that continues the message's trace, and gives it the
+ * attempt's `traceparent` and trace id. With an OpenTelemetry SDK registered the span is
+ * recorded and is the active context inside `fn` (so a task the handler sends continues the
+ * same trace); without one no span is made and `fn` gets the message's own trace context.
+ * `attributes` is only called when the span is recorded.
  */
 export function withMessageSpan<T>(
   name: string,
   traceparent: string | undefined,
   tracestate: string | undefined,
-  attributes: Record<string, string | number>,
-  fn: (span: Span) => Promise<T>,
+  attributes: () => Record<string, string | number>,
+  fn: (traceparent: string | undefined, traceId: string | undefined) => Promise<T>,
 ): Promise<T> {
-  const remote = parseTraceparent(traceparent, tracestate);
   if (!tracingEnabled()) {
-    // No SDK: skip the span machinery; the handler still gets the message's trace context.
-    return fn(trace.wrapSpanContext(remote ?? INVALID_SPAN_CONTEXT));
+    const remote = traceparent === undefined ? undefined : parseTraceparent(traceparent);
+    return remote ? fn(formatTraceparent(remote), remote.traceId) : fn(undefined, undefined);
   }
+  const remote = parseTraceparent(traceparent, tracestate);
   const parent = remote ? trace.setSpanContext(ROOT_CONTEXT, remote) : context.active();
-  return tracer.startActiveSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent, async (span) => {
-    try {
-      const result = await fn(span);
-      span.setStatus({ code: SpanStatusCode.OK });
-      return result;
-    } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  return tracer.startActiveSpan(
+    name,
+    { kind: SpanKind.CONSUMER, attributes: attributes() },
+    parent,
+    async (span: Span) => {
+      try {
+        const spanContext = span.spanContext();
+        const valid = isSpanContextValid(spanContext);
+        const result = await fn(
+          valid ? formatTraceparent(spanContext) : undefined,
+          valid ? spanContext.traceId : undefined,
+        );
+        span.setStatus({ code: SpanStatusCode.OK });
+        return result;
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        throw error;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }

@@ -29,7 +29,7 @@ import { Batcher, type EntryFailure } from './batcher.js';
 import { decodeMessage } from './decode.js';
 import { isNonRetryableError, isRetryLaterError, WorkerError } from './errors.js';
 import { createWorkerMetrics, type HealthServer, startHealthServer, type WorkerMetrics } from './observability.js';
-import { formatTraceparent, withMessageSpan } from './trace.js';
+import { withMessageSpan } from './trace.js';
 
 /** What a handler gets besides its payload. */
 export interface HandlerContext<TTask extends TaskName = TaskName> {
@@ -177,6 +177,123 @@ interface Held {
   visibleUntil: number;
   /** The heartbeat call in flight for this message, which an acknowledgement must wait for. */
   heartbeat: Promise<void> | undefined;
+  /** The run of a message outside a FIFO group, while it lasts (what shutdown waits for). */
+  work: Promise<unknown> | undefined;
+}
+
+const noop = () => undefined;
+
+/**
+ * A handler that is running: what its timeout and shutdown need to abort it. Its AbortSignal
+ * is made only when the handler reads `context.signal` (making one costs more than a no-op
+ * task), already aborted if the attempt was.
+ */
+class RunningHandler {
+  /** When the handler timeout aborts it (ms since the epoch); Infinity without a timeout. */
+  readonly deadline: number;
+  /** Settles the attempt at once with the abort reason (the handler may still be winding down). */
+  settle: (reason: unknown) => void = noop;
+  aborted = false;
+  reason: unknown;
+  #controller: AbortController | undefined;
+
+  constructor(deadline: number) {
+    this.deadline = deadline;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.aborted) this.#controller.abort(this.reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.#controller?.abort(reason);
+    this.settle(reason);
+  }
+}
+
+type Outcome = 'succeeded' | 'retried' | 'dead-lettered' | 'released';
+
+/**
+ * A message's child logger, made on first use: most messages succeed, and with info logs off
+ * nothing needs one.
+ */
+class MessageLog {
+  readonly #parent: Logger;
+  readonly #messageId: string;
+  readonly #attempt: number;
+  #task: Record<string, unknown> | undefined;
+  #logger: Logger | undefined;
+
+  constructor(parent: Logger, messageId: string, attempt: number) {
+    this.#parent = parent;
+    this.#messageId = messageId;
+    this.#attempt = attempt;
+  }
+
+  get(): Logger {
+    this.#logger ??= this.#parent.child({ messageId: this.#messageId, attempt: this.#attempt, ...this.#task });
+    return this.#logger;
+  }
+
+  /** Adds the task's bindings (id, trace id), once: pino's setBindings appends rather than replaces. */
+  bind(bindings: Record<string, unknown>): void {
+    if (this.#task !== undefined) return;
+    this.#task = bindings;
+    this.#logger?.setBindings(bindings);
+  }
+}
+
+/** What a handler gets: the logger and the signal are made when first read. */
+class Context<TTask extends TaskName> implements HandlerContext<TTask> {
+  readonly id: string;
+  readonly task: TTask;
+  readonly version: number;
+  readonly attempt: number;
+  readonly messageId: string;
+  readonly idempotencyKey: string | undefined;
+  readonly envelope: TaskEnvelope<TTask>;
+  readonly traceparent: string | undefined;
+  readonly tracestate: string | undefined;
+  readonly groupId: string | undefined;
+  readonly #running: RunningHandler;
+  readonly #log: MessageLog;
+
+  constructor(
+    task: TTask,
+    held: Held,
+    envelope: TaskEnvelope<TTask>,
+    running: RunningHandler,
+    traceparent: string | undefined,
+    log: MessageLog,
+  ) {
+    this.id = envelope.id;
+    this.task = task;
+    this.version = envelope.version;
+    this.attempt = held.attempt;
+    this.messageId = held.messageId;
+    this.idempotencyKey = envelope.idempotencyKey;
+    this.envelope = envelope;
+    this.traceparent = traceparent;
+    this.tracestate = envelope.tracestate;
+    this.groupId = held.message.Attributes?.MessageGroupId;
+    this.#running = running;
+    this.#log = log;
+  }
+
+  get signal(): AbortSignal {
+    return this.#running.signal;
+  }
+
+  get logger(): Logger {
+    return this.#log.get();
+  }
 }
 
 interface VisibilityChange {
@@ -248,6 +365,10 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+}
+
 function isAbort(error: unknown): boolean {
   return (error as { name?: string } | null)?.name === 'AbortError';
 }
@@ -314,7 +435,10 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   readonly #graceMs: number;
   readonly #versions: ReadonlySet<number>;
   readonly #held = new Set<Held>();
-  readonly #running = new Set<Promise<void>>();
+  readonly #running = new Set<Promise<unknown>>();
+  /** Running handlers in start order, which with one timeout for all is also deadline order. */
+  readonly #handlers = new Set<RunningHandler>();
+  #timeoutTimer: NodeJS.Timeout | undefined;
   readonly #polls = new Set<Promise<void>>();
   readonly #groups = new Map<string, Held[]>();
   readonly #pollAbort = new AbortController();
@@ -322,6 +446,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   readonly #deletes: Batcher<string>;
   readonly #visibilityChanges: Batcher<VisibilityChange>;
   #queueUrl = '';
+  #fifo = false;
   #dlqUrl = '';
   #maxReceiveCount: number | undefined;
   #activePolls = 0;
@@ -363,7 +488,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.#graceMs = options.shutdownGraceMs ?? 25_000;
     const definition = registry.get(options.task);
     this.#versions = new Set(options.versions ?? Object.keys(definition?.versions ?? {}).map(Number));
-    // Every running handler listens on the shutdown signal; there are `concurrency` of them by design.
+    // Claim-check downloads listen on the shutdown signal; there are up to `concurrency` of them.
     setMaxListeners(this.#concurrency + 16, this.#shutdownAbort.signal);
     this.#logger = (options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })).child({ task: options.task });
     this.metrics = createWorkerMetrics(options.metricsRegistry);
@@ -436,6 +561,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.#state = 'starting';
     try {
       await this.#resolveQueues();
+      this.#fifo = this.#queueUrl.endsWith('.fifo');
       if (this.#options.http) {
         this.#health = await startHealthServer(
           { live: () => this.#state !== 'stopped', ready: () => this.ready },
@@ -457,7 +583,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
           void this.stop();
         } else if (Date.now() - firstSignalAt >= SIGNAL_REPEAT_MS) {
           this.#logger.warn({ signal }, 'second signal: aborting running tasks');
-          this.#shutdownAbort.abort(new Error(`aborted by ${signal}`));
+          this.#abortRunning(new Error(`aborted by ${signal}`));
         }
         // A signal right after the first is the same request arriving twice (Ctrl-C reaches the
         // whole process group while a supervisor forwards SIGTERM), not a second request.
@@ -615,21 +741,28 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         receiptHandle: message.ReceiptHandle ?? '',
         attempt: Number(message.Attributes?.ApproximateReceiveCount ?? 1) || 1,
         // Standard queues may carry group ids too (fair queues): there they mean fairness, not order.
-        groupId: this.#queueUrl.endsWith('.fifo') ? message.Attributes?.MessageGroupId : undefined,
+        groupId: this.#fifo ? message.Attributes?.MessageGroupId : undefined,
         state: 'waiting',
         visibleUntil: now + this.#visibility * 1000,
         heartbeat: undefined,
+        work: undefined,
       };
       this.#held.add(held);
       this.#m.received.inc();
-      this.emit('received', { messageId: held.messageId, attempt: held.attempt });
+      if (this.listenerCount('received') > 0)
+        this.emit('received', { messageId: held.messageId, attempt: held.attempt });
       if (this.#state !== 'running') {
         // A receive that completed as shutdown began: hand it straight back.
         this.#track(this.#release([held]));
         continue;
       }
       if (held.groupId === undefined) {
-        this.#track(this.#run(held).then(() => undefined));
+        const work = this.#run(held);
+        // #run takes itself out of the set when it ends (a run that ended already is not added).
+        if (held.state !== 'done') {
+          held.work = work;
+          this.#running.add(work);
+        }
         continue;
       }
       const group = this.#groups.get(held.groupId);
@@ -667,22 +800,23 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
 
   // ---- running one message ------------------------------------------------------------------
 
-  async #run(held: Held): Promise<'succeeded' | 'retried' | 'dead-lettered' | 'released'> {
+  async #run(held: Held): Promise<Outcome> {
     held.state = 'running';
-    const log = this.#logger.child({ messageId: held.messageId, attempt: held.attempt });
+    const log = new MessageLog(this.#logger, held.messageId, held.attempt);
     try {
-      const decoded = await decodeMessage(held.message, {
+      let decoded = decodeMessage(held.message, {
         registry: this.#registry,
         s3: this.#s3,
         signal: this.#shutdownAbort.signal,
       });
+      if (decoded instanceof Promise) decoded = await decoded;
       if (!decoded.ok) {
         if (this.#shutdownAbort.signal.aborted) {
           await this.#release([held]);
           return 'released';
         }
-        if (decoded.retryable) return await this.#retry(held, undefined, new Error(decoded.message), log);
-        return await this.#deadLetter(held, undefined, decoded.code, decoded.message, log, decoded.cause);
+        if (decoded.retryable) return await this.#retry(held, undefined, new Error(decoded.message), log.get());
+        return await this.#deadLetter(held, undefined, decoded.code, decoded.message, log.get(), decoded.cause);
       }
       const envelope = decoded.envelope;
       if (envelope.task !== this.task) {
@@ -691,7 +825,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
           envelope.id,
           'WRONG_TASK',
           `a ${envelope.task} task arrived on the ${this.task} queue: check the subscription filter policy`,
-          log,
+          log.get(),
         );
       }
       if (!this.#versions.has(envelope.version)) {
@@ -700,120 +834,101 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
           envelope.id,
           'UNSUPPORTED_VERSION',
           `this worker handles ${this.task} versions ${[...this.#versions].join(', ')}, not ${envelope.version}`,
-          log,
+          log.get(),
         );
       }
       return await this.#handle(held, envelope as TaskEnvelope<TTask>, decoded.form, log);
     } catch (error) {
       // Only the runtime's own calls (DLQ send, visibility change) can end up here.
-      log.error({ err: error }, 'could not settle message; it will be redelivered after its visibility timeout');
+      log.get().error({ err: error }, 'could not settle message; it will be redelivered after its visibility timeout');
       return 'released';
     } finally {
       held.state = 'done';
       this.#held.delete(held);
+      if (held.work !== undefined) this.#running.delete(held.work);
       this.#m.inFlight.set(this.#held.size);
       this.#pump();
     }
   }
 
-  async #handle(
-    held: Held,
-    envelope: TaskEnvelope<TTask>,
-    form: string,
-    baseLog: Logger,
-  ): Promise<'succeeded' | 'retried' | 'dead-lettered' | 'released'> {
-    const attributes = {
-      'messaging.system': 'aws_sqs',
-      'messaging.operation.type': 'process',
-      'messaging.destination.name': this.#queueUrl,
-      'messaging.message.id': held.messageId,
-      'tq.task': this.task,
-      'tq.task.id': envelope.id,
-      'tq.attempt': held.attempt,
-    };
-    const controller = new AbortController();
-    const onShutdown = () => controller.abort(this.#shutdownAbort.signal.reason);
-    this.#shutdownAbort.signal.addEventListener('abort', onShutdown, { once: true });
-    const timeout =
-      this.#handlerTimeoutMs > 0
-        ? setTimeout(
-            () =>
-              controller.abort(
-                new WorkerError('HANDLER_TIMEOUT', `handler ran longer than ${this.#handlerTimeoutMs} ms`),
-              ),
-            this.#handlerTimeoutMs,
-          )
-        : undefined;
+  /** Calls the handler and settles the attempt by its outcome. */
+  async #handle(held: Held, envelope: TaskEnvelope<TTask>, form: string, log: MessageLog): Promise<Outcome> {
     const started = performance.now();
-    let handlerDone: Promise<unknown> = Promise.resolve();
+    let handlerResult: unknown;
+    const running = new RunningHandler(
+      this.#handlerTimeoutMs > 0 ? Date.now() + this.#handlerTimeoutMs : Number.POSITIVE_INFINITY,
+    );
+    this.#handlers.add(running);
+    if (running.deadline !== Number.POSITIVE_INFINITY) this.#armTimeout();
     try {
-      const outcome = await withMessageSpan(
+      const result = await withMessageSpan(
         `${this.task} process`,
         envelope.traceparent,
         envelope.tracestate,
-        attributes,
-        async (span) => {
-          const spanContext = span.spanContext();
-          const traceparent = spanContext.traceId !== '0'.repeat(32) ? formatTraceparent(spanContext) : undefined;
-          const log = baseLog;
-          log.setBindings({ id: envelope.id, ...(traceparent ? { traceId: spanContext.traceId } : {}) });
-          const context: HandlerContext<TTask> = {
-            id: envelope.id,
-            task: this.task,
-            version: envelope.version,
-            attempt: held.attempt,
-            messageId: held.messageId,
-            idempotencyKey: envelope.idempotencyKey,
-            envelope,
-            signal: controller.signal,
-            logger: log,
-            traceparent,
-            tracestate: envelope.tracestate,
-            groupId: held.message.Attributes?.MessageGroupId,
-          };
-          log.debug({ form }, 'task started');
-          const running = (async () => this.#options.handler(envelope.payload, context))();
-          handlerDone = running.catch(() => undefined);
-          const aborted = new Promise<never>((_, reject) => {
-            if (controller.signal.aborted) reject(controller.signal.reason);
-            controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+        () => ({
+          'messaging.system': 'aws_sqs',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': this.#queueUrl,
+          'messaging.message.id': held.messageId,
+          'tq.task': this.task,
+          'tq.task.id': envelope.id,
+          'tq.attempt': held.attempt,
+        }),
+        (traceparent, traceId) => {
+          log.bind(traceId ? { id: envelope.id, traceId } : { id: envelope.id });
+          const context = new Context<TTask>(this.task, held, envelope, running, traceparent, log);
+          if (this.#logger.isLevelEnabled('debug')) log.get().debug({ form }, 'task started');
+          // One promise settles the attempt: the handler's own, or an abort (timeout, shutdown)
+          // that does not wait for a handler ignoring its signal.
+          return new Promise<unknown>((resolve, reject) => {
+            running.settle = reject;
+            try {
+              handlerResult = this.#options.handler(envelope.payload, context);
+            } catch (error) {
+              reject(error);
+              return;
+            }
+            if (isThenable(handlerResult)) handlerResult.then(resolve, reject);
+            else resolve(handlerResult);
           });
-          aborted.catch(() => undefined);
-          return { result: await Promise.race([running, aborted]), log };
         },
       );
       const durationMs = performance.now() - started;
       this.#m.duration.succeeded.observe(durationMs / 1000);
-      await this.#settle(held);
-      void this.#deletes.add(held.receiptHandle).catch((error: unknown) => {
-        outcome.log.warn(
-          { err: error },
-          'delete failed after success: the task may run again (handlers are idempotent)',
-        );
+      if (held.heartbeat !== undefined) await this.#settle(held);
+      held.state = 'settling';
+      this.#deletes.push(held.receiptHandle, (error) => {
+        if (error === undefined) return;
+        log.get().warn({ err: error }, 'delete failed after success: the task may run again (handlers are idempotent)');
       });
       this.#m.succeeded.inc();
-      outcome.log.info({ durationMs: Math.round(durationMs), result: outcome.result }, 'task succeeded');
-      this.emit('succeeded', {
-        id: envelope.id,
-        messageId: held.messageId,
-        attempt: held.attempt,
-        durationMs,
-        result: outcome.result,
-      });
+      if (this.#logger.isLevelEnabled('info')) {
+        log.get().info({ durationMs: Math.round(durationMs), result }, 'task succeeded');
+      }
+      if (this.listenerCount('succeeded') > 0) {
+        this.emit('succeeded', {
+          id: envelope.id,
+          messageId: held.messageId,
+          attempt: held.attempt,
+          durationMs,
+          result,
+        });
+      }
       return 'succeeded';
     } catch (error) {
       const durationMs = performance.now() - started;
-      const log = baseLog;
-      if (this.#shutdownAbort.signal.aborted && controller.signal.reason === this.#shutdownAbort.signal.reason) {
+      log.bind({ id: envelope.id });
+      const logger = log.get();
+      if (this.#shutdownAbort.signal.aborted && running.reason === this.#shutdownAbort.signal.reason) {
         this.#m.duration.aborted.observe(durationMs / 1000);
-        log.warn('aborted by shutdown; returning the message to the queue');
+        logger.warn('aborted by shutdown; returning the message to the queue');
         await this.#release([held]);
         return 'released';
       }
       this.#m.failed.inc();
       if (isNonRetryableError(error)) {
         this.#m.duration['dead-lettered'].observe(durationMs / 1000);
-        return await this.#deadLetter(held, envelope.id, error.code, error.message, log, error);
+        return await this.#deadLetter(held, envelope.id, error.code, error.message, logger, error);
       }
       this.#m.duration.failed.observe(durationMs / 1000);
       if (!isRetryLaterError(error) && this.#maxReceiveCount !== undefined && held.attempt >= this.#maxReceiveCount) {
@@ -823,17 +938,49 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
           envelope.id,
           'RETRIES_EXHAUSTED',
           `failed ${held.attempt} attempts; last error: ${describeError(error)}`,
-          log,
+          logger,
           error,
         );
       }
-      return await this.#retry(held, envelope.id, error, log);
+      return await this.#retry(held, envelope.id, error, logger);
     } finally {
-      clearTimeout(timeout);
-      this.#shutdownAbort.signal.removeEventListener('abort', onShutdown);
+      this.#handlers.delete(running);
+      if (this.#handlers.size === 0) {
+        clearTimeout(this.#timeoutTimer);
+        this.#timeoutTimer = undefined;
+      }
       // A handler that ignores its signal still holds its slot until it really ends.
-      await handlerDone;
+      if (running.aborted && isThenable(handlerResult)) await handlerResult.then(noop, noop);
     }
+  }
+
+  /** Aborts every running handler and claim-check download (shutdown's grace is over). */
+  #abortRunning(reason: unknown): void {
+    this.#shutdownAbort.abort(reason);
+    for (const running of this.#handlers) running.abort(this.#shutdownAbort.signal.reason);
+  }
+
+  /**
+   * One timer for every handler timeout: armed for the oldest running handler's deadline (all
+   * handlers get the same timeout, so start order is deadline order).
+   */
+  #armTimeout(): void {
+    if (this.#timeoutTimer !== undefined) return;
+    const first = this.#handlers.values().next().value;
+    if (first === undefined || first.deadline === Number.POSITIVE_INFINITY) return;
+    this.#timeoutTimer = setTimeout(
+      () => {
+        this.#timeoutTimer = undefined;
+        const now = Date.now();
+        for (const running of this.#handlers) {
+          if (running.deadline > now) break;
+          this.#handlers.delete(running);
+          running.abort(new WorkerError('HANDLER_TIMEOUT', `handler ran longer than ${this.#handlerTimeoutMs} ms`));
+        }
+        this.#armTimeout();
+      },
+      Math.max(0, first.deadline - Date.now()),
+    );
   }
 
   /** Takes a message out of the heartbeat and waits for a heartbeat call already in flight. */
@@ -1027,7 +1174,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     graceOver.abort();
     if (!inTime) {
       this.#logger.warn({ running: this.#held.size }, 'grace period over: aborting running tasks');
-      this.#shutdownAbort.abort(new Error('worker shutdown'));
+      this.#abortRunning(new Error('worker shutdown'));
       await finished;
     }
     clearInterval(this.#heartbeatTimer);

@@ -1,5 +1,6 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createTask } from '@tq/contracts';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { record, samples, useHarness } from './helpers.js';
 
@@ -123,6 +124,43 @@ describe('observability', () => {
     await succeeded.waitFor(2);
     expect(seen).toContain(traceparent);
     expect(seen).toContain(undefined);
+  });
+
+  it("binds the task to the handler's logger and to the runtime's own log lines, each key once", async () => {
+    const { queue } = await harness.queues();
+    const lines: Record<string, unknown>[] = [];
+    const raw: string[] = [];
+    const logger = pino(
+      { level: 'info' },
+      {
+        write(line: string) {
+          raw.push(line);
+          lines.push(JSON.parse(line) as Record<string, unknown>);
+        },
+      },
+    );
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const worker = harness.worker({
+      task: 'send_email',
+      queueUrl: queue.url,
+      logger,
+      handler: (payload, context) => {
+        context.logger.info({ subject: payload.subject }, 'sending');
+      },
+    });
+    const succeeded = record(worker, 'succeeded');
+    await worker.start();
+    const envelope = createTask('send_email', samples.send_email, { traceparent });
+    await harness.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: JSON.stringify(envelope) }));
+    await succeeded.waitFor(1);
+    const messageId = succeeded.items[0]?.messageId;
+    const expected = { task: 'send_email', id: envelope.id, messageId, attempt: 1, traceId: traceparent.slice(3, 35) };
+    expect(lines.find((line) => line.msg === 'sending')).toMatchObject({ ...expected, subject: 'Hello' });
+    expect(lines.find((line) => line.msg === 'task succeeded')).toMatchObject(expected);
+    for (const line of raw.filter((text) => text.includes(envelope.id))) {
+      expect(line.match(/"id":/g)).toHaveLength(1);
+      expect(line.match(/"messageId":/g)).toHaveLength(1);
+    }
   });
 
   it('rejects out-of-range options before touching AWS', () => {

@@ -3,7 +3,7 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { claimCheckKey, createTask, FAILURE_ATTRIBUTES } from '@tq/contracts';
 import { queueCounts, waitForMessages } from '@tq/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { NonRetryableError, RetryLaterError } from '../src/index.js';
 import { latch, record, samples, sendEnvelope, useHarness } from './helpers.js';
 
@@ -287,6 +287,47 @@ describe('createWorker: failures', () => {
     await succeeded.waitFor(1);
     expect(retrying.items[0]?.error).toMatchObject({ code: 'HANDLER_TIMEOUT' });
     expect(abortedReason).toMatchObject({ code: 'HANDLER_TIMEOUT' });
+  });
+
+  it('times out handlers that never look at their signal, each on its own clock, and keeps their slot until they end', async () => {
+    const { queue } = await harness.queues();
+    const startedAt = new Map<string, number>();
+    const ranFor: number[] = [];
+    const signalSeenAborted: boolean[] = [];
+    let running = 0;
+    let peak = 0;
+    const worker = harness.worker({
+      task: 'send_email',
+      queueUrl: queue.url,
+      concurrency: 2,
+      handlerTimeoutMs: 300,
+      retry: { baseSeconds: 0 },
+      handler: async (_payload, context) => {
+        if (context.attempt > 1) return 'second attempt';
+        startedAt.set(context.messageId, Date.now());
+        running += 1;
+        peak = Math.max(peak, running);
+        // Ignores the signal while it works, and looks only afterwards.
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        signalSeenAborted.push(context.signal.aborted);
+        running -= 1;
+        return 'too late';
+      },
+    });
+    const succeeded = record(worker, 'succeeded');
+    worker.on('retrying', ({ messageId }) => ranFor.push(Date.now() - (startedAt.get(messageId) ?? 0)));
+    await worker.start();
+    for (const subject of ['1', '2', '3']) {
+      await sendEnvelope(harness.sqs, queue.url, { ...samples.send_email, subject });
+    }
+    await succeeded.waitFor(3);
+    expect(succeeded.items.map((item) => item.result)).toEqual(['second attempt', 'second attempt', 'second attempt']);
+    // The third started only when a slot came free (the first two ran on past their timeout);
+    // its timeout counted from its own start, not the others'.
+    expect(ranFor).toHaveLength(3);
+    for (const ms of ranFor) expect(ms).toBeGreaterThanOrEqual(250);
+    expect(peak).toBeLessThanOrEqual(2);
+    await vi.waitFor(() => expect(signalSeenAborted).toEqual([true, true, true]));
   });
 });
 
