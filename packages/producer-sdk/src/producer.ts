@@ -11,6 +11,7 @@ import { GetQueueUrlCommand, SendMessageBatchCommand, SendMessageCommand, SQSCli
 import { isSpanContextValid, context as otelContext, trace } from '@opentelemetry/api';
 import {
   awsClientSettings,
+  type CreateTaskOptions,
   claimCheckKey,
   createTask,
   encodeMessageBody,
@@ -34,8 +35,11 @@ export const SQS_MAX_BYTES = 1_048_576;
 export const SNS_MAX_BYTES = 262_144;
 /** Entries per SendMessageBatch / PublishBatch. */
 export const MAX_BATCH_ENTRIES = 10;
-/** Items `sendBatch` validates at a time while earlier batches are in flight. */
-const SEGMENT_ITEMS = 500;
+/**
+ * Items `sendBatch` validates at a time, when its batch calls run out of planned work: small
+ * enough that validating them never leaves the calls idle for long.
+ */
+const SEGMENT_ITEMS = 100;
 
 /** What `createProducer` takes. Everything defaults from the environment. */
 export interface ProducerOptions {
@@ -130,6 +134,14 @@ export interface Producer {
 const FIFO_ID = /^[\x21-\x7e]{1,128}$/;
 
 function checkOptions(options: SendOptions): void {
+  if (
+    options.route === undefined &&
+    options.delaySeconds === undefined &&
+    options.groupId === undefined &&
+    options.deduplicationId === undefined
+  ) {
+    return;
+  }
   const problems: string[] = [];
   if (options.route !== undefined && options.route !== 'topic' && options.route !== 'queue') {
     problems.push(`route is "${String(options.route)}", must be "topic" or "queue"`);
@@ -278,21 +290,21 @@ export function createProducer(options: ProducerOptions = {}): Producer {
     task: TTask,
     payload: TaskPayload<TTask>,
     sendOptions: SendOptions,
+    activeTrace: { traceparent?: string; tracestate?: string } = activeTraceContext(),
   ): Prepared {
     checkOptions(sendOptions);
-    const trace =
-      sendOptions.traceparent !== undefined
-        ? {
-            traceparent: sendOptions.traceparent,
-            ...(sendOptions.tracestate !== undefined ? { tracestate: sendOptions.tracestate } : {}),
-          }
-        : activeTraceContext();
-    const envelope = createTask(task, payload, {
-      ...(sendOptions.id !== undefined ? { id: sendOptions.id } : {}),
-      ...(sendOptions.idempotencyKey !== undefined ? { idempotencyKey: sendOptions.idempotencyKey } : {}),
-      ...trace,
-      ...(options.registry ? { registry: options.registry } : {}),
-    }) as TaskEnvelope;
+    const taskOptions: CreateTaskOptions = {};
+    if (sendOptions.id !== undefined) taskOptions.id = sendOptions.id;
+    if (sendOptions.idempotencyKey !== undefined) taskOptions.idempotencyKey = sendOptions.idempotencyKey;
+    if (sendOptions.traceparent !== undefined) {
+      taskOptions.traceparent = sendOptions.traceparent;
+      if (sendOptions.tracestate !== undefined) taskOptions.tracestate = sendOptions.tracestate;
+    } else if (activeTrace.traceparent !== undefined) {
+      taskOptions.traceparent = activeTrace.traceparent;
+      if (activeTrace.tracestate !== undefined) taskOptions.tracestate = activeTrace.tracestate;
+    }
+    if (options.registry) taskOptions.registry = options.registry;
+    const envelope = createTask(task, payload, taskOptions) as TaskEnvelope;
     const fifo = sendOptions.groupId !== undefined;
     const route =
       sendOptions.route ?? (sendOptions.delaySeconds !== undefined || fifo ? ('queue' as const) : ('topic' as const));
@@ -406,7 +418,20 @@ export function createProducer(options: ProducerOptions = {}): Producer {
     };
 
     type Entry = { index: number; prepared: Prepared };
-    type Batch = { destination: () => Promise<string>; route: 'topic' | 'queue'; entries: Entry[] };
+    // One destination function per queue for the whole call: FIFO batches are ordered by it.
+    const destinations = new Map<string, () => Promise<string>>();
+    const queueDestination = (task: TaskName, fifo: boolean): (() => Promise<string>) => {
+      const key = `${task}:${fifo}`;
+      let destination = destinations.get(key);
+      if (!destination) {
+        destination = () => resolveQueue(task, fifo);
+        destinations.set(key, destination);
+      }
+      return destination;
+    };
+    type Batch = { destination: () => Promise<string>; route: 'topic' | 'queue'; fifo: boolean; entries: Entry[] };
+    // One lookup of the caller's trace context for the whole call (it cannot change within it).
+    const activeTrace = activeTraceContext();
 
     /** Validates one segment and cuts it into batches by destination within the entry and byte limits. */
     const plan = async (from: number, to: number): Promise<Batch[]> => {
@@ -415,7 +440,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
       for (let index = from; index < to; index += 1) {
         const item = items[index] as BatchItem;
         try {
-          ready.push({ index, prepared: prepare(item.task, item.payload as never, item.options ?? {}) });
+          ready.push({ index, prepared: prepare(item.task, item.payload as never, item.options ?? {}, activeTrace) });
         } catch (error) {
           fail(index, error);
         }
@@ -442,35 +467,60 @@ export function createProducer(options: ProducerOptions = {}): Producer {
       const planned: Batch[] = [];
       for (const group of groups.values()) {
         const first = group[0]?.prepared as Prepared;
-        const destination =
-          first.route === 'topic' ? resolveTopic : () => resolveQueue(first.envelope.task, first.fifo);
+        const destination = first.route === 'topic' ? resolveTopic : queueDestination(first.envelope.task, first.fifo);
         let current: Entry[] = [];
         let bytes = 0;
         for (const entry of group) {
           if (current.length === MAX_BATCH_ENTRIES || bytes + entry.prepared.bytes > first.limit) {
-            planned.push({ destination, route: first.route, entries: current });
+            planned.push({ destination, route: first.route, fifo: first.fifo, entries: current });
             current = [];
             bytes = 0;
           }
           current.push(entry);
           bytes += entry.prepared.bytes;
         }
-        if (current.length > 0) planned.push({ destination, route: first.route, entries: current });
+        if (current.length > 0) planned.push({ destination, route: first.route, fifo: first.fifo, entries: current });
       }
       return planned;
     };
 
-    // Items go in segments: the next segment is validated while the calls of the previous one
-    // are in flight, so validation costs no network time.
-    const inFlight = new Set<Promise<void>>();
-    for (let from = 0; from < items.length; from += SEGMENT_ITEMS) {
-      for (const batch of await plan(from, Math.min(items.length, from + SEGMENT_ITEMS))) {
-        while (inFlight.size >= batchConcurrency) await Promise.race(inFlight);
-        const call = sendOne(batch).finally(() => inFlight.delete(call));
-        inFlight.add(call);
+    // Batch calls run `batchConcurrency` at a time; whichever call comes free first validates the
+    // next segment when no planned batch is left, so validation overlaps the calls in flight.
+    const upcoming: Batch[] = [];
+    let plannedFrom = 0;
+    let planning: Promise<void> | undefined;
+    const nextBatch = async (): Promise<Batch | undefined> => {
+      for (;;) {
+        if (upcoming.length > 0) return upcoming.shift();
+        // One segment is validated at a time; calls that come free meanwhile wait for it.
+        if (planning) {
+          await planning;
+          continue;
+        }
+        if (plannedFrom >= items.length) return undefined;
+        const from = plannedFrom;
+        plannedFrom = Math.min(items.length, from + SEGMENT_ITEMS);
+        planning = plan(from, plannedFrom).then((batches) => {
+          upcoming.push(...batches);
+          planning = undefined;
+        });
       }
-    }
-    await Promise.all(inFlight);
+    };
+    // Batches to one FIFO queue go one after another, so a message group keeps its order.
+    const fifoTails = new Map<Batch['destination'], Promise<void>>();
+    const runners = Array.from({ length: batchConcurrency }, async () => {
+      for (let batch = await nextBatch(); batch !== undefined; batch = await nextBatch()) {
+        if (!batch.fifo) {
+          await sendOne(batch);
+          continue;
+        }
+        const previous = fifoTails.get(batch.destination) ?? Promise.resolve();
+        const current = previous.then(() => sendOne(batch));
+        fifoTails.set(batch.destination, current);
+        await current;
+      }
+    });
+    await Promise.all(runners);
     return results;
 
     async function sendOne(batch: Batch): Promise<void> {

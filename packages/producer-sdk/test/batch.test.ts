@@ -1,7 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { GetQueueUrlCommand, PurgeQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageCommand,
+  GetQueueUrlCommand,
+  PurgeQueueCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { type Context, type ContextManager, context, ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
 import { parseTask, type TaskPayloads } from '@tq/contracts';
 import { type LocalEndpoint, queueCounts, startLocalEndpoint, uniqueName, waitForMessages } from '@tq/testing';
@@ -224,6 +230,79 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
     await expect(p.send('send_email', email, { groupId: 'has space' })).rejects.toMatchObject({
       code: 'INVALID_OPTIONS',
     });
+  });
+
+  it('runs batchConcurrency calls at once, never more (each call held 50 ms at the client)', async () => {
+    const client = new SQSClient(endpoint.clientConfig);
+    let running = 0;
+    let peak = 0;
+    client.middlewareStack.add(
+      (next, ctx) => async (args) => {
+        if (ctx.commandName !== 'SendMessageBatchCommand') return next(args);
+        running += 1;
+        peak = Math.max(peak, running);
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          return await next(args);
+        } finally {
+          running -= 1;
+        }
+      },
+      { step: 'initialize', name: 'holdBatches' },
+    );
+    const p = producer({ sqs: client, batchConcurrency: 4 });
+    for (const count of [60, 250]) {
+      peak = 0;
+      const results = await p.sendBatch(
+        Array.from({ length: count }, (_, i) => ({
+          task: 'send_email' as const,
+          payload: { ...email, subject: `c${i}` },
+          options: { route: 'queue' as const },
+        })),
+      );
+      expect(results.every((r) => r.ok)).toBe(true);
+      expect(peak).toBe(4);
+    }
+    client.destroy();
+  });
+
+  it('keeps a FIFO group in order across batches, even when an earlier call is slow (first call delayed at the client)', async () => {
+    const client = new SQSClient(endpoint.clientConfig);
+    let calls = 0;
+    client.middlewareStack.add(
+      (next, ctx) => async (args) => {
+        // The first batch call answers late: a later batch must not overtake it.
+        if (ctx.commandName === 'SendMessageBatchCommand' && calls++ === 0) {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'delayFirstBatch' },
+    );
+    const fifoUrl = await url(`${fifoPrefix}-send_email.fifo`);
+    await sqs.send(new PurgeQueueCommand({ QueueUrl: fifoUrl }));
+    const p = createProducer({ endpoint: endpoint.endpoint, prefix: fifoPrefix, sqs: client });
+    const items: BatchItem[] = Array.from({ length: 35 }, (_, i) => ({
+      task: 'send_email',
+      payload: { ...email, subject: `n${i}` },
+      options: { groupId: 'orders-1' },
+    }));
+    const results = await p.sendBatch(items);
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(calls).toBe(4);
+    const subjects: string[] = [];
+    while (subjects.length < 35) {
+      const out = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: fifoUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      for (const message of out.Messages ?? []) {
+        const parsed = parseTask(JSON.parse(message.Body ?? ''));
+        if (parsed.ok) subjects.push((parsed.envelope.payload as { subject: string }).subject);
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: fifoUrl, ReceiptHandle: message.ReceiptHandle }));
+      }
+    }
+    expect(subjects).toEqual(items.map((_, i) => `n${i}`));
+    client.destroy();
   });
 
   it('carries the active OpenTelemetry trace context when the caller does not pass one', async () => {
