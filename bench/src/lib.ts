@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   CreateQueueCommand,
+  DeleteQueueCommand,
   GetQueueAttributesCommand,
   SendMessageBatchCommand,
   type SendMessageBatchRequestEntry,
@@ -102,6 +103,19 @@ export async function createQueues(config: AwsClientConfig, base: string) {
       }),
     );
     return { queueUrl: queue.QueueUrl as string, dlqUrl: dlq.QueueUrl as string };
+  } finally {
+    sqs.destroy();
+  }
+}
+
+/**
+ * Deletes a run's queues once it was checked, so the emulator does not carry every earlier run's
+ * messages into the next one (its heap, and its garbage collection, would grow run by run).
+ */
+export async function deleteQueues(config: AwsClientConfig, ...queueUrls: string[]): Promise<void> {
+  const sqs = new SQSClient(config);
+  try {
+    for (const queueUrl of queueUrls) await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
   } finally {
     sqs.destroy();
   }

@@ -83,7 +83,10 @@ try {
     const runs = new Map<string, Measurement[]>(contenders.map((c) => [c, []]));
     console.error(`\n${scenario.name}: ${scenario.title} (${rounds} rounds, ${contenders.join(' / ')})`);
     for (let round = 0; round < rounds; round += 1) {
-      for (const contender of contenders) {
+      // Each round starts with the next contender, so none always runs first (or right after
+      // the same neighbour) on an endpoint that carries the previous runs' garbage.
+      const order = contenders.map((_, i) => contenders[(i + round) % contenders.length] as string);
+      for (const contender of order) {
         const config = await scenario.prepare(context, contender);
         const measurement = await runInChild(scenario.name, contender, config);
         await scenario.verify?.(context, config);

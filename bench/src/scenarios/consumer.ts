@@ -5,7 +5,7 @@ import { createWorker } from '@tq/worker';
 import { pino } from 'pino';
 import { Consumer } from 'sqs-consumer';
 import { Squiss } from 'squiss-ts';
-import { createQueues, preload, remaining, type Scenario } from '../lib.js';
+import { createQueues, deleteQueues, preload, remaining, type Scenario } from '../lib.js';
 
 interface Config {
   clientConfig: AwsClientConfig;
@@ -56,7 +56,7 @@ function consumerScenario(name: string, title: string, handlerMs: number, count:
     contenders: ['tq worker', 'sqs-consumer', 'squiss-ts', 'raw receive/delete'],
     reference: 'raw receive/delete',
     referenceNote: "a bare receive → handle → DeleteMessageBatch loop with tq's number of pollers",
-    rounds: (context) => (context.quick ? 1 : 2),
+    rounds: (context) => (context.quick ? 1 : 3),
     async prepare(context) {
       const { queueUrl, dlqUrl } = await createQueues(context.clientConfig, name);
       const total = context.quick ? quickCount : count;
@@ -191,7 +191,10 @@ function consumerScenario(name: string, title: string, handlerMs: number, count:
     async verify(context, config) {
       // Deletes may still be landing for a moment after the last handler finished.
       for (let i = 0; i < 50; i += 1) {
-        if ((await remaining(context.clientConfig, config.queueUrl)) === 0) return;
+        if ((await remaining(context.clientConfig, config.queueUrl)) === 0) {
+          await deleteQueues(context.clientConfig, config.queueUrl, config.dlqUrl);
+          return;
+        }
         await sleep(100);
       }
       throw new Error(`${name}: messages left on the queue after the run`);

@@ -1,11 +1,12 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type BatchItem, createProducer } from '@tq/producer-sdk';
 import { Producer as SqsProducer } from 'sqs-producer';
-import { createQueues, pool, remaining, type Scenario } from '../lib.js';
+import { createQueues, deleteQueues, pool, remaining, type Scenario } from '../lib.js';
 
 interface Config {
   clientConfig: import('@tq/testing').AwsClientConfig;
   queueUrl: string;
+  dlqUrl: string;
   count: number;
 }
 
@@ -42,10 +43,11 @@ export const producer: Scenario<Config> = {
   contenders: ['tq sendBatch', 'sqs-producer', 'raw SendMessageBatch'],
   reference: 'raw SendMessageBatch',
   referenceNote: 'a bare SendMessageBatch loop with the same concurrency: the ceiling',
-  rounds: (context) => (context.quick ? 1 : 3),
+  // Runs are short (about 3 s): more of them for a steadier median.
+  rounds: (context) => (context.quick ? 1 : 5),
   async prepare(context) {
-    const { queueUrl } = await createQueues(context.clientConfig, 'producer');
-    return { clientConfig: context.clientConfig, queueUrl, count: context.quick ? 5000 : 20_000 };
+    const { queueUrl, dlqUrl } = await createQueues(context.clientConfig, 'producer');
+    return { clientConfig: context.clientConfig, queueUrl, dlqUrl, count: context.quick ? 5000 : 20_000 };
   },
   async run(contender, config) {
     const sqs = new SQSClient(config.clientConfig);
@@ -90,5 +92,6 @@ export const producer: Scenario<Config> = {
   async verify(context, config) {
     const count = await remaining(context.clientConfig, config.queueUrl);
     if (count !== config.count) throw new Error(`producer: ${count} messages on the queue, expected ${config.count}`);
+    await deleteQueues(context.clientConfig, config.queueUrl, config.dlqUrl);
   },
 };

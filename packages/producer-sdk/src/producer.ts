@@ -133,6 +133,9 @@ export interface Producer {
 
 const FIFO_ID = /^[\x21-\x7e]{1,128}$/;
 
+/** Batch entry ids: positions, made once. */
+const ENTRY_IDS = Array.from({ length: MAX_BATCH_ENTRIES }, (_, position) => String(position));
+
 function checkOptions(options: SendOptions): void {
   if (
     options.route === undefined &&
@@ -364,12 +367,9 @@ export function createProducer(options: ProducerOptions = {}): Producer {
   }
 
   function result(prepared: Prepared, messageId: string): SendResult {
-    return {
-      id: prepared.envelope.id,
-      messageId,
-      route: prepared.route,
-      ...(prepared.claimCheck ? { claimCheck: prepared.claimCheck } : {}),
-    };
+    const sent: SendResult = { id: prepared.envelope.id, messageId, route: prepared.route };
+    if (prepared.claimCheck) sent.claimCheck = prepared.claimCheck;
+    return sent;
   }
 
   async function send<TTask extends TaskName>(
@@ -421,7 +421,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
     // One destination function per queue for the whole call: FIFO batches are ordered by it.
     const destinations = new Map<string, () => Promise<string>>();
     const queueDestination = (task: TaskName, fifo: boolean): (() => Promise<string>) => {
-      const key = `${task}:${fifo}`;
+      const key = fifo ? `${task}.fifo` : task;
       let destination = destinations.get(key);
       if (!destination) {
         destination = () => resolveQueue(task, fifo);
@@ -455,19 +455,18 @@ export function createProducer(options: ProducerOptions = {}): Producer {
           fail(index, error);
         }
       });
-      const groups = new Map<string, Entry[]>();
+      const groups = new Map<() => Promise<string>, Entry[]>();
       for (const entry of ready) {
         const p = entry.prepared;
         if (p.bytes > p.limit && !stored.has(entry.index)) continue;
-        const key = p.route === 'topic' ? 'topic' : `queue:${p.envelope.task}:${p.fifo}`;
-        const group = groups.get(key) ?? [];
-        group.push(entry);
-        groups.set(key, group);
+        const key = p.route === 'topic' ? resolveTopic : queueDestination(p.envelope.task, p.fifo);
+        const group = groups.get(key);
+        if (group) group.push(entry);
+        else groups.set(key, [entry]);
       }
       const planned: Batch[] = [];
-      for (const group of groups.values()) {
+      for (const [destination, group] of groups) {
         const first = group[0]?.prepared as Prepared;
-        const destination = first.route === 'topic' ? resolveTopic : queueDestination(first.envelope.task, first.fifo);
         let current: Entry[] = [];
         let bytes = 0;
         for (const entry of group) {
@@ -534,7 +533,10 @@ export function createProducer(options: ProducerOptions = {}): Producer {
       let pending = batch.entries;
       for (let attempt = 1; pending.length > 0; attempt += 1) {
         // Entry ids are positions in this call, never derived from the bodies.
-        const byId = new Map(pending.map((entry, position) => [String(position), entry]));
+        const byId = new Map<string, Entry>();
+        for (let position = 0; position < pending.length; position += 1) {
+          byId.set(ENTRY_IDS[position] ?? String(position), pending[position] as Entry);
+        }
         const retry: typeof pending = [];
         let lastError: ProducerError | undefined;
         try {
