@@ -1,10 +1,11 @@
 // One contender of one scenario, in a process of its own: reads its config from stdin, runs,
 // prints `RESULT <json>` with the measurement and its peak RSS, and exits.
 import { peakRssMb } from './lib.js';
-import { scenarios } from './scenarios/index.js';
+import { loadScenario } from './scenarios/index.js';
 
 const [name, contender] = process.argv.slice(2);
-const scenario = scenarios.find((candidate) => candidate.name === name);
+// Only this scenario's module: the process holds what its contenders need and nothing else.
+const scenario = name ? await loadScenario(name) : undefined;
 if (!scenario || !contender) {
   console.error(`unknown scenario ${name}`);
   process.exit(2);

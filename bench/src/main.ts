@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEndpointProcess } from '@tq/testing';
 import { type BenchContext, type Measurement, median, runInChild } from './lib.js';
-import { scenarios } from './scenarios/index.js';
+import { loadScenarios } from './scenarios/index.js';
 import { startSmtpProcess } from './smtp-process.js';
 
 const args = process.argv.slice(2);
@@ -25,6 +25,7 @@ if (roundsOption !== undefined && !(Number.isInteger(roundsOption) && roundsOpti
   process.exit(2);
 }
 const wanted = args.filter((arg) => !arg.startsWith('--'));
+const scenarios = await loadScenarios();
 const unknown = wanted.filter((name) => !scenarios.some((s) => s.name === name));
 if (unknown.length > 0) {
   console.error(`unknown scenario(s): ${unknown.join(', ')} (known: ${scenarios.map((s) => s.name).join(', ')})`);

@@ -1,0 +1,80 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import type { TaskPayload } from '@tq/contracts';
+import { createReportWorker } from '@tq/report-worker';
+import { renderReport } from '@tq/report-worker/render';
+import { createQueues, type Scenario } from '../lib.js';
+import { drain, enqueue, newBucket, type QueueConfig, workerOptions } from './app-common.js';
+
+const reportPayload = (bucket: string, i: number): TaskPayload<'generate_report'> => ({
+  title: `Monthly sales ${i}`,
+  subtitle: 'Benchmark report',
+  rows: Array.from({ length: 2000 }, (_, r) => ({
+    region: ['north', 'south', 'east', 'west'][r % 4] as string,
+    product: `product-${r % 41}`,
+    units: (r % 17) + 1,
+    revenue: ((r * 7919) % 100_000) / 100,
+  })),
+  columns: [
+    { key: 'region', label: 'Region' },
+    { key: 'product', label: 'Product' },
+    { key: 'units', label: 'Units', format: 'number' },
+    { key: 'revenue', label: 'Revenue', format: 'currency' },
+  ],
+  groupBy: 'region',
+  aggregates: [
+    { column: 'units', fn: 'sum' },
+    { column: 'revenue', fn: 'sum' },
+  ],
+  chart: { type: 'bar', aggregate: 1 },
+  destination: `s3://${bucket}/reports/${i}.pdf`,
+});
+
+export const report: Scenario<QueueConfig> = {
+  name: 'report',
+  title: 'render 2,000-row PDF reports with a summary and chart',
+  unit: 'pages/s',
+  contenders: ['tq report worker', 'renderReport loop'],
+  reference: 'renderReport loop',
+  referenceNote: 'the same renderer called in a loop, no queue or S3: the ceiling',
+  rounds: (context) => (context.quick ? 1 : 2),
+  async prepare(context) {
+    const count = context.quick ? 3 : 8;
+    const { queueUrl, dlqUrl } = await createQueues(context.clientConfig, 'report');
+    const bucket = await newBucket(context.clientConfig);
+    await enqueue(
+      context.clientConfig,
+      queueUrl,
+      'generate_report',
+      Array.from({ length: count }, (_, i) => reportPayload(bucket, i)),
+    );
+    return { clientConfig: context.clientConfig, queueUrl, dlqUrl, bucket, count };
+  },
+  async run(contender, config) {
+    if (contender === 'tq report worker') {
+      const s3 = new S3Client(config.clientConfig);
+      const worker = createReportWorker({
+        s3,
+        producer: {
+          send: () => Promise.reject(new Error('no email in this benchmark')),
+          sendBatch: () => Promise.resolve([]),
+          close: () => undefined,
+        },
+        worker: workerOptions(config),
+      });
+      const { seconds, results } = await drain(worker, config.count);
+      const pages = results.reduce((sum: number, r) => sum + (r as { pages: number }).pages, 0);
+      return { value: pages / seconds, extra: { pages } };
+    }
+    let pages = 0;
+    const started = performance.now();
+    for (let i = 0; i < config.count; i += 1) {
+      const payload = reportPayload(config.bucket, i);
+      const rows = (async function* () {
+        let n = 0;
+        for (const values of payload.rows ?? []) yield { number: ++n, values };
+      })();
+      pages += (await renderReport(payload, rows)).pages;
+    }
+    return { value: pages / ((performance.now() - started) / 1000), extra: { pages } };
+  },
+};
