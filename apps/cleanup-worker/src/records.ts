@@ -1,19 +1,27 @@
 /**
- * Splits CSV text into records before csv-parse sees them, so one malformed record can never
+ * Splits CSV bytes into records before csv-parse sees them, so one malformed record can never
  * swallow the rest of the file. A record is one line, or several when a quoted field holds line
  * breaks. A record whose quotes are broken (`"a"b`, or a quote that never closes within
  * `maxRecordLines` lines) is reported as malformed with its line number, and splitting resumes on
- * the next line. Only well-formed records reach csv-parse, which then splits their fields.
+ * the next line. Well-formed records are handed on in runs: the bytes of consecutive records
+ * exactly as they are in the file, which csv-parse then splits into fields in one call, with no
+ * copy and no decoding of the text in between.
  */
 
-/** A record as it appeared in the file: its text (without the final line break) and first line. */
-export interface RawRecord {
-  line: number;
-  text: string;
+/** Consecutive well-formed records, as they are in the file. */
+export interface RecordRun {
+  /** The records' bytes; each record ends with its line break (the file's last may have none). */
+  data: Buffer;
+  /** Where each record starts in `data`. */
+  starts: number[];
+  /** The file line each record starts on (1-based). */
+  lines: number[];
 }
 
 /** A record that could not be read, with why. */
-export interface MalformedRecord extends RawRecord {
+export interface MalformedRecord {
+  line: number;
+  text: string;
   reason: string;
 }
 
@@ -23,163 +31,247 @@ const QUOTED = 2;
 const QUOTE_IN_QUOTED = 3;
 type ScanState = typeof FIELD_START | typeof UNQUOTED | typeof QUOTED | typeof QUOTE_IN_QUOTED;
 
-/**
- * Scans one line from `state`; returns the state at its end, or the column of a broken quote.
- * Jumps with `indexOf` between the only characters that matter (delimiters, and quotes inside
- * quoted fields), so a long line costs a few native searches, not a loop per character.
- */
-function scan(text: string, delimiter: string, state: ScanState): ScanState | { invalidAt: number } {
-  let current = state;
-  let i = 0;
-  const length = text.length;
-  for (;;) {
-    switch (current) {
-      case FIELD_START:
-        if (i >= length) return FIELD_START;
-        if (text[i] === '"') {
-          current = QUOTED;
-          i += 1;
-        } else {
-          current = UNQUOTED;
-        }
-        break;
-      case UNQUOTED: {
-        // A quote inside an unquoted field is kept as a character (csv-parse's relax_quotes).
-        const next = text.indexOf(delimiter, i);
-        if (next === -1) return UNQUOTED;
-        i = next + 1;
-        current = FIELD_START;
-        break;
-      }
-      case QUOTED: {
-        const quote = text.indexOf('"', i);
-        if (quote === -1) return QUOTED;
-        i = quote + 1;
-        current = QUOTE_IN_QUOTED;
-        break;
-      }
-      case QUOTE_IN_QUOTED:
-        if (i >= length) return QUOTE_IN_QUOTED;
-        if (text[i] === '"') {
-          current = QUOTED;
-          i += 1;
-        } else if (text[i] === delimiter) {
-          current = FIELD_START;
-          i += 1;
-        } else {
-          return { invalidAt: i + 1 };
-        }
-        break;
-    }
-  }
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/** The text of record `index` of a run, without its line break. */
+export function recordText(run: RecordRun, index: number): string {
+  const start = run.starts[index] as number;
+  let end = index + 1 < run.starts.length ? (run.starts[index + 1] as number) : run.data.length;
+  if (end > start && run.data[end - 1] === LF) end -= 1;
+  if (end > start && run.data[end - 1] === CR) end -= 1;
+  return run.data.toString('utf8', start, end);
 }
 
 export interface RecordSplitterOptions {
+  /** One character. */
   delimiter: string;
   /** Most lines one quoted field may span before its opening quote is judged unclosed. */
   maxRecordLines?: number;
-  onRecord(record: RawRecord): void;
+  /** Longest record in bytes; a longer one is rejected and skipped to the next line. Default 16 MiB. */
+  maxRecordBytes?: number;
+  onRun(run: RecordRun): void;
   onMalformed(record: MalformedRecord): void;
 }
 
-/** Feeds text in chunks of any size; calls back with every record in order. */
+/** Feeds bytes in chunks of any size; calls back with every record in order. */
 export class RecordSplitter {
-  readonly #delimiter: string;
+  readonly #delimiter: Buffer;
+  readonly #delimiterByte: number;
   readonly #maxLines: number;
-  readonly #onRecord: (record: RawRecord) => void;
+  readonly #maxBytes: number;
+  readonly #onRun: (run: RecordRun) => void;
   readonly #onMalformed: (record: MalformedRecord) => void;
-  #partial = '';
-  #line = 0;
-  #open: { line: number; lines: string[]; state: ScanState } | undefined;
+  /** Bytes of a record not complete yet, carried to the next chunk. */
+  #carry: Buffer | undefined;
+  /** The line the carried bytes (or the next chunk) start on. */
+  #line = 1;
   #first = true;
+  /** Skipping the rest of an over-long record up to its next line break. */
+  #skipping = false;
 
   constructor(options: RecordSplitterOptions) {
-    this.#delimiter = options.delimiter;
+    this.#delimiter = Buffer.from(options.delimiter);
+    this.#delimiterByte = this.#delimiter.length === 1 ? (this.#delimiter[0] as number) : -1;
     this.#maxLines = options.maxRecordLines ?? 1000;
-    this.#onRecord = options.onRecord;
+    this.#maxBytes = options.maxRecordBytes ?? 16 * 1024 * 1024;
+    this.#onRun = options.onRun;
     this.#onMalformed = options.onMalformed;
   }
 
-  push(chunk: string): void {
-    let text = this.#partial + chunk;
-    if (this.#first && text.length > 0) {
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  push(chunk: Buffer | string): void {
+    let data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (this.#carry) data = Buffer.concat([this.#carry, data]);
+    this.#carry = undefined;
+    if (this.#first) {
+      // A UTF-8 byte order mark is dropped, even when it comes in pieces.
+      if (data.length < BOM.length && BOM.subarray(0, data.length).equals(data)) {
+        this.#carry = data;
+        return;
+      }
+      if (data.subarray(0, BOM.length).equals(BOM)) data = data.subarray(BOM.length);
       this.#first = false;
     }
-    let start = 0;
-    for (let end = text.indexOf('\n', start); end !== -1; end = text.indexOf('\n', start)) {
-      this.#physicalLine(text.slice(start, end));
-      start = end + 1;
-    }
-    this.#partial = text.slice(start);
+    this.#split(data, false);
   }
 
   end(): void {
-    if (this.#partial.length > 0) {
-      this.#physicalLine(this.#partial);
-      this.#partial = '';
-    }
-    while (this.#open) this.#unclosed();
+    const rest = this.#carry;
+    this.#carry = undefined;
+    if (rest && rest.length > 0 && !this.#first) this.#split(rest, true);
   }
 
-  #physicalLine(raw: string): void {
-    this.#line += 1;
-    this.#handle(raw.endsWith('\r') ? raw.slice(0, -1) : raw, this.#line);
-  }
-
-  #handle(line: string, number: number): void {
-    const open = this.#open;
-    if (open) {
-      open.lines.push(line);
-      // Inside a quoted field a line without quotes changes nothing.
-      const state = line.includes('"') ? scan(line, this.#delimiter, open.state) : open.state;
-      if (typeof state === 'object') {
-        this.#open = undefined;
-        this.#onMalformed({
-          line: open.line,
-          text: open.lines.join('\n'),
-          reason: `invalid quote on line ${number}, column ${state.invalidAt}: a closing quote must be followed by "${this.#delimiter}" or the end of the line`,
-        });
-      } else if (state !== QUOTED) {
-        this.#open = undefined;
-        this.#onRecord({ line: open.line, text: open.lines.join('\n') });
-      } else {
-        open.state = state;
-        if (open.lines.length >= this.#maxLines) this.#unclosed();
+  #split(data: Buffer, final: boolean): void {
+    let pos = 0;
+    let line = this.#line;
+    if (this.#skipping) {
+      const newline = data.indexOf(LF);
+      if (newline === -1) {
+        this.#line = line;
+        return;
       }
-      return;
+      this.#skipping = false;
+      pos = newline + 1;
+      line += 1;
     }
-    if (!line.includes('"')) {
-      this.#onRecord({ line: number, text: line });
-      return;
+    let runStart = pos;
+    let starts: number[] = [];
+    let lines: number[] = [];
+    const emitRun = (end: number) => {
+      if (starts.length > 0) this.#onRun({ data: data.subarray(runStart, end), starts, lines });
+      starts = [];
+      lines = [];
+    };
+    // Where the next quote is, found once and reused by every line before it.
+    let nextQuote = data.indexOf(QUOTE, pos);
+
+    records: while (pos < data.length) {
+      const recordStart = pos;
+      const recordLine = line;
+      let state: ScanState = FIELD_START;
+      let lineStart = pos;
+      let lineCount = 0;
+      for (;;) {
+        const newline = data.indexOf(LF, lineStart);
+        if (newline === -1 && !final) {
+          // The record goes on in the next chunk.
+          emitRun(recordStart);
+          if (data.length - recordStart > this.#maxBytes) {
+            this.#tooLong(data, recordStart, recordLine);
+            this.#line = recordLine + lineCount;
+            return;
+          }
+          this.#carry = data.subarray(recordStart);
+          this.#line = recordLine;
+          return;
+        }
+        const next = newline === -1 ? data.length : newline + 1;
+        let lineEnd = newline === -1 ? data.length : newline;
+        if (lineEnd > lineStart && data[lineEnd - 1] === CR) lineEnd -= 1;
+        lineCount += 1;
+        if (nextQuote !== -1 && nextQuote < lineStart) nextQuote = data.indexOf(QUOTE, lineStart);
+        // A line without quotes leaves a quoted field open and ends any other record.
+        const scanned: ScanState | { invalidAt: number } =
+          nextQuote === -1 || nextQuote >= lineEnd
+            ? state === QUOTED
+              ? QUOTED
+              : FIELD_START
+            : this.#scan(data, lineStart, lineEnd, state);
+        if (typeof scanned === 'object') {
+          emitRun(recordStart);
+          this.#onMalformed({
+            line: recordLine,
+            text: data.toString('utf8', recordStart, lineEnd),
+            reason:
+              lineCount > 1
+                ? `invalid quote on line ${recordLine + lineCount - 1}, column ${this.#column(data, lineStart, scanned.invalidAt)}: a closing quote must be followed by "${this.#delimiter}" or the end of the line`
+                : `invalid quote at column ${this.#column(data, lineStart, scanned.invalidAt)}: a closing quote must be followed by "${this.#delimiter}" or the end of the line`,
+          });
+          pos = next;
+          line = recordLine + lineCount;
+          runStart = pos;
+          continue records;
+        }
+        if (scanned !== QUOTED) {
+          starts.push(recordStart - runStart);
+          lines.push(recordLine);
+          pos = next;
+          line = recordLine + lineCount;
+          continue records;
+        }
+        if (newline === -1 || lineCount >= this.#maxLines) {
+          // The opening quote never closed: reject its first line and read the lines after it afresh.
+          emitRun(recordStart);
+          const firstEnd = data.indexOf(LF, recordStart);
+          const end = firstEnd === -1 ? data.length : firstEnd;
+          this.#onMalformed({
+            line: recordLine,
+            text: data.toString('utf8', recordStart, end > recordStart && data[end - 1] === CR ? end - 1 : end),
+            reason: 'unclosed quote: a quoted field is never closed',
+          });
+          pos = firstEnd === -1 ? data.length : firstEnd + 1;
+          line = recordLine + 1;
+          runStart = pos;
+          nextQuote = data.indexOf(QUOTE, pos);
+          continue records;
+        }
+        state = QUOTED;
+        lineStart = next;
+      }
     }
-    const state = scan(line, this.#delimiter, FIELD_START);
-    if (typeof state === 'object') {
-      this.#onMalformed({
-        line: number,
-        text: line,
-        reason: `invalid quote at column ${state.invalidAt}: a closing quote must be followed by "${this.#delimiter}" or the end of the line`,
-      });
-    } else if (state === QUOTED) {
-      this.#open = { line: number, lines: [line], state };
-    } else {
-      this.#onRecord({ line: number, text: line });
+    emitRun(data.length);
+    this.#line = line;
+  }
+
+  /** Rejects a record longer than `maxRecordBytes` and skips to the end of its line. */
+  #tooLong(data: Buffer, start: number, line: number): void {
+    this.#onMalformed({
+      line,
+      text: `${data.toString('utf8', start, start + 200)}…`,
+      reason: `record longer than ${this.#maxBytes} bytes`,
+    });
+    this.#skipping = true;
+  }
+
+  /** The 1-based character column of byte `offset` of a line starting at `lineStart`. */
+  #column(data: Buffer, lineStart: number, offset: number): number {
+    return data.toString('utf8', lineStart, lineStart + offset).length + 1;
+  }
+
+  /**
+   * Scans one line from `state`; returns the state at its end, or the byte offset in the line
+   * of the character after a closing quote that should not be there. Jumps with `indexOf` between the only bytes that matter
+   * (delimiters, and quotes inside quoted fields).
+   */
+  #scan(data: Buffer, start: number, end: number, state: ScanState): ScanState | { invalidAt: number } {
+    let current = state;
+    let i = start;
+    for (;;) {
+      switch (current) {
+        case FIELD_START:
+          if (i >= end) return FIELD_START;
+          if (data[i] === QUOTE) {
+            current = QUOTED;
+            i += 1;
+          } else {
+            current = UNQUOTED;
+          }
+          break;
+        case UNQUOTED: {
+          // A quote inside an unquoted field is kept as a character (csv-parse's relax_quotes).
+          const next = data.indexOf(this.#delimiter, i);
+          if (next === -1 || next >= end) return UNQUOTED;
+          i = next + this.#delimiter.length;
+          current = FIELD_START;
+          break;
+        }
+        case QUOTED: {
+          const quote = data.indexOf(QUOTE, i);
+          if (quote === -1 || quote >= end) return QUOTED;
+          i = quote + 1;
+          current = QUOTE_IN_QUOTED;
+          break;
+        }
+        case QUOTE_IN_QUOTED:
+          if (i >= end) return QUOTE_IN_QUOTED;
+          if (data[i] === QUOTE) {
+            current = QUOTED;
+            i += 1;
+          } else if (this.#isDelimiter(data, i)) {
+            current = FIELD_START;
+            i += this.#delimiter.length;
+          } else {
+            return { invalidAt: i - start };
+          }
+          break;
+      }
     }
   }
 
-  /** The opening quote never closed: reject its line and read the lines after it afresh. */
-  #unclosed(): void {
-    const open = this.#open;
-    if (!open) return;
-    this.#open = undefined;
-    const [first = '', ...rest] = open.lines;
-    this.#onMalformed({
-      line: open.line,
-      text: first,
-      reason: 'unclosed quote: a quoted field is never closed',
-    });
-    rest.forEach((line, index) => {
-      this.#handle(line, open.line + 1 + index);
-    });
+  #isDelimiter(data: Buffer, i: number): boolean {
+    if (this.#delimiterByte !== -1) return data[i] === this.#delimiterByte;
+    return data.compare(this.#delimiter, 0, this.#delimiter.length, i, i + this.#delimiter.length) === 0;
   }
 }

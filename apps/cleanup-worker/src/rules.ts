@@ -17,8 +17,6 @@ const BOOLEANS = new Map<string, string>([
   ['1', 'true'],
   ['0', 'false'],
 ]);
-/** Characters that make spreadsheets treat a cell as a formula (OWASP CSV injection). */
-const FORMULA_START = /^[=+\-@\t\r]/;
 const DEFAULT_DATE_FORMATS = ['YYYY-MM-DD'];
 
 /** Why a row was rejected: a code for the summary, and a sentence for the rejects file. */
@@ -70,16 +68,12 @@ function compileDateFormat(format: string): DateFormat {
   return { regex: new RegExp(`^${pattern}$`), order, hasTime: order.some((k) => k === 'h' || k === 'm' || k === 's') };
 }
 
-const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
+const pad4 = (n: number) => (n >= 1000 ? `${n}` : `${n}`.padStart(4, '0'));
 
 function daysIn(year: number, month: number): number {
-  return month === 2
-    ? year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
-      ? 29
-      : 28
-    : [4, 6, 9, 11].includes(month)
-      ? 30
-      : 31;
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 function parseDate(value: string, formats: DateFormat[]): string | undefined {
@@ -119,8 +113,8 @@ function parseDate(value: string, formats: DateFormat[]): string | undefined {
     }
     // Reject dates that do not exist (31 April, 29 February in common years, hour 25).
     if (M < 1 || M > 12 || D < 1 || D > daysIn(Y, M) || h > 23 || m > 59 || s > 59) continue;
-    const date = `${pad(Y, 4)}-${pad(M)}-${pad(D)}`;
-    return format.hasTime ? `${date}T${pad(h)}:${pad(m)}:${pad(s)}` : date;
+    const date = `${pad4(Y)}-${pad2(M)}-${pad2(D)}`;
+    return format.hasTime ? `${date}T${pad2(h)}:${pad2(m)}:${pad2(s)}` : date;
   }
   return undefined;
 }
@@ -238,17 +232,22 @@ export class Cleaner {
         rejection: { code: 'COLUMN_COUNT', reason: `expected ${this.#width} columns, found ${record.length}` },
       };
     }
-    const cells = record.length === this.#width ? [...record] : new Array<string>(this.#width).fill('');
+    // The record is this row's own array (csv-parse makes one per record): cleaned in place.
+    const cells = record.length === this.#width ? record : new Array<string>(this.#width).fill('');
     if (this.#trim) {
       for (let i = 0; i < cells.length; i += 1) {
         const cell = cells[i] as string;
-        if (cell !== '') cells[i] = /\s\s|[\t\n\r]|^\s|\s$/.test(cell) ? cell.trim().replace(/\s+/g, ' ') : cell;
+        if (cell !== '' && needsWhitespaceCleanup(cell)) {
+          // Most such cells only have whitespace at their ends: trimming is all they need.
+          const trimmed = cell.trim();
+          cells[i] = hasWhitespaceToCollapse(trimmed) ? trimmed.replace(/\s+/g, ' ') : trimmed;
+        }
       }
     }
     for (const column of this.#columns) {
-      if (column.nulls.has(cells[column.index] as string)) cells[column.index] = '';
+      if (column.nulls.size > 0 && column.nulls.has(cells[column.index] as string)) cells[column.index] = '';
     }
-    if (this.#dropEmpty && cells.every((cell) => cell === '')) return { kind: 'empty' };
+    if (this.#dropEmpty && isEmpty(cells)) return EMPTY;
 
     for (const column of this.#columns) {
       const value = cells[column.index] as string;
@@ -270,16 +269,15 @@ export class Cleaner {
       if (this.#dedupe.caseInsensitive) key = key.toLowerCase();
       // A 96-bit digest per distinct key: memory grows with distinct keys, not with their length.
       const digest = createHash('sha1').update(key).digest('base64').slice(0, 16);
-      if (this.#seen.has(digest)) return { kind: 'duplicate' };
+      if (this.#seen.has(digest)) return DUPLICATE;
       this.#seen.add(digest);
     }
-    return {
-      kind: 'kept',
-      cells: this.#output.map((index, position) => {
-        const cell = cells[index] as string;
-        return this.#neutralize && !this.#numericOutput[position] ? neutralizeFormula(cell) : cell;
-      }),
-    };
+    const output = new Array<string>(this.#output.length);
+    for (let position = 0; position < output.length; position += 1) {
+      const cell = cells[this.#output[position] as number] as string;
+      output[position] = this.#neutralize && !this.#numericOutput[position] ? neutralizeFormula(cell) : cell;
+    }
+    return { kind: 'kept', cells: output };
   }
 
   #convert(value: string, column: CompiledColumn): string | Rejection {
@@ -326,5 +324,58 @@ function applyCase(text: string, rule: ColumnRule['case']): string {
 
 /** Prefixes a cell that a spreadsheet would run as a formula with `'`, which makes it text. */
 export function neutralizeFormula(cell: string): string {
-  return FORMULA_START.test(cell) ? `'${cell}` : cell;
+  const first = cell.charCodeAt(0);
+  // = + - @ tab CR (OWASP CSV injection): one character code compared, no regex per cell.
+  return first === 0x3d || first === 0x2b || first === 0x2d || first === 0x40 || first === 0x09 || first === 0x0d
+    ? `'${cell}`
+    : cell;
+}
+
+const EMPTY: RowOutcome = Object.freeze({ kind: 'empty' });
+const DUPLICATE: RowOutcome = Object.freeze({ kind: 'duplicate' });
+const SPACE = /\s/;
+
+/**
+ * Whether trimming and collapsing would change a cell (the same test as
+ * `/\s\s|[\t\n\r]|^\s|\s$/`): whitespace at either end, two in a row, or a tab or line
+ * break anywhere. One pass over the character codes; only characters outside ASCII ask the regex.
+ */
+function needsWhitespaceCleanup(cell: string): boolean {
+  let previousSpace = true; // whitespace at the start counts as "after whitespace"
+  for (let i = 0; i < cell.length; i += 1) {
+    const code = cell.charCodeAt(i);
+    let space: boolean;
+    if (code > 0x20 && code < 0x7f) space = false;
+    else if (code === 0x20 || code === 0x0b || code === 0x0c) space = true;
+    else if (code === 0x09 || code === 0x0a || code === 0x0d) return true;
+    else space = code >= 0x7f && SPACE.test(cell[i] as string);
+    if (space && previousSpace) return true;
+    previousSpace = space;
+  }
+  return previousSpace && cell.length > 0;
+}
+
+/** Whether collapsing whitespace would change an already trimmed cell: any whitespace but a lone space. */
+function hasWhitespaceToCollapse(trimmed: string): boolean {
+  let previousSpace = false;
+  for (let i = 0; i < trimmed.length; i += 1) {
+    const code = trimmed.charCodeAt(i);
+    if (code > 0x20 && code < 0x7f) {
+      previousSpace = false;
+      continue;
+    }
+    if (code !== 0x20) {
+      if (code < 0x7f || SPACE.test(trimmed[i] as string)) return true;
+      previousSpace = false;
+      continue;
+    }
+    if (previousSpace) return true;
+    previousSpace = true;
+  }
+  return false;
+}
+
+function isEmpty(cells: string[]): boolean {
+  for (const cell of cells) if (cell !== '') return false;
+  return true;
 }

@@ -1,7 +1,5 @@
-import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { type CleanupDataV1, parseS3Uri } from '@tq/contracts';
 import {
   createWorker,
@@ -12,15 +10,16 @@ import {
   type WorkerOptions,
 } from '@tq/worker';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { type Stringifier, stringify } from 'csv-stringify';
-import { type MalformedRecord, type RawRecord, RecordSplitter } from './records.js';
+import { stringify } from 'csv-stringify/sync';
+import { type MalformedRecord, type RecordRun, RecordSplitter, recordText } from './records.js';
 import { Cleaner, neutralizeFormula } from './rules.js';
+import { PartWriter } from './upload.js';
 
 /** What `createCleanupWorker` takes. */
 export interface CleanupWorkerDeps {
   /** Reads the source and writes the outputs. */
   s3: S3Client;
-  /** Multipart upload part size in bytes (memory per output is about three times this). Default 5 MiB, the S3 minimum. */
+  /** Multipart upload part size in bytes, at least 5 MiB (the default): each output holds at most two parts in memory. */
   partSize?: number;
   /** Worker runtime options (queue, concurrency, logger, http, ...). */
   worker?: Omit<WorkerOptions<'cleanup_data'>, 'task' | 'handler'>;
@@ -40,33 +39,35 @@ export interface CleanupSummary {
   emptyRowsDropped: number;
 }
 
-/** Records handed to csv-parse at once: large enough to amortise the call, small enough to stay flat. */
+/** Records gathered before they are parsed, cleaned and written: large enough to amortise each step, small enough to stay flat. */
 const BATCH_RECORDS = 2000;
 
-/** A CSV written to S3 as it is produced, by multipart upload. */
-function csvUpload(s3: S3Client, bucket: string, key: string, columns: string[], partSize: number) {
-  const stringifier: Stringifier = stringify({ header: true, columns, eof: true });
-  const upload = new Upload({
-    client: s3,
-    params: { Bucket: bucket, Key: key, Body: stringifier, ContentType: 'text/csv; charset=utf-8' },
-    partSize,
-    queueSize: 2,
-    leavePartsOnError: false,
-  });
-  const done = upload.done();
-  done.catch(() => undefined);
+/**
+ * A CSV written to S3 as it is produced, by multipart upload. Rows come a batch at a time and
+ * csv-stringify turns each batch into one piece of text: no stream call per row.
+ */
+function csvUpload(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  columns: string[],
+  partSize: number,
+  signal: AbortSignal,
+) {
+  const writer = new PartWriter(s3, { bucket, key, contentType: 'text/csv; charset=utf-8', partSize, signal });
+  let header: string | undefined = stringify([columns]);
   return {
-    async write(row: string[]): Promise<void> {
-      if (!stringifier.write(row)) await once(stringifier, 'drain');
+    async writeRows(rows: string[][]): Promise<void> {
+      if (rows.length === 0) return;
+      const text = stringify(rows);
+      await writer.write(header === undefined ? text : header + text);
+      header = undefined;
     },
     async finish(): Promise<void> {
-      stringifier.end();
-      await done;
+      if (header !== undefined) await writer.write(header);
+      await writer.finish();
     },
-    async abort(): Promise<void> {
-      stringifier.destroy();
-      await upload.abort().catch(() => undefined);
-    },
+    abort: () => writer.abort(),
   };
 }
 
@@ -92,16 +93,15 @@ export async function cleanCsv(
     relax_quotes: true,
     relax_column_count: true,
     skip_empty_lines: false,
-    record_delimiter: '\n',
-  } as const;
+    record_delimiter: ['\r\n', '\n'],
+  };
 
   const source = (
     await getS3Object(s3, task.source, { signal: options.signal, code: 'SOURCE_MISSING', label: 'source' })
   ).Body as Readable;
-  source.setEncoding('utf8');
   let cleaner: Cleaner | undefined;
   let cleaned: ReturnType<typeof csvUpload> | undefined;
-  const rejects = csvUpload(s3, bucket, keys.rejects, ['line', 'reason', 'row'], partSize);
+  const rejects = csvUpload(s3, bucket, keys.rejects, ['line', 'reason', 'row'], partSize, options.signal);
   const summary: CleanupSummary = {
     source: task.source,
     outputs: { cleaned: uri(keys.cleaned), rejects: uri(keys.rejects), summary: uri(keys.summary) },
@@ -114,74 +114,92 @@ export async function cleanCsv(
     emptyRowsDropped: 0,
   };
 
-  let batch: (RawRecord | MalformedRecord)[] = [];
+  // Runs of well-formed records (bytes as in the file) and malformed ones, in file order.
+  let batch: (RecordRun | MalformedRecord)[] = [];
+  let batchRecords = 0;
   const splitter = new RecordSplitter({
     delimiter,
-    onRecord: (record) => batch.push(record),
-    onMalformed: (record) => batch.push(record),
+    onRun: (run) => {
+      batch.push(run);
+      batchRecords += run.starts.length;
+    },
+    onMalformed: (record) => {
+      batch.push(record);
+      batchRecords += 1;
+    },
   });
 
-  const reject = async (line: number, code: string, reason: string, text: string) => {
+  const kept: string[][] = [];
+  const rejected: string[][] = [];
+  const reject = (line: number, code: string, reason: string, text: string) => {
     summary.rejected += 1;
     summary.rejectedByReason[code] = (summary.rejectedByReason[code] ?? 0) + 1;
-    await rejects.write([String(line), reason, neutralize ? neutralizeFormula(text) : text]);
+    rejected.push([String(line), reason, neutralize ? neutralizeFormula(text) : text]);
   };
 
   const flush = async () => {
-    const records = batch;
+    const segments = batch;
     batch = [];
-    // csv-parse splits the fields of every well-formed, non-blank record of the batch in one call.
-    const wellFormed = records.filter((record): record is RawRecord => !('reason' in record) && record.text !== '');
-    const parsed: string[][] =
-      wellFormed.length === 0 ? [] : parseCsv(wellFormed.map((r) => r.text).join('\n'), csvOptions);
-    if (parsed.length !== wellFormed.length) {
-      throw new Error(`csv-parse returned ${parsed.length} records for ${wellFormed.length}: please report this file`);
-    }
-    let next = 0;
-    for (const record of records) {
-      if ('reason' in record) {
+    batchRecords = 0;
+    for (const segment of segments) {
+      if ('reason' in segment) {
         if (!cleaner) {
-          throw new NonRetryableError(`the header (line ${record.line}) is not valid CSV: ${record.reason}`, {
+          throw new NonRetryableError(`the header (line ${segment.line}) is not valid CSV: ${segment.reason}`, {
             code: 'INVALID_HEADER',
           });
         }
         summary.rowsIn += 1;
-        await reject(record.line, 'MALFORMED_ROW', record.reason, record.text);
+        reject(segment.line, 'MALFORMED_ROW', segment.reason, segment.text);
         continue;
       }
-      const cells = record.text === '' ? [''] : (parsed[next++] as string[]);
-      if (!cleaner) {
-        if (cells.length === 1 && cells[0] === '') continue; // blank lines before the header
-        cleaner = new Cleaner(cells, task.rules);
-        summary.columns = cleaner.outputHeader;
-        cleaned = csvUpload(s3, bucket, keys.cleaned, cleaner.outputHeader, partSize);
-        continue;
+      // csv-parse splits the fields of a whole run in one call, straight from the file's bytes.
+      const parsed = parseCsv(segment.data, csvOptions) as string[][];
+      if (parsed.length !== segment.starts.length) {
+        throw new Error(
+          `csv-parse returned ${parsed.length} records for ${segment.starts.length}: please report this file`,
+        );
       }
-      summary.rowsIn += 1;
-      const outcome = cleaner.clean(cells);
-      switch (outcome.kind) {
-        case 'kept':
-          summary.rowsOut += 1;
-          await cleaned?.write(outcome.cells);
-          break;
-        case 'empty':
-          summary.emptyRowsDropped += 1;
-          break;
-        case 'duplicate':
-          summary.duplicatesRemoved += 1;
-          break;
-        case 'rejected':
-          await reject(record.line, outcome.rejection.code, outcome.rejection.reason, record.text);
-          break;
+      for (let i = 0; i < parsed.length; i += 1) {
+        const cells = parsed[i] as string[];
+        if (!cleaner) {
+          if (cells.length === 1 && cells[0] === '') continue; // blank lines before the header
+          cleaner = new Cleaner(cells, task.rules);
+          summary.columns = cleaner.outputHeader;
+          cleaned = csvUpload(s3, bucket, keys.cleaned, cleaner.outputHeader, partSize, options.signal);
+          continue;
+        }
+        summary.rowsIn += 1;
+        const outcome = cleaner.clean(cells);
+        switch (outcome.kind) {
+          case 'kept':
+            summary.rowsOut += 1;
+            kept.push(outcome.cells);
+            break;
+          case 'empty':
+            summary.emptyRowsDropped += 1;
+            break;
+          case 'duplicate':
+            summary.duplicatesRemoved += 1;
+            break;
+          case 'rejected':
+            reject(
+              segment.lines[i] as number,
+              outcome.rejection.code,
+              outcome.rejection.reason,
+              recordText(segment, i),
+            );
+            break;
+        }
       }
     }
+    await Promise.all([cleaned?.writeRows(kept.splice(0)), rejects.writeRows(rejected.splice(0))]);
   };
 
   try {
     for await (const chunk of source) {
       options.signal.throwIfAborted();
-      splitter.push(chunk as string);
-      if (batch.length >= BATCH_RECORDS) await flush();
+      splitter.push(chunk as Buffer);
+      if (batchRecords >= BATCH_RECORDS) await flush();
     }
     splitter.end();
     await flush();

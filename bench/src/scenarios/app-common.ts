@@ -3,14 +3,21 @@
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { TaskName, TaskPayload } from '@tq/contracts';
 import type { BatchItem } from '@tq/producer-sdk';
 import type { AwsClientConfig } from '@tq/testing';
 import type { Worker } from '@tq/worker';
 import { pino } from 'pino';
-import { freshName } from '../lib.js';
+import type { BenchContext } from '../lib.js';
+import { deleteQueues, freshName } from '../lib.js';
 
 const silent = pino({ level: 'silent' });
 export const work = join(tmpdir(), 'tq-bench');
@@ -79,4 +86,26 @@ export async function drain<T extends TaskName>(
   const seconds = (performance.now() - started) / 1000;
   await worker.stop();
   return { seconds, results };
+}
+
+/**
+ * After a run: deletes its bucket (objects first) and queues, so the emulator does not carry
+ * every earlier run's files into the next run (its memory, and its garbage collection, grow).
+ */
+export async function cleanUp(context: BenchContext, config: QueueConfig): Promise<void> {
+  if (config.bucket) {
+    const s3 = new S3Client(context.clientConfig);
+    try {
+      for (;;) {
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket: config.bucket }));
+        const keys = (listed.Contents ?? []).flatMap((object) => (object.Key ? [object.Key] : []));
+        if (keys.length === 0) break;
+        for (const key of keys) await s3.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: key }));
+      }
+      await s3.send(new DeleteBucketCommand({ Bucket: config.bucket }));
+    } finally {
+      s3.destroy();
+    }
+  }
+  await deleteQueues(context.clientConfig, config.queueUrl, config.dlqUrl);
 }

@@ -9,7 +9,7 @@ import { createCleanupWorker } from '@tq/cleanup-worker';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify';
 import { createQueues, type Scenario } from '../lib.js';
-import { drain, enqueue, newBucket, type QueueConfig, work, workerOptions } from './app-common.js';
+import { cleanUp, drain, enqueue, newBucket, type QueueConfig, work, workerOptions } from './app-common.js';
 
 function csvFile(rows: number): string {
   const file = join(work, `customers-${rows}.csv`);
@@ -99,4 +99,5 @@ export const cleanup: Scenario<CleanupConfig> = {
     ]);
     return { value: config.megabytes / ((performance.now() - started) / 1000) };
   },
+  verify: cleanUp,
 };

@@ -2,7 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { createEmailWorker } from '@tq/email-worker';
 import nodemailer from 'nodemailer';
 import { createQueues, pool, type Scenario } from '../lib.js';
-import { drain, enqueue, type QueueConfig, workerOptions } from './app-common.js';
+import { cleanUp, drain, enqueue, type QueueConfig, workerOptions } from './app-common.js';
 
 interface EmailConfig extends QueueConfig {
   smtpUrl: string;
@@ -56,4 +56,5 @@ export const email: Scenario<EmailConfig> = {
     transport.close();
     return { value: config.count / seconds };
   },
+  verify: cleanUp,
 };

@@ -5,7 +5,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createImageWorker } from '@tq/image-worker';
 import sharp from 'sharp';
 import { createQueues, pool, type Scenario } from '../lib.js';
-import { drain, enqueue, newBucket, type QueueConfig, work, workerOptions } from './app-common.js';
+import { cleanUp, drain, enqueue, newBucket, type QueueConfig, work, workerOptions } from './app-common.js';
 
 const VARIANTS = [
   { name: 'thumb', width: 200, height: 200, fit: 'cover' as const, format: 'webp' as const, quality: 80 },
@@ -108,4 +108,5 @@ export const image: Scenario<ImageConfig> = {
     });
     return { value: images.length / ((performance.now() - started) / 1000), extra: { cores: availableParallelism() } };
   },
+  verify: cleanUp,
 };

@@ -3,7 +3,7 @@ import type { TaskPayload } from '@tq/contracts';
 import { createReportWorker } from '@tq/report-worker';
 import { renderReport } from '@tq/report-worker/render';
 import { createQueues, type Scenario } from '../lib.js';
-import { drain, enqueue, newBucket, type QueueConfig, workerOptions } from './app-common.js';
+import { cleanUp, drain, enqueue, newBucket, type QueueConfig, workerOptions } from './app-common.js';
 
 const reportPayload = (bucket: string, i: number): TaskPayload<'generate_report'> => ({
   title: `Monthly sales ${i}`,
@@ -77,4 +77,5 @@ export const report: Scenario<QueueConfig> = {
     }
     return { value: pages / ((performance.now() - started) / 1000), extra: { pages } };
   },
+  verify: cleanUp,
 };
