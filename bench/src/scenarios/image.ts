@@ -102,7 +102,8 @@ export const image: Scenario<ImageConfig> = {
             fit: v.fit ?? 'inside',
             withoutEnlargement: true,
           })
-          .toFormat(v.format, { quality: v.quality })
+          // The same encoder settings as the worker (mozjpeg for JPEG), so both make the same files.
+          .toFormat(v.format, v.format === 'jpeg' ? { quality: v.quality, mozjpeg: true } : { quality: v.quality })
           .toBuffer();
       }
     });
