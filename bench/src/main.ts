@@ -48,6 +48,20 @@ interface Row {
   ratio: number;
 }
 
+/**
+ * The ratio to the reference as the median of each round's own ratio: a contender is compared
+ * with the reference run in the same round, under the same machine conditions, so drift between
+ * rounds (other load on a shared host) cancels out instead of landing on whoever ran then.
+ */
+function pairedRatio(runs: Measurement[], reference: Measurement[], lowerIsBetter: boolean): number {
+  const ratios = runs.flatMap((run, round) => {
+    const ref = reference[round]?.value;
+    if (ref === undefined || ref === 0 || run.value === 0) return [];
+    return [lowerIsBetter ? ref / run.value : run.value / ref];
+  });
+  return median(ratios);
+}
+
 const endpoint = await startEndpointProcess();
 const smtp = await startSmtpProcess();
 const context: BenchContext = {
@@ -97,7 +111,6 @@ try {
         );
       }
     }
-    const reference = median((runs.get(scenario.reference) ?? []).map((m) => m.value));
     for (const [contender, measurements] of runs) {
       const value = median(measurements.map((m) => m.value));
       const p50s = measurements.flatMap((m) => (m.p50 === undefined ? [] : [m.p50]));
@@ -114,7 +127,7 @@ try {
         ...(p50s.length ? { p50: median(p50s) } : {}),
         ...(p99s.length ? { p99: median(p99s) } : {}),
         peakRssMb: Math.max(...measurements.map((m) => m.peakRssMb ?? 0)),
-        ratio: scenario.lowerIsBetter ? reference / value : value / reference,
+        ratio: pairedRatio(measurements, runs.get(scenario.reference) ?? [], scenario.lowerIsBetter === true),
       });
     }
     await save();
