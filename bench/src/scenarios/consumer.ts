@@ -48,7 +48,14 @@ function counter(count: number) {
  * receiving 10, running them, deleting them in one batch). Measured from start to the last
  * handler's completion; the queue must be empty afterwards.
  */
-function consumerScenario(name: string, title: string, handlerMs: number, count: number, quickCount: number) {
+function consumerScenario(
+  name: string,
+  title: string,
+  handlerMs: number,
+  count: number,
+  quickCount: number,
+  rounds: number,
+) {
   const scenario: Scenario<Config> = {
     name,
     title,
@@ -56,7 +63,7 @@ function consumerScenario(name: string, title: string, handlerMs: number, count:
     contenders: ['tq worker', 'sqs-consumer', 'squiss-ts', 'raw receive/delete'],
     reference: 'raw receive/delete',
     referenceNote: "a bare receive → handle → DeleteMessageBatch loop with tq's number of pollers",
-    rounds: (context) => (context.quick ? 1 : 3),
+    rounds: (context) => (context.quick ? 1 : rounds),
     async prepare(context) {
       const { queueUrl, dlqUrl } = await createQueues(context.clientConfig, name);
       const total = context.quick ? quickCount : count;
@@ -209,6 +216,7 @@ export const consumerNoop = consumerScenario(
   0,
   20_000,
   4000,
+  3,
 );
 export const consumerSlow = consumerScenario(
   'consumer-50ms',
@@ -216,4 +224,6 @@ export const consumerSlow = consumerScenario(
   50,
   20_000,
   2000,
+  // sqs-consumer takes about two minutes a run here.
+  2,
 );
