@@ -492,7 +492,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
       for (;;) {
         if (upcoming.length > 0) return upcoming.shift();
         // One segment is validated at a time; calls that come free meanwhile wait for it.
-        if (planning) {
+        if (planning !== undefined) {
           await planning;
           continue;
         }
