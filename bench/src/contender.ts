@@ -13,6 +13,11 @@ if (!scenario || !contender) {
 const chunks: Buffer[] = [];
 for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
 const config = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+const cpuBefore = process.cpuUsage();
 const measurement = await scenario.run(contender, config as never);
-process.stdout.write(`RESULT ${JSON.stringify({ ...measurement, peakRssMb: Math.round(peakRssMb()) })}\n`);
+const cpu = process.cpuUsage(cpuBefore);
+// The contender process's own CPU for the whole run (the endpoint's is not in it): what the
+// client costs, which the rate alone hides when the endpoint is the limit.
+const cpuSeconds = Math.round((cpu.user + cpu.system) / 10_000) / 100;
+process.stdout.write(`RESULT ${JSON.stringify({ ...measurement, peakRssMb: Math.round(peakRssMb()), cpuSeconds })}\n`);
 process.exit(0);

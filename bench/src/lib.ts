@@ -31,6 +31,8 @@ export interface Measurement {
   p99?: number;
   /** Peak resident set size of the contender's process, MB. */
   peakRssMb?: number;
+  /** User + system CPU of the contender's process during the run, seconds. */
+  cpuSeconds?: number;
   /** Anything else worth keeping in the JSON results. */
   extra?: Record<string, number | string>;
 }

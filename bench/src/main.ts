@@ -45,6 +45,8 @@ interface Row {
   p50?: number;
   p99?: number;
   peakRssMb: number;
+  /** Median CPU seconds of the contender's process per run. */
+  cpuSeconds?: number;
   ratio: number;
 }
 
@@ -107,7 +109,7 @@ try {
         await scenario.verify?.(context, config);
         runs.get(contender)?.push(measurement);
         console.error(
-          `  round ${round + 1} ${contender.padEnd(16)} ${measurement.value.toFixed(1)} ${scenario.unit}${measurement.p99 !== undefined ? ` p50 ${measurement.p50?.toFixed(1)} p99 ${measurement.p99.toFixed(1)}` : ''}  rss ${measurement.peakRssMb} MB`,
+          `  round ${round + 1} ${contender.padEnd(16)} ${measurement.value.toFixed(1)} ${scenario.unit}${measurement.p99 !== undefined ? ` p50 ${measurement.p50?.toFixed(1)} p99 ${measurement.p99.toFixed(1)}` : ''}  rss ${measurement.peakRssMb} MB  cpu ${measurement.cpuSeconds} s`,
         );
       }
     }
@@ -127,6 +129,9 @@ try {
         ...(p50s.length ? { p50: median(p50s) } : {}),
         ...(p99s.length ? { p99: median(p99s) } : {}),
         peakRssMb: Math.max(...measurements.map((m) => m.peakRssMb ?? 0)),
+        ...(measurements.every((m) => m.cpuSeconds !== undefined)
+          ? { cpuSeconds: median(measurements.map((m) => m.cpuSeconds as number)) }
+          : {}),
         ratio: pairedRatio(measurements, runs.get(scenario.reference) ?? [], scenario.lowerIsBetter === true),
       });
     }
@@ -142,11 +147,11 @@ const format = (n: number | undefined) =>
 const lines = [
   `Machine: ${machine}. ${new Date().toISOString().slice(0, 10)}, ${Math.round((Date.now() - started) / 1000)} s${quick ? ', --quick' : ''}.`,
   '',
-  '| scenario | contender | median | p50 | p99 | peak RSS MB | ratio |',
-  '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  '| scenario | contender | median | p50 | p99 | peak RSS MB | CPU s | ratio |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map(
     (row) =>
-      `| ${row.scenario} | ${row.contender} | ${format(row.median)} ${row.unit} | ${format(row.p50)} | ${format(row.p99)} | ${Math.round(row.peakRssMb)} | ${row.contender === row.reference ? '1.00 (reference)' : `${row.ratio.toFixed(2)} × ${row.reference}`} |`,
+      `| ${row.scenario} | ${row.contender} | ${format(row.median)} ${row.unit} | ${format(row.p50)} | ${format(row.p99)} | ${Math.round(row.peakRssMb)} | ${format(row.cpuSeconds)} | ${row.contender === row.reference ? '1.00 (reference)' : `${row.ratio.toFixed(2)} × ${row.reference}`} |`,
   ),
 ];
 console.log(lines.join('\n'));
