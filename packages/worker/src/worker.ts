@@ -493,7 +493,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.#logger = (options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })).child({ task: options.task });
     this.metrics = createWorkerMetrics(options.metricsRegistry);
     const task = { task: options.task };
-    // Label sets bound once: no label hashing per message.
+    // Label sets bound once (prom-client still hashes them on each update).
     this.#m = {
       received: this.metrics.received.labels(task),
       succeeded: this.metrics.succeeded.labels(task),
