@@ -23,6 +23,29 @@ export interface WorkerMetrics {
   receiveErrors: Counter<'task'>;
 }
 
+/** Work to do before a metric is read (a scrape, `get()`), by metric. */
+const collectors = new WeakMap<object, Set<() => void>>();
+
+/** prom-client calls this on every read of a metric created here; it runs the registered collectors. */
+function collect(this: object): void {
+  for (const run of collectors.get(this) ?? []) run();
+}
+
+/**
+ * Runs `publish` before every read of `metric`: a worker counts per message in plain numbers and
+ * publishes them here, so no per-message update hashes a label set. Returns the unregister
+ * function. Only metrics made by `createWorkerMetrics` call back.
+ */
+export function onCollect(metric: object, publish: () => void): () => void {
+  let set = collectors.get(metric);
+  if (!set) {
+    set = new Set();
+    collectors.set(metric, set);
+  }
+  set.add(publish);
+  return () => set.delete(publish);
+}
+
 function reuse<T extends Metric>(registry: Registry, name: string, create: () => T): T {
   // Several workers in one process share a registry; the first one registers each metric.
   return (registry.getSingleMetric(name) as T | undefined) ?? create();
@@ -32,7 +55,7 @@ function reuse<T extends Metric>(registry: Registry, name: string, create: () =>
 export function createWorkerMetrics(registry: Registry = new Registry()): WorkerMetrics {
   const registers = [registry];
   const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
-    reuse(registry, name, () => new Counter<L>({ name, help, labelNames, registers }));
+    reuse(registry, name, () => new Counter<L>({ name, help, labelNames, registers, collect }));
   return {
     registry,
     received: counter('tq_messages_received_total', 'Messages received from the task queue', ['task']),
@@ -56,7 +79,13 @@ export function createWorkerMetrics(registry: Registry = new Registry()): Worker
       registry,
       'tq_tasks_in_flight',
       () =>
-        new Gauge({ name: 'tq_tasks_in_flight', help: 'Messages held by the worker', labelNames: ['task'], registers }),
+        new Gauge({
+          name: 'tq_tasks_in_flight',
+          help: 'Messages held by the worker',
+          labelNames: ['task'],
+          registers,
+          collect,
+        }),
     ),
     receiveErrors: counter('tq_receive_errors_total', 'Failed ReceiveMessage calls', ['task']),
   };

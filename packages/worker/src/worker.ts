@@ -28,7 +28,13 @@ import { backoffMs, type RetryOptions, retryDelaySeconds } from './backoff.js';
 import { Batcher, type EntryFailure } from './batcher.js';
 import { decodeMessage } from './decode.js';
 import { isNonRetryableError, isRetryLaterError, WorkerError } from './errors.js';
-import { createWorkerMetrics, type HealthServer, startHealthServer, type WorkerMetrics } from './observability.js';
+import {
+  createWorkerMetrics,
+  type HealthServer,
+  onCollect,
+  startHealthServer,
+  type WorkerMetrics,
+} from './observability.js';
 import { withMessageSpan } from './trace.js';
 
 /** What a handler gets besides its payload. */
@@ -413,8 +419,8 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   readonly #registry: TaskRegistry;
   readonly #prefix: string;
   readonly #m: {
-    received: { inc(): void };
-    succeeded: { inc(): void };
+    received: { inc(value?: number): void };
+    succeeded: { inc(value?: number): void };
     failed: { inc(): void };
     retried: { inc(): void };
     inFlight: { set(value: number): void };
@@ -460,6 +466,9 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   #health: HealthServer | undefined;
   #stopping: Promise<void> | undefined;
   #signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
+  /** Per-message counts not yet published to the metrics (published on every read of them). */
+  readonly #counts = { received: 0, succeeded: 0 };
+  readonly #stopCollecting: (() => void)[] = [];
 
   constructor(options: WorkerOptions<TTask>, registry: TaskRegistry) {
     super();
@@ -509,6 +518,12 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       },
     };
     this.#prefix = options.prefix ?? env.prefix;
+    const publish = () => this.#publishCounts();
+    this.#stopCollecting.push(
+      onCollect(this.metrics.received, publish),
+      onCollect(this.metrics.succeeded, publish),
+      onCollect(this.metrics.inFlight, publish),
+    );
 
     this.#deletes = new Batcher<string>({
       send: async (entries) => {
@@ -536,6 +551,21 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         return batchFailures(out.Failed);
       },
     });
+  }
+
+  /** Publishes what is left and stops publishing (the worker is done). */
+  #finishMetrics(): void {
+    this.#publishCounts();
+    for (const stop of this.#stopCollecting.splice(0)) stop();
+  }
+
+  /** Publishes the per-message counts and the in-flight gauge (called when the metrics are read). */
+  #publishCounts(): void {
+    if (this.#counts.received > 0) this.#m.received.inc(this.#counts.received);
+    if (this.#counts.succeeded > 0) this.#m.succeeded.inc(this.#counts.succeeded);
+    this.#counts.received = 0;
+    this.#counts.succeeded = 0;
+    this.#m.inFlight.set(this.#held.size);
   }
 
   get state(): WorkerState {
@@ -572,6 +602,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     } catch (error) {
       this.#state = 'stopped';
       this.#destroyClients();
+      this.#finishMetrics();
       throw error;
     }
     if (this.#options.handleSignals !== false) {
@@ -748,7 +779,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         work: undefined,
       };
       this.#held.add(held);
-      this.#m.received.inc();
+      this.#counts.received += 1;
       if (this.listenerCount('received') > 0)
         this.emit('received', { messageId: held.messageId, attempt: held.attempt });
       if (this.#state !== 'running') {
@@ -772,7 +803,6 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         this.#track(this.#runGroup(held.groupId));
       }
     }
-    this.#m.inFlight.set(this.#held.size);
   }
 
   #track(work: Promise<void>): void {
@@ -846,7 +876,6 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       held.state = 'done';
       this.#held.delete(held);
       if (held.work !== undefined) this.#running.delete(held.work);
-      this.#m.inFlight.set(this.#held.size);
       this.#pump();
     }
   }
@@ -901,7 +930,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         if (error === undefined) return;
         log.get().warn({ err: error }, 'delete failed after success: the task may run again (handlers are idempotent)');
       });
-      this.#m.succeeded.inc();
+      this.#counts.succeeded += 1;
       if (this.#logger.isLevelEnabled('info')) {
         log.get().info({ durationMs: Math.round(durationMs), result }, 'task succeeded');
       }
@@ -1098,7 +1127,6 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       }
     });
     await Promise.all(changes);
-    this.#m.inFlight.set(this.#held.size);
   }
 
   // ---- heartbeat --------------------------------------------------------------------------
@@ -1141,6 +1169,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     if (this.#state === 'idle' || this.#state === 'stopped') {
       this.#state = 'stopped';
       this.#destroyClients();
+      this.#finishMetrics();
       return;
     }
     this.#state = 'stopping';
@@ -1186,6 +1215,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     }
     this.#destroyClients();
     this.#state = 'stopped';
+    this.#finishMetrics();
     this.#logger.info('worker stopped');
     this.emit('stopped');
   }

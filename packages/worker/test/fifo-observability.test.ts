@@ -99,6 +99,14 @@ describe('observability', () => {
     expect(text).toContain('tq_tasks_dead_lettered_total{task="send_email",code="INVALID_JSON"} 1');
     expect(text).toContain('tq_handler_duration_seconds_count{task="send_email",outcome="succeeded"} 2');
     expect(text).toContain('tq_tasks_in_flight{task="send_email"} 0');
+    // Counts kept per message are published when read: a second read does not count them again,
+    // and reading the metric object directly sees them too.
+    const again = await (await fetch(`${base}/metrics`)).text();
+    expect(again).toContain('tq_messages_received_total{task="send_email"} 4');
+    expect(again).toContain('tq_tasks_succeeded_total{task="send_email"} 2');
+    expect((await worker.metrics.succeeded.get()).values).toEqual([
+      expect.objectContaining({ labels: { task: 'send_email' }, value: 2 }),
+    ]);
     await worker.stop();
     expect(worker.ready).toBe(false);
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
