@@ -924,8 +924,8 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       );
       const durationMs = performance.now() - started;
       this.#m.duration.succeeded.observe(durationMs / 1000);
-      if (held.heartbeat !== undefined) await this.#settle(held);
-      held.state = 'settling';
+      const settling = this.#settle(held);
+      if (settling !== undefined) await settling;
       this.#deletes.push(held.receiptHandle, (error) => {
         if (error === undefined) return;
         log.get().warn({ err: error }, 'delete failed after success: the task may run again (handlers are idempotent)');
@@ -1012,9 +1012,16 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     );
   }
 
-  /** Takes a message out of the heartbeat and waits for a heartbeat call already in flight. */
-  async #settle(held: Held): Promise<void> {
+    /**
+   * Takes a message out of the heartbeat. Returns a promise only when a heartbeat call is in
+   * flight, which an acknowledgement must wait for (the common case needs no await).
+   */
+  #settle(held: Held): Promise<void> | undefined {
     held.state = 'settling';
+    return held.heartbeat === undefined ? undefined : this.#heartbeatsLanded(held);
+  }
+
+  async #heartbeatsLanded(held: Held): Promise<void> {
     while (held.heartbeat !== undefined) await held.heartbeat;
   }
 
