@@ -137,14 +137,6 @@ const FIFO_ID = /^[\x21-\x7e]{1,128}$/;
 const ENTRY_IDS = Array.from({ length: MAX_BATCH_ENTRIES }, (_, position) => String(position));
 
 function checkOptions(options: SendOptions): void {
-  if (
-    options.route === undefined &&
-    options.delaySeconds === undefined &&
-    options.groupId === undefined &&
-    options.deduplicationId === undefined
-  ) {
-    return;
-  }
   const problems: string[] = [];
   if (options.route !== undefined && options.route !== 'topic' && options.route !== 'queue') {
     problems.push(`route is "${String(options.route)}", must be "topic" or "queue"`);
