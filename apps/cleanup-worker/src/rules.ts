@@ -335,22 +335,36 @@ const EMPTY: RowOutcome = Object.freeze({ kind: 'empty' });
 const DUPLICATE: RowOutcome = Object.freeze({ kind: 'duplicate' });
 const SPACE = /\s/;
 
+/** What a character is to the whitespace rule. */
+const NOT_SPACE = 0;
+/** U+0020, the one space a collapsed run becomes. */
+const PLAIN_SPACE = 1;
+/** Any other `\s` (vertical tab, form feed, no-break and other Unicode spaces). */
+const OTHER_SPACE = 2;
+/** Tab, line feed, carriage return: their presence alone calls for a cleanup. */
+const BREAK = 3;
+
+/** Classifies one UTF-16 code unit; only code units outside ASCII ask the regex. */
+function whitespaceKind(cell: string, i: number): number {
+  const code = cell.charCodeAt(i);
+  if (code > 0x20 && code < 0x7f) return NOT_SPACE;
+  if (code === 0x20) return PLAIN_SPACE;
+  if (code === 0x09 || code === 0x0a || code === 0x0d) return BREAK;
+  if (code === 0x0b || code === 0x0c) return OTHER_SPACE;
+  return code >= 0x7f && SPACE.test(cell[i] as string) ? OTHER_SPACE : NOT_SPACE;
+}
+
 /**
  * Whether trimming and collapsing would change a cell (the same test as
  * `/\s\s|[\t\n\r]|^\s|\s$/`): whitespace at either end, two in a row, or a tab or line
- * break anywhere. One pass over the character codes; only characters outside ASCII ask the regex.
+ * break anywhere. One pass over the character codes.
  */
 function needsWhitespaceCleanup(cell: string): boolean {
   let previousSpace = true; // whitespace at the start counts as "after whitespace"
   for (let i = 0; i < cell.length; i += 1) {
-    const code = cell.charCodeAt(i);
-    let space: boolean;
-    if (code > 0x20 && code < 0x7f) space = false;
-    else if (code === 0x20 || code === 0x0b || code === 0x0c) space = true;
-    else if (code === 0x09 || code === 0x0a || code === 0x0d) return true;
-    else space = code >= 0x7f && SPACE.test(cell[i] as string);
-    if (space && previousSpace) return true;
-    previousSpace = space;
+    const kind = whitespaceKind(cell, i);
+    if (kind === BREAK || (kind !== NOT_SPACE && previousSpace)) return true;
+    previousSpace = kind !== NOT_SPACE;
   }
   return previousSpace && cell.length > 0;
 }
@@ -359,18 +373,9 @@ function needsWhitespaceCleanup(cell: string): boolean {
 function hasWhitespaceToCollapse(trimmed: string): boolean {
   let previousSpace = false;
   for (let i = 0; i < trimmed.length; i += 1) {
-    const code = trimmed.charCodeAt(i);
-    if (code > 0x20 && code < 0x7f) {
-      previousSpace = false;
-      continue;
-    }
-    if (code !== 0x20) {
-      if (code < 0x7f || SPACE.test(trimmed[i] as string)) return true;
-      previousSpace = false;
-      continue;
-    }
-    if (previousSpace) return true;
-    previousSpace = true;
+    const kind = whitespaceKind(trimmed, i);
+    if (kind === OTHER_SPACE || kind === BREAK || (kind === PLAIN_SPACE && previousSpace)) return true;
+    previousSpace = kind === PLAIN_SPACE;
   }
   return false;
 }
