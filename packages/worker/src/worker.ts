@@ -1012,7 +1012,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     );
   }
 
-    /**
+  /**
    * Takes a message out of the heartbeat. Returns a promise only when a heartbeat call is in
    * flight, which an acknowledgement must wait for (the common case needs no await).
    */
