@@ -161,6 +161,42 @@ describe('cleanup worker', () => {
     }
   });
 
+  it('retries a failed S3 write instead of dead-lettering it at once', async () => {
+    const { queue } = await createQueueWithDlq(sqs, { maxReceiveCount: 3 });
+    const worker = createCleanupWorker({
+      s3,
+      worker: {
+        sqs,
+        queueUrl: queue.url,
+        logger: pino({ level: 'silent' }),
+        handleSignals: false,
+        waitTimeSeconds: 1,
+        retry: { baseSeconds: 0 },
+      },
+    });
+    const retries: number[] = [];
+    const dead = new Promise<{ code: string; attempt: number }>((resolve) =>
+      worker.on('dead-lettered', ({ code, attempt }) => resolve({ code, attempt })),
+    );
+    worker.on('retrying', ({ attempt }) => retries.push(attempt));
+    await worker.start();
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/retry.csv', Body: 'a,b\n1,2\n' }));
+      const task = createTask('cleanup_data', {
+        source: `s3://${bucket}/in/retry.csv`,
+        destination: 's3://no-such-bucket-tq/out/',
+        rules: {},
+      });
+      await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: encodeMessageBody(task) }));
+      // The destination bucket does not exist: a write failure may pass, so it is retried, then
+      // dead-lettered with the last error once the queue's attempts are used up.
+      expect(await dead).toEqual({ code: 'RETRIES_EXHAUSTED', attempt: 3 });
+      expect(retries).toEqual([1, 2]);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it('processes 200,000 rows with flat memory: streamed in, streamed out', async () => {
     const rows = 200_000;
     const lines = function* () {

@@ -208,4 +208,64 @@ describe('image worker on real images', () => {
     const missing = await run(task('nothing.jpg'));
     expect(missing.failure?.code).toBe('SOURCE_MISSING');
   });
+
+  it('rejects a source over the byte limit at once, and retries a failed S3 write instead of dead-lettering it', async () => {
+    const { queue } = await createQueueWithDlq(sqs, { maxReceiveCount: 3 });
+    const limited = createImageWorker({
+      s3,
+      maxBytes: 10_000,
+      worker: {
+        sqs,
+        queueUrl: queue.url,
+        logger: pino({ level: 'silent' }),
+        handleSignals: false,
+        waitTimeSeconds: 1,
+        retry: { baseSeconds: 0 },
+      },
+    });
+    const outcomes = new Map<string, { code: string; reason: string; attempt: number }>();
+    const retries: { id: string | undefined; attempt: number }[] = [];
+    limited.on('dead-lettered', ({ id, code, reason, attempt }) => outcomes.set(id ?? '', { code, reason, attempt }));
+    limited.on('retrying', ({ id, attempt }) => retries.push({ id, attempt }));
+    await limited.start();
+    try {
+      const send = async (payload: TaskPayloads['process_image']) => {
+        const envelope = createTask('process_image', payload);
+        await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: encodeMessageBody(envelope) }));
+        for (;;) {
+          const outcome = outcomes.get(envelope.id);
+          if (outcome) return { id: envelope.id, ...outcome };
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+      };
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/large.jpg', Body: await photo(800, 600) }));
+      const large = await send({
+        source: `s3://${bucket}/in/large.jpg`,
+        destination: `s3://${bucket}/out/large/`,
+        variants: [{ name: 'thumb', width: 100, format: 'webp' }],
+      });
+      expect(large).toMatchObject({ code: 'IMAGE_TOO_LARGE', attempt: 1 });
+      expect(large.reason).toContain('over the 10000-byte limit');
+
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: 'in/small.png',
+          Body: await sharp({ create: { width: 8, height: 8, channels: 3, background: '#123456' } })
+            .png()
+            .toBuffer(),
+        }),
+      );
+      // The destination bucket does not exist: the write fails, which may be passing, so it is retried.
+      const unwritable = await send({
+        source: `s3://${bucket}/in/small.png`,
+        destination: 's3://no-such-bucket-tq/out/',
+        variants: [{ name: 'thumb', width: 4, format: 'png' }],
+      });
+      expect(retries.filter((retry) => retry.id === unwritable.id).map((retry) => retry.attempt)).toEqual([1, 2]);
+      expect(unwritable).toMatchObject({ code: 'RETRIES_EXHAUSTED', attempt: 3 });
+    } finally {
+      await limited.stop();
+    }
+  });
 });
