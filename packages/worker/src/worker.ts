@@ -10,7 +10,7 @@ import {
   type MessageAttributeValue,
   ReceiveMessageCommand,
   SendMessageCommand,
-  SQSClient,
+  type SQSClient,
 } from '@aws-sdk/client-sqs';
 import {
   awsClientSettings,
@@ -26,6 +26,7 @@ import { type Logger, pino } from 'pino';
 import type { Registry } from 'prom-client';
 import { backoffMs, type RetryOptions, retryDelaySeconds } from './backoff.js';
 import { Batcher, type EntryFailure } from './batcher.js';
+import { createOwnedSqsClients } from './clients.js';
 import { decodeMessage } from './decode.js';
 import { isNonRetryableError, isRetryLaterError, WorkerError } from './errors.js';
 import {
@@ -429,6 +430,10 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   };
   readonly #logger: Logger;
   readonly #sqs: SQSClient;
+  /** The client receives go through: the injected one, or one of the worker's own. */
+  readonly #receiver: SQSClient;
+  /** Per-call options of receives: the poll-abort signal, unless the receiver carries it itself. */
+  readonly #receiveOptions: { abortSignal: AbortSignal } | undefined;
   readonly #s3: S3Client;
   readonly #owned: { destroy(): void }[] = [];
   readonly #concurrency: number;
@@ -481,9 +486,19 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       ...(options.region ? { region: options.region } : {}),
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     });
-    this.#sqs = options.sqs ?? new SQSClient(settings);
+    if (options.sqs) {
+      // An injected client is used as it is: receives pass the abort signal per call.
+      this.#sqs = options.sqs;
+      this.#receiver = options.sqs;
+      this.#receiveOptions = { abortSignal: this.#pollAbort.signal };
+    } else {
+      const clients = createOwnedSqsClients(settings, this.#pollAbort.signal);
+      this.#sqs = clients.sqs;
+      this.#receiver = clients.receiver;
+      this.#receiveOptions = undefined;
+      this.#owned.push(clients.sqs, clients.receiver);
+    }
     this.#s3 = options.s3 ?? new S3Client(settings);
-    if (!options.sqs) this.#owned.push(this.#sqs);
     if (!options.s3) this.#owned.push(this.#s3);
     this.#queueUrl = options.queueUrl ?? '';
     this.#dlqUrl = options.deadLetterQueueUrl ?? '';
@@ -712,7 +727,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.#requested += count;
     let empty = false;
     try {
-      const out = await this.#sqs.send(
+      const out = await this.#receiver.send(
         new ReceiveMessageCommand({
           QueueUrl: this.#queueUrl,
           MaxNumberOfMessages: count,
@@ -721,7 +736,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
           MessageSystemAttributeNames: [...SYSTEM_ATTRIBUTES],
           MessageAttributeNames: ['All'],
         }),
-        { abortSignal: this.#pollAbort.signal },
+        this.#receiveOptions,
       );
       this.#receiveSucceeded();
       const messages = out.Messages ?? [];
@@ -1194,6 +1209,8 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       if (this.#polls.size > 0) this.#pollsOverAt = Date.now() + this.#waitTime * 1000 + 250;
     }
     this.#pollAbort.abort();
+    // Aborted receives end at once; none may outlive the worker (or retry on a destroyed client).
+    await Promise.allSettled([...this.#polls]);
     const inFlight = this.#held.size;
     this.#logger.info({ inFlight, graceMs: this.#graceMs }, 'stopping: no new messages; finishing running tasks');
 

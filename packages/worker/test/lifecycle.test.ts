@@ -6,7 +6,8 @@ import { CreateQueueCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs
 import { createTask } from '@tq/contracts';
 import { queueCounts, spawnTs, startLocalEndpoint, waitForExit, waitForOutput } from '@tq/testing';
 import { describe, expect, it } from 'vitest';
-import { latch, record, samples, sendEnvelope, useHarness } from './helpers.js';
+import { createWorker } from '../src/index.js';
+import { latch, record, samples, sendEnvelope, silent, useHarness } from './helpers.js';
 
 const harness = useHarness();
 const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'worker-process.ts');
@@ -59,6 +60,38 @@ function resultsFile(): string {
 }
 
 describe('shutdown', () => {
+  it.each([
+    ['an injected client', false],
+    ["the worker's own clients", true],
+  ])(
+    'stop() aborts a 20 s long poll at once, with %s',
+    async (_, own) => {
+      const { queue } = await harness.queues();
+      const options = {
+        task: 'send_email',
+        queueUrl: queue.url,
+        waitTimeSeconds: 20,
+        handler: () => undefined,
+      } as const;
+      const worker = own
+        ? // Without an injected client the worker makes its own from the endpoint setting.
+          createWorker({ ...options, endpoint: harness.endpoint.endpoint, logger: silent, handleSignals: false })
+        : harness.worker(options);
+      const succeeded = record(worker, 'succeeded');
+      await worker.start();
+      const id = await sendEnvelope(harness.sqs, queue.url);
+      expect((await succeeded.waitFor(1))[0]?.id).toBe(id);
+      // The polls now wait on an empty queue. Without the abort, stop() would wait for them (20 s).
+      const outcome = await Promise.race([
+        worker.stop().then(() => 'stopped'),
+        new Promise((resolve) => setTimeout(resolve, 15_000, 'still polling')),
+      ]);
+      expect(outcome).toBe('stopped');
+      expect(worker.state).toBe('stopped');
+    },
+    30_000,
+  );
+
   it('stop() finishes running handlers, returns nothing unfinished, and a new worker takes the rest', async () => {
     const { queue } = await harness.queues();
     const ids = await sendMany(queue.url, 40);
