@@ -230,8 +230,14 @@ export function createProducer(options: ProducerOptions = {}): Producer {
   const settings = awsClientSettings(environment);
   const prefix = options.prefix ?? env.prefix;
   const owned: { destroy(): void }[] = [];
-  const sqs = options.sqs ?? new SQSClient(settings);
-  const sns = options.sns ?? new SNSClient(settings);
+  // The producer's own clients resolve each command's middleware stack once instead of on every
+  // call (the SDK's cacheMiddleware): nobody else holds them to add middleware later, and no call
+  // passes per-call options (which would clear the cache). The cached handler shares one context
+  // between concurrent calls of a command; what the SDK writes there (endpoint, signing region)
+  // is the same for every call, as the queues and the topic live in the client's region.
+  // Injected clients are used as they are.
+  const sqs = options.sqs ?? new SQSClient({ ...settings, cacheMiddleware: true });
+  const sns = options.sns ?? new SNSClient({ ...settings, cacheMiddleware: true });
   if (!options.sqs) owned.push(sqs);
   if (!options.sns) owned.push(sns);
   let s3 = options.s3;
