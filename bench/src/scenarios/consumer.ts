@@ -55,12 +55,13 @@ function consumerScenario(
   count: number,
   quickCount: number,
   rounds: number,
+  extraContenders: readonly string[] = [],
 ) {
   const scenario: Scenario<Config> = {
     name,
     title,
     unit: 'msgs/s',
-    contenders: ['tq worker', 'sqs-consumer', 'squiss-ts', 'raw receive/delete'],
+    contenders: ['tq worker', ...extraContenders, 'sqs-consumer', 'squiss-ts', 'raw receive/delete'],
     reference: 'raw receive/delete',
     referenceNote: "a bare receive → handle → DeleteMessageBatch loop with tq's number of pollers",
     rounds: (context) => (context.quick ? 1 : rounds),
@@ -78,10 +79,14 @@ function consumerScenario(
       const handle = config.handlerMs > 0 ? () => sleep(config.handlerMs) : () => Promise.resolve();
       const progress = counter(config.count);
       const started = performance.now();
-      if (contender === 'tq worker') {
+      if (contender === 'tq worker' || contender === 'tq worker (injected client)') {
         const worker = createWorker({
           task: 'send_email',
-          sqs,
+          // As the worker apps run it: the worker makes its own clients from the endpoint
+          // setting. An injected client is used as configured (the SDK's defaults here).
+          ...(contender === 'tq worker'
+            ? { endpoint: config.clientConfig.endpoint, region: config.clientConfig.region }
+            : { sqs }),
           queueUrl: config.queueUrl,
           deadLetterQueueUrl: config.dlqUrl,
           concurrency: config.concurrency,
@@ -217,6 +222,8 @@ export const consumerNoop = consumerScenario(
   20_000,
   4000,
   3,
+  // What an injected client costs: the worker's own clients cache the SDK's middleware.
+  ['tq worker (injected client)'],
 );
 export const consumerSlow = consumerScenario(
   'consumer-50ms',

@@ -54,7 +54,13 @@ export const producer: Scenario<Config> = {
     const indexes = Array.from({ length: config.count }, (_, i) => i);
     let started = 0;
     if (contender === 'tq sendBatch') {
-      const tq = createProducer({ sqs, queueUrls: { send_email: config.queueUrl }, batchConcurrency: CONCURRENCY });
+      // As services use it: the producer makes its own client from the endpoint setting.
+      const tq = createProducer({
+        endpoint: config.clientConfig.endpoint,
+        region: config.clientConfig.region,
+        queueUrls: { send_email: config.queueUrl },
+        batchConcurrency: CONCURRENCY,
+      });
       const items: BatchItem[] = indexes.map((i) => ({
         task: 'send_email',
         payload: payload(i),
@@ -63,6 +69,8 @@ export const producer: Scenario<Config> = {
       started = performance.now();
       const results = await tq.sendBatch(items);
       if (results.some((r) => !r.ok)) throw new Error('tq: some tasks were not sent');
+      // Closed after the clock stops, like the shared client below.
+      tq.close();
     } else if (contender === 'sqs-producer') {
       const producer = SqsProducer.create({ queueUrl: config.queueUrl, sqs, batchSize: 10 });
       started = performance.now();
