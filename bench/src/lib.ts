@@ -49,6 +49,12 @@ export interface Scenario<TConfig = unknown> {
   /** What "reference" means here, for the README and the table. */
   referenceNote: string;
   rounds(context: BenchContext): number;
+  /**
+   * Run the reference once, unmeasured, before round 1: where the endpoint is the limit, the
+   * first run of a scenario otherwise pays for warming the endpoint's code paths (the emulator
+   * is a Node process too) and whoever runs first in round 1 looks slow.
+   */
+  warmUp?: boolean;
   /** Fresh resources for one run (queues, preloaded messages, files), in the orchestrator. */
   prepare(context: BenchContext, contender: string): Promise<TConfig>;
   /** The run itself, in a child process of its own. */

@@ -99,6 +99,12 @@ try {
     const contenders = scenario.contenders.filter((c) => !only || only.includes(c) || c === scenario.reference);
     const runs = new Map<string, Measurement[]>(contenders.map((c) => [c, []]));
     console.error(`\n${scenario.name}: ${scenario.title} (${rounds} rounds, ${contenders.join(' / ')})`);
+    if (scenario.warmUp && !quick) {
+      const config = await scenario.prepare(context, scenario.reference);
+      const measurement = await runInChild(scenario.name, scenario.reference, config);
+      await scenario.verify?.(context, config);
+      console.error(`  warm-up ${scenario.reference} ${measurement.value.toFixed(1)} ${scenario.unit} (not counted)`);
+    }
     for (let round = 0; round < rounds; round += 1) {
       // Each round starts with the next contender, so none always runs first (or right after
       // the same neighbour) on an endpoint that carries the previous runs' garbage.

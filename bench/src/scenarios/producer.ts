@@ -45,6 +45,7 @@ export const producer: Scenario<Config> = {
   referenceNote: 'a bare SendMessageBatch loop with the same concurrency: the ceiling',
   // Runs are short (about 3 s): more of them for a steadier median.
   rounds: (context) => (context.quick ? 1 : 5),
+  warmUp: true,
   async prepare(context) {
     const { queueUrl, dlqUrl } = await createQueues(context.clientConfig, 'producer');
     return { clientConfig: context.clientConfig, queueUrl, dlqUrl, count: context.quick ? 5000 : 20_000 };
