@@ -30,3 +30,33 @@ describe('neutralizeFormula', () => {
     expect(neutralizeFormula(cell)).toBe(cell);
   });
 });
+
+describe('Cleaner numbers', () => {
+  it('normalises every number exactly as String(Number(value)), with or without the fast path', () => {
+    let seed = 11;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+    const digits = (max: number) =>
+      Array.from({ length: Math.floor(random() * (max + 1)) }, () => pick(['0', '0', '1', '5', '9'])).join('');
+    const cleaner = new Cleaner(['n'], { neutralizeFormulas: false, columns: { n: { type: 'number' } } });
+    let checked = 0;
+    for (let n = 0; n < 20_000; n += 1) {
+      const value =
+        pick(['', '', '-', '+']) +
+        digits(17) +
+        pick(['', '.', '.', '.']) +
+        digits(17) +
+        (random() < 0.1 ? `${pick(['e', 'E'])}${pick(['', '-', '+'])}${digits(2) || '0'}` : '');
+      if (!/^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(value)) continue;
+      checked += 1;
+      expect(cleaner.clean([value]), value).toEqual({ kind: 'kept', cells: [String(Number(value))] });
+    }
+    expect(checked).toBeGreaterThan(10_000);
+    for (const value of ['0', '-0', '0.5', '-0.000001', '0.0000001', '123456789012345', '1234567890123456', '1.50']) {
+      expect(cleaner.clean([value]), value).toEqual({ kind: 'kept', cells: [String(Number(value))] });
+    }
+  });
+});

@@ -5,6 +5,13 @@ import { NonRetryableError } from '@tq/worker';
 const EMAIL = new RegExp(EMAIL_PATTERN);
 const INTEGER = /^[+-]?\d+$/;
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/**
+ * Numbers `String(Number(value))` gives back unchanged, so they need no conversion: no sign but
+ * a minus (not on zero), no leading zeros, no trailing zeros or point after the fraction, no
+ * exponent, a magnitude from 1e-6 up (smaller ones print with an exponent), and with the
+ * length check where it is used (16 characters) at most 15 significant digits, exact in a double.
+ */
+const CANONICAL_NUMBER = /^(?:-?[1-9]\d{0,14}(?:\.\d*[1-9])?|-?0\.0{0,5}[1-9](?:\d*[1-9])?|0)$/;
 const BOOLEANS = new Map<string, string>([
   ['true', 'true'],
   ['false', 'false'],
@@ -287,6 +294,7 @@ export class Cleaner {
       case 'integer':
         return INTEGER.test(value) ? BigInt(value).toString() : invalid(value, column, 'an integer');
       case 'number':
+        if (value.length <= 16 && CANONICAL_NUMBER.test(value)) return value;
         return NUMBER.test(value) ? String(Number(value)) : invalid(value, column, 'a number');
       case 'boolean':
         return BOOLEANS.get(value.toLowerCase()) ?? invalid(value, column, 'a boolean (true/false, yes/no, 1/0)');
