@@ -76,8 +76,9 @@ const rows: Row[] = [];
 const started = Date.now();
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
-// Quick and partial runs go to a file of their own (git-ignored) so they never replace a full run's rows.
-const partial = quick || only !== undefined;
+// Quick, partial and other-than-default-rounds runs go to a file of their own (git-ignored) so they
+// never replace a full run's rows.
+const partial = quick || only !== undefined || roundsOption !== undefined;
 const resultsFile = join(resultsDir, `${new Date().toISOString().slice(0, 10)}${partial ? '.partial' : ''}.json`);
 
 /** Merges this run's rows into today's file, scenario by scenario, so a crash loses only one. */
