@@ -56,10 +56,14 @@ export async function enqueue<T extends TaskName>(
   if (results.some((result) => !result.ok)) throw new Error(`enqueue ${task}: some tasks were not sent`);
 }
 
-/** The runtime options every app contender gets: its fresh queue and DLQ, quiet, no signal handling. */
+/**
+ * The runtime options every app contender gets: its fresh queue and DLQ, quiet, no signal
+ * handling, and SQS clients the worker makes itself from the endpoint setting, as the apps do.
+ */
 export function workerOptions(config: QueueConfig) {
   return {
-    sqs: new SQSClient(config.clientConfig),
+    endpoint: config.clientConfig.endpoint,
+    region: config.clientConfig.region,
     queueUrl: config.queueUrl,
     deadLetterQueueUrl: config.dlqUrl,
     logger: silent,
