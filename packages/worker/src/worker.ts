@@ -568,12 +568,6 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     });
   }
 
-  /** Publishes what is left and stops publishing (the worker is done). */
-  #finishMetrics(): void {
-    this.#publishCounts();
-    for (const stop of this.#stopCollecting.splice(0)) stop();
-  }
-
   /** Publishes the per-message counts and the in-flight gauge (called when the metrics are read). */
   #publishCounts(): void {
     if (this.#counts.received > 0) this.#m.received.inc(this.#counts.received);
@@ -616,8 +610,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       }
     } catch (error) {
       this.#state = 'stopped';
-      this.#destroyClients();
-      this.#finishMetrics();
+      this.#closeResources();
       throw error;
     }
     if (this.#options.handleSignals !== false) {
@@ -1190,8 +1183,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   async #shutdown(): Promise<void> {
     if (this.#state === 'idle' || this.#state === 'stopped') {
       this.#state = 'stopped';
-      this.#destroyClients();
-      this.#finishMetrics();
+      this.#closeResources();
       return;
     }
     this.#state = 'stopping';
@@ -1237,15 +1229,17 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       process.off('SIGTERM', this.#signalHandler);
       process.off('SIGINT', this.#signalHandler);
     }
-    this.#destroyClients();
     this.#state = 'stopped';
-    this.#finishMetrics();
+    this.#closeResources();
     this.#logger.info('worker stopped');
     this.emit('stopped');
   }
 
-  #destroyClients(): void {
+  /** The end of a worker's life: destroys its own clients, publishes its last counts and stops publishing. */
+  #closeResources(): void {
     for (const client of this.#owned.splice(0)) client.destroy();
+    this.#publishCounts();
+    for (const stop of this.#stopCollecting.splice(0)) stop();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
