@@ -100,10 +100,15 @@ try {
     const contenders = scenario.contenders.filter((c) => !only || only.includes(c) || c === scenario.reference);
     const runs = new Map<string, Measurement[]>(contenders.map((c) => [c, []]));
     console.error(`\n${scenario.name}: ${scenario.title} (${rounds} rounds, ${contenders.join(' / ')})`);
-    if (scenario.warmUp && !quick) {
-      const config = await scenario.prepare(context, scenario.reference);
-      const measurement = await runInChild(scenario.name, scenario.reference, config);
+    /** One run of one contender on fresh resources, checked afterwards. */
+    const runOnce = async (contender: string): Promise<Measurement> => {
+      const config = await scenario.prepare(context, contender);
+      const measurement = await runInChild(scenario.name, contender, config);
       await scenario.verify?.(context, config);
+      return measurement;
+    };
+    if (scenario.warmUp && !quick) {
+      const measurement = await runOnce(scenario.reference);
       console.error(`  warm-up ${scenario.reference} ${measurement.value.toFixed(1)} ${scenario.unit} (not counted)`);
     }
     for (let round = 0; round < rounds; round += 1) {
@@ -111,9 +116,7 @@ try {
       // the same neighbour) on an endpoint that carries the previous runs' garbage.
       const order = contenders.map((_, i) => contenders[(i + round) % contenders.length] as string);
       for (const contender of order) {
-        const config = await scenario.prepare(context, contender);
-        const measurement = await runInChild(scenario.name, contender, config);
-        await scenario.verify?.(context, config);
+        const measurement = await runOnce(contender);
         runs.get(contender)?.push(measurement);
         console.error(
           `  round ${round + 1} ${contender.padEnd(16)} ${measurement.value.toFixed(1)} ${scenario.unit}${measurement.p99 !== undefined ? ` p50 ${measurement.p50?.toFixed(1)} p99 ${measurement.p99.toFixed(1)}` : ''}  rss ${measurement.peakRssMb} MB  cpu ${measurement.cpuSeconds} s`,
