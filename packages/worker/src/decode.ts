@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Message } from '@aws-sdk/client-sqs';
+import { classifyAwsError, isObjectTooLargeError, isS3LocationError, readS3Object, type S3AllowList } from '@tq/aws';
 import {
   isClaimCheckPointer,
   looksLikeClaimCheck,
-  parseS3Uri,
   parseTask,
   type TaskEnvelope,
   type TaskRegistry,
@@ -36,6 +36,8 @@ export type Decoded =
 interface DecodeOptions {
   registry: TaskRegistry;
   s3: S3Client | undefined;
+  /** Where claim-checked envelopes may be read from. */
+  allow: S3AllowList;
   signal?: AbortSignal;
 }
 
@@ -128,38 +130,23 @@ async function fetchClaimCheck(
   if (bytes > MAX_CLAIM_CHECK_BYTES) {
     return invalid(`claim-checked envelope is ${bytes} bytes, over the ${MAX_CLAIM_CHECK_BYTES}-byte limit`);
   }
-  const { bucket, key } = parseS3Uri(uri);
   let text: string;
   try {
-    const object = await options.s3.send(
-      new GetObjectCommand({ Bucket: bucket, Key: key }),
-      options.signal ? { abortSignal: options.signal } : {},
-    );
-    const data = object.Body ? await object.Body.transformToByteArray() : new Uint8Array();
+    const location = options.allow.check(uri, 'claim-checked object');
+    // Reads at most the size the pointer claims (plus one chunk): a pointer that lies about a
+    // huge object costs nothing.
+    const data = await readS3Object(options.s3, location, {
+      maxBytes: bytes,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     if (data.byteLength !== bytes) {
       return invalid(`claim-checked object ${uri} is ${data.byteLength} bytes, the pointer says ${bytes}`);
     }
     const digest = createHash('sha256').update(data).digest('hex');
     if (digest !== sha256) return invalid(`claim-checked object ${uri} does not match the pointer's SHA-256`);
-    text = Buffer.from(data).toString('utf8');
+    text = data.toString('utf8');
   } catch (error) {
-    const name = (error as { name?: string }).name ?? '';
-    if (name === 'NoSuchKey' || name === 'NoSuchBucket' || name === 'NotFound') {
-      return {
-        ok: false,
-        code: 'CLAIM_CHECK_MISSING',
-        message: `claim-checked object ${uri} does not exist (expired by a lifecycle rule, or deleted)`,
-        retryable: false,
-        cause: error,
-      };
-    }
-    return {
-      ok: false,
-      code: 'CLAIM_CHECK_UNREADABLE',
-      message: `could not read ${uri}: ${(error as Error).message}`,
-      retryable: true,
-      cause: error,
-    };
+    return claimCheckFailure(uri, bytes, error);
   }
   const parsed = parseJson(text);
   if (!parsed.ok) return invalid(`claim-checked object ${uri} is not JSON: ${parsed.error.message}`);
@@ -174,4 +161,42 @@ async function fetchClaimCheck(
     return invalid(`claim-checked object ${uri} holds a different task than the pointer (id, task or version differ)`);
   }
   return { ok: true, value: envelope };
+}
+
+/** Why a claim-checked envelope could not be read, by the one classification of AWS errors. */
+function claimCheckFailure(uri: string, bytes: number, error: unknown): Extract<Decoded, { ok: false }> {
+  const fail = (code: string, message: string, retryable: boolean): Extract<Decoded, { ok: false }> => ({
+    ok: false,
+    code,
+    message,
+    retryable,
+    cause: error,
+  });
+  if (isS3LocationError(error)) return fail(error.code, error.message, false);
+  if (isObjectTooLargeError(error)) {
+    return fail(
+      'CLAIM_CHECK_INVALID',
+      `claim-checked object ${uri} is larger than the ${bytes} bytes its pointer says`,
+      false,
+    );
+  }
+  const reason = (error as Error).message ?? String(error);
+  switch (classifyAwsError(error)) {
+    case 'not-found':
+      return fail(
+        'CLAIM_CHECK_MISSING',
+        `claim-checked object ${uri} does not exist (expired by a lifecycle rule, or deleted)`,
+        false,
+      );
+    case 'forbidden':
+      return fail(
+        'CLAIM_CHECK_FORBIDDEN',
+        `claim-checked object ${uri} may not be read by this worker: ${reason}`,
+        false,
+      );
+    case 'invalid':
+      return fail('CLAIM_CHECK_UNREADABLE', `S3 refused the request for ${uri}: ${reason}`, false);
+    default:
+      return fail('CLAIM_CHECK_UNREADABLE', `could not read ${uri}: ${reason}`, true);
+  }
 }

@@ -12,6 +12,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { createS3AllowList, readS3AllowList, type S3AllowList } from '@tq/aws';
 import {
   awsClientSettings,
   registry as builtinRegistry,
@@ -28,7 +29,7 @@ import { backoffMs, type RetryOptions, retryDelaySeconds } from './backoff.js';
 import { Batcher, type EntryFailure } from './batcher.js';
 import { createOwnedSqsClients } from './clients.js';
 import { decodeMessage } from './decode.js';
-import { isNonRetryableError, isRetryLaterError, WorkerError } from './errors.js';
+import { WorkerError } from './errors.js';
 import {
   createWorkerMetrics,
   type HealthServer,
@@ -36,6 +37,7 @@ import {
   startHealthServer,
   type WorkerMetrics,
 } from './observability.js';
+import { type AttemptOutcome, decide, outcomeOfError } from './policy.js';
 import { withMessageSpan } from './trace.js';
 
 /** What a handler gets besides its payload. */
@@ -94,6 +96,12 @@ export interface WorkerOptions<TTask extends TaskName> {
   sqs?: SQSClient;
   /** Used to fetch claim-checked payloads. */
   s3?: S3Client;
+  /**
+   * Buckets (`my-bucket`) and key prefixes (`my-bucket/some/prefix/`) the worker may read
+   * claim-checked envelopes from; a pointer elsewhere is dead-lettered (`LOCATION_NOT_ALLOWED`)
+   * before any S3 call. Default: `TQ_S3_ALLOW` (comma-separated), else the artifacts bucket.
+   */
+  s3Allow?: S3AllowList | readonly string[];
   registry?: TaskRegistry;
   /** Most messages held at once (running, or waiting behind their FIFO group). Default 10. */
   concurrency?: number;
@@ -113,6 +121,12 @@ export interface WorkerOptions<TTask extends TaskName> {
   handlerTimeoutMs?: number;
   /** On stop, how long running handlers get before their signal is aborted. Default 25 s. */
   shutdownGraceMs?: number;
+  /**
+   * How long an aborted handler (timeout, end of the shutdown grace) gets to end before its
+   * message is left to come back after its visibility timeout; never released or retried while
+   * the handler may still run. Default 5 s: `stop()` returns within `shutdownGraceMs` + this.
+   */
+  abortWaitMs?: number;
   /** Backoff of failed receive calls (outages). Default base 250 ms, cap 20 s. */
   receiveBackoff?: { baseMs?: number; capMs?: number };
   /** A pino logger; default: JSON to stdout at `LOG_LEVEL` (default `info`). */
@@ -172,7 +186,7 @@ export interface Worker<TTask extends TaskName = TaskName> {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-type RecordState = 'waiting' | 'running' | 'settling' | 'done';
+type RecordState = 'waiting' | 'running' | 'settling' | 'abandoned' | 'done';
 
 interface Held {
   message: Message;
@@ -198,11 +212,13 @@ const noop = () => undefined;
 class RunningHandler {
   /** When the handler timeout aborts it (ms since the epoch); Infinity without a timeout. */
   readonly deadline: number;
-  /** Settles the attempt at once with the abort reason (the handler may still be winding down). */
-  settle: (reason: unknown) => void = noop;
   aborted = false;
   reason: unknown;
   #controller: AbortController | undefined;
+  /** Rejects the attempt at once with the abort reason (the handler may still be winding down). */
+  #reject: (reason: unknown) => void = noop;
+  /** The handler's own promise, when it returned one: what "the handler has really ended" waits for. */
+  #pending: PromiseLike<unknown> | undefined;
 
   constructor(deadline: number) {
     this.deadline = deadline;
@@ -216,16 +232,52 @@ class RunningHandler {
     return this.#controller.signal;
   }
 
+  /** Calls the handler; the promise settles with its result, or at once with the reason of an abort. */
+  run(call: () => unknown): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      this.#reject = reject;
+      let value: unknown;
+      try {
+        value = call();
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      if (isThenable(value)) {
+        this.#pending = value;
+        value.then(resolve, reject);
+      } else resolve(value);
+    });
+  }
+
   abort(reason: unknown): void {
     if (this.aborted) return;
     this.aborted = true;
     this.reason = reason;
     this.#controller?.abort(reason);
-    this.settle(reason);
+    this.#reject(reason);
+  }
+
+  /** Resolves true once the handler itself has ended (resolved or thrown), false if it still runs after `waitMs`. */
+  async ended(waitMs: number): Promise<boolean> {
+    if (this.#pending === undefined) return true;
+    const end = Promise.resolve(this.#pending).then(
+      () => true,
+      () => true,
+    );
+    if (waitMs === Number.POSITIVE_INFINITY) return end;
+    const gaveUp = new AbortController();
+    const result = await Promise.race([end, sleep(waitMs, gaveUp.signal).then(() => false)]);
+    gaveUp.abort();
+    return result;
   }
 }
 
-type Outcome = 'succeeded' | 'retried' | 'dead-lettered' | 'released';
+/**
+ * What became of a message: `abandoned` when its handler was aborted but went on running past
+ * `abortWaitMs`: the message is then left alone to come back after its visibility timeout.
+ */
+type Outcome = 'succeeded' | 'retried' | 'dead-lettered' | 'released' | 'abandoned';
 
 /**
  * A message's child logger, made on first use: most messages succeed, and with info logs off
@@ -345,6 +397,7 @@ function checkOptions<TTask extends TaskName>(options: WorkerOptions<TTask>, reg
   checkRange(problems, 'visibilityTimeoutSeconds', options.visibilityTimeoutSeconds, 1, 43_200);
   checkRange(problems, 'handlerTimeoutMs', options.handlerTimeoutMs, 0, 43_200_000);
   checkRange(problems, 'shutdownGraceMs', options.shutdownGraceMs, 0, 3_600_000);
+  checkRange(problems, 'abortWaitMs', options.abortWaitMs, 0, 600_000);
   checkRange(problems, 'retry.baseSeconds', options.retry?.baseSeconds, 0, 43_200);
   checkRange(problems, 'retry.capSeconds', options.retry?.capSeconds, 0, 43_200);
   const visibility = options.visibilityTimeoutSeconds ?? 30;
@@ -378,10 +431,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 function isAbort(error: unknown): boolean {
   return (error as { name?: string } | null)?.name === 'AbortError';
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function batchFailures(failed: BatchResultErrorEntry[] | undefined): Map<string, EntryFailure> {
@@ -444,6 +493,8 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   readonly #heartbeatMs: number;
   readonly #handlerTimeoutMs: number;
   readonly #graceMs: number;
+  readonly #abortWaitMs: number;
+  readonly #s3Allow: S3AllowList;
   readonly #versions: ReadonlySet<number>;
   readonly #held = new Set<Held>();
   readonly #running = new Set<Promise<unknown>>();
@@ -510,6 +561,10 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.#heartbeatMs = (options.heartbeatIntervalSeconds ?? this.#visibility / 3) * 1000;
     this.#handlerTimeoutMs = options.handlerTimeoutMs ?? 15 * 60_000;
     this.#graceMs = options.shutdownGraceMs ?? 25_000;
+    this.#abortWaitMs = options.abortWaitMs ?? 5_000;
+    this.#s3Allow = Array.isArray(options.s3Allow)
+      ? createS3AllowList(options.s3Allow)
+      : ((options.s3Allow as S3AllowList | undefined) ?? readS3AllowList(process.env.TQ_S3_ALLOW, env.bucket));
     const definition = registry.get(options.task);
     this.#versions = new Set(options.versions ?? Object.keys(definition?.versions ?? {}).map(Number));
     // Claim-check downloads listen on the shutdown signal; there are up to `concurrency` of them.
@@ -841,48 +896,52 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   async #run(held: Held): Promise<Outcome> {
     held.state = 'running';
     const log = new MessageLog(this.#logger, held.messageId, held.attempt);
+    let outcome: Outcome = 'released';
     try {
       let decoded = decodeMessage(held.message, {
         registry: this.#registry,
         s3: this.#s3,
+        allow: this.#s3Allow,
         signal: this.#shutdownAbort.signal,
       });
       if (decoded instanceof Promise) decoded = await decoded;
       if (!decoded.ok) {
-        if (this.#shutdownAbort.signal.aborted) {
-          await this.#release([held]);
-          return 'released';
-        }
-        if (decoded.retryable) return await this.#retry(held, undefined, new Error(decoded.message), log.get());
-        return await this.#deadLetter(held, undefined, decoded.code, decoded.message, log.get(), decoded.cause);
+        const failure: AttemptOutcome = this.#shutdownAbort.signal.aborted
+          ? { kind: 'shutdown' }
+          : decoded.retryable
+            ? { kind: 'failed', message: decoded.message }
+            : { kind: 'poison', code: decoded.code, message: decoded.message };
+        outcome = await this.#conclude(held, undefined, failure, log.get(), decoded.cause);
+        return outcome;
       }
       const envelope = decoded.envelope;
       if (envelope.task !== this.task) {
-        return await this.#deadLetter(
-          held,
-          envelope.id,
-          'WRONG_TASK',
-          `a ${envelope.task} task arrived on the ${this.task} queue: check the subscription filter policy`,
-          log.get(),
-        );
+        const message = `a ${envelope.task} task arrived on the ${this.task} queue: check the subscription filter policy`;
+        outcome = await this.#conclude(held, envelope.id, { kind: 'poison', code: 'WRONG_TASK', message }, log.get());
+        return outcome;
       }
       if (!this.#versions.has(envelope.version)) {
-        return await this.#deadLetter(
+        const message = `this worker handles ${this.task} versions ${[...this.#versions].join(', ')}, not ${envelope.version}`;
+        outcome = await this.#conclude(
           held,
           envelope.id,
-          'UNSUPPORTED_VERSION',
-          `this worker handles ${this.task} versions ${[...this.#versions].join(', ')}, not ${envelope.version}`,
+          { kind: 'poison', code: 'UNSUPPORTED_VERSION', message },
           log.get(),
         );
+        return outcome;
       }
-      return await this.#handle(held, envelope as TaskEnvelope<TTask>, decoded.form, log);
+      outcome = await this.#handle(held, envelope as TaskEnvelope<TTask>, decoded.form, log);
+      return outcome;
     } catch (error) {
       // Only the runtime's own calls (DLQ send, visibility change) can end up here.
       log.get().error({ err: error }, 'could not settle message; it will be redelivered after its visibility timeout');
       return 'released';
     } finally {
-      held.state = 'done';
-      this.#held.delete(held);
+      // An abandoned message keeps its slot until its handler really ends (see #abandon).
+      if (outcome !== 'abandoned') {
+        held.state = 'done';
+        this.#held.delete(held);
+      }
       if (held.work !== undefined) this.#running.delete(held.work);
       this.#pump();
     }
@@ -891,14 +950,16 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   /** Calls the handler and settles the attempt by its outcome. */
   async #handle(held: Held, envelope: TaskEnvelope<TTask>, form: string, log: MessageLog): Promise<Outcome> {
     const started = performance.now();
-    let handlerResult: unknown;
     const running = new RunningHandler(
       this.#handlerTimeoutMs > 0 ? Date.now() + this.#handlerTimeoutMs : Number.POSITIVE_INFINITY,
     );
     this.#handlers.add(running);
     if (running.deadline !== Number.POSITIVE_INFINITY) this.#armTimeout();
+    let result: unknown;
+    let failed = false;
+    let failure: unknown;
     try {
-      const result = await withMessageSpan(
+      result = await withMessageSpan(
         `${this.task} process`,
         envelope.traceparent,
         envelope.tracestate,
@@ -917,23 +978,30 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
           if (this.#logger.isLevelEnabled('debug')) log.get().debug({ form }, 'task started');
           // One promise settles the attempt: the handler's own, or an abort (timeout, shutdown)
           // that does not wait for a handler ignoring its signal.
-          return new Promise<unknown>((resolve, reject) => {
-            running.settle = reject;
-            try {
-              handlerResult = this.#options.handler(envelope.payload, context);
-            } catch (error) {
-              reject(error);
-              return;
-            }
-            if (isThenable(handlerResult)) handlerResult.then(resolve, reject);
-            else resolve(handlerResult);
-          });
+          return running.run(() => this.#options.handler(envelope.payload, context));
         },
       );
-      const durationMs = performance.now() - started;
+    } catch (error) {
+      failed = true;
+      failure = error;
+    } finally {
+      this.#handlers.delete(running);
+      if (this.#handlers.size === 0) {
+        clearTimeout(this.#timeoutTimer);
+        this.#timeoutTimer = undefined;
+      }
+    }
+    if (running.aborted) {
+      // The message is neither retried nor released while its handler may still run: that would
+      // let a second worker start it beside this one.
+      // Its late result, if any, does not count: the abort already decided the attempt.
+      if (!(await running.ended(this.#abortWaitMs))) return this.#abandon(held, running, log);
+    }
+    const durationMs = performance.now() - started;
+    if (!failed) {
       this.#m.duration.succeeded.observe(durationMs / 1000);
-      const settling = this.#settle(held);
-      if (settling !== undefined) await settling;
+      const heartbeat = this.#stopHeartbeat(held);
+      if (heartbeat !== undefined) await heartbeat;
       this.#deletes.push(held.receiptHandle, (error) => {
         if (error === undefined) return;
         log.get().warn({ err: error }, 'delete failed after success: the task may run again (handlers are idempotent)');
@@ -952,42 +1020,64 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         });
       }
       return 'succeeded';
-    } catch (error) {
-      const durationMs = performance.now() - started;
-      log.bind({ id: envelope.id });
-      const logger = log.get();
-      if (this.#shutdownAbort.signal.aborted && running.reason === this.#shutdownAbort.signal.reason) {
-        this.#m.duration.aborted.observe(durationMs / 1000);
-        logger.warn('aborted by shutdown; returning the message to the queue');
+    }
+    log.bind({ id: envelope.id });
+    const logger = log.get();
+    if (this.#shutdownAbort.signal.aborted && running.reason === this.#shutdownAbort.signal.reason) {
+      this.#m.duration.aborted.observe(durationMs / 1000);
+      logger.warn('aborted by shutdown; returning the message to the queue');
+      return await this.#conclude(held, envelope.id, { kind: 'shutdown' }, logger);
+    }
+    this.#m.failed.inc();
+    const outcome = outcomeOfError(failure);
+    this.#m.duration[outcome.kind === 'poison' ? 'dead-lettered' : 'failed'].observe(durationMs / 1000);
+    return await this.#conclude(held, envelope.id, outcome, logger, failure);
+  }
+
+  /**
+   * Leaves a message whose aborted handler is still running: no heartbeat, no visibility change,
+   * so it comes back only when its visibility timeout runs out. It keeps its slot until the
+   * handler really ends; shutdown does not wait for that.
+   */
+  #abandon(held: Held, running: RunningHandler, log: MessageLog): Outcome {
+    held.state = 'abandoned';
+    log
+      .get()
+      .warn(
+        { abortWaitMs: this.#abortWaitMs, visibleUntil: new Date(held.visibleUntil).toISOString() },
+        'aborted handler is still running: leaving its message to return after its visibility timeout',
+      );
+    void running.ended(Number.POSITIVE_INFINITY).then(() => {
+      held.state = 'done';
+      this.#held.delete(held);
+      this.#pump();
+    });
+    return 'abandoned';
+  }
+
+  /** Settles a message by the failure policy's decision for `outcome` (never called for a success). */
+  async #conclude(
+    held: Held,
+    id: string | undefined,
+    outcome: AttemptOutcome,
+    log: Logger,
+    error?: unknown,
+  ): Promise<Outcome> {
+    const decision = decide(outcome, {
+      attempt: held.attempt,
+      maxReceiveCount: this.#maxReceiveCount,
+      retry: this.#options.retry,
+    });
+    switch (decision.action) {
+      case 'retry':
+        return await this.#retry(held, id, decision.delaySeconds, error, log);
+      case 'dead-letter':
+        return await this.#deadLetter(held, id, decision.code, decision.reason, log, error);
+      case 'release':
         await this.#release([held]);
         return 'released';
-      }
-      this.#m.failed.inc();
-      if (isNonRetryableError(error)) {
-        this.#m.duration['dead-lettered'].observe(durationMs / 1000);
-        return await this.#deadLetter(held, envelope.id, error.code, error.message, logger, error);
-      }
-      this.#m.duration.failed.observe(durationMs / 1000);
-      if (!isRetryLaterError(error) && this.#maxReceiveCount !== undefined && held.attempt >= this.#maxReceiveCount) {
-        // The queue's redrive would move it on the next receive without a reason; move it now with one.
-        return await this.#deadLetter(
-          held,
-          envelope.id,
-          'RETRIES_EXHAUSTED',
-          `failed ${held.attempt} attempts; last error: ${describeError(error)}`,
-          logger,
-          error,
-        );
-      }
-      return await this.#retry(held, envelope.id, error, logger);
-    } finally {
-      this.#handlers.delete(running);
-      if (this.#handlers.size === 0) {
-        clearTimeout(this.#timeoutTimer);
-        this.#timeoutTimer = undefined;
-      }
-      // A handler that ignores its signal still holds its slot until it really ends.
-      if (running.aborted && isThenable(handlerResult)) await handlerResult.then(noop, noop);
+      case 'ack':
+        throw new Error('a success is acknowledged by #handle, not concluded');
     }
   }
 
@@ -1024,7 +1114,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
    * Takes a message out of the heartbeat. Returns a promise only when a heartbeat call is in
    * flight, which an acknowledgement must wait for (the common case needs no await).
    */
-  #settle(held: Held): Promise<void> | undefined {
+  #stopHeartbeat(held: Held): Promise<void> | undefined {
     held.state = 'settling';
     return held.heartbeat === undefined ? undefined : this.#heartbeatsLanded(held);
   }
@@ -1036,13 +1126,11 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   async #retry(
     held: Held,
     id: string | undefined,
+    delaySeconds: number,
     error: unknown,
     log: Logger,
-  ): Promise<'retried' | 'dead-lettered' | 'released'> {
-    const delaySeconds = isRetryLaterError(error)
-      ? error.delaySeconds
-      : retryDelaySeconds(held.attempt, this.#options.retry);
-    await this.#settle(held);
+  ): Promise<'retried'> {
+    await this.#stopHeartbeat(held);
     await this.#visibilityChanges.add({ receiptHandle: held.receiptHandle, seconds: delaySeconds });
     this.#m.retried.inc();
     log.warn({ err: error, delaySeconds }, 'task failed; retrying');
@@ -1058,7 +1146,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     log: Logger,
     error?: unknown,
   ): Promise<'dead-lettered' | 'retried' | 'released'> {
-    await this.#settle(held);
+    await this.#stopHeartbeat(held);
     const message = held.message;
     const firstReceived = Number(message.Attributes?.ApproximateFirstReceiveTimestamp);
     const firstFailureAt =
@@ -1128,7 +1216,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     const pollsLeft = this.#pollsOverAt - Date.now();
     if (pollsLeft > 0) await sleep(pollsLeft);
     const changes = [...messages].reverse().map(async (held) => {
-      await this.#settle(held);
+      await this.#stopHeartbeat(held);
       held.state = 'done';
       this.#held.delete(held);
       try {
@@ -1220,6 +1308,8 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     if (!inTime) {
       this.#logger.warn({ running: this.#held.size }, 'grace period over: aborting running tasks');
       this.#abortRunning(new Error('worker shutdown'));
+      // Each aborted run ends within abortWaitMs: released once its handler ended, or abandoned
+      // (left to its visibility timeout) if the handler ignores its signal.
       await finished;
     }
     clearInterval(this.#heartbeatTimer);

@@ -350,6 +350,7 @@ describe('createWorker: claim checks', () => {
     const worker = harness.worker({
       task: 'send_email',
       queueUrl: queue.url,
+      s3Allow: [bucket],
       handler: (payload) => {
         texts.push(payload.text?.length ?? 0);
       },
