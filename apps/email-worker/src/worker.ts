@@ -2,10 +2,13 @@ import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Mailbox, SendEmailV1 } from '@tq/contracts';
 import {
+  checkS3Location,
   createWorker,
-  getS3Object,
   type HandlerContext,
   NonRetryableError,
+  openS3Input,
+  resolveS3Allow,
+  type S3AllowList,
   type Worker,
   type WorkerOptions,
 } from '@tq/worker';
@@ -39,6 +42,8 @@ export interface EmailWorkerDeps {
   ratePerSecond?: number;
   /** Largest attachment (and total) in bytes; larger tasks are dead-lettered. Default 25 MiB. */
   maxAttachmentBytes?: number;
+  /** Where attachments may be read from; default `TQ_S3_ALLOW`, else the artifacts bucket. */
+  s3Allow?: S3AllowList | readonly string[];
   /** Worker runtime options (queue, concurrency, logger, http, ...). */
   worker?: Omit<WorkerOptions<'send_email'>, 'task' | 'handler'>;
 }
@@ -79,26 +84,24 @@ function smtpError(error: unknown): unknown {
 async function openAttachments(
   s3: S3Client,
   attachments: NonNullable<SendEmailV1['attachments']>,
-  maxBytes: number,
-  signal: AbortSignal,
+  options: { allow: S3AllowList; maxBytes: number; signal: AbortSignal },
 ): Promise<Attachment[]> {
+  // Every location is checked before any is read: a task naming one foreign object reads nothing.
+  for (const attachment of attachments) checkS3Location(options.allow, attachment.source, 'attachment');
   const opened: { stream: Readable; attachment: (typeof attachments)[number]; type: string | undefined }[] = [];
   let total = 0;
   try {
     for (const attachment of attachments) {
-      const object = await getS3Object(s3, attachment.source, {
-        signal,
-        code: 'ATTACHMENT_MISSING',
+      // Each may bring at most what is left of the budget (ATTACHMENT_TOO_LARGE past it), whatever S3 declared.
+      const object = await openS3Input(s3, attachment.source, {
+        allow: options.allow,
         label: 'attachment',
+        code: 'ATTACHMENT',
+        maxBytes: options.maxBytes - total,
+        signal: options.signal,
       });
-      const stream = object.Body as Readable;
-      opened.push({ stream, attachment, type: object.ContentType });
-      total += object.ContentLength ?? 0;
-      if (total > maxBytes) {
-        throw new NonRetryableError(`attachments exceed ${maxBytes} bytes (${attachment.filename} brings ${total})`, {
-          code: 'ATTACHMENT_TOO_LARGE',
-        });
-      }
+      opened.push({ stream: object.body, attachment, type: object.contentType });
+      total += object.contentLength ?? 0;
     }
   } catch (error) {
     for (const { stream } of opened) stream.destroy();
@@ -121,6 +124,7 @@ async function openAttachments(
 export function createEmailWorker(deps: EmailWorkerDeps): Worker<'send_email'> {
   const domain = deps.messageIdDomain ?? /@([^\s<>@]+)>?\s*$/.exec(deps.from)?.[1] ?? 'tq.local';
   const maxAttachmentBytes = deps.maxAttachmentBytes ?? 25 * 1024 * 1024;
+  const allow = resolveS3Allow(deps.s3Allow);
   const transport: MailTransport =
     typeof deps.smtp === 'string'
       ? (nodemailer.createTransport({
@@ -136,7 +140,11 @@ export function createEmailWorker(deps: EmailWorkerDeps): Worker<'send_email'> {
   const handler = async (email: SendEmailV1, context: HandlerContext<'send_email'>): Promise<EmailResult> => {
     await rateLimit(context.signal);
     const attachments = email.attachments?.length
-      ? await openAttachments(deps.s3, email.attachments, maxAttachmentBytes, context.signal)
+      ? await openAttachments(deps.s3, email.attachments, {
+          allow,
+          maxBytes: maxAttachmentBytes,
+          signal: context.signal,
+        })
       : undefined;
     const info = await transport
       .sendMail({
@@ -170,7 +178,7 @@ export function createEmailWorker(deps: EmailWorkerDeps): Worker<'send_email'> {
     return result;
   };
 
-  const worker = createWorker({ ...deps.worker, task: 'send_email', handler });
+  const worker = createWorker({ ...deps.worker, s3Allow: allow, task: 'send_email', handler });
   if (typeof deps.smtp === 'string') worker.once('stopped', () => transport.close());
   return worker;
 }

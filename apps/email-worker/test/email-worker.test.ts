@@ -52,10 +52,11 @@ describe('email worker against a real SMTP server', () => {
     await endpoint.stop();
   });
 
-  async function start(options: { ratePerSecond?: number } = {}) {
+  async function start(options: { ratePerSecond?: number; maxAttachmentBytes?: number } = {}) {
     const { queue, dlq } = await createQueueWithDlq(sqs, { maxReceiveCount: 5 });
     const worker = createEmailWorker({
       s3,
+      s3Allow: [bucket],
       smtp: smtp.url,
       from: 'Acme <no-reply@acme.example>',
       ...options,
@@ -206,6 +207,42 @@ describe('email worker against a real SMTP server', () => {
     const [letter] = await dead;
     expect(letter).toMatchObject({ code: 'ATTACHMENT_MISSING' });
     expect(letter?.reason).toContain(`s3://${bucket}/nope/gone.pdf`);
+  });
+
+  it('mails nothing from outside its allow-list, and nothing over its attachment budget', async () => {
+    const other = `secrets-${Date.now().toString(36)}`;
+    await s3.send(new CreateBucketCommand({ Bucket: other }));
+    await s3.send(new PutObjectCommand({ Bucket: other, Key: 'secret.txt', Body: 'the launch codes' }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'files/40k.bin', Body: Buffer.alloc(40_000, 1) }));
+    const { worker, send } = await start({ maxAttachmentBytes: 50_000 });
+    const dead = next(worker, 'dead-lettered', 3);
+    const attach = (subject: string, sources: string[]) =>
+      send({
+        to: ['attacker@example.com'],
+        subject,
+        text: 'x',
+        attachments: sources.map((source, i) => ({ filename: `f${i}.bin`, source })),
+      });
+    await attach('foreign', [`s3://${bucket}/files/40k.bin`, `s3://${other}/secret.txt`]);
+    // A plain SQS client can send what createTask refuses: a key that climbs out of its prefix.
+    await send(
+      encodeMessageBody(
+        createTask('send_email', {
+          to: ['attacker@example.com'],
+          subject: 'dotted',
+          text: 'x',
+          attachments: [{ filename: 'f.bin', source: `s3://${bucket}/files/40k.bin` }],
+        }),
+      ).replace('/files/40k.bin', '/files/../files/40k.bin'),
+    );
+    await attach('over budget', [`s3://${bucket}/files/40k.bin`, `s3://${bucket}/files/40k.bin`]);
+    const letters = await dead;
+    expect(letters.map((letter) => letter.code).sort()).toEqual([
+      'ATTACHMENT_TOO_LARGE',
+      'LOCATION_NOT_ALLOWED',
+      'SCHEMA_VIOLATION',
+    ]);
+    expect(smtp.messages.some((m) => m.envelope.to.includes('attacker@example.com'))).toBe(false);
   });
 
   it('keeps to the configured send rate', async () => {

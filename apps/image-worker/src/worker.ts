@@ -1,12 +1,15 @@
 import { availableParallelism } from 'node:os';
-import type { Readable } from 'node:stream';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type ImageVariant, type ProcessImageV1, parseS3Uri } from '@tq/contracts';
+import type { ImageVariant, ProcessImageV1 } from '@tq/contracts';
 import {
+  checkS3Location,
   createWorker,
-  getS3Object,
   type HandlerContext,
   NonRetryableError,
+  openS3Input,
+  resolveS3Allow,
+  type S3AllowList,
+  s3WriteFailure,
   type Worker,
   type WorkerOptions,
 } from '@tq/worker';
@@ -20,6 +23,10 @@ export interface ImageWorkerDeps {
   maxBytes?: number;
   /** Largest source in pixels (width × height), the guard against decompression bombs. Default 100 megapixels. */
   maxPixels?: number;
+  /** Most pixels the variants of one task may add up to, checked before any is rendered. Default 100 megapixels. */
+  maxOutputPixels?: number;
+  /** Where sources may be read and variants written; default `TQ_S3_ALLOW`, else the artifacts bucket. */
+  s3Allow?: S3AllowList | readonly string[];
   /** Worker runtime options; `concurrency` defaults to the number of cores. */
   worker?: Omit<WorkerOptions<'process_image'>, 'task' | 'handler'>;
 }
@@ -58,29 +65,45 @@ export function configureSharp(): void {
   sharp.cache(false);
 }
 
-/** Reads an S3 object into memory as a stream, stopping as soon as it exceeds `maxBytes`. */
-async function readSource(s3: S3Client, uri: string, maxBytes: number, signal: AbortSignal): Promise<Buffer> {
-  const object = await getS3Object(s3, uri, { signal, code: 'SOURCE_MISSING', label: 'source' });
-  const tooLarge = (bytes: number) =>
-    new NonRetryableError(`source ${uri} is ${bytes} bytes, over the ${maxBytes}-byte limit`, {
-      code: 'IMAGE_TOO_LARGE',
-    });
-  const body = object.Body as Readable;
-  if ((object.ContentLength ?? 0) > maxBytes) {
-    body.destroy();
-    throw tooLarge(object.ContentLength ?? 0);
-  }
+/** Reads a source into memory, refusing it as soon as it exceeds `maxBytes`. */
+async function readSource(
+  s3: S3Client,
+  uri: string,
+  options: { allow: S3AllowList; maxBytes: number; signal: AbortSignal },
+): Promise<Buffer> {
+  const { body } = await openS3Input(s3, uri, {
+    ...options,
+    label: 'source',
+    code: 'SOURCE',
+    tooLargeCode: 'IMAGE_TOO_LARGE',
+  });
   const chunks: Buffer[] = [];
   let bytes = 0;
   for await (const chunk of body) {
     bytes += (chunk as Buffer).length;
-    if (bytes > maxBytes) {
-      body.destroy();
-      throw tooLarge(bytes);
-    }
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks, bytes);
+}
+
+/**
+ * The most pixels a variant of a `width` × `height` source (after EXIF rotation) can have, worked
+ * out before anything is rendered: `cover`, `contain` and `fill` with both sides give exactly
+ * that box (never more); otherwise the aspect ratio is kept, and without enlargement the source
+ * size is the ceiling.
+ */
+export function variantPixels(width: number, height: number, variant: ImageVariant): number {
+  const w = variant.width;
+  const h = variant.height;
+  if (w === undefined && h === undefined) return width * height;
+  const fit = variant.fit ?? 'inside';
+  if (w !== undefined && h !== undefined && (fit === 'cover' || fit === 'contain' || fit === 'fill')) return w * h;
+  let scale: number;
+  if (w === undefined) scale = (h as number) / height;
+  else if (h === undefined) scale = w / width;
+  else scale = fit === 'inside' ? Math.min(w / width, h / height) : Math.max(w / width, h / height);
+  if (variant.withoutEnlargement ?? true) scale = Math.min(1, scale);
+  return Math.ceil(width * scale) * Math.ceil(height * scale);
 }
 
 /** Errors from decoding a source: the file itself is the problem, so retrying cannot help. */
@@ -109,10 +132,14 @@ function invalidImage(uri: string, error: unknown): NonRetryableError {
 export function createImageWorker(deps: ImageWorkerDeps): Worker<'process_image'> {
   const maxBytes = deps.maxBytes ?? 50 * 1024 * 1024;
   const maxPixels = deps.maxPixels ?? 100_000_000;
+  const maxOutputPixels = deps.maxOutputPixels ?? 100_000_000;
+  const allow = resolveS3Allow(deps.s3Allow);
   configureSharp();
 
   const handler = async (task: ProcessImageV1, context: HandlerContext<'process_image'>): Promise<ImageResult> => {
-    const input = await readSource(deps.s3, task.source, maxBytes, context.signal);
+    // Both locations are checked before any S3 call.
+    const { bucket, key: prefix } = checkS3Location(allow, task.destination, 'destination', { prefix: true });
+    const input = await readSource(deps.s3, task.source, { allow, maxBytes, signal: context.signal });
     const options = { limitInputPixels: maxPixels, failOn: 'error' as const };
     let metadata: Metadata;
     try {
@@ -128,8 +155,20 @@ export function createImageWorker(deps: ImageWorkerDeps): Worker<'process_image'
         { code: 'IMAGE_TOO_LARGE' },
       );
     }
+    const oriented = {
+      width: metadata.autoOrient?.width ?? metadata.width ?? 0,
+      height: metadata.autoOrient?.height ?? metadata.height ?? 0,
+    };
+    const source = task.autoOrient === false ? { width: metadata.width ?? 0, height: metadata.height ?? 0 } : oriented;
+    let outputPixels = 0;
+    for (const variant of task.variants) outputPixels += variantPixels(source.width, source.height, variant);
+    if (outputPixels > maxOutputPixels) {
+      throw new NonRetryableError(
+        `the ${task.variants.length} variant(s) would be ${outputPixels} pixels in all, over the ${maxOutputPixels}-pixel limit`,
+        { code: 'OUTPUT_TOO_LARGE' },
+      );
+    }
 
-    const { bucket, key: prefix } = parseS3Uri(task.destination);
     const variants: VariantResult[] = [];
     const uploads: Promise<unknown>[] = [];
     for (const variant of task.variants) {
@@ -173,8 +212,13 @@ export function createImageWorker(deps: ImageWorkerDeps): Worker<'process_image'
         }),
         { abortSignal: context.signal },
       );
-      upload.catch(() => undefined);
-      uploads.push(upload);
+      const uri = `s3://${bucket}/${key}`;
+      uploads.push(
+        upload.catch((error: unknown) => {
+          throw s3WriteFailure(error, uri);
+        }),
+      );
+      uploads.at(-1)?.catch(() => undefined);
       variants.push({
         name: variant.name,
         uri: `s3://${bucket}/${key}`,
@@ -189,8 +233,8 @@ export function createImageWorker(deps: ImageWorkerDeps): Worker<'process_image'
       source: {
         uri: task.source,
         bytes: input.byteLength,
-        width: metadata.autoOrient?.width ?? metadata.width ?? 0,
-        height: metadata.autoOrient?.height ?? metadata.height ?? 0,
+        width: oriented.width,
+        height: oriented.height,
         format: metadata.format ?? 'unknown',
       },
       variants,
@@ -198,6 +242,7 @@ export function createImageWorker(deps: ImageWorkerDeps): Worker<'process_image'
   };
   return createWorker({
     ...deps.worker,
+    s3Allow: allow,
     concurrency: deps.worker?.concurrency ?? availableParallelism(),
     task: 'process_image',
     handler,

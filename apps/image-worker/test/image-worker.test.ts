@@ -1,5 +1,11 @@
 import { crc32 } from 'node:zlib';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createTask, encodeMessageBody, type TaskPayloads } from '@tq/contracts';
 import { createQueueWithDlq, type LocalEndpoint, startLocalEndpoint } from '@tq/testing';
@@ -75,6 +81,7 @@ describe('image worker on real images', () => {
     worker = createImageWorker({
       s3,
       maxPixels: 50_000_000,
+      s3Allow: [bucket],
       worker: { sqs, queueUrl, logger: pino({ level: 'silent' }), handleSignals: false, waitTimeSeconds: 1 },
     });
     worker.on('succeeded', ({ id, result }) => done.set(id, result as ImageResult));
@@ -209,11 +216,56 @@ describe('image worker on real images', () => {
     expect(missing.failure?.code).toBe('SOURCE_MISSING');
   });
 
-  it('rejects a source over the byte limit at once, and retries a failed S3 write instead of dead-lettering it', async () => {
+  it('stays inside its allow-list: a source or destination elsewhere is dead-lettered and nothing is read or written', async () => {
+    const other = `other-${Date.now().toString(36)}`;
+    await s3.send(new CreateBucketCommand({ Bucket: other }));
+    await s3.send(new PutObjectCommand({ Bucket: other, Key: 'secret.jpg', Body: await photo(64, 48) }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/mine.jpg', Body: await photo(64, 48) }));
+    const readElsewhere = await run({
+      source: `s3://${other}/secret.jpg`,
+      destination: `s3://${bucket}/out/stolen/`,
+      variants: [{ name: 'copy', format: 'png' }],
+    });
+    expect(readElsewhere.failure?.code).toBe('LOCATION_NOT_ALLOWED');
+    const writeElsewhere = await run({
+      source: `s3://${bucket}/in/mine.jpg`,
+      destination: `s3://${other}/planted/`,
+      variants: [{ name: 'copy', format: 'png' }],
+    });
+    expect(writeElsewhere.failure?.code).toBe('LOCATION_NOT_ALLOWED');
+    expect(writeElsewhere.failure?.reason).toMatch(/destination s3:\/\/other-.* is outside/);
+    const listed = async (b: string, prefix: string) =>
+      (await s3.send(new ListObjectsV2Command({ Bucket: b, Prefix: prefix }))).KeyCount ?? 0;
+    expect(await listed(bucket, 'out/stolen/')).toBe(0);
+    expect(await listed(other, 'planted/')).toBe(0);
+  });
+
+  it('refuses outputs whose pixels add up past the limit before rendering any', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/tiny.jpg', Body: await photo(64, 48) }));
+    const huge = await run({
+      source: `s3://${bucket}/in/tiny.jpg`,
+      destination: `s3://${bucket}/out/huge/`,
+      variants: [
+        { name: 'poster', width: 16384, height: 16384, fit: 'fill', withoutEnlargement: false, format: 'png' },
+      ],
+    });
+    expect(huge.failure?.code).toBe('OUTPUT_TOO_LARGE');
+    expect(huge.failure?.reason).toContain('268435456 pixels');
+    // Without enlargement (the default) the same request is as small as its source.
+    const kept = await run({
+      source: `s3://${bucket}/in/tiny.jpg`,
+      destination: `s3://${bucket}/out/kept-small/`,
+      variants: [{ name: 'poster', width: 16384, height: 16384, format: 'png' }],
+    });
+    expect(kept.result?.variants[0]).toMatchObject({ width: 64, height: 48 });
+  });
+
+  it('rejects a source over the byte limit at once, dead-letters a missing destination bucket, and retries a failing S3 write', async () => {
     const { queue } = await createQueueWithDlq(sqs, { maxReceiveCount: 3 });
     const limited = createImageWorker({
       s3,
       maxBytes: 10_000,
+      s3Allow: [bucket, 'no-such-bucket-tq'],
       worker: {
         sqs,
         queueUrl: queue.url,
@@ -228,16 +280,16 @@ describe('image worker on real images', () => {
     limited.on('dead-lettered', ({ id, code, reason, attempt }) => outcomes.set(id ?? '', { code, reason, attempt }));
     limited.on('retrying', ({ id, attempt }) => retries.push({ id, attempt }));
     await limited.start();
+    const send = async (payload: TaskPayloads['process_image'], url = queue.url) => {
+      const envelope = createTask('process_image', payload);
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: encodeMessageBody(envelope) }));
+      for (;;) {
+        const outcome = outcomes.get(envelope.id);
+        if (outcome) return { id: envelope.id, ...outcome };
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    };
     try {
-      const send = async (payload: TaskPayloads['process_image']) => {
-        const envelope = createTask('process_image', payload);
-        await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: encodeMessageBody(envelope) }));
-        for (;;) {
-          const outcome = outcomes.get(envelope.id);
-          if (outcome) return { id: envelope.id, ...outcome };
-          await new Promise((resolve) => setTimeout(resolve, 25));
-        }
-      };
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/large.jpg', Body: await photo(800, 600) }));
       const large = await send({
         source: `s3://${bucket}/in/large.jpg`,
@@ -256,16 +308,61 @@ describe('image worker on real images', () => {
             .toBuffer(),
         }),
       );
-      // The destination bucket does not exist: the write fails, which may be passing, so it is retried.
+      // The destination bucket does not exist: no retry can fix that (the same class as in every app).
       const unwritable = await send({
         source: `s3://${bucket}/in/small.png`,
         destination: 's3://no-such-bucket-tq/out/',
         variants: [{ name: 'thumb', width: 4, format: 'png' }],
       });
-      expect(retries.filter((retry) => retry.id === unwritable.id).map((retry) => retry.attempt)).toEqual([1, 2]);
-      expect(unwritable).toMatchObject({ code: 'RETRIES_EXHAUSTED', attempt: 3 });
+      expect(unwritable).toMatchObject({ code: 'DESTINATION_UNWRITABLE', attempt: 1 });
+      expect(retries.filter((retry) => retry.id === unwritable.id)).toEqual([]);
     } finally {
       await limited.stop();
+    }
+
+    // A server fault on the write (simulated by a client middleware: the local endpoint does not fail on demand) may pass: retried.
+    const { queue: faulty } = await createQueueWithDlq(sqs, { maxReceiveCount: 3 });
+    const failingS3 = new S3Client({ ...endpoint.clientConfig, forcePathStyle: true, maxAttempts: 1 });
+    failingS3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'PutObjectCommand') return next(args);
+        throw Object.assign(new Error('We encountered an internal error'), {
+          name: 'InternalError',
+          $fault: 'server',
+          $metadata: { httpStatusCode: 500 },
+        });
+      },
+      { step: 'initialize', name: 'failPuts' },
+    );
+    const retrying = createImageWorker({
+      s3: failingS3,
+      s3Allow: [bucket],
+      worker: {
+        sqs,
+        queueUrl: faulty.url,
+        logger: pino({ level: 'silent' }),
+        handleSignals: false,
+        waitTimeSeconds: 1,
+        retry: { baseSeconds: 0 },
+      },
+    });
+    retrying.on('dead-lettered', ({ id, code, reason, attempt }) => outcomes.set(id ?? '', { code, reason, attempt }));
+    retrying.on('retrying', ({ id, attempt }) => retries.push({ id, attempt }));
+    await retrying.start();
+    try {
+      const failing = await send(
+        {
+          source: `s3://${bucket}/in/small.png`,
+          destination: `s3://${bucket}/out/failing/`,
+          variants: [{ name: 'thumb', width: 4, format: 'png' }],
+        },
+        faulty.url,
+      );
+      expect(retries.filter((retry) => retry.id === failing.id).map((retry) => retry.attempt)).toEqual([1, 2]);
+      expect(failing).toMatchObject({ code: 'RETRIES_EXHAUSTED', attempt: 3 });
+    } finally {
+      await retrying.stop();
+      failingS3.destroy();
     }
   });
 });

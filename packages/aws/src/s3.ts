@@ -31,17 +31,17 @@ export function isObjectTooLargeError(value: unknown): value is ObjectTooLargeEr
 class ByteLimit extends Transform {
   #seen = 0;
   readonly #limit: number;
-  readonly #uri: string;
+  readonly #fail: (bytes: number) => Error;
 
-  constructor(uri: string, limit: number) {
+  constructor(limit: number, fail: (bytes: number) => Error) {
     super();
-    this.#uri = uri;
     this.#limit = limit;
+    this.#fail = fail;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#seen += chunk.length;
-    if (this.#seen > this.#limit) callback(new ObjectTooLargeError(this.#uri, this.#seen, this.#limit));
+    if (this.#seen > this.#limit) callback(this.#fail(this.#seen));
     else callback(null, chunk);
   }
 }
@@ -59,6 +59,8 @@ export interface S3ReadOptions {
   /** Most bytes to accept: a larger declared size fails at once, a longer body as soon as it passes it. */
   maxBytes: number;
   signal?: AbortSignal;
+  /** The error to fail with over the limit, declared or streamed; default: the `ObjectTooLargeError` itself. */
+  tooLarge?: (error: ObjectTooLargeError) => Error;
 }
 
 const uriOf = (location: S3Location) => `s3://${location.bucket}/${location.key}`;
@@ -79,11 +81,15 @@ export async function openS3Object(
     options.signal ? { abortSignal: options.signal } : {},
   );
   const source = out.Body as Readable | undefined;
+  const tooLarge = (bytes: number) => {
+    const error = new ObjectTooLargeError(uriOf(location), bytes, options.maxBytes);
+    return options.tooLarge ? options.tooLarge(error) : error;
+  };
   if (out.ContentLength !== undefined && out.ContentLength > options.maxBytes) {
     source?.destroy();
-    throw new ObjectTooLargeError(uriOf(location), out.ContentLength, options.maxBytes);
+    throw tooLarge(out.ContentLength);
   }
-  const limit = new ByteLimit(uriOf(location), options.maxBytes);
+  const limit = new ByteLimit(options.maxBytes, tooLarge);
   // Errors reach whoever reads `limit`; destroying it (a reader giving up) destroys the source.
   if (source) pipeline(source, limit, () => undefined);
   else limit.end();

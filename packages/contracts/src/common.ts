@@ -5,20 +5,26 @@ const BUCKET = '[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]';
 /** No control characters (CR/LF among them): keys and names end up in headers and logs. */
 const NO_CONTROL = '[^\\u0000-\\u001f\\u007f]';
 
+/**
+ * One key segment: no `/`, no control character, and not `.` or `..` (S3 takes those literally,
+ * but every tool that maps keys to paths resolves them, so they would escape a prefix).
+ */
+const SEGMENT = '(?!\\.\\.?(?:/|$))[^/\\u0000-\\u001f\\u007f]+';
+
 /** `s3://bucket/key`: where a file lives. Tasks carry references, never the bytes. */
 export const S3Uri = Type.String({
-  pattern: `^s3://${BUCKET}/${NO_CONTROL}{1,1024}$`,
-  description: 's3://bucket/key of an object',
-  errorMessage: 'must be an s3://bucket/key URI',
+  pattern: `^s3://${BUCKET}/(?=${NO_CONTROL}{1,1024}$)${SEGMENT}(?:/${SEGMENT})*$`,
+  description: 's3://bucket/key of an object; no empty, "." or ".." key segments',
+  errorMessage: 'must be an s3://bucket/key URI without empty, "." or ".." segments',
   examples: ['s3://tq-artifacts/uploads/photo.jpg'],
 });
 export type S3Uri = Static<typeof S3Uri>;
 
 /** `s3://bucket/` or `s3://bucket/some/prefix/`: where outputs go. */
 export const S3Prefix = Type.String({
-  pattern: `^s3://${BUCKET}/(?:${NO_CONTROL}{0,900}/)?$`,
-  description: 's3://bucket/prefix/ under which outputs are written (ends with /)',
-  errorMessage: 'must be an s3://bucket/ or s3://bucket/prefix/ URI ending in /',
+  pattern: `^s3://${BUCKET}/(?:(?=${NO_CONTROL}{1,901}$)${SEGMENT}(?:/${SEGMENT})*/)?$`,
+  description: 's3://bucket/prefix/ under which outputs are written (ends with /); no empty, "." or ".." segments',
+  errorMessage: 'must be an s3://bucket/ or s3://bucket/prefix/ URI ending in /, without empty, "." or ".." segments',
   examples: ['s3://tq-artifacts/thumbnails/'],
 });
 export type S3Prefix = Static<typeof S3Prefix>;

@@ -44,6 +44,21 @@ describe('parseTask', () => {
     expect(first.ok && first.envelope.createdAt).toBe('2026-11-28T09:00:00Z');
   });
 
+  it('rejects a __proto__ field in the flat form as the envelope form does, instead of dropping it', () => {
+    const flat = parseTask(
+      '{"task":"send_email","to":"a@example.com","subject":"s","body":"b","__proto__":{"admin":true}}',
+    );
+    expect(flat.ok).toBe(false);
+    expect(flat.ok ? [] : flat.error.violations).toContainEqual({ path: '/__proto__', message: expect.any(String) });
+    const envelope = parseTask(
+      JSON.stringify(validEnvelope).replace('"payload":{', '"payload":{"__proto__":{"admin":true},'),
+    );
+    expect(envelope.ok ? [] : envelope.error.violations).toContainEqual({
+      path: '/payload/__proto__',
+      message: expect.any(String),
+    });
+  });
+
   it('reports flat-form violations at the flat paths', () => {
     const parsed = parseTask({ task: 'send_email', to: 'not-an-address', subject: 'Hi' });
     expect(parsed.ok).toBe(false);

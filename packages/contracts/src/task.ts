@@ -167,8 +167,14 @@ export function parseTask(input: unknown, options: ParseTaskOptions = {}): Parse
     version: definition.latestVersion,
   };
   for (const [key, field] of Object.entries(record)) {
-    if (ENVELOPE_KEYS.has(key)) envelope[key] = field;
-    else fields[key] = field;
+    // Defined, not assigned: a `__proto__` key stays an own field (and fails the schema) instead
+    // of silently replacing the object's prototype.
+    Object.defineProperty(ENVELOPE_KEYS.has(key) ? envelope : fields, key, {
+      value: field,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   const versionDefinition = typeof envelope.version === 'number' ? definition.versions[envelope.version] : undefined;
   envelope.payload = versionDefinition?.fromFlat ? versionDefinition.fromFlat(fields) : fields;

@@ -71,6 +71,9 @@ export const ruleCases: Record<string, RuleCase[]> = {
     c(['send_email:/attachments/*/filename:minLength'], '/attachments/0/filename', ''),
     c(['send_email:/attachments/*/filename:maxLength'], '/attachments/0/filename', long(256)),
     c(['send_email:/attachments/*/source:pattern'], '/attachments/0/source', 'https://example.com/a.pdf'),
+    c(['send_email:/attachments/*/source:pattern'], '/attachments/0/source', 's3://tq-artifacts/a/../secret.txt'),
+    c(['send_email:/attachments/*/source:pattern'], '/attachments/0/source', 's3://tq-artifacts/./a'),
+    c(['send_email:/attachments/*/source:pattern'], '/attachments/0/source', 's3://tq-artifacts/a//b'),
     c(['send_email:/attachments/*/contentType:pattern'], '/attachments/0/contentType', 'pdf'),
     c(['send_email:/attachments/*/contentType:maxLength'], '/attachments/0/contentType', `application/${long(250)}`),
     c(['send_email:/attachments/*/contentId:pattern'], '/attachments/0/contentId', 'has space'),
@@ -84,6 +87,8 @@ export const ruleCases: Record<string, RuleCase[]> = {
     c(['process_image::required:variants'], '/variants', REMOVE),
     c(['process_image:/source:shared'], '/source', 's3://tq-artifacts/'),
     c(['process_image:/destination:pattern'], '/destination', 's3://tq-artifacts/thumbs'),
+    c(['process_image:/destination:pattern'], '/destination', 's3://tq-artifacts/thumbs/../../'),
+    c(['process_image:/destination:pattern'], '/destination', 's3://tq-artifacts//'),
     c(['process_image:/variants:minItems'], '/variants', []),
     c(
       ['process_image:/variants:maxItems'],

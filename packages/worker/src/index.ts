@@ -19,6 +19,7 @@
  * @module
  */
 
+export type { S3AllowList } from '@tq/aws';
 export { runWorkerApp, type WorkerAppContext } from './app.js';
 export { type RetryOptions, retryDelaySeconds } from './backoff.js';
 export { envNumber, envString, readWorkerEnvironment, type WorkerEnvironment } from './env.js';
@@ -32,7 +33,15 @@ export {
   type WorkerErrorCode,
 } from './errors.js';
 export { createWorkerMetrics, type HealthProbe, type WorkerMetrics } from './observability.js';
-export { getS3Object, isMissingObjectError } from './s3.js';
+export { type AttemptOutcome, type Decision, decide, outcomeOfError, type PolicyContext } from './policy.js';
+export {
+  checkS3Location,
+  openS3Input,
+  resolveS3Allow,
+  type S3InputOptions,
+  s3ReadFailure,
+  s3WriteFailure,
+} from './s3.js';
 export {
   createWorker,
   type HandlerContext,

@@ -12,7 +12,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { createS3AllowList, readS3AllowList, type S3AllowList } from '@tq/aws';
+import type { S3AllowList } from '@tq/aws';
 import {
   awsClientSettings,
   registry as builtinRegistry,
@@ -38,6 +38,7 @@ import {
   type WorkerMetrics,
 } from './observability.js';
 import { type AttemptOutcome, decide, outcomeOfError } from './policy.js';
+import { resolveS3Allow } from './s3.js';
 import { withMessageSpan } from './trace.js';
 
 /** What a handler gets besides its payload. */
@@ -562,9 +563,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.#handlerTimeoutMs = options.handlerTimeoutMs ?? 15 * 60_000;
     this.#graceMs = options.shutdownGraceMs ?? 25_000;
     this.#abortWaitMs = options.abortWaitMs ?? 5_000;
-    this.#s3Allow = Array.isArray(options.s3Allow)
-      ? createS3AllowList(options.s3Allow)
-      : ((options.s3Allow as S3AllowList | undefined) ?? readS3AllowList(process.env.TQ_S3_ALLOW, env.bucket));
+    this.#s3Allow = resolveS3Allow(options.s3Allow);
     const definition = registry.get(options.task);
     this.#versions = new Set(options.versions ?? Object.keys(definition?.versions ?? {}).map(Number));
     // Claim-check downloads listen on the shutdown signal; there are up to `concurrency` of them.
