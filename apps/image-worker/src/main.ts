@@ -11,7 +11,11 @@ await runWorkerApp({
       s3,
       maxBytes: envNumber(process.env, 'IMAGE_MAX_BYTES', { default: 50 * 1024 * 1024, min: 1, max: 2 ** 31 }),
       maxPixels: envNumber(process.env, 'IMAGE_MAX_PIXELS', { default: 100_000_000, min: 1, max: 2 ** 32 }),
-      maxOutputPixels: envNumber(process.env, 'IMAGE_MAX_OUTPUT_PIXELS', { default: 100_000_000, min: 1, max: 2 ** 32 }),
+      maxOutputPixels: envNumber(process.env, 'IMAGE_MAX_OUTPUT_PIXELS', {
+        default: 100_000_000,
+        min: 1,
+        max: 2 ** 32,
+      }),
       worker,
     }),
 });
