@@ -204,8 +204,10 @@ export class Cleaner {
           caseInsensitive: rules.dedupe.caseInsensitive ?? false,
         }
       : undefined;
-    for (const old of Object.keys(rules.rename ?? {})) indexOf(old, 'rules.rename');
-    const renamed = names.map((name) => rules.rename?.[name] ?? name);
+    // A Map: column names are any text, and `constructor` or `__proto__` must not find Object's own.
+    const rename = new Map(Object.entries(rules.rename ?? {}));
+    for (const old of rename.keys()) indexOf(old, 'rules.rename');
+    const renamed = names.map((name) => rename.get(name) ?? name);
     const clash = renamed.find((name, index) => renamed.indexOf(name) !== index);
     if (clash !== undefined) {
       throw new NonRetryableError(`rules.rename gives two columns the name "${clash}"`, { code: 'UNKNOWN_COLUMN' });

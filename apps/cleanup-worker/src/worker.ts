@@ -1,11 +1,14 @@
-import type { Readable } from 'node:stream';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type CleanupDataV1, parseS3Uri } from '@tq/contracts';
+import type { CleanupDataV1 } from '@tq/contracts';
 import {
+  checkS3Location,
   createWorker,
-  getS3Object,
   type HandlerContext,
   NonRetryableError,
+  openS3Input,
+  resolveS3Allow,
+  type S3AllowList,
+  s3WriteFailure,
   type Worker,
   type WorkerOptions,
 } from '@tq/worker';
@@ -21,6 +24,10 @@ export interface CleanupWorkerDeps {
   s3: S3Client;
   /** Multipart upload part size in bytes, at least 5 MiB (the default): each output holds at most two parts in memory. */
   partSize?: number;
+  /** Where sources may be read and outputs written; default `TQ_S3_ALLOW`, else the artifacts bucket. */
+  s3Allow?: S3AllowList | readonly string[];
+  /** Bounds of one task (see `CleanupLimits`). */
+  limits?: Partial<CleanupLimits>;
   /** Worker runtime options (queue, concurrency, logger, http, ...). */
   worker?: Omit<WorkerOptions<'cleanup_data'>, 'task' | 'handler'>;
 }
@@ -39,6 +46,23 @@ export interface CleanupSummary {
   emptyRowsDropped: number;
 }
 
+/** What one `cleanup_data` task may cost at most; past a bound the task is dead-lettered with its code. */
+export interface CleanupLimits {
+  /** Largest source file in bytes (`SOURCE_TOO_LARGE`). Default 1 GiB. */
+  maxBytes: number;
+  /** Most data rows (`TOO_MANY_ROWS`); also bounds dedupe memory (about 100 bytes per distinct key). Default 2,000,000. */
+  maxRows: number;
+  /** Most columns in the header (`TOO_MANY_COLUMNS`). Default 1,000. */
+  maxColumns: number;
+}
+
+/** The default bounds (the README's "Limits and confinement" table). */
+export const DEFAULT_CLEANUP_LIMITS: Readonly<CleanupLimits> = {
+  maxBytes: 1024 * 1024 * 1024,
+  maxRows: 2_000_000,
+  maxColumns: 1_000,
+};
+
 /** Records gathered before they are parsed, cleaned and written: large enough to amortise each step, small enough to stay flat. */
 const BATCH_RECORDS = 2000;
 
@@ -56,16 +80,19 @@ function csvUpload(
 ) {
   const writer = new PartWriter(s3, { bucket, key, contentType: 'text/csv; charset=utf-8', partSize, signal });
   let header: string | undefined = stringify([columns]);
+  const failed = (error: unknown) => {
+    throw s3WriteFailure(error, `s3://${bucket}/${key}`);
+  };
   return {
     async writeRows(rows: string[][]): Promise<void> {
       if (rows.length === 0) return;
       const text = stringify(rows);
-      await writer.write(header === undefined ? text : header + text);
+      await writer.write(header === undefined ? text : header + text).catch(failed);
       header = undefined;
     },
     async finish(): Promise<void> {
-      if (header !== undefined) await writer.write(header);
-      await writer.finish();
+      if (header !== undefined) await writer.write(header).catch(failed);
+      await writer.finish().catch(failed);
     },
     abort: () => writer.abort(),
   };
@@ -80,9 +107,11 @@ function csvUpload(
 export async function cleanCsv(
   s3: S3Client,
   task: CleanupDataV1,
-  options: { signal: AbortSignal; partSize?: number },
+  options: { signal: AbortSignal; partSize?: number; allow: S3AllowList; limits?: Partial<CleanupLimits> },
 ): Promise<CleanupSummary> {
-  const { bucket, key: prefix } = parseS3Uri(task.destination);
+  const limits = { ...DEFAULT_CLEANUP_LIMITS, ...options.limits };
+  // Both locations are checked before any S3 call.
+  const { bucket, key: prefix } = checkS3Location(options.allow, task.destination, 'destination', { prefix: true });
   const keys = { cleaned: `${prefix}cleaned.csv`, rejects: `${prefix}rejects.csv`, summary: `${prefix}summary.json` };
   const uri = (key: string) => `s3://${bucket}/${key}`;
   const partSize = options.partSize ?? 5 * 1024 * 1024;
@@ -96,9 +125,16 @@ export async function cleanCsv(
     record_delimiter: ['\r\n', '\n'],
   };
 
+  checkS3Location(options.allow, task.source, 'source');
   const source = (
-    await getS3Object(s3, task.source, { signal: options.signal, code: 'SOURCE_MISSING', label: 'source' })
-  ).Body as Readable;
+    await openS3Input(s3, task.source, {
+      allow: options.allow,
+      label: 'source',
+      code: 'SOURCE',
+      maxBytes: limits.maxBytes,
+      signal: options.signal,
+    })
+  ).body;
   let cleaner: Cleaner | undefined;
   let cleaned: ReturnType<typeof csvUpload> | undefined;
   const rejects = csvUpload(s3, bucket, keys.rejects, ['line', 'reason', 'row'], partSize, options.signal);
@@ -109,7 +145,8 @@ export async function cleanCsv(
     rowsIn: 0,
     rowsOut: 0,
     rejected: 0,
-    rejectedByReason: {},
+    // Codes carry column names, which may be any string (`constructor`, `__proto__`).
+    rejectedByReason: Object.create(null) as Record<string, number>,
     duplicatesRemoved: 0,
     emptyRowsDropped: 0,
   };
@@ -163,12 +200,23 @@ export async function cleanCsv(
         const cells = parsed[i] as string[];
         if (!cleaner) {
           if (cells.length === 1 && cells[0] === '') continue; // blank lines before the header
+          if (cells.length > limits.maxColumns) {
+            throw new NonRetryableError(
+              `the header has ${cells.length} columns, over the limit of ${limits.maxColumns}`,
+              {
+                code: 'TOO_MANY_COLUMNS',
+              },
+            );
+          }
           cleaner = new Cleaner(cells, task.rules);
           summary.columns = cleaner.outputHeader;
           cleaned = csvUpload(s3, bucket, keys.cleaned, cleaner.outputHeader, partSize, options.signal);
           continue;
         }
         summary.rowsIn += 1;
+        if (summary.rowsIn > limits.maxRows) {
+          throw new NonRetryableError(`${task.source} has more than ${limits.maxRows} rows`, { code: 'TOO_MANY_ROWS' });
+        }
         const outcome = cleaner.clean(cells);
         switch (outcome.kind) {
           case 'kept':
@@ -212,15 +260,19 @@ export async function cleanCsv(
     await Promise.all([cleaned?.abort(), rejects.abort()]);
     throw error;
   }
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: bucket,
-      Key: keys.summary,
-      Body: `${JSON.stringify(summary, null, 2)}\n`,
-      ContentType: 'application/json',
-    }),
-    { abortSignal: options.signal },
-  );
+  await s3
+    .send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: keys.summary,
+        Body: `${JSON.stringify(summary, null, 2)}\n`,
+        ContentType: 'application/json',
+      }),
+      { abortSignal: options.signal },
+    )
+    .catch((error: unknown) => {
+      throw s3WriteFailure(error, uri(keys.summary));
+    });
   return summary;
 }
 
@@ -230,7 +282,13 @@ export async function cleanCsv(
  * malformed rows are rejects, not failures; S3 outages are retried.
  */
 export function createCleanupWorker(deps: CleanupWorkerDeps): Worker<'cleanup_data'> {
+  const allow = resolveS3Allow(deps.s3Allow);
   const handler = (task: CleanupDataV1, context: HandlerContext<'cleanup_data'>) =>
-    cleanCsv(deps.s3, task, { signal: context.signal, ...(deps.partSize ? { partSize: deps.partSize } : {}) });
-  return createWorker({ ...deps.worker, task: 'cleanup_data', handler });
+    cleanCsv(deps.s3, task, {
+      signal: context.signal,
+      allow,
+      ...(deps.limits ? { limits: deps.limits } : {}),
+      ...(deps.partSize ? { partSize: deps.partSize } : {}),
+    });
+  return createWorker({ ...deps.worker, s3Allow: allow, task: 'cleanup_data', handler });
 }

@@ -1,14 +1,20 @@
 import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createTask, encodeMessageBody, type TaskPayloads } from '@tq/contracts';
 import { createQueueWithDlq, type EndpointProcess, startEndpointProcess } from '@tq/testing';
-import type { Worker } from '@tq/worker';
+import { resolveS3Allow, type Worker } from '@tq/worker';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CleanupSummary, cleanCsv, createCleanupWorker } from '../src/worker.js';
 
 const FIXTURE = [
@@ -50,6 +56,7 @@ describe('cleanup worker', () => {
   let sqs: SQSClient;
   let s3: S3Client;
   const bucket = `clean-${Date.now().toString(36)}`;
+  const allow = resolveS3Allow([bucket]);
 
   beforeAll(async () => {
     // Its own process, so the endpoint's in-memory objects do not count towards this one's memory.
@@ -75,7 +82,7 @@ describe('cleanup worker', () => {
     const summary = await cleanCsv(
       s3,
       { source: `s3://${bucket}/in/customers.csv`, destination: `s3://${bucket}/out/customers/`, rules: RULES },
-      { signal },
+      { signal, allow },
     );
     const cleaned = await read('out/customers/cleaned.csv');
     expect(cleaned.contentType).toBe('text/csv; charset=utf-8');
@@ -132,6 +139,8 @@ describe('cleanup worker', () => {
     const { queue } = await createQueueWithDlq(sqs, { maxReceiveCount: 3 });
     const worker: Worker<'cleanup_data'> = createCleanupWorker({
       s3,
+      s3Allow: allow,
+      limits: { maxColumns: 3, maxRows: 2, maxBytes: 64 },
       worker: { sqs, queueUrl: queue.url, logger: pino({ level: 'silent' }), handleSignals: false, waitTimeSeconds: 1 },
     });
     const outcomes = new Map<string, { code?: string; reason?: string; result?: unknown }>();
@@ -156,45 +165,126 @@ describe('cleanup worker', () => {
       expect(unknown).toMatchObject({ code: 'UNKNOWN_COLUMN' });
       expect(unknown.reason).toContain('rules.requiredColumns names column "email"');
       expect(await run(`s3://${bucket}/in/ok.csv`)).toMatchObject({ result: { rowsIn: 1, rowsOut: 1 } });
+
+      // Bounds: bytes, columns, rows.
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/wide.csv', Body: 'a,b,c,d\n1,2,3,4\n' }));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/long.csv', Body: 'a\n1\n2\n3\n' }));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/big.csv', Body: `a\n${'1\n'.repeat(40)}` }));
+      expect(await run(`s3://${bucket}/in/wide.csv`)).toMatchObject({ code: 'TOO_MANY_COLUMNS' });
+      expect(await run(`s3://${bucket}/in/long.csv`)).toMatchObject({ code: 'TOO_MANY_ROWS' });
+      expect(await run(`s3://${bucket}/in/big.csv`)).toMatchObject({ code: 'SOURCE_TOO_LARGE' });
+
+      // Confinement: nothing read from or written to a bucket outside the allow-list.
+      const other = `other-${Date.now().toString(36)}`;
+      await s3.send(new CreateBucketCommand({ Bucket: other }));
+      await s3.send(new PutObjectCommand({ Bucket: other, Key: 'secret.csv', Body: 'secret\nlaunch codes\n' }));
+      const stolen = await run(`s3://${other}/secret.csv`);
+      expect(stolen).toMatchObject({ code: 'LOCATION_NOT_ALLOWED' });
+      const task = createTask('cleanup_data', {
+        source: `s3://${bucket}/in/ok.csv`,
+        destination: `s3://${other}/planted/`,
+        rules: {},
+      });
+      await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: encodeMessageBody(task) }));
+      await vi.waitFor(() => expect(outcomes.get(task.id)).toMatchObject({ code: 'LOCATION_NOT_ALLOWED' }), {
+        timeout: 30_000,
+      });
+      const keys = async (b: string, prefix: string) =>
+        (await s3.send(new ListObjectsV2Command({ Bucket: b, Prefix: prefix }))).KeyCount ?? 0;
+      expect(await keys(other, 'planted/')).toBe(0);
+      expect(await keys(bucket, 'out/w/rejects.csv')).toBe(1); // only the run that was allowed wrote
     } finally {
       await worker.stop();
     }
   });
 
-  it('retries a failed S3 write instead of dead-lettering it at once', async () => {
-    const { queue } = await createQueueWithDlq(sqs, { maxReceiveCount: 3 });
-    const worker = createCleanupWorker({
-      s3,
-      worker: {
-        sqs,
-        queueUrl: queue.url,
-        logger: pino({ level: 'silent' }),
-        handleSignals: false,
-        waitTimeSeconds: 1,
-        retry: { baseSeconds: 0 },
-      },
-    });
-    const retries: number[] = [];
-    const dead = new Promise<{ code: string; attempt: number }>((resolve) =>
-      worker.on('dead-lettered', ({ code, attempt }) => resolve({ code, attempt })),
-    );
-    worker.on('retrying', ({ attempt }) => retries.push(attempt));
-    await worker.start();
-    try {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/retry.csv', Body: 'a,b\n1,2\n' }));
-      const task = createTask('cleanup_data', {
-        source: `s3://${bucket}/in/retry.csv`,
-        destination: 's3://no-such-bucket-tq/out/',
-        rules: {},
+  it('dead-letters a missing destination bucket at once, and retries a failing S3 write', async () => {
+    const outcome = async (client: S3Client, destination: string) => {
+      const { queue } = await createQueueWithDlq(sqs, { maxReceiveCount: 3 });
+      const worker = createCleanupWorker({
+        s3: client,
+        s3Allow: [bucket, 'no-such-bucket-tq'],
+        worker: {
+          sqs,
+          queueUrl: queue.url,
+          logger: pino({ level: 'silent' }),
+          handleSignals: false,
+          waitTimeSeconds: 1,
+          retry: { baseSeconds: 0 },
+        },
       });
-      await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: encodeMessageBody(task) }));
-      // The destination bucket does not exist: a write failure may pass, so it is retried, then
-      // dead-lettered with the last error once the queue's attempts are used up.
-      expect(await dead).toEqual({ code: 'RETRIES_EXHAUSTED', attempt: 3 });
-      expect(retries).toEqual([1, 2]);
+      const retries: number[] = [];
+      const dead = new Promise<{ code: string; attempt: number }>((resolve) =>
+        worker.on('dead-lettered', ({ code, attempt }) => resolve({ code, attempt })),
+      );
+      worker.on('retrying', ({ attempt }) => retries.push(attempt));
+      await worker.start();
+      try {
+        const task = createTask('cleanup_data', { source: `s3://${bucket}/in/retry.csv`, destination, rules: {} });
+        await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: encodeMessageBody(task) }));
+        return { ...(await dead), retries };
+      } finally {
+        await worker.stop();
+      }
+    };
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/retry.csv', Body: 'a,b\n1,2\n' }));
+    // No retry can create the bucket: dead-lettered at once, as in every app.
+    expect(await outcome(s3, 's3://no-such-bucket-tq/out/')).toEqual({
+      code: 'DESTINATION_UNWRITABLE',
+      attempt: 1,
+      retries: [],
+    });
+    // A server fault on writes (simulated by a client middleware: the endpoint does not fail on
+    // demand) may pass: retried, then dead-lettered with the last error once attempts run out.
+    const failing = new S3Client({ ...endpoint.clientConfig, forcePathStyle: true, maxAttempts: 1 });
+    failing.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'GetObjectCommand') return next(args);
+        throw Object.assign(new Error('We encountered an internal error'), {
+          name: 'InternalError',
+          $fault: 'server',
+          $metadata: { httpStatusCode: 500 },
+        });
+      },
+      { step: 'initialize', name: 'failWrites' },
+    );
+    try {
+      expect(await outcome(failing, `s3://${bucket}/out/failing/`)).toEqual({
+        code: 'RETRIES_EXHAUSTED',
+        attempt: 3,
+        retries: [1, 2],
+      });
     } finally {
-      await worker.stop();
+      failing.destroy();
     }
+  });
+
+  it('cleans columns named after JavaScript built-ins (constructor, toString, __proto__) like any other', async () => {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'in/builtins.csv',
+        Body: 'constructor,toString,__proto__,valueOf\n a ,x,1,k1\nb,,2,k2\nc,y,three,k3\nd,z,4,k1\n',
+      }),
+    );
+    // Rules as they arrive from the queue: parsed JSON, where "__proto__" is an own key.
+    const rules = JSON.parse(
+      '{"columns":{"__proto__":{"type":"integer"}},"requiredColumns":["toString"],"dedupe":{"keys":["valueOf"]},"rename":{"constructor":"ctor","__proto__":"proto"}}',
+    ) as TaskPayloads['cleanup_data']['rules'];
+    const summary = await cleanCsv(
+      s3,
+      { source: `s3://${bucket}/in/builtins.csv`, destination: `s3://${bucket}/out/builtins/`, rules },
+      { signal: new AbortController().signal, allow },
+    );
+    expect((await read('out/builtins/cleaned.csv')).text).toBe('ctor,toString,proto,valueOf\na,x,1,k1\n');
+    expect(summary).toMatchObject({
+      columns: ['ctor', 'toString', 'proto', 'valueOf'],
+      rowsIn: 4,
+      rowsOut: 1,
+      rejected: 2,
+      duplicatesRemoved: 1,
+    });
+    expect({ ...summary.rejectedByReason }).toEqual({ 'REQUIRED:toString': 1, 'INVALID_INTEGER:__proto__': 1 });
   });
 
   it('processes 200,000 rows with flat memory: streamed in, streamed out', async () => {
@@ -237,7 +327,7 @@ describe('cleanup worker', () => {
           },
         },
       },
-      { signal: new AbortController().signal, partSize: 5 * 1024 * 1024 },
+      { signal: new AbortController().signal, partSize: 5 * 1024 * 1024, allow },
     ).finally(() => clearInterval(sampler));
     expect(summary).toMatchObject({ rowsIn: rows, rowsOut: rows, rejected: 0 });
     const head = await s3.send(
