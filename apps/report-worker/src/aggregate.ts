@@ -4,6 +4,14 @@ import { NonRetryableError } from '@tq/worker';
 /** One cell value as the data sources deliver it (inline JSON rows or CSV strings). */
 export type Cell = string | number | boolean | null | undefined;
 
+/**
+ * A row's cell by column name, own properties only: a column named `constructor` or `toString`
+ * that a row lacks is empty, not a function inherited from `Object.prototype`.
+ */
+export function cellOf(row: Readonly<Record<string, Cell>>, key: string): Cell {
+  return Object.hasOwn(row, key) ? row[key] : undefined;
+}
+
 /** Reads a cell as a number: numbers as they are, numeric strings parsed, empty cells skipped. */
 export function toNumber(value: Cell): number | undefined {
   if (value === null || value === undefined) return undefined;
@@ -67,14 +75,14 @@ export class Aggregator {
   /** Adds one row; throws `NonRetryableError` (`INVALID_DATA`) for a non-numeric value in a numeric aggregate. */
   add(row: Record<string, Cell>, rowNumber: number): void {
     if (this.#aggregates.length === 0) return;
-    const key = this.#groupBy === undefined ? '' : String(row[this.#groupBy] ?? '');
+    const key = this.#groupBy === undefined ? '' : String(cellOf(row, this.#groupBy) ?? '');
     let group = this.#groups.get(key);
     if (!group) {
       group = this.#aggregates.map(fresh);
       this.#groups.set(key, group);
     }
     this.#aggregates.forEach((aggregate, index) => {
-      const value = row[aggregate.column];
+      const value = cellOf(row, aggregate.column);
       for (const acc of [group[index] as Accumulator, this.#total[index] as Accumulator]) {
         if (aggregate.fn === 'count') {
           if (value !== null && value !== undefined && value !== '') acc.count += 1;

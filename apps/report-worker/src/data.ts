@@ -1,7 +1,6 @@
-import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { GenerateReportV1 } from '@tq/contracts';
-import { getS3Object, NonRetryableError } from '@tq/worker';
+import { NonRetryableError, openS3Input, type S3AllowList } from '@tq/worker';
 import { CsvError, parse } from 'csv-parse';
 import type { Cell } from './aggregate.js';
 
@@ -11,15 +10,32 @@ export interface DataRow {
   values: Record<string, Cell>;
 }
 
+/** What one report may read at most; past a bound the task is dead-lettered with its code. */
+export interface ReportLimits {
+  /** Most data rows of a CSV source (`TOO_MANY_ROWS`). Default 100,000. */
+  maxRows: number;
+  /** Largest CSV source in bytes (`SOURCE_TOO_LARGE`). Default 64 MiB. */
+  maxBytes: number;
+  /** Most columns in a CSV source's header (`TOO_MANY_COLUMNS`). Default 1,000. */
+  maxColumns: number;
+}
+
+/** The default bounds (the README's "Limits and confinement" table). */
+export const DEFAULT_REPORT_LIMITS: Readonly<ReportLimits> = {
+  maxRows: 100_000,
+  maxBytes: 64 * 1024 * 1024,
+  maxColumns: 1_000,
+};
+
 /**
  * The report's rows, inline or streamed from a CSV in S3 (header line names the columns; a
  * UTF-8 BOM is skipped). Checks that every column the report uses exists, and stops with
- * `NonRetryableError` on a malformed CSV (`MALFORMED_CSV`, with the line) or more than
- * `maxRows` rows (`TOO_MANY_ROWS`).
+ * `NonRetryableError` on a malformed CSV (`MALFORMED_CSV`, with the line), a source outside
+ * the allow-list, or past a bound of `limits` (`TOO_MANY_ROWS`, `SOURCE_TOO_LARGE`, `TOO_MANY_COLUMNS`).
  */
 export async function* readRows(
   report: GenerateReportV1,
-  options: { s3: S3Client; signal: AbortSignal; maxRows: number },
+  options: { s3: S3Client; signal: AbortSignal; allow: S3AllowList; limits: ReportLimits },
 ): AsyncGenerator<DataRow> {
   const needed = new Set<string>([
     ...report.columns.map((column) => column.key),
@@ -41,12 +57,27 @@ export async function* readRows(
     return;
   }
 
+  const { maxRows, maxColumns } = options.limits;
   const uri = report.source as string;
   const stream = (
-    await getS3Object(options.s3, uri, { signal: options.signal, code: 'SOURCE_MISSING', label: 'source' })
-  ).Body as Readable;
+    await openS3Input(options.s3, uri, {
+      allow: options.allow,
+      label: 'source',
+      code: 'SOURCE',
+      maxBytes: options.limits.maxBytes,
+      signal: options.signal,
+    })
+  ).body;
+  const header = (names: string[]) => {
+    if (names.length > maxColumns) {
+      throw new NonRetryableError(`${uri} has ${names.length} columns, over the limit of ${maxColumns}`, {
+        code: 'TOO_MANY_COLUMNS',
+      });
+    }
+    return names;
+  };
   const parser = stream.pipe(
-    parse({ columns: true, bom: true, skip_empty_lines: true, trim: false, relax_column_count: false, info: true }),
+    parse({ columns: header, bom: true, skip_empty_lines: true, trim: false, relax_column_count: false, info: true }),
   );
   stream.on('error', (error) => parser.destroy(error));
   let count = 0;
@@ -54,7 +85,7 @@ export async function* readRows(
   try {
     for await (const record of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
       if (!checked) {
-        const missing = [...needed].filter((key) => !(key in record.record));
+        const missing = [...needed].filter((key) => !Object.hasOwn(record.record, key));
         if (missing.length > 0) {
           throw new NonRetryableError(
             `${uri} has no column(s) ${missing.map((m) => `"${m}"`).join(', ')} (header: ${Object.keys(record.record).join(', ')})`,
@@ -64,8 +95,8 @@ export async function* readRows(
         checked = true;
       }
       count += 1;
-      if (count > options.maxRows) {
-        throw new NonRetryableError(`${uri} has more than ${options.maxRows} rows`, { code: 'TOO_MANY_ROWS' });
+      if (count > maxRows) {
+        throw new NonRetryableError(`${uri} has more than ${maxRows} rows`, { code: 'TOO_MANY_ROWS' });
       }
       yield { number: record.info.lines, values: record.record };
     }

@@ -1,6 +1,7 @@
 // The report worker as a program: environment in, running worker out (the README lists the variables).
 import { createProducer } from '@tq/producer-sdk';
 import { envNumber, envString, runWorkerApp } from '@tq/worker';
+import { DEFAULT_REPORT_LIMITS } from './data.js';
 import { createReportWorker } from './worker.js';
 
 await runWorkerApp({
@@ -12,7 +13,23 @@ await runWorkerApp({
     return createReportWorker({
       s3,
       producer,
-      maxRows: envNumber(process.env, 'REPORT_MAX_ROWS', { default: 100_000, min: 1, max: 10_000_000 }),
+      limits: {
+        maxRows: envNumber(process.env, 'REPORT_MAX_ROWS', {
+          default: DEFAULT_REPORT_LIMITS.maxRows,
+          min: 1,
+          max: 10_000_000,
+        }),
+        maxBytes: envNumber(process.env, 'REPORT_MAX_BYTES', {
+          default: DEFAULT_REPORT_LIMITS.maxBytes,
+          min: 1,
+          max: 1024 ** 3,
+        }),
+        maxColumns: envNumber(process.env, 'REPORT_MAX_COLUMNS', {
+          default: DEFAULT_REPORT_LIMITS.maxColumns,
+          min: 1,
+          max: 100_000,
+        }),
+      },
       render: {
         locale: envString(process.env, 'REPORT_LOCALE', {
           default: 'en-US',

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { GenerateReportV1, ReportColumn } from '@tq/contracts';
 import PDFDocument from 'pdfkit';
-import { Aggregator, aggregateLabel, type Cell, toNumber } from './aggregate.js';
+import { Aggregator, aggregateLabel, type Cell, cellOf, toNumber } from './aggregate.js';
 import type { DataRow } from './data.js';
 
 const require = createRequire(import.meta.url);
@@ -266,7 +266,7 @@ export async function renderReport(
   let count = 0;
   for await (const row of rows) {
     aggregator.add(row.values, row.number);
-    table.row(report.columns.map((column) => format(row.values[column.key], column.format)));
+    table.row(report.columns.map((column) => format(cellOf(row.values, column.key), column.format)));
     count += 1;
   }
   if (count === 0) {

@@ -1,10 +1,19 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type GenerateReportV1, parseS3Uri } from '@tq/contracts';
+import type { GenerateReportV1 } from '@tq/contracts';
 import type { Producer } from '@tq/producer-sdk';
-import { createWorker, type HandlerContext, NonRetryableError, type Worker, type WorkerOptions } from '@tq/worker';
-import { readRows } from './data.js';
+import {
+  checkS3Location,
+  createWorker,
+  type HandlerContext,
+  resolveS3Allow,
+  type S3AllowList,
+  s3WriteFailure,
+  type Worker,
+  type WorkerOptions,
+} from '@tq/worker';
+import { DEFAULT_REPORT_LIMITS, type ReportLimits, readRows } from './data.js';
 import { type RenderOptions, renderReport } from './render.js';
 
 /** What `createReportWorker` takes. */
@@ -13,8 +22,10 @@ export interface ReportWorkerDeps {
   s3: S3Client;
   /** Sends the `send_email` task when a report asks to be emailed. */
   producer: Producer;
-  /** Most rows a CSV source may have. Default 100,000. */
-  maxRows?: number;
+  /** Bounds of one report's CSV source (rows, bytes, columns). */
+  limits?: Partial<ReportLimits>;
+  /** Where sources may be read and reports written; default `TQ_S3_ALLOW`, else the artifacts bucket. */
+  s3Allow?: S3AllowList | readonly string[];
   /** Locale and currency of formatted numbers. */
   render?: Omit<RenderOptions, 'now'>;
   /** Worker runtime options (queue, concurrency, logger, http, ...). */
@@ -50,16 +61,20 @@ export function derivedId(taskId: string, purpose: string): string {
  * in numeric aggregates) is dead-lettered with the reason.
  */
 export function createReportWorker(deps: ReportWorkerDeps): Worker<'generate_report'> {
+  const allow = resolveS3Allow(deps.s3Allow);
+  const limits: ReportLimits = { ...DEFAULT_REPORT_LIMITS, ...deps.limits };
   const handler = async (
     report: GenerateReportV1,
     context: HandlerContext<'generate_report'>,
   ): Promise<ReportResult> => {
+    // Both locations are checked before any S3 call.
+    const { bucket, key } = checkS3Location(allow, report.destination, 'destination');
+    if (report.source !== undefined) checkS3Location(allow, report.source, 'source');
     const rendered = await renderReport(
       report,
-      readRows(report, { s3: deps.s3, signal: context.signal, maxRows: deps.maxRows ?? 100_000 }),
+      readRows(report, { s3: deps.s3, signal: context.signal, allow, limits }),
       deps.render ?? {},
     );
-    const { bucket, key } = parseS3Uri(report.destination);
     await deps.s3
       .send(
         new PutObjectCommand({
@@ -77,14 +92,7 @@ export function createReportWorker(deps: ReportWorkerDeps): Worker<'generate_rep
         { abortSignal: context.signal },
       )
       .catch((error: unknown) => {
-        const name = (error as Error).name;
-        if (name === 'NoSuchBucket' || name === 'AccessDenied') {
-          throw new NonRetryableError(`cannot write ${report.destination}: ${name}`, {
-            code: 'DESTINATION_UNWRITABLE',
-            cause: error,
-          });
-        }
-        throw error;
+        throw s3WriteFailure(error, report.destination);
       });
     const result: ReportResult = {
       destination: report.destination,
@@ -118,5 +126,5 @@ export function createReportWorker(deps: ReportWorkerDeps): Worker<'generate_rep
     }
     return result;
   };
-  return createWorker({ ...deps.worker, task: 'generate_report', handler });
+  return createWorker({ ...deps.worker, s3Allow: allow, task: 'generate_report', handler });
 }

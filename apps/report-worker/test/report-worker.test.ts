@@ -1,4 +1,10 @@
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createTask, encodeMessageBody, type TaskPayloads } from '@tq/contracts';
@@ -93,8 +99,20 @@ describe('report worker: PDFs read back', () => {
     smtp = await startSmtpSink();
     producer = createProducer({ sqs, s3, sns: new SNSClient(endpoint.clientConfig), prefix });
     const common = { sqs, prefix, logger: pino({ level: 'silent' }), handleSignals: false, waitTimeSeconds: 1 };
-    reportWorker = createReportWorker({ s3, producer, maxRows: 10_000, worker: { ...common, concurrency: 2 } });
-    emailWorker = createEmailWorker({ s3, smtp: smtp.url, from: 'Reports <reports@acme.example>', worker: common });
+    reportWorker = createReportWorker({
+      s3,
+      producer,
+      s3Allow: [bucket, 'no-such-bucket-tq'],
+      limits: { maxRows: 10_000, maxBytes: 1024 * 1024, maxColumns: 6 },
+      worker: { ...common, concurrency: 2 },
+    });
+    emailWorker = createEmailWorker({
+      s3,
+      s3Allow: [bucket],
+      smtp: smtp.url,
+      from: 'Reports <reports@acme.example>',
+      worker: common,
+    });
     succeeded = events(reportWorker, 'succeeded');
     deadLettered = events(reportWorker, 'dead-lettered');
     await Promise.all([reportWorker.start(), emailWorker.start()]);
@@ -214,6 +232,78 @@ describe('report worker: PDFs read back', () => {
     });
     expect(words).toMatchObject({ code: 'INVALID_DATA' });
     expect(words.reason).toContain('row 1, column "units": "many" is not a number');
+  });
+
+  it('stays inside its allow-list and its bounds: nothing read or written elsewhere, big or wide CSVs refused', async () => {
+    const other = `${bucket.slice(0, 50)}-other`;
+    await s3.send(new CreateBucketCommand({ Bucket: other }));
+    await s3.send(new PutObjectCommand({ Bucket: other, Key: 'secret.csv', Body: 'region,product,units,revenue\n' }));
+    const stolen = await run({ ...baseReport(bucket, 'stolen.pdf'), source: `s3://${other}/secret.csv` });
+    expect(stolen).toMatchObject({ code: 'LOCATION_NOT_ALLOWED' });
+    const planted = await run({ ...baseReport(other, 'planted.pdf'), rows: ROWS.slice(0, 3) });
+    expect(planted).toMatchObject({ code: 'LOCATION_NOT_ALLOWED' });
+    expect(planted.reason).toContain(`destination s3://${other}/planted.pdf is outside`);
+    const listed = async (b: string, prefix: string) =>
+      (await s3.send(new ListObjectsV2Command({ Bucket: b, Prefix: prefix }))).KeyCount ?? 0;
+    expect(await listed(other, 'planted.pdf')).toBe(0);
+    expect(await listed(bucket, 'stolen.pdf')).toBe(0);
+
+    await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'data/wide.csv', Body: 'region,product,units,revenue,a,b,c\n' }),
+    );
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'data/big.csv',
+        Body: `region,product,units,revenue\n${'north,p,1,2\n'.repeat(100_000)}`,
+      }),
+    );
+    const wide = await run({ ...baseReport(bucket, 'x.pdf'), source: `s3://${bucket}/data/wide.csv` });
+    expect(wide).toMatchObject({ code: 'TOO_MANY_COLUMNS' });
+    const big = await run({ ...baseReport(bucket, 'x.pdf'), source: `s3://${bucket}/data/big.csv` });
+    expect(big).toMatchObject({ code: 'SOURCE_TOO_LARGE' });
+    const nowhere = await run({ ...baseReport('no-such-bucket-tq', 'x.pdf'), rows: ROWS.slice(0, 3) });
+    expect(nowhere).toMatchObject({ code: 'DESTINATION_UNWRITABLE' });
+  });
+
+  it('reports on columns named after JavaScript built-ins (constructor, toString, __proto__) like any other', async () => {
+    const csv = 'constructor,toString,__proto__\nnorth,a,10\nsouth,b,5\nnorth,c,7\n';
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/builtins.csv', Body: csv }));
+    const report: Report = {
+      title: 'Built-ins',
+      columns: [
+        { key: 'constructor', label: 'Region' },
+        { key: 'toString', label: 'Item' },
+        { key: '__proto__', label: 'Amount', format: 'number' },
+      ],
+      groupBy: 'constructor',
+      aggregates: [
+        { column: '__proto__', fn: 'sum', label: 'Total' },
+        { column: 'toString', fn: 'count', label: 'Items' },
+      ],
+      destination: `s3://${bucket}/reports/builtins.pdf`,
+      source: `s3://${bucket}/data/builtins.csv`,
+    };
+    const fromCsv = await run(report);
+    expect(fromCsv.result).toMatchObject({ rows: 3, groups: 2 });
+    const { text } = await readPdf('reports/builtins.pdf');
+    expect(text.text).toMatch(/north\s+17\s+2/);
+    expect(text.text).toMatch(/south\s+5\s+1/);
+    expect(text.text).not.toMatch(/function|native code|object Object/);
+
+    // Inline rows as they arrive from the queue (parsed JSON: "__proto__" is an own key), and a
+    // column no row has: `valueOf` is missing, not Object.prototype.valueOf.
+    const inline = JSON.parse(
+      JSON.stringify({
+        ...report,
+        source: undefined,
+        destination: `s3://${bucket}/reports/inline-builtins.pdf`,
+      }).replace('"title"', '"rows":[{"constructor":"north","toString":"a","__proto__":3}],"title"'),
+    ) as Report;
+    expect((await run(inline)).result).toMatchObject({ rows: 1, groups: 1 });
+    const missing = await run({ ...report, columns: [{ key: 'valueOf' }] });
+    expect(missing).toMatchObject({ code: 'MISSING_COLUMN' });
+    expect(missing.reason).toContain('"valueOf"');
   });
 });
 
