@@ -66,6 +66,8 @@ export function workerOptions(config: QueueConfig) {
     region: config.clientConfig.region,
     queueUrl: config.queueUrl,
     deadLetterQueueUrl: config.dlqUrl,
+    // Each run's own bucket is where the app workers may read and write.
+    ...(config.bucket ? { s3Allow: [config.bucket] } : {}),
     logger: silent,
     handleSignals: false,
     waitTimeSeconds: 1,
