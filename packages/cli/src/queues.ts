@@ -1,4 +1,5 @@
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
+import { classifyAwsError } from '@tq/aws';
 import { dlqName, queueName, registry } from '@tq/contracts';
 import type { CliContext } from './context.js';
 import { UsageError } from './errors.js';
@@ -21,7 +22,7 @@ async function lookup(context: CliContext, name: string): Promise<string | undef
   try {
     return (await context.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
   } catch (error) {
-    if (/QueueDoesNotExist|NonExistentQueue/.test((error as Error).name)) return undefined;
+    if (classifyAwsError(error) === 'not-found') return undefined;
     throw error;
   }
 }

@@ -7,7 +7,7 @@ import { GetQueueUrlCommand, PurgeQueueCommand, SendMessageCommand, SQSClient } 
 import { createTask, FAILURE_ATTRIBUTES, parseTask } from '@tq/contracts';
 import { type LocalEndpoint, queueCounts, startLocalEndpoint, uniqueName, waitForMessages } from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
-import { createWorker } from '@tq/worker';
+import { createWorker, NonRetryableError } from '@tq/worker';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runTq } from './run-cli.js';
@@ -160,10 +160,19 @@ describe('tq send, stats and dlq as subprocesses', { timeout: 120_000 }, () => {
     // Peeking consumed nothing.
     expect(await queueCounts(sqs, await url('send_email-dlq'))).toMatchObject({ visible: 3 });
 
-    const redrive = await runTq(['dlq', 'redrive', 'send_email'], env);
+    // All three would fail validation again: left where they are, with a warning naming why.
+    const refusedAll = await runTq(['dlq', 'redrive', 'send_email'], env);
+    expect(refusedAll.code, refusedAll.output).toBe(0);
+    expect(refusedAll.output).toContain('tq: moved 0 message(s)');
+    expect(refusedAll.output).toMatch(
+      /warning: left 3 message\(s\) that would fail validation again \(INVALID_JSON ×1, SCHEMA_VIOLATION ×2\)/,
+    );
+    expect(await queueCounts(sqs, await url('send_email-dlq'))).toMatchObject({ visible: 3 });
+
+    const redrive = await runTq(['dlq', 'redrive', 'send_email', '--force'], env);
     expect(redrive.code, redrive.output).toBe(0);
     expect(redrive.output).toContain(
-      `tq: moved 3 message(s) from ${prefix}-send_email-dlq to ${prefix}-send_email (send-then-delete)`,
+      `tq: moved 3 message(s) from ${prefix}-send_email-dlq to ${prefix}-send_email (send-then-delete; 3 in the DLQ at start)`,
     );
     const back = await waitForMessages(sqs, queueUrl, 3);
     expect(back.map((m) => m.Body).sort()).toEqual([...bodies].sort());
@@ -181,4 +190,71 @@ describe('tq send, stats and dlq as subprocesses', { timeout: 120_000 }, () => {
     expect(purged.code).toBe(0);
     expect(await queueCounts(sqs, await url('send_email-dlq'))).toMatchObject({ visible: 0 });
   }, 60_000);
+
+  it('tq dlq redrive --code and --dry-run choose what moves', async () => {
+    const dlqUrl = await url('send_email-dlq');
+    const letter = async (code: string, body = JSON.stringify(createTask('send_email', email))) =>
+      sqs.send(
+        new SendMessageCommand({
+          QueueUrl: dlqUrl,
+          MessageBody: body,
+          MessageAttributes: {
+            task: { DataType: 'String', StringValue: 'send_email' },
+            [FAILURE_ATTRIBUTES.code]: { DataType: 'String', StringValue: code },
+          },
+        }),
+      );
+    await letter('RETRIES_EXHAUSTED');
+    await letter('RETRIES_EXHAUSTED');
+    await letter('SMTP_REJECTED');
+    await letter('RETRIES_EXHAUSTED', '{"task":"send_email","to":"not an address"}');
+
+    const dry = await runTq(['dlq', 'redrive', 'send_email', '--dry-run'], env);
+    expect(dry.code, dry.output).toBe(0);
+    expect(dry.output).toContain('tq: would move 3 message(s)');
+    expect(dry.output).toContain('would fail validation again (SCHEMA_VIOLATION ×1)');
+    expect(await queueCounts(sqs, dlqUrl)).toMatchObject({ visible: 4, inFlight: 0 });
+
+    const some = await runTq(['dlq', 'redrive', 'send_email', '--code', 'RETRIES_EXHAUSTED'], env);
+    expect(some.code, some.output).toBe(0);
+    expect(some.output).toContain('tq: moved 2 message(s)');
+    expect(some.output).toContain('left 1 message(s) dead-lettered with a code other than RETRIES_EXHAUSTED');
+    expect(await queueCounts(sqs, dlqUrl)).toMatchObject({ visible: 2, inFlight: 0 });
+    expect(await queueCounts(sqs, await url('send_email'))).toMatchObject({ visible: 2 });
+
+    const bad = await runTq(['dlq', 'redrive', 'send_email', '--move-task', '--code', 'X'], env);
+    expect(bad.code).toBe(2);
+  }, 60_000);
+
+  it('tq dlq redrive ends while a worker dead-letters every moved message again', async () => {
+    const queueUrl = await url('send_email');
+    const dlqUrl = await url('send_email-dlq');
+    for (let i = 0; i < 20; i += 1) {
+      await sqs.send(
+        new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: JSON.stringify(createTask('send_email', email)) }),
+      );
+    }
+    const worker = createWorker({
+      task: 'send_email',
+      sqs,
+      queueUrl,
+      logger: pino({ level: 'silent' }),
+      handleSignals: false,
+      waitTimeSeconds: 1,
+      handler: () => {
+        throw new NonRetryableError('still broken', { code: 'STILL_BROKEN' });
+      },
+    });
+    await worker.start();
+    try {
+      const redrive = await runTq(['dlq', 'redrive', 'send_email'], env);
+      expect(redrive.code, redrive.output).toBe(0);
+      const moved = Number(/moved (\d+) message/.exec(redrive.output)?.[1]);
+      expect(redrive.output).toContain('(send-then-delete; 20 in the DLQ at start)');
+      expect(moved).toBeGreaterThan(0);
+      expect(moved).toBeLessThanOrEqual(20);
+    } finally {
+      await worker.stop();
+    }
+  }, 120_000);
 });

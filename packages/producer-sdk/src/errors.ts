@@ -1,3 +1,5 @@
+import { classifyAwsError } from '@tq/aws';
+
 /**
  * Why a send failed:
  * - `INVALID_OPTIONS`: a send option is out of range (checked before any call).
@@ -55,40 +57,43 @@ export function isProducerError(value: unknown): value is ProducerError {
   return typeof value === 'object' && value !== null && PRODUCER_ERROR in value;
 }
 
-/** Maps an AWS SDK error to a `ProducerError` whose message says what to do. */
+/**
+ * Maps an AWS SDK error to a `ProducerError` whose message says what to do, by the one
+ * classification of AWS errors every tq package uses (`@tq/aws` `classifyAwsError`).
+ */
 export function fromAwsError(error: unknown, target: string): ProducerError {
-  const name = (error as { name?: string }).name ?? '';
   const message = error instanceof Error ? error.message : String(error);
-  if (/NotFound|NonExistentQueue|QueueDoesNotExist|NoSuchBucket/.test(name)) {
-    const code = target.startsWith('topic')
-      ? 'TOPIC_NOT_FOUND'
-      : target.startsWith('bucket')
-        ? 'BUCKET_NOT_FOUND'
-        : 'QUEUE_NOT_FOUND';
-    return new ProducerError(code, `${target} does not exist: run \`tq provision\` (${message})`, { cause: error });
+  switch (classifyAwsError(error)) {
+    case 'not-found': {
+      const code = target.startsWith('topic')
+        ? 'TOPIC_NOT_FOUND'
+        : target.startsWith('bucket')
+          ? 'BUCKET_NOT_FOUND'
+          : 'QUEUE_NOT_FOUND';
+      return new ProducerError(code, `${target} does not exist: run \`tq provision\` (${message})`, { cause: error });
+    }
+    case 'throttled':
+      return new ProducerError('THROTTLED', `${target} throttled the send after retries: slow down or retry later`, {
+        cause: error,
+        retryable: true,
+      });
+    case 'credentials':
+    case 'forbidden':
+      return new ProducerError(
+        'CREDENTIALS',
+        `no permission to send to ${target}: check AWS credentials and that the role may sns:Publish / sqs:SendMessage (${message})`,
+        { cause: error },
+      );
+    case 'invalid':
+      // A request the service rejected as malformed fails the same way again.
+      return new ProducerError('AWS_ERROR', `could not send to ${target}: ${message}`, {
+        cause: error,
+        retryable: false,
+      });
+    default:
+      return new ProducerError('AWS_ERROR', `could not send to ${target}: ${message}`, {
+        cause: error,
+        retryable: true,
+      });
   }
-  if (/Throttl|RequestThrottled|TooManyRequests|KMSThrottling/.test(name)) {
-    return new ProducerError('THROTTLED', `${target} throttled the send after retries: slow down or retry later`, {
-      cause: error,
-      retryable: true,
-    });
-  }
-  if (
-    /CredentialsProviderError|InvalidClientTokenId|UnrecognizedClient|AccessDenied|AuthorizationError|SignatureDoesNotMatch|ExpiredToken/.test(
-      name,
-    )
-  ) {
-    return new ProducerError(
-      'CREDENTIALS',
-      `no permission to send to ${target}: check AWS credentials and that the role may sns:Publish / sqs:SendMessage (${message})`,
-      { cause: error },
-    );
-  }
-  // A request the service rejected as malformed fails the same way again; network errors and
-  // server faults may not.
-  const clientFault = (error as { $fault?: string }).$fault === 'client';
-  return new ProducerError('AWS_ERROR', `could not send to ${target}: ${message}`, {
-    cause: error,
-    retryable: !clientFault,
-  });
 }

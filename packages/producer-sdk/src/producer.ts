@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-sns';
 import { GetQueueUrlCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { isSpanContextValid, context as otelContext, trace } from '@opentelemetry/api';
+import { classifyAwsError } from '@tq/aws';
 import {
   awsClientSettings,
   type CreateTaskOptions,
@@ -575,7 +576,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
             if (!entry) continue;
             byId.delete(failure.Id ?? '');
             const error = new ProducerError(
-              /Throttl/i.test(failure.Code ?? '') ? 'THROTTLED' : 'AWS_ERROR',
+              classifyAwsError({ name: failure.Code }) === 'throttled' ? 'THROTTLED' : 'AWS_ERROR',
               `${batch.route === 'topic' ? 'topic' : 'queue'} ${target} rejected the task: ${failure.Code}: ${failure.Message ?? ''}`,
               { retryable: failure.SenderFault !== true },
             );

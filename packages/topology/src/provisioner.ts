@@ -20,6 +20,7 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { classifyAwsError } from '@tq/aws';
 import type { DesiredTopology, QueueSpec } from './desired.js';
 import { TopologyError } from './errors.js';
 
@@ -99,8 +100,7 @@ async function allPages<T>(
 }
 
 function isNotFound(error: unknown): boolean {
-  const name = (error as { name?: string }).name ?? '';
-  return /NonExistentQueue|QueueDoesNotExist|NotFound|NoSuchBucket/.test(name);
+  return classifyAwsError(error) === 'not-found';
 }
 
 function queuePolicy(queueArn: string, topicArn: string): string {

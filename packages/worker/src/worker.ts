@@ -12,7 +12,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { S3AllowList } from '@tq/aws';
+import { classifyAwsError, type S3AllowList } from '@tq/aws';
 import {
   awsClientSettings,
   registry as builtinRegistry,
@@ -711,7 +711,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         const out = await this.#sqs.send(new GetQueueUrlCommand({ QueueName: name }));
         this.#queueUrl = out.QueueUrl ?? '';
       } catch (error) {
-        if (/QueueDoesNotExist|NonExistentQueue/.test((error as Error).name)) {
+        if (classifyAwsError(error) === 'not-found') {
           throw new WorkerError('QUEUE_NOT_FOUND', `queue ${name} does not exist: run \`tq provision\``, {
             cause: error,
           });

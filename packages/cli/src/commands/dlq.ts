@@ -10,7 +10,8 @@ import {
   SendMessageBatchCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { FAILURE_ATTRIBUTES } from '@tq/contracts';
+import { FAILURE_ATTRIBUTES, isClaimCheckPointer, looksLikeClaimCheck, parseTask } from '@tq/contracts';
+import { queueCounts } from '@tq/testing';
 import type { Command } from 'commander';
 import { type CliContext, createContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -116,59 +117,127 @@ function withoutFailureAttributes(message: Message): Record<string, MessageAttri
 }
 
 /**
- * Moves messages back by sending each to the task queue and deleting it from the DLQ only after
- * the send succeeded: a crash in between can duplicate a message, never lose one.
+ * Why a dead-lettered body would fail validation again, as the worker decodes it (SNS
+ * notifications unwrapped, claim-check pointers checked as pointers): a code, or undefined when
+ * it would pass.
  */
-async function redriveBySending(context: CliContext, queues: TaskQueues, max: number): Promise<number> {
-  const fifo = queues.queueUrl.endsWith('.fifo');
-  let moved = 0;
-  for (let empty = 0; moved < max && empty < 2; ) {
-    const messages = await receive(context, queues.dlqUrl, max - moved, 60);
-    if (messages.length === 0) {
-      empty += 1;
-      continue;
+export function wouldFailAgain(body: string, task: string): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+    const record = value as { Type?: unknown; Message?: unknown; TopicArn?: unknown } | null;
+    if (record?.Type === 'Notification' && typeof record.Message === 'string' && typeof record.TopicArn === 'string') {
+      value = JSON.parse(record.Message);
     }
-    empty = 0;
-    const sent = await context.sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: queues.queueUrl,
-        Entries: messages.map((message, i) => ({
-          Id: String(i),
-          MessageBody: message.Body ?? '',
-          MessageAttributes: withoutFailureAttributes(message),
-          ...(fifo
-            ? {
-                MessageGroupId: message.Attributes?.MessageGroupId ?? 'tq-redrive',
-                MessageDeduplicationId: `${message.MessageId}-${message.Attributes?.ApproximateReceiveCount ?? 1}`,
-              }
-            : {}),
-        })),
-      }),
-    );
-    const succeeded = new Set((sent.Successful ?? []).map((entry) => entry.Id));
-    const done = messages.filter((_, i) => succeeded.has(String(i)));
-    if (done.length > 0) {
-      await context.sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: queues.dlqUrl,
-          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+  } catch {
+    return 'INVALID_JSON';
+  }
+  if (looksLikeClaimCheck(value)) {
+    if (!isClaimCheckPointer(value)) return 'CLAIM_CHECK_INVALID';
+    return value.task === task ? undefined : 'WRONG_TASK';
+  }
+  const parsed = parseTask(value);
+  if (!parsed.ok) return parsed.error.code;
+  return parsed.envelope.task === task ? undefined : 'WRONG_TASK';
+}
+
+/** What `tq dlq redrive` did (or, with `dryRun`, would do). */
+export interface RedriveReport {
+  /** Messages in the DLQ when it started: the most it looks at, so workers refilling it cannot keep it going. */
+  atStart: number;
+  moved: number;
+  /** Left in the DLQ because their failure code is not the one asked for. */
+  otherCodes: number;
+  /** Left in the DLQ because they would fail validation again, by validation code. */
+  invalid: Map<string, number>;
+}
+
+/**
+ * Moves messages back by sending each to the task queue and deleting it from the DLQ only after
+ * the send succeeded: a crash in between can duplicate a message, never lose one. Looks at no
+ * more messages than the DLQ held when it started (as SQS's move task does), so a worker that
+ * dead-letters them again cannot keep it running. Messages left behind (another failure code,
+ * would fail validation again, a dry run) are held until the end, then made visible again.
+ */
+async function redriveBySending(
+  context: CliContext,
+  queues: TaskQueues,
+  options: { max: number; code?: string; dryRun: boolean; force: boolean },
+): Promise<RedriveReport> {
+  const fifo = queues.queueUrl.endsWith('.fifo');
+  const dlqName = queues.dlqUrl.split('/').at(-1);
+  const atStart = (await queueCounts(context.sqs, queues.dlqUrl)).visible;
+  const report: RedriveReport = { atStart, moved: 0, otherCodes: 0, invalid: new Map() };
+  const limit = Math.min(options.max, atStart);
+  const seen = new Set<string>();
+  const kept: Message[] = [];
+  try {
+    for (let examined = 0, empty = 0; examined < limit && empty < 2; ) {
+      // Held for 5 minutes: long enough for one pass, short enough to come back if tq dies.
+      const messages = await receive(context, queues.dlqUrl, Math.min(10, limit - examined), 300);
+      const fresh = messages.filter((message) => !seen.has(message.MessageId ?? ''));
+      kept.push(...messages.filter((message) => seen.has(message.MessageId ?? '')));
+      empty = fresh.length === 0 ? empty + 1 : 0;
+      const room = limit - examined;
+      // Past the count at start: not looked at, handed back.
+      kept.push(...fresh.slice(room));
+      const moving: Message[] = [];
+      for (const message of fresh.slice(0, room)) {
+        seen.add(message.MessageId ?? '');
+        examined += 1;
+        const code = message.MessageAttributes?.[FAILURE_ATTRIBUTES.code]?.StringValue;
+        const failure = options.force ? undefined : wouldFailAgain(message.Body ?? '', queues.task);
+        if (options.code !== undefined && code !== options.code) {
+          report.otherCodes += 1;
+          kept.push(message);
+        } else if (failure !== undefined) {
+          report.invalid.set(failure, (report.invalid.get(failure) ?? 0) + 1);
+          kept.push(message);
+        } else if (options.dryRun) {
+          report.moved += 1;
+          kept.push(message);
+        } else moving.push(message);
+      }
+      if (moving.length === 0) continue;
+      const sent = await context.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queues.queueUrl,
+          Entries: moving.map((message, i) => ({
+            Id: String(i),
+            MessageBody: message.Body ?? '',
+            MessageAttributes: withoutFailureAttributes(message),
+            ...(fifo
+              ? {
+                  MessageGroupId: message.Attributes?.MessageGroupId ?? 'tq-redrive',
+                  MessageDeduplicationId: `${message.MessageId}-${message.Attributes?.ApproximateReceiveCount ?? 1}`,
+                }
+              : {}),
+          })),
         }),
       );
+      const succeeded = new Set((sent.Successful ?? []).map((entry) => entry.Id));
+      const done = moving.filter((_, i) => succeeded.has(String(i)));
+      if (done.length > 0) {
+        await context.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queues.dlqUrl,
+            Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+          }),
+        );
+      }
+      report.moved += done.length;
+      const failed = sent.Failed ?? [];
+      if (failed.length > 0) {
+        kept.push(...moving.filter((_, i) => !succeeded.has(String(i))));
+        throw new Error(
+          `moved ${report.moved} from ${dlqName}, then ${queues.queueUrl} refused ${failed.length}: ${failed[0]?.Code} ${failed[0]?.Message ?? ''}`,
+        );
+      }
     }
-    moved += done.length;
-    const failed = sent.Failed ?? [];
-    if (failed.length > 0) {
-      await release(
-        context,
-        queues.dlqUrl,
-        messages.filter((_, i) => !succeeded.has(String(i))),
-      );
-      throw new Error(
-        `moved ${moved}, then ${queues.queueUrl} refused ${failed.length}: ${failed[0]?.Code} ${failed[0]?.Message ?? ''}`,
-      );
-    }
+  } finally {
+    await release(context, queues.dlqUrl, kept);
   }
-  return moved;
+  return report;
 }
 
 /** SQS's own move task; resolves with the number moved, or undefined when the endpoint has none. */
@@ -244,24 +313,66 @@ export function registerDlq(program: Command): void {
 
   dlq
     .command('redrive')
-    .description("move dead-lettered messages back to the task's queue, bodies and attributes intact")
+    .description(
+      "move dead-lettered messages back to the task's queue, bodies and attributes intact; at most what the DLQ held when it started",
+    )
     .argument('<task>', 'task type')
-    .option('-n, --max <count>', 'move at most this many (uses send-then-delete)')
-    .action(async (task: string, options: { max?: string }) => {
-      const max = positive('--max', options.max);
-      const context = createContext();
-      try {
-        const queues = await findTaskQueues(context, task);
-        let moved = max === undefined ? await redriveWithMoveTask(context, queues) : undefined;
-        const how = moved === undefined ? 'send-then-delete' : 'an SQS move task';
-        moved ??= await redriveBySending(context, queues, max ?? Number.POSITIVE_INFINITY);
-        console.log(
-          `tq: moved ${moved} message(s) from ${queues.dlqUrl.split('/').at(-1)} to ${queues.queueUrl.split('/').at(-1)} (${how})`,
-        );
-      } finally {
-        context.close();
-      }
-    });
+    .option('-n, --max <count>', 'move at most this many')
+    .option('--code <code>', 'move only messages dead-lettered with this tq-error-code (e.g. RETRIES_EXHAUSTED)')
+    .option('--dry-run', 'say what would be moved, and move nothing')
+    .option('--force', 'also move messages that would fail validation again')
+    .option('--move-task', "use SQS's own message move task (moves everything; no filters, no validation)")
+    .action(
+      async (
+        task: string,
+        options: { max?: string; code?: string; dryRun?: boolean; force?: boolean; moveTask?: boolean },
+      ) => {
+        const max = positive('--max', options.max);
+        if (options.code !== undefined && !/^[A-Za-z0-9_:.-]{1,128}$/.test(options.code)) {
+          throw new UsageError(`--code is "${options.code}", must be a failure code such as RETRIES_EXHAUSTED`);
+        }
+        if (options.moveTask && (max !== undefined || options.code || options.dryRun || options.force)) {
+          throw new UsageError('--move-task moves everything: it takes none of --max, --code, --dry-run, --force');
+        }
+        const context = createContext();
+        try {
+          const queues = await findTaskQueues(context, task);
+          const from = queues.dlqUrl.split('/').at(-1);
+          const to = queues.queueUrl.split('/').at(-1);
+          if (options.moveTask) {
+            const moved = await redriveWithMoveTask(context, queues);
+            if (moved === undefined)
+              throw new UsageError('this endpoint has no SQS message move tasks: drop --move-task');
+            console.log(`tq: moved ${moved} message(s) from ${from} to ${to} (an SQS move task)`);
+            return;
+          }
+          const report = await redriveBySending(context, queues, {
+            max: max ?? Number.POSITIVE_INFINITY,
+            ...(options.code !== undefined ? { code: options.code } : {}),
+            dryRun: options.dryRun === true,
+            force: options.force === true,
+          });
+          const verb = options.dryRun ? 'would move' : 'moved';
+          console.log(
+            `tq: ${verb} ${report.moved} message(s) from ${from} to ${to} (send-then-delete; ${report.atStart} in the DLQ at start)`,
+          );
+          if (report.otherCodes > 0) {
+            console.log(
+              `tq: left ${report.otherCodes} message(s) dead-lettered with a code other than ${options.code}`,
+            );
+          }
+          if (report.invalid.size > 0) {
+            const count = [...report.invalid.values()].reduce((sum, n) => sum + n, 0);
+            const codes = [...report.invalid].map(([code, n]) => `${code} ×${n}`).join(', ');
+            console.error(
+              `tq: warning: left ${count} message(s) that would fail validation again (${codes}): the worker would dead-letter them at once. Fix them, or move them anyway with --force`,
+            );
+          }
+        } finally {
+          context.close();
+        }
+      },
+    );
 
   dlq
     .command('purge')
