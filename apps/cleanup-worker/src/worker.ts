@@ -282,7 +282,7 @@ export async function cleanCsv(
  * malformed rows are rejects, not failures; S3 outages are retried.
  */
 export function createCleanupWorker(deps: CleanupWorkerDeps): Worker<'cleanup_data'> {
-  const allow = resolveS3Allow(deps.s3Allow ?? deps.worker?.s3Allow);
+  const allow = resolveS3Allow(deps.s3Allow ?? deps.worker?.s3Allow, { prefix: deps.worker?.prefix });
   const handler = (task: CleanupDataV1, context: HandlerContext<'cleanup_data'>) =>
     cleanCsv(deps.s3, task, {
       signal: context.signal,

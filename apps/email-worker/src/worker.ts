@@ -124,7 +124,7 @@ async function openAttachments(
 export function createEmailWorker(deps: EmailWorkerDeps): Worker<'send_email'> {
   const domain = deps.messageIdDomain ?? /@([^\s<>@]+)>?\s*$/.exec(deps.from)?.[1] ?? 'tq.local';
   const maxAttachmentBytes = deps.maxAttachmentBytes ?? 25 * 1024 * 1024;
-  const allow = resolveS3Allow(deps.s3Allow ?? deps.worker?.s3Allow);
+  const allow = resolveS3Allow(deps.s3Allow ?? deps.worker?.s3Allow, { prefix: deps.worker?.prefix });
   const transport: MailTransport =
     typeof deps.smtp === 'string'
       ? (nodemailer.createTransport({

@@ -133,7 +133,7 @@ export function createImageWorker(deps: ImageWorkerDeps): Worker<'process_image'
   const maxBytes = deps.maxBytes ?? 50 * 1024 * 1024;
   const maxPixels = deps.maxPixels ?? 100_000_000;
   const maxOutputPixels = deps.maxOutputPixels ?? 100_000_000;
-  const allow = resolveS3Allow(deps.s3Allow ?? deps.worker?.s3Allow);
+  const allow = resolveS3Allow(deps.s3Allow ?? deps.worker?.s3Allow, { prefix: deps.worker?.prefix });
   configureSharp();
 
   const handler = async (task: ProcessImageV1, context: HandlerContext<'process_image'>): Promise<ImageResult> => {

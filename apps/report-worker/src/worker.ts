@@ -61,7 +61,7 @@ export function derivedId(taskId: string, purpose: string): string {
  * in numeric aggregates) is dead-lettered with the reason.
  */
 export function createReportWorker(deps: ReportWorkerDeps): Worker<'generate_report'> {
-  const allow = resolveS3Allow(deps.s3Allow ?? deps.worker?.s3Allow);
+  const allow = resolveS3Allow(deps.s3Allow ?? deps.worker?.s3Allow, { prefix: deps.worker?.prefix });
   const limits: ReportLimits = { ...DEFAULT_REPORT_LIMITS, ...deps.limits };
   const handler = async (
     report: GenerateReportV1,

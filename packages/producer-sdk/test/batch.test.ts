@@ -191,6 +191,7 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
       prefix,
       sqs,
       s3,
+      s3Allow: [bucket],
       logger: pino({ level: 'silent' }),
       handleSignals: false,
       waitTimeSeconds: 1,

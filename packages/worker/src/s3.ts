@@ -16,17 +16,19 @@ import { NonRetryableError } from './errors.js';
 /**
  * The allow-list a worker uses: the one given (a list or entries), else `TQ_S3_ALLOW`
  * (comma-separated `bucket` or `bucket/prefix/` entries), else the artifacts bucket
- * (`TQ_BUCKET`, default `<prefix>-artifacts`). Throws `ConfigError` naming `TQ_S3_ALLOW` when
- * it is malformed.
+ * (`TQ_BUCKET`, default `<prefix>-artifacts`, with `prefix` when given, else `TQ_PREFIX`).
+ * Throws `ConfigError` naming `TQ_S3_ALLOW` when it is malformed.
  */
 export function resolveS3Allow(
   value?: S3AllowList | readonly string[],
-  env: Readonly<Record<string, string | undefined>> = process.env,
+  options: { env?: Readonly<Record<string, string | undefined>>; prefix?: string | undefined } = {},
 ): S3AllowList {
   if (value !== undefined && !Array.isArray(value)) return value as S3AllowList;
   if (value !== undefined) return createS3AllowList(value as readonly string[]);
+  const env = options.env ?? process.env;
   try {
-    return readS3AllowList(env.TQ_S3_ALLOW, readEnvironment(env).bucket);
+    const bucket = readEnvironment(options.prefix ? { ...env, TQ_PREFIX: options.prefix } : env).bucket;
+    return readS3AllowList(env.TQ_S3_ALLOW, bucket);
   } catch (error) {
     if (!isS3LocationError(error)) throw error;
     throw new ConfigError(

@@ -563,7 +563,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.#handlerTimeoutMs = options.handlerTimeoutMs ?? 15 * 60_000;
     this.#graceMs = options.shutdownGraceMs ?? 25_000;
     this.#abortWaitMs = options.abortWaitMs ?? 5_000;
-    this.#s3Allow = resolveS3Allow(options.s3Allow);
+    this.#s3Allow = resolveS3Allow(options.s3Allow, { prefix: options.prefix });
     const definition = registry.get(options.task);
     this.#versions = new Set(options.versions ?? Object.keys(definition?.versions ?? {}).map(Number));
     // Claim-check downloads listen on the shutdown signal; there are up to `concurrency` of them.
