@@ -107,6 +107,10 @@ function validate(
       return sentAt(message);
     },
   };
+  if (typeof value === 'string') {
+    // parseTask would parse a string again: a body that is a JSON string is not a task.
+    return { ok: false, code: 'NOT_AN_OBJECT', message: 'task must be a JSON object, got string', retryable: false };
+  }
   const result = parseTask(value, { registry: options.registry, defaults });
   if (!result.ok) {
     return { ok: false, code: result.error.code, message: result.error.message, retryable: false, cause: result.error };
