@@ -71,7 +71,7 @@ describe('release: packed packages install and work outside the workspace', () =
       s3: new S3Client(endpoint.clientConfig),
     };
     await createProvisioner({ ...clients, topology: defineTopology({ prefix, bucket: false }) }).apply();
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     registry?.closeAllConnections();

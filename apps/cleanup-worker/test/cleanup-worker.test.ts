@@ -187,7 +187,7 @@ describe('cleanup worker', () => {
       });
       await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: encodeMessageBody(task) }));
       await vi.waitFor(() => expect(outcomes.get(task.id)).toMatchObject({ code: 'LOCATION_NOT_ALLOWED' }), {
-        timeout: 30_000,
+        timeout: 120_000,
       });
       const keys = async (b: string, prefix: string) =>
         (await s3.send(new ListObjectsV2Command({ Bucket: b, Prefix: prefix }))).KeyCount ?? 0;

@@ -14,7 +14,7 @@ import { runTq } from './run-cli.js';
 
 const email = { to: ['ada@example.com'], subject: 'Hi', text: 'Hello' };
 
-describe('tq send, stats and dlq as subprocesses', { timeout: 120_000 }, () => {
+describe('tq send, stats and dlq as subprocesses', () => {
   let endpoint: LocalEndpoint;
   let sqs: SQSClient;
   const prefix = uniqueName('cmd');
@@ -189,7 +189,7 @@ describe('tq send, stats and dlq as subprocesses', { timeout: 120_000 }, () => {
     const purged = await runTq(['dlq', 'purge', 'send_email', '--yes'], env);
     expect(purged.code).toBe(0);
     expect(await queueCounts(sqs, await url('send_email-dlq'))).toMatchObject({ visible: 0 });
-  }, 60_000);
+  });
 
   it('tq dlq redrive --code and --dry-run choose what moves', async () => {
     const dlqUrl = await url('send_email-dlq');
@@ -224,7 +224,7 @@ describe('tq send, stats and dlq as subprocesses', { timeout: 120_000 }, () => {
 
     const bad = await runTq(['dlq', 'redrive', 'send_email', '--move-task', '--code', 'X'], env);
     expect(bad.code).toBe(2);
-  }, 60_000);
+  });
 
   it('tq dlq redrive ends while a worker dead-letters every moved message again', async () => {
     const queueUrl = await url('send_email');
@@ -256,5 +256,5 @@ describe('tq send, stats and dlq as subprocesses', { timeout: 120_000 }, () => {
     } finally {
       await worker.stop();
     }
-  }, 120_000);
+  });
 });

@@ -128,7 +128,7 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
       const entries = (call.input.Entries ?? call.input.PublishBatchRequestEntries) as { Id: string }[];
       expect(entries.map((e) => e.Id)).toEqual(entries.map((_, i) => String(i)));
     }
-    await waitForMessages(sqs, await url(`${prefix}-send_email`), 13, { timeoutMs: 15_000 });
+    await waitForMessages(sqs, await url(`${prefix}-send_email`), 13, { timeoutMs: 120_000 });
     sqsClient.destroy();
     snsClient.destroy();
   });

@@ -66,7 +66,7 @@ describe('producer against the local endpoint', () => {
     expect(await queueCounts(sqs, urls.send_email as string)).toEqual({ visible: 0, inFlight: 0, delayed: 1 });
     const early = await sqs.send(new ReceiveMessageCommand({ QueueUrl: urls.send_email, WaitTimeSeconds: 1 }));
     expect(early.Messages ?? []).toEqual([]);
-    const [message] = await waitForMessages(sqs, urls.send_email as string, 1, { timeoutMs: 10_000 });
+    const [message] = await waitForMessages(sqs, urls.send_email as string, 1, { timeoutMs: 120_000 });
     expect(JSON.parse(message?.Body as string).id).toBe(result.id);
   });
 

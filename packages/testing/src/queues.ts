@@ -58,7 +58,7 @@ export async function createQueueWithDlq(
 
 /** Options for `waitForMessages`. */
 export interface WaitForMessagesOptions {
-  /** Give up after this long (default 10 s): the error says how many arrived. */
+  /** Give up after this long (default 60 s, generous for loaded machines): the error says how many arrived. */
   timeoutMs?: number;
   /** Count only messages this accepts (others are still consumed). */
   where?: (message: Message) => boolean;
@@ -78,7 +78,7 @@ export async function waitForMessages(
   count: number,
   options: WaitForMessagesOptions = {},
 ): Promise<Message[]> {
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   const found: Message[] = [];
   while (found.length < count) {
     const remaining = deadline - Date.now();

@@ -161,7 +161,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       events.on('message', listener);
       return () => events.off('message', listener);
     },
-    waitFor(count, { where = () => true, timeoutMs = 10_000 } = {}) {
+    waitFor(count, { where = () => true, timeoutMs = 60_000 } = {}) {
       const matching = () => messages.filter(where);
       if (matching().length >= count) return Promise.resolve(matching());
       return new Promise((resolve, reject) => {

@@ -94,7 +94,7 @@ export function record<E extends keyof WorkerEvents>(worker: Worker, event: E) {
   }) as never);
   return {
     items,
-    async waitFor(count: number, timeoutMs = 20_000): Promise<WorkerEvents[E][0][]> {
+    async waitFor(count: number, timeoutMs = 120_000): Promise<WorkerEvents[E][0][]> {
       if (items.length < count) {
         await new Promise<void>((resolve, reject) => {
           const timer = setTimeout(

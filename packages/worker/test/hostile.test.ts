@@ -246,7 +246,7 @@ describe('hostile handlers', () => {
   });
 });
 
-async function waitFor<T>(check: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+async function waitFor<T>(check: () => T | undefined, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = check();

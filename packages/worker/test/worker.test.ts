@@ -126,7 +126,7 @@ describe('createWorker: receiving and running', () => {
     expect(attempts).toEqual([1]);
     await worker.stop();
     expect(await queueCounts(harness.sqs, queue.url)).toMatchObject({ visible: 0, inFlight: 0 });
-  }, 20_000);
+  });
 });
 
 describe('createWorker: failures', () => {
@@ -153,7 +153,7 @@ describe('createWorker: failures', () => {
     const [first, second, third] = times as [(typeof times)[0], (typeof times)[0], (typeof times)[0]];
     expect(second.at - first.at).toBeGreaterThanOrEqual(950);
     expect(third.at - second.at).toBeGreaterThanOrEqual(1950);
-  }, 20_000);
+  });
 
   it('honours RetryLaterError delays', async () => {
     const { queue } = await harness.queues();
