@@ -55,6 +55,12 @@ export function claimCheckKey(envelope: { id: string; task: string; createdAt: s
   return `${CLAIM_CHECK_PREFIX}${envelope.task}/${day}/${envelope.id}.json`;
 }
 
+/**
+ * The largest envelope that may go by claim check: producers refuse larger tasks before sending,
+ * and workers refuse pointers that declare more (64 MiB).
+ */
+export const MAX_CLAIM_CHECK_BYTES = 64 * 1024 * 1024;
+
 /** Key prefix of every claim-checked envelope in the bucket. */
 export const CLAIM_CHECK_PREFIX = 'tq/claim-checks/';
 

@@ -19,6 +19,7 @@ export {
   FAILURE_ATTRIBUTES,
   isClaimCheckPointer,
   looksLikeClaimCheck,
+  MAX_CLAIM_CHECK_BYTES,
 } from './claim-check.js';
 export {
   EmailAddress,

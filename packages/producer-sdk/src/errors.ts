@@ -36,16 +36,20 @@ export class ProducerError extends Error {
   }
 }
 
-/** Thrown when a message exceeds the transport limit (1 MiB on SQS, 256 KiB through SNS). */
+/**
+ * Thrown when a message exceeds the transport limit (1 MiB on SQS, 256 KiB through SNS), or, with
+ * `largePayloads`, the 64 MiB a claim-checked envelope may have (`MAX_CLAIM_CHECK_BYTES`).
+ */
 export class PayloadTooLargeError extends ProducerError {
   override readonly name = 'PayloadTooLargeError';
   readonly bytes: number;
   readonly limit: number;
 
-  constructor(bytes: number, limit: number, route: 'topic' | 'queue') {
+  constructor(bytes: number, limit: number, route: 'topic' | 'queue' | 'claim-check') {
+    const what = route === 'topic' ? 'SNS' : route === 'queue' ? 'SQS' : 'a claim check (workers refuse larger ones)';
     super(
       'PAYLOAD_TOO_LARGE',
-      `task is ${bytes} bytes, over the ${limit}-byte limit of ${route === 'topic' ? 'SNS' : 'SQS'}: store large data in S3 and send its s3:// reference`,
+      `task is ${bytes} bytes, over the ${limit}-byte limit of ${what}: store large data in S3 and send its s3:// reference`,
     );
     this.bytes = bytes;
     this.limit = limit;

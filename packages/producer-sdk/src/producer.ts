@@ -18,6 +18,7 @@ import {
   encodeMessageBody,
   formatS3Uri,
   isTaskValidationError,
+  MAX_CLAIM_CHECK_BYTES,
   MESSAGE_ATTRIBUTES,
   queueName,
   readEnvironment,
@@ -319,6 +320,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
     const limit = route === 'topic' ? SNS_MAX_BYTES : SQS_MAX_BYTES;
     const bytes = byteSize(body, attributes);
     if (bytes > limit && !options.largePayloads) throw new PayloadTooLargeError(bytes, limit, route);
+    if (bytes > MAX_CLAIM_CHECK_BYTES) throw new PayloadTooLargeError(bytes, MAX_CLAIM_CHECK_BYTES, 'claim-check');
     return { envelope, route, fifo, body, attributes, bytes, limit, options: sendOptions };
   }
 

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import {
   DeleteMessageCommand,
@@ -9,13 +9,13 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type Context, type ContextManager, context, ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
-import { parseTask, type TaskPayloads } from '@tq/contracts';
+import { MAX_CLAIM_CHECK_BYTES, parseTask, type TaskPayloads } from '@tq/contracts';
 import { type LocalEndpoint, queueCounts, startLocalEndpoint, uniqueName, waitForMessages } from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { createWorker } from '@tq/worker';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type BatchItem, createProducer, SNS_MAX_BYTES, SQS_MAX_BYTES } from '../src/index.js';
+import { type BatchItem, createProducer, PayloadTooLargeError, SNS_MAX_BYTES, SQS_MAX_BYTES } from '../src/index.js';
 
 const email: TaskPayloads['send_email'] = { to: ['john@example.com'], subject: 'Hi', text: 'Hello' };
 const image: TaskPayloads['process_image'] = {
@@ -171,6 +171,22 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
     const subjects = messages.map((m) => JSON.parse(m.Body ?? '').payload.subject).sort();
     expect(subjects).toEqual([0, 1, 2, 4, 5, 6, 7, 8, 9].map((i) => `retry ${i}`).sort());
     client.destroy();
+  });
+
+  it('refuses a task over the claim-check limit before sending anything', async () => {
+    const p = producer({ largePayloads: { bucket } });
+    const cell = 'x'.repeat(1000);
+    const rows = Array.from({ length: 5000 }, () =>
+      Object.fromEntries(Array.from({ length: 14 }, (_, i) => [`c${i}`, cell])),
+    );
+    const payload = { title: 'Huge', columns: [{ key: 'c0' }], rows, destination: `s3://${bucket}/huge.pdf` };
+    const error = await p.send('generate_report', payload).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PayloadTooLargeError);
+    expect(error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', limit: MAX_CLAIM_CHECK_BYTES });
+    const stored = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: 'tq/claim-checks/generate_report/' }),
+    );
+    expect(stored.KeyCount ?? 0).toBe(0);
   });
 
   it('offloads a large payload to S3 and the worker runtime reads it back transparently', async () => {

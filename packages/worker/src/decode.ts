@@ -5,13 +5,11 @@ import { classifyAwsError, isObjectTooLargeError, isS3LocationError, readS3Objec
 import {
   isClaimCheckPointer,
   looksLikeClaimCheck,
+  MAX_CLAIM_CHECK_BYTES,
   parseTask,
   type TaskEnvelope,
   type TaskRegistry,
 } from '@tq/contracts';
-
-/** The largest claim-checked envelope the runtime will download. */
-export const MAX_CLAIM_CHECK_BYTES = 64 * 1024 * 1024;
 
 /** A message body turned into a validated envelope, or why it cannot be. */
 export type Decoded =
