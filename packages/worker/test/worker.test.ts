@@ -103,19 +103,21 @@ describe('createWorker: receiving and running', () => {
     const worker = harness.worker({
       task: 'send_email',
       queueUrl: queue.url,
-      visibilityTimeoutSeconds: 2,
+      // 4 s: the heartbeat ticks every 1.3 s, so an event loop stalled for a second by a busy
+      // machine still extends in time (the tick logic itself is checked with fake timers in src/).
+      visibilityTimeoutSeconds: 4,
       handler: async (_payload, context) => {
         attempts.push(context.attempt);
         started.open();
-        await new Promise((resolve) => setTimeout(resolve, 6000));
+        await new Promise((resolve) => setTimeout(resolve, 9000));
       },
     });
     const succeeded = record(worker, 'succeeded');
     await worker.start();
     await sendEnvelope(harness.sqs, queue.url);
     await started.promise;
-    // Another consumer polling all through the 6 s handler never sees the message.
-    const deadline = Date.now() + 5000;
+    // Another consumer polling all through the 9 s handler never sees the message.
+    const deadline = Date.now() + 8000;
     while (Date.now() < deadline) {
       const out = await harness.sqs.send(
         new ReceiveMessageCommand({ QueueUrl: queue.url, WaitTimeSeconds: 1, VisibilityTimeout: 0 }),
