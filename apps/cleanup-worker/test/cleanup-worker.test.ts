@@ -11,7 +11,7 @@ import {
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createTask, encodeMessageBody, type TaskPayloads } from '@tq/contracts';
-import { createQueueWithDlq, type EndpointProcess, startEndpointProcess } from '@tq/testing';
+import { createQueueWithDlq, type EndpointProcess, injectAwsFault, startEndpointProcess } from '@tq/testing';
 import { resolveS3Allow, type Worker } from '@tq/worker';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -237,17 +237,7 @@ describe('cleanup worker', () => {
     // A server fault on writes (simulated by a client middleware: the endpoint does not fail on
     // demand) may pass: retried, then dead-lettered with the last error once attempts run out.
     const failing = new S3Client({ ...endpoint.clientConfig, forcePathStyle: true, maxAttempts: 1 });
-    failing.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === 'GetObjectCommand') return next(args);
-        throw Object.assign(new Error('We encountered an internal error'), {
-          name: 'InternalError',
-          $fault: 'server',
-          $metadata: { httpStatusCode: 500 },
-        });
-      },
-      { step: 'initialize', name: 'failWrites' },
-    );
+    injectAwsFault(failing, (command) => command !== 'GetObjectCommand', { name: 'InternalError', status: 500 });
     try {
       expect(await outcome(failing, `s3://${bucket}/out/failing/`)).toEqual({
         code: 'RETRIES_EXHAUSTED',

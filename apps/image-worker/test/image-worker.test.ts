@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createTask, encodeMessageBody, type TaskPayloads } from '@tq/contracts';
-import { createQueueWithDlq, type LocalEndpoint, startLocalEndpoint } from '@tq/testing';
+import { createQueueWithDlq, injectAwsFault, type LocalEndpoint, startLocalEndpoint } from '@tq/testing';
 import type { Worker } from '@tq/worker';
 import { pino } from 'pino';
 import sharp from 'sharp';
@@ -323,17 +323,7 @@ describe('image worker on real images', () => {
     // A server fault on the write (simulated by a client middleware: the local endpoint does not fail on demand) may pass: retried.
     const { queue: faulty } = await createQueueWithDlq(sqs, { maxReceiveCount: 3 });
     const failingS3 = new S3Client({ ...endpoint.clientConfig, forcePathStyle: true, maxAttempts: 1 });
-    failingS3.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName !== 'PutObjectCommand') return next(args);
-        throw Object.assign(new Error('We encountered an internal error'), {
-          name: 'InternalError',
-          $fault: 'server',
-          $metadata: { httpStatusCode: 500 },
-        });
-      },
-      { step: 'initialize', name: 'failPuts' },
-    );
+    injectAwsFault(failingS3, (command) => command === 'PutObjectCommand', { name: 'InternalError', status: 500 });
     const retrying = createImageWorker({
       s3: failingS3,
       s3Allow: [bucket],

@@ -16,6 +16,7 @@
  * @module
  */
 export { type EndpointProcess, startEndpointProcess } from './endpoint-process.js';
+export { type AwsFault, injectAwsFault } from './faults.js';
 export {
   type AwsClientConfig,
   LOCAL_CREDENTIALS,

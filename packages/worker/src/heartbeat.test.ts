@@ -97,7 +97,9 @@ describe('heartbeat (fake timers, stub SQS client)', () => {
     let visibleUntil = receivedAt + 30_000;
     for (const extension of extensions) {
       expect(extension.at).toBeLessThan(visibleUntil);
-      expect(extension.input.Entries).toEqual([{ Id: expect.any(String), ReceiptHandle: 'r-1', VisibilityTimeout: 30 }]);
+      expect(extension.input.Entries).toEqual([
+        { Id: expect.any(String), ReceiptHandle: 'r-1', VisibilityTimeout: 30 },
+      ]);
       visibleUntil = extension.at + 30_000;
     }
     expect(Date.now()).toBeLessThan(visibleUntil);

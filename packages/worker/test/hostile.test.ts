@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createTask, FAILURE_ATTRIBUTES } from '@tq/contracts';
-import { queueCounts, spawnTs, waitForExit, waitForMessages } from '@tq/testing';
+import { injectAwsFault, queueCounts, spawnTs, waitForExit, waitForMessages } from '@tq/testing';
 import { describe, expect, it } from 'vitest';
 import { RetryLaterError } from '../src/index.js';
 import { latch, record, samples, sendEnvelope, useHarness } from './helpers.js';
@@ -88,16 +88,7 @@ describe('hostile claim checks', () => {
     const { queue } = await harness.queues();
     const allowed = await bucket();
     const s3 = new S3Client({ ...harness.endpoint.clientConfig, forcePathStyle: true });
-    s3.middlewareStack.add(
-      () => async () => {
-        throw Object.assign(new Error('Access Denied'), {
-          name: 'AccessDenied',
-          $fault: 'client',
-          $metadata: { httpStatusCode: 403 },
-        });
-      },
-      { step: 'finalizeRequest', name: 'denyAll' },
-    );
+    injectAwsFault(s3, () => true, { name: 'AccessDenied', status: 403, message: 'Access Denied' });
     const worker = harness.worker({
       task: 'send_email',
       queueUrl: queue.url,
