@@ -897,39 +897,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     const log = new MessageLog(this.#logger, held.messageId, held.attempt);
     let outcome: Outcome = 'released';
     try {
-      let decoded = decodeMessage(held.message, {
-        registry: this.#registry,
-        s3: this.#s3,
-        allow: this.#s3Allow,
-        signal: this.#shutdownAbort.signal,
-      });
-      if (decoded instanceof Promise) decoded = await decoded;
-      if (!decoded.ok) {
-        const failure: AttemptOutcome = this.#shutdownAbort.signal.aborted
-          ? { kind: 'shutdown' }
-          : decoded.retryable
-            ? { kind: 'failed', message: decoded.message }
-            : { kind: 'poison', code: decoded.code, message: decoded.message };
-        outcome = await this.#conclude(held, undefined, failure, log.get(), decoded.cause);
-        return outcome;
-      }
-      const envelope = decoded.envelope;
-      if (envelope.task !== this.task) {
-        const message = `a ${envelope.task} task arrived on the ${this.task} queue: check the subscription filter policy`;
-        outcome = await this.#conclude(held, envelope.id, { kind: 'poison', code: 'WRONG_TASK', message }, log.get());
-        return outcome;
-      }
-      if (!this.#versions.has(envelope.version)) {
-        const message = `this worker handles ${this.task} versions ${[...this.#versions].join(', ')}, not ${envelope.version}`;
-        outcome = await this.#conclude(
-          held,
-          envelope.id,
-          { kind: 'poison', code: 'UNSUPPORTED_VERSION', message },
-          log.get(),
-        );
-        return outcome;
-      }
-      outcome = await this.#handle(held, envelope as TaskEnvelope<TTask>, decoded.form, log);
+      outcome = await this.#attempt(held, log);
       return outcome;
     } catch (error) {
       // Only the runtime's own calls (DLQ send, visibility change) can end up here.
@@ -944,6 +912,40 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       if (held.work !== undefined) this.#running.delete(held.work);
       this.#pump();
     }
+  }
+
+  /** Decodes and checks the message, then hands it to the handler or settles it as poison. */
+  async #attempt(held: Held, log: MessageLog): Promise<Outcome> {
+    let decoded = decodeMessage(held.message, {
+      registry: this.#registry,
+      s3: this.#s3,
+      allow: this.#s3Allow,
+      signal: this.#shutdownAbort.signal,
+    });
+    if (decoded instanceof Promise) decoded = await decoded;
+    if (!decoded.ok) {
+      const failure: AttemptOutcome = this.#shutdownAbort.signal.aborted
+        ? { kind: 'shutdown' }
+        : decoded.retryable
+          ? { kind: 'failed', message: decoded.message }
+          : { kind: 'poison', code: decoded.code, message: decoded.message };
+      return await this.#conclude(held, undefined, failure, log.get(), decoded.cause);
+    }
+    const envelope = decoded.envelope;
+    if (envelope.task !== this.task) {
+      const message = `a ${envelope.task} task arrived on the ${this.task} queue: check the subscription filter policy`;
+      return await this.#conclude(held, envelope.id, { kind: 'poison', code: 'WRONG_TASK', message }, log.get());
+    }
+    if (!this.#versions.has(envelope.version)) {
+      const message = `this worker handles ${this.task} versions ${[...this.#versions].join(', ')}, not ${envelope.version}`;
+      return await this.#conclude(
+        held,
+        envelope.id,
+        { kind: 'poison', code: 'UNSUPPORTED_VERSION', message },
+        log.get(),
+      );
+    }
+    return await this.#handle(held, envelope as TaskEnvelope<TTask>, decoded.form, log);
   }
 
   /** Calls the handler and settles the attempt by its outcome. */
