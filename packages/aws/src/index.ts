@@ -35,3 +35,9 @@ export {
   readS3Object,
   type S3ReadOptions,
 } from './s3.js';
+export {
+  copyMessageAttributes,
+  MAX_MESSAGE_ATTRIBUTES,
+  parseRedrivePolicy,
+  type RedrivePolicy,
+} from './sqs.js';

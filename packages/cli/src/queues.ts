@@ -1,5 +1,5 @@
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
-import { classifyAwsError } from '@tq/aws';
+import { classifyAwsError, parseRedrivePolicy } from '@tq/aws';
 import { dlqName, queueName, registry } from '@tq/contracts';
 import type { CliContext } from './context.js';
 import { UsageError } from './errors.js';
@@ -51,9 +51,9 @@ export async function findTaskQueues(context: CliContext, task: string): Promise
   const attributes = await context.sqs.send(
     new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn', 'RedrivePolicy'] }),
   );
-  const policy = attributes.Attributes?.RedrivePolicy;
-  const target = policy ? (JSON.parse(policy) as { deadLetterTargetArn?: string }).deadLetterTargetArn : undefined;
-  const dlq = target?.split(':').at(-1) ?? dlqName(prefix, task, fifo);
+  const policy = parseRedrivePolicy(attributes.Attributes?.RedrivePolicy);
+  const target = policy?.deadLetterTargetArn;
+  const dlq = policy?.deadLetterQueue.name ?? dlqName(prefix, task, fifo);
   const dlqUrl = await lookup(context, dlq);
   if (!dlqUrl) throw new Error(`dead-letter queue ${dlq} does not exist: run \`tq provision\``);
   return {

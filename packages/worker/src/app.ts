@@ -2,7 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { awsClientSettings, readEnvironment, type TaskName, type TqEnvironment } from '@tq/contracts';
 import { type Logger, pino } from 'pino';
 import { readWorkerEnvironment, type WorkerEnvironment } from './env.js';
-import type { Worker, WorkerOptions } from './worker.js';
+import type { Worker, WorkerOptions } from './types.js';
 
 /** What `runWorkerApp` hands an app's factory. */
 export interface WorkerAppContext {

@@ -1,3 +1,5 @@
+import { WORKER_LIMITS } from './limits.js';
+
 /** How long a failed attempt waits before SQS delivers the message again. */
 export interface RetryOptions {
   /** Delay ceiling of the first retry, in seconds. Default 2. */
@@ -17,7 +19,8 @@ export function retryDelaySeconds(attempt: number, options: RetryOptions = {}, r
   const cap = options.capSeconds ?? 900;
   const ceiling = Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
   const delay = options.jitter === 'none' ? ceiling : random() * ceiling;
-  return Math.min(43_200, Math.max(0, Math.round(delay)));
+  const { min, max } = WORKER_LIMITS.retryDelaySeconds;
+  return Math.min(max, Math.max(min, Math.round(delay)));
 }
 
 /** Exponential backoff in milliseconds for repeated failures of the same call (receive errors). */

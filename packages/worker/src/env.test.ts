@@ -8,6 +8,7 @@ describe('readWorkerEnvironment', () => {
       visibilityTimeoutSeconds: 30,
       handlerTimeoutMs: 900_000,
       shutdownGraceMs: 25_000,
+      abortWaitMs: 5_000,
       http: { port: 9000, host: '127.0.0.1' },
     });
     expect(

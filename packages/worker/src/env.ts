@@ -1,4 +1,5 @@
 import { ConfigError } from '@tq/contracts';
+import { type Limit, WORKER_LIMITS } from './limits.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -42,13 +43,17 @@ export interface WorkerEnvironment {
   visibilityTimeoutSeconds: number;
   handlerTimeoutMs: number;
   shutdownGraceMs: number;
+  abortWaitMs: number;
   http: { port: number; host: string } | false;
 }
 
+type EnvLimit = Limit & { env: string; default: number };
+
 /**
  * Reads `TQ_CONCURRENCY`, `TQ_VISIBILITY_TIMEOUT`, `TQ_HANDLER_TIMEOUT_MS`, `TQ_SHUTDOWN_GRACE_MS`,
- * `TQ_HTTP_PORT` (0 picks a free port, `off` disables) and `TQ_HTTP_HOST`, with each app's
- * defaults. Throws `ConfigError` naming the variable and its allowed range.
+ * `TQ_ABORT_WAIT_MS`, `TQ_HTTP_PORT` (0 picks a free port, `off` disables) and `TQ_HTTP_HOST`,
+ * with each app's defaults and the ranges of `WORKER_LIMITS`. Throws `ConfigError` naming the
+ * variable and its allowed range.
  */
 export function readWorkerEnvironment(
   env: Env = process.env,
@@ -62,23 +67,15 @@ export function readWorkerEnvironment(
           port: envNumber(env, 'TQ_HTTP_PORT', { default: defaults.httpPort ?? 8080, min: 0, max: 65_535 }),
           host: envString(env, 'TQ_HTTP_HOST', { default: '127.0.0.1' }),
         };
+  // Whole numbers in the environment, whatever the option takes.
+  const read = (limit: EnvLimit, fallback: number | undefined) =>
+    envNumber(env, limit.env, { default: fallback ?? limit.default, min: limit.min, max: limit.max });
   return {
-    concurrency: envNumber(env, 'TQ_CONCURRENCY', { default: defaults.concurrency ?? 10, min: 1, max: 10_000 }),
-    visibilityTimeoutSeconds: envNumber(env, 'TQ_VISIBILITY_TIMEOUT', {
-      default: defaults.visibilityTimeoutSeconds ?? 30,
-      min: 1,
-      max: 43_200,
-    }),
-    handlerTimeoutMs: envNumber(env, 'TQ_HANDLER_TIMEOUT_MS', {
-      default: defaults.handlerTimeoutMs ?? 15 * 60_000,
-      min: 0,
-      max: 43_200_000,
-    }),
-    shutdownGraceMs: envNumber(env, 'TQ_SHUTDOWN_GRACE_MS', {
-      default: defaults.shutdownGraceMs ?? 25_000,
-      min: 0,
-      max: 3_600_000,
-    }),
+    concurrency: read(WORKER_LIMITS.concurrency, defaults.concurrency),
+    visibilityTimeoutSeconds: read(WORKER_LIMITS.visibilityTimeoutSeconds, defaults.visibilityTimeoutSeconds),
+    handlerTimeoutMs: read(WORKER_LIMITS.handlerTimeoutMs, defaults.handlerTimeoutMs),
+    shutdownGraceMs: read(WORKER_LIMITS.shutdownGraceMs, defaults.shutdownGraceMs),
+    abortWaitMs: read(WORKER_LIMITS.abortWaitMs, defaults.abortWaitMs),
     http,
   };
 }

@@ -1,9 +1,11 @@
+import { WORKER_LIMITS } from './limits.js';
+
 const RETRY_LATER = Symbol.for('@tq/worker/RetryLaterError');
 const NON_RETRYABLE = Symbol.for('@tq/worker/NonRetryableError');
 const WORKER_ERROR = Symbol.for('@tq/worker/WorkerError');
 
 /**
- * Throw from a handler to retry after exactly `delaySeconds` (0 to 43,200) instead of the
+ * Throw from a handler to retry after exactly `delaySeconds` (0 to 43,200, SQS's range) instead of the
  * exponential backoff, e.g. when a rate-limited API says when to come back. The attempt still
  * counts towards the queue's `maxReceiveCount`.
  */
@@ -13,7 +15,8 @@ export class RetryLaterError extends Error {
 
   constructor(delaySeconds: number, message = `retry in ${delaySeconds} s`, options: { cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.delaySeconds = Math.min(43_200, Math.max(0, Math.round(delaySeconds)));
+    const { min, max } = WORKER_LIMITS.retryDelaySeconds;
+    this.delaySeconds = Math.min(max, Math.max(min, Math.round(delaySeconds)));
     Object.defineProperty(this, RETRY_LATER, { value: true });
   }
 }

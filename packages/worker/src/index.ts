@@ -32,6 +32,7 @@ export {
   WorkerError,
   type WorkerErrorCode,
 } from './errors.js';
+export { type Limit, WORKER_LIMITS } from './limits.js';
 export { createWorkerMetrics, type HealthProbe, type WorkerMetrics } from './observability.js';
 export { type AttemptOutcome, type Decision, decide, outcomeOfError, type PolicyContext } from './policy.js';
 export {
@@ -42,12 +43,12 @@ export {
   s3ReadFailure,
   s3WriteFailure,
 } from './s3.js';
-export {
-  createWorker,
-  type HandlerContext,
-  type TaskHandler,
-  type Worker,
-  type WorkerEvents,
-  type WorkerOptions,
-  type WorkerState,
-} from './worker.js';
+export type {
+  HandlerContext,
+  TaskHandler,
+  Worker,
+  WorkerEvents,
+  WorkerOptions,
+  WorkerState,
+} from './types.js';
+export { createWorker } from './worker.js';

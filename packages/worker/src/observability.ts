@@ -91,6 +91,102 @@ export function createWorkerMetrics(registry: Registry = new Registry()): Worker
   };
 }
 
+/** How an attempt's handler run ended, for `tq_handler_duration_seconds{outcome}`. */
+export type DurationOutcome = 'succeeded' | 'failed' | 'aborted' | 'dead-lettered';
+
+/**
+ * One worker's metrics, bound to its task. The per-message counts (received, succeeded) and the
+ * in-flight gauge are plain numbers published whenever the metrics are read, so no message pays
+ * for a labelled update; the rest are rarer and update at once.
+ */
+export class TaskMetrics {
+  readonly #metrics: WorkerMetrics;
+  readonly #task: string;
+  readonly #inFlight: () => number;
+  readonly #bound: {
+    received: { inc(value?: number): void };
+    succeeded: { inc(value?: number): void };
+    failed: { inc(): void };
+    retried: { inc(): void };
+    inFlight: { set(value: number): void };
+    receiveErrors: { inc(): void };
+    duration: Record<DurationOutcome, { observe(value: number): void }>;
+  };
+  #received = 0;
+  #succeeded = 0;
+  readonly #unregister: (() => void)[];
+
+  constructor(metrics: WorkerMetrics, task: string, inFlight: () => number) {
+    this.#metrics = metrics;
+    this.#task = task;
+    this.#inFlight = inFlight;
+    const labels = { task };
+    // Label sets bound once (prom-client still hashes them on each update).
+    this.#bound = {
+      received: metrics.received.labels(labels),
+      succeeded: metrics.succeeded.labels(labels),
+      failed: metrics.failed.labels(labels),
+      retried: metrics.retried.labels(labels),
+      inFlight: metrics.inFlight.labels(labels),
+      receiveErrors: metrics.receiveErrors.labels(labels),
+      duration: {
+        succeeded: metrics.duration.labels({ task, outcome: 'succeeded' }),
+        failed: metrics.duration.labels({ task, outcome: 'failed' }),
+        aborted: metrics.duration.labels({ task, outcome: 'aborted' }),
+        'dead-lettered': metrics.duration.labels({ task, outcome: 'dead-lettered' }),
+      },
+    };
+    const publish = () => this.publish();
+    this.#unregister = [
+      onCollect(metrics.received, publish),
+      onCollect(metrics.succeeded, publish),
+      onCollect(metrics.inFlight, publish),
+    ];
+  }
+
+  received(count: number): void {
+    this.#received += count;
+  }
+
+  succeeded(seconds: number): void {
+    this.#succeeded += 1;
+    this.#bound.duration.succeeded.observe(seconds);
+  }
+
+  /** A handler run that did not succeed: `failed` counts handler errors and timeouts. */
+  ended(outcome: Exclude<DurationOutcome, 'succeeded'>, seconds: number): void {
+    if (outcome !== 'aborted') this.#bound.failed.inc();
+    this.#bound.duration[outcome].observe(seconds);
+  }
+
+  retried(): void {
+    this.#bound.retried.inc();
+  }
+
+  deadLettered(code: string): void {
+    this.#metrics.deadLettered.inc({ task: this.#task, code });
+  }
+
+  receiveError(): void {
+    this.#bound.receiveErrors.inc();
+  }
+
+  /** Publishes the per-message counts and the in-flight gauge (called when the metrics are read). */
+  publish(): void {
+    if (this.#received > 0) this.#bound.received.inc(this.#received);
+    if (this.#succeeded > 0) this.#bound.succeeded.inc(this.#succeeded);
+    this.#received = 0;
+    this.#succeeded = 0;
+    this.#bound.inFlight.set(this.#inFlight());
+  }
+
+  /** Publishes the last counts and stops publishing on reads (the worker has stopped). */
+  close(): void {
+    this.publish();
+    for (const unregister of this.#unregister.splice(0)) unregister();
+  }
+}
+
 /** What the health server reports. */
 export interface HealthProbe {
   /** Liveness: false only once the worker has stopped. */

@@ -4,12 +4,12 @@ import {
   DeleteMessageBatchCommand,
   ListMessageMoveTasksCommand,
   type Message,
-  type MessageAttributeValue,
   PurgeQueueCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
+import { copyMessageAttributes } from '@tq/aws';
 import { FAILURE_ATTRIBUTES, isClaimCheckPointer, looksLikeClaimCheck, parseTask } from '@tq/contracts';
 import { queueCounts } from '@tq/testing';
 import type { Command } from 'commander';
@@ -17,6 +17,9 @@ import { type CliContext, createContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { findTaskQueues, type TaskQueues } from '../queues.js';
 import { collectStats } from './stats.js';
+
+/** The reason attributes the worker adds; they do not travel back with a redrive. */
+const FAILURE_NAMES: ReadonlySet<string> = new Set(Object.values(FAILURE_ATTRIBUTES));
 
 /** A dead-lettered message as `tq dlq peek` shows it. */
 export interface DeadLetter {
@@ -100,20 +103,6 @@ async function release(context: CliContext, url: string, messages: Message[]): P
       }),
     );
   }
-}
-
-function withoutFailureAttributes(message: Message): Record<string, MessageAttributeValue> {
-  const failure = new Set<string>(Object.values(FAILURE_ATTRIBUTES));
-  const attributes: Record<string, MessageAttributeValue> = {};
-  for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
-    if (failure.has(name)) continue;
-    attributes[name] = {
-      DataType: value.DataType,
-      ...(value.StringValue !== undefined ? { StringValue: value.StringValue } : {}),
-      ...(value.BinaryValue !== undefined ? { BinaryValue: value.BinaryValue } : {}),
-    };
-  }
-  return attributes;
 }
 
 /**
@@ -205,7 +194,7 @@ async function redriveBySending(
           Entries: moving.map((message, i) => ({
             Id: String(i),
             MessageBody: message.Body ?? '',
-            MessageAttributes: withoutFailureAttributes(message),
+            MessageAttributes: copyMessageAttributes(message.MessageAttributes, { drop: FAILURE_NAMES }),
             ...(fifo
               ? {
                   MessageGroupId: message.Attributes?.MessageGroupId ?? 'tq-redrive',

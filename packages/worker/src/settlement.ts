@@ -1,0 +1,181 @@
+import type { Logger } from 'pino';
+import { type RetryOptions, retryDelaySeconds } from './backoff.js';
+import type { MessageLog } from './execution.js';
+import { leaveHeartbeat } from './heartbeat.js';
+import type { Held } from './held.js';
+import type { TaskMetrics } from './observability.js';
+import { type AttemptOutcome, decide } from './policy.js';
+import type { TaskQueue } from './queue.js';
+import { sleep } from './sleep.js';
+import type { WorkerEvents } from './types.js';
+
+/**
+ * What became of a message: `abandoned` when its handler was aborted but went on running past
+ * `abortWaitMs`: the message is then left alone to come back after its visibility timeout.
+ */
+export type Settled = 'succeeded' | 'retried' | 'dead-lettered' | 'released' | 'abandoned';
+
+/** The worker's events, as settlement emits them. */
+export interface EventSink {
+  emit<E extends keyof WorkerEvents>(event: E, ...args: WorkerEvents[E]): boolean;
+  listenerCount(event: keyof WorkerEvents): number;
+}
+
+/**
+ * Carries out what becomes of each message against SQS: delete it after success, make it visible
+ * again after a delay, dead-letter it with its reason, or hand it back now. What to do is the
+ * failure policy's decision (`decide`); this module only does it, with the events, logs and
+ * metrics that go with each.
+ */
+export class Settlement {
+  readonly #queue: TaskQueue;
+  readonly #held: Set<Held>;
+  readonly #metrics: TaskMetrics;
+  readonly #events: EventSink;
+  readonly #logger: Logger;
+  readonly #retry: RetryOptions | undefined;
+  /** Until when an aborted long poll may still take a message at the endpoint (see `Poller.stop`). */
+  pollsOverAt = 0;
+
+  constructor(options: {
+    queue: TaskQueue;
+    held: Set<Held>;
+    metrics: TaskMetrics;
+    events: EventSink;
+    logger: Logger;
+    retry: RetryOptions | undefined;
+  }) {
+    this.#queue = options.queue;
+    this.#held = options.held;
+    this.#metrics = options.metrics;
+    this.#events = options.events;
+    this.#logger = options.logger;
+    this.#retry = options.retry;
+  }
+
+  /**
+   * Deletes a message whose handler succeeded (in the next batch: no promise per delete). Returns
+   * a promise only when a heartbeat call must land first.
+   */
+  succeeded(held: Held, id: string, result: unknown, durationMs: number, log: MessageLog): Promise<void> | undefined {
+    this.#metrics.succeeded(durationMs / 1000);
+    const heartbeat = leaveHeartbeat(held);
+    if (heartbeat !== undefined) return heartbeat.then(() => this.#delete(held, id, result, durationMs, log));
+    this.#delete(held, id, result, durationMs, log);
+    return undefined;
+  }
+
+  #delete(held: Held, id: string, result: unknown, durationMs: number, log: MessageLog): void {
+    this.#queue.delete(held.receiptHandle, (error) => {
+      if (error === undefined) return;
+      log.get().warn({ err: error }, 'delete failed after success: the task may run again (handlers are idempotent)');
+    });
+    if (this.#logger.isLevelEnabled('info')) {
+      log.get().info({ durationMs: Math.round(durationMs), result }, 'task succeeded');
+    }
+    if (this.#events.listenerCount('succeeded') > 0) {
+      this.#events.emit('succeeded', { id, messageId: held.messageId, attempt: held.attempt, durationMs, result });
+    }
+  }
+
+  /** Settles a message that did not succeed, by the failure policy's decision for `outcome`. */
+  async failed(
+    held: Held,
+    id: string | undefined,
+    outcome: Exclude<AttemptOutcome, { kind: 'succeeded' }>,
+    log: Logger,
+    error?: unknown,
+  ): Promise<Settled> {
+    const decision = decide(outcome, {
+      attempt: held.attempt,
+      maxReceiveCount: this.#queue.maxReceiveCount,
+      retry: this.#retry,
+    });
+    switch (decision.action) {
+      case 'retry':
+        await this.#retryLater(held, id, decision.delaySeconds, error, log);
+        return 'retried';
+      case 'dead-letter':
+        return await this.#deadLetter(held, id, decision.code, decision.reason, log, error);
+      case 'release':
+        await this.release([held]);
+        return 'released';
+      case 'ack':
+        throw new Error(`the failure policy acknowledged a ${outcome.kind} outcome`);
+    }
+  }
+
+  async #retryLater(
+    held: Held,
+    id: string | undefined,
+    delaySeconds: number,
+    error: unknown,
+    log: Logger,
+  ): Promise<void> {
+    await leaveHeartbeat(held);
+    await this.#queue.changeVisibility(held.receiptHandle, delaySeconds);
+    this.#metrics.retried();
+    log.warn({ err: error, delaySeconds }, 'task failed; retrying');
+    this.#events.emit('retrying', { id, messageId: held.messageId, attempt: held.attempt, delaySeconds, error });
+  }
+
+  async #deadLetter(
+    held: Held,
+    id: string | undefined,
+    code: string,
+    reason: string,
+    log: Logger,
+    error?: unknown,
+  ): Promise<Settled> {
+    await leaveHeartbeat(held);
+    const firstReceived = Number(held.message.Attributes?.ApproximateFirstReceiveTimestamp);
+    const firstFailureAt =
+      held.attempt > 1 && Number.isFinite(firstReceived) ? new Date(firstReceived) : new Date(Date.now());
+    try {
+      await this.#queue.deadLetter(held.message, { code, reason, attempt: held.attempt, firstFailureAt }, held.groupId);
+    } catch (sendError) {
+      log.error(
+        { err: sendError, code, reason },
+        'could not send to the dead-letter queue; keeping the message for a retry',
+      );
+      await this.#queue.changeVisibility(held.receiptHandle, retryDelaySeconds(held.attempt, this.#retry));
+      return 'retried';
+    }
+    // Only now that the DLQ holds a copy may the original go.
+    this.#queue.deleteNow(held.receiptHandle).catch((deleteError: unknown) => {
+      log.warn({ err: deleteError }, 'delete after dead-lettering failed: the message may be dead-lettered twice');
+    });
+    this.#metrics.deadLettered(code);
+    log.error({ code, reason, ...(error === undefined ? {} : { err: error }) }, 'task dead-lettered');
+    this.#events.emit('dead-lettered', {
+      id,
+      messageId: held.messageId,
+      attempt: held.attempt,
+      code,
+      reason,
+      ...(error === undefined ? {} : { error }),
+    });
+    return 'dead-lettered';
+  }
+
+  /** Hands messages back untouched (visibility 0), last first so a FIFO group keeps its order. */
+  async release(messages: Held[]): Promise<void> {
+    const pollsLeft = this.pollsOverAt - Date.now();
+    if (pollsLeft > 0) await sleep(pollsLeft);
+    const changes = [...messages].reverse().map(async (held) => {
+      await leaveHeartbeat(held);
+      held.state = 'done';
+      this.#held.delete(held);
+      try {
+        await this.#queue.changeVisibility(held.receiptHandle, 0);
+        this.#events.emit('released', { messageId: held.messageId, reason: 'shutdown' });
+      } catch (error) {
+        this.#logger.warn(
+          { err: error, messageId: held.messageId },
+          'could not release message; it returns after its visibility timeout',
+        );
+      }
+    });
+    await Promise.all(changes);
+  }
+}

@@ -1,0 +1,156 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { S3AllowList } from '@tq/aws';
+import type { TaskEnvelope, TaskName, TaskRegistry } from '@tq/contracts';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { RetryOptions } from './backoff.js';
+import type { WorkerMetrics } from './observability.js';
+
+// The worker's public types: what users write (handlers), pass (options) and listen to (events).
+
+/** What a handler gets besides its payload. */
+export interface HandlerContext<TTask extends TaskName = TaskName> {
+  /** The envelope id (for the seed's flat form: the SQS message id). Stable across redeliveries. */
+  id: string;
+  task: TTask;
+  version: number;
+  /** 1 on the first delivery; SQS's `ApproximateReceiveCount`. */
+  attempt: number;
+  /** The SQS message id. */
+  messageId: string;
+  /** The caller's idempotency key, when it set one. */
+  idempotencyKey: string | undefined;
+  /** The whole validated envelope. */
+  envelope: TaskEnvelope<TTask>;
+  /** Aborted when the handler times out or shutdown's grace period ends: stop and throw. */
+  signal: AbortSignal;
+  /** A child logger bound to this task (id, attempt, trace id). */
+  logger: Logger;
+  /** W3C trace context of this attempt's span, to pass on to work it starts. */
+  traceparent: string | undefined;
+  tracestate: string | undefined;
+  /** The FIFO message group, on FIFO queues. */
+  groupId: string | undefined;
+}
+
+/**
+ * Handles one task. Resolve to acknowledge (the message is deleted); throw to retry with
+ * backoff, `RetryLaterError` to retry after a given delay, `NonRetryableError` to dead-letter.
+ * The resolved value is logged and reported in the `succeeded` event.
+ */
+export type TaskHandler<TTask extends TaskName> = (
+  payload: TaskEnvelope<TTask>['payload'],
+  context: HandlerContext<TTask>,
+) => unknown;
+
+/** What `createWorker` takes. Only `task` and `handler` are required. */
+export interface WorkerOptions<TTask extends TaskName> {
+  /** The task type this worker consumes. */
+  task: TTask;
+  handler: TaskHandler<TTask>;
+  /** Versions the handler supports (default: every registered version); others are dead-lettered. */
+  versions?: readonly number[];
+  /** The task queue; default: `<prefix>-<task>` looked up by name. */
+  queueUrl?: string;
+  /** Where messages that can never succeed go; default: the queue's redrive policy target. */
+  deadLetterQueueUrl?: string;
+  /** Resource name prefix; defaults to `TQ_PREFIX`, then `tq`. */
+  prefix?: string;
+  /** Defaults to `AWS_REGION`, then `us-east-1`. */
+  region?: string;
+  /** Custom endpoint; defaults to `TQ_ENDPOINT` (unset: real AWS). */
+  endpoint?: string;
+  /** Injected clients (not destroyed by `stop()`). */
+  sqs?: SQSClient;
+  /** Used to fetch claim-checked payloads. */
+  s3?: S3Client;
+  /**
+   * Buckets (`my-bucket`) and key prefixes (`my-bucket/some/prefix/`) the worker may read
+   * claim-checked envelopes from; a pointer elsewhere is dead-lettered (`LOCATION_NOT_ALLOWED`)
+   * before any S3 call. Default: `TQ_S3_ALLOW` (comma-separated), else the artifacts bucket.
+   */
+  s3Allow?: S3AllowList | readonly string[];
+  registry?: TaskRegistry;
+  /** Most messages held at once (running, or waiting behind their FIFO group). Default 10. */
+  concurrency?: number;
+  /** Messages asked for per receive, 1-10. Default 10. */
+  batchSize?: number;
+  /** Receive calls in flight at once. Default: enough to fill `concurrency` (at most 10). */
+  pollers?: number;
+  /** Long-poll wait, 0-20 s. Default 20. */
+  waitTimeSeconds?: number;
+  /** Visibility timeout set at receive and renewed by the heartbeat, 1-43,200 s. Default 30. */
+  visibilityTimeoutSeconds?: number;
+  /** How often the heartbeat runs, in seconds; below the visibility timeout. Default: a third of it. */
+  heartbeatIntervalSeconds?: number;
+  /** Backoff between attempts of a failed task. */
+  retry?: RetryOptions;
+  /** A handler running longer is aborted and the attempt retried; 0 turns it off. Default 15 min. */
+  handlerTimeoutMs?: number;
+  /** On stop, how long running handlers get before their signal is aborted. Default 25 s. */
+  shutdownGraceMs?: number;
+  /**
+   * How long an aborted handler (timeout, end of the shutdown grace) gets to end before its
+   * message is left to come back after its visibility timeout; never released or retried while
+   * the handler may still run. Default 5 s: `stop()` returns within `shutdownGraceMs` + this.
+   */
+  abortWaitMs?: number;
+  /** Backoff of failed receive calls (outages). Default base 250 ms, cap 20 s. */
+  receiveBackoff?: { baseMs?: number; capMs?: number };
+  /** A pino logger; default: JSON to stdout at `LOG_LEVEL` (default `info`). */
+  logger?: Logger;
+  /** Serve `/healthz`, `/readyz` and `/metrics` here; default off. Host defaults to 127.0.0.1. */
+  http?: { port: number; host?: string } | false;
+  /** Prometheus registry to register metrics in; default: the worker's own. */
+  metricsRegistry?: Registry;
+  /** Stop on SIGTERM and SIGINT (a second signal aborts running handlers). Default true. */
+  handleSignals?: boolean;
+}
+
+/** Data of the worker's events. */
+export interface WorkerEvents {
+  started: [{ queueUrl: string; deadLetterQueueUrl: string; maxReceiveCount: number | undefined }];
+  received: [{ messageId: string; attempt: number }];
+  succeeded: [{ id: string; messageId: string; attempt: number; durationMs: number; result: unknown }];
+  retrying: [{ id: string | undefined; messageId: string; attempt: number; delaySeconds: number; error: unknown }];
+  'dead-lettered': [
+    { id: string | undefined; messageId: string; attempt: number; code: string; reason: string; error?: unknown },
+  ];
+  /** A message handed back untouched (shutdown) for another worker to take. */
+  released: [{ messageId: string; reason: 'shutdown' }];
+  'receive-error': [{ error: unknown; consecutive: number; retryInMs: number }];
+  'receive-recovered': [{ failures: number; outageMs: number }];
+  stopped: [];
+}
+
+/** Where a worker is in its life. */
+export type WorkerState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** A worker for one task type. */
+export interface Worker<TTask extends TaskName = TaskName> {
+  readonly task: TTask;
+  readonly state: WorkerState;
+  /** Running and the last receive succeeded (what `/readyz` reports). */
+  readonly ready: boolean;
+  /** Messages held right now. */
+  readonly inFlight: number;
+  readonly metrics: WorkerMetrics;
+  /** The health server's address once started with `http`. */
+  readonly http: { port: number; host: string } | undefined;
+  /**
+   * Resolves the queues and starts polling. Throws `WorkerError` (`QUEUE_NOT_FOUND`,
+   * `NO_DEAD_LETTER_QUEUE`, `ALREADY_STARTED`) or the AWS error when they cannot be resolved.
+   */
+  start(): Promise<void>;
+  /**
+   * Stops receiving at once, lets running handlers finish within `shutdownGraceMs` (then
+   * aborts them), returns messages it had not started to the queue, flushes acknowledgements
+   * and closes the health server. Safe to call more than once.
+   */
+  stop(): Promise<void>;
+  on<E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void): this;
+  once<E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void): this;
+  off<E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void): this;
+  [Symbol.asyncDispose](): Promise<void>;
+}
