@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { TaskName } from '@tq/contracts';
 
 /** One hostile message: what a plain SQS client sends to a task queue, and the DLQ code it must end with. */
 export interface HostileCase {
-  task: 'send_email' | 'process_image' | 'cleanup_data' | 'generate_report';
+  task: TaskName;
   name: string;
   body: string;
   code: string;

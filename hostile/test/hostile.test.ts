@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueUrlCommand, type Message, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { FAILURE_ATTRIBUTES } from '@tq/contracts';
+import { FAILURE_ATTRIBUTES, registry } from '@tq/contracts';
 import {
   type LocalEndpoint,
   queueCounts,
@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FOREIGN_SECRET, type HostileCase, hostileCases, objectsFor, SUITE_LIMITS } from './cases.js';
 
 const tq = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'packages', 'cli', 'src', 'bin.ts');
-const TASKS = ['send_email', 'process_image', 'cleanup_data', 'generate_report'] as const;
+const TASKS = registry.names();
 
 describe('hostile input against tq up: every bad message ends in its DLQ with its reason', { timeout: 600_000 }, () => {
   let endpoint: LocalEndpoint;
@@ -90,6 +90,12 @@ describe('hostile input against tq up: every bad message ends in its DLQ with it
 
   it('dead-letters each case with its code; nothing is lost, read, written or mailed outside the allow-list', async () => {
     const cases = hostileCases({ bucket, foreign, missingBucket });
+    // Every registered task type has hostile cases: a new type without any fails here.
+    for (const task of TASKS)
+      expect(
+        cases.some((c) => c.task === task),
+        `no hostile cases for ${task}`,
+      ).toBe(true);
     expect(new Set(cases.map((c) => c.body)).size).toBe(cases.length);
     const url = async (name: string) =>
       (await sqs.send(new GetQueueUrlCommand({ QueueName: `${prefix}-${name}` }))).QueueUrl as string;

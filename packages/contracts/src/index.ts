@@ -11,6 +11,11 @@
  *
  * @module
  */
+/**
+ * TypeBox, as the registry validates with it: define your own task schemas with this `Type` so
+ * they are the same TypeBox instance (two installed copies do not accept each other's schemas).
+ */
+export { type Static, type TObject, Type } from '@sinclair/typebox';
 export {
   CLAIM_CHECK_PREFIX,
   ClaimCheck,
@@ -70,6 +75,7 @@ export {
 export {
   type CreateTaskOptions,
   createTask,
+  type InferTaskVersions,
   type ParseTaskOptions,
   type ParseTaskResult,
   parseTask,

@@ -24,22 +24,35 @@ export interface TaskVersionDefinition<TSchema extends TObject = TObject> {
   readonly fromFlat?: (fields: Record<string, unknown>) => unknown;
 }
 
-/** A task type: its name, every supported payload version, and the queue settings it wants. */
-export interface TaskDefinition<TName extends string = string> {
+/** The versions of a task type, by number. */
+export type TaskVersionDefinitions = Readonly<Record<number, TaskVersionDefinition>>;
+
+/**
+ * A task type: its name, every supported payload version, and the queue settings it wants. The
+ * type parameters keep the name and each version's schema, so payload types are inferred from
+ * the definitions (`InferTaskVersions`) rather than kept beside them by hand.
+ */
+export interface TaskDefinition<
+  TName extends string = string,
+  TVersions extends TaskVersionDefinitions = TaskVersionDefinitions,
+> {
   readonly name: TName;
   readonly description: string;
   /** Supported versions by number. A breaking payload change adds a version; old ones stay. */
-  readonly versions: Readonly<Record<number, TaskVersionDefinition>>;
+  readonly versions: TVersions;
   /** The version `createTask` uses when none is given: the highest supported. */
   readonly latestVersion: number;
   readonly queue: QueueSettings;
 }
 
 /** What `defineTask` takes. */
-export interface TaskDefinitionInput<TName extends string> {
+export interface TaskDefinitionInput<
+  TName extends string,
+  TVersions extends TaskVersionDefinitions = TaskVersionDefinitions,
+> {
   readonly name: TName;
   readonly description: string;
-  readonly versions: Readonly<Record<number, TaskVersionDefinition>>;
+  readonly versions: TVersions;
   readonly queue?: Partial<QueueSettings>;
 }
 
@@ -47,7 +60,9 @@ export interface TaskDefinitionInput<TName extends string> {
  * Declares a task type. Throws `TaskDefinitionError` for a bad name, no versions, a version
  * that is not a positive integer, or queue settings outside AWS's ranges.
  */
-export function defineTask<TName extends string>(input: TaskDefinitionInput<TName>): TaskDefinition<TName> {
+export function defineTask<TName extends string, const TVersions extends TaskVersionDefinitions>(
+  input: TaskDefinitionInput<TName, TVersions>,
+): TaskDefinition<TName, TVersions> {
   if (!new RegExp(TASK_NAME_PATTERN).test(input.name)) {
     throw new TaskDefinitionError(`task name "${input.name}" must match ${TASK_NAME_PATTERN}`);
   }

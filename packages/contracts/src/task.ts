@@ -1,34 +1,52 @@
+import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ENVELOPE_KEYS, Envelope, type EnvelopeMeta } from './envelope.js';
 import { TaskValidationError, type Violation } from './errors.js';
-import { createRegistry, type TaskRegistry } from './registry.js';
-import {
-  builtinTasks,
-  type CleanupDataV1,
-  type GenerateReportV1,
-  type ProcessImageV1,
-  type SendEmailV1,
-} from './tasks/index.js';
+import { createRegistry, type TaskDefinition, type TaskRegistry, type TaskVersionDefinitions } from './registry.js';
+import { builtinTasks } from './tasks/index.js';
 import { collectViolations } from './violations.js';
 
+/** The payload types of one task definition's versions, by version number. */
+type VersionPayloads<TDefinition> =
+  TDefinition extends TaskDefinition<string, infer TVersions>
+    ? { [V in keyof TVersions & number]: TVersions[V] extends { schema: infer S extends TSchema } ? Static<S> : never }
+    : never;
+
 /**
- * Payload types of every supported version, by task. Applications that register their own
- * task types can add them here by declaration merging.
+ * Payload types of every version, by task, inferred from task definitions: what `TaskVersions`
+ * is made of for the built-in tasks, and what an application's own tasks can be merged in with.
+ *
+ * ```ts
+ * const myTasks = [defineTask({ name: 'resize_video', description: '…', versions: { 1: { schema: ResizeVideoV1 } } })] as const;
+ * declare module '@tq/contracts' {
+ *   interface TaskVersions extends InferTaskVersions<typeof myTasks> {}
+ * }
+ * ```
  */
-export interface TaskVersions {
-  send_email: { 1: SendEmailV1 };
-  process_image: { 1: ProcessImageV1 };
-  cleanup_data: { 1: CleanupDataV1 };
-  generate_report: { 1: GenerateReportV1 };
-}
+export type InferTaskVersions<TDefinitions extends readonly TaskDefinition<string, TaskVersionDefinitions>[]> = {
+  [D in TDefinitions[number] as D['name']]: VersionPayloads<D>;
+};
+
+/**
+ * Payload types of every supported version, by task: inferred from the built-in definitions
+ * (`builtinTasks`). Applications that register their own task types merge them in (see
+ * `InferTaskVersions`); `TaskPayloads`, `TaskName` and `TaskEnvelope` follow.
+ */
+export interface TaskVersions extends InferTaskVersions<typeof builtinTasks> {}
+
+/** The highest version number in a union of them (versions 1 to 30). */
+type Highest<
+  TVersion extends number,
+  TCount extends unknown[] = [unknown],
+  TFound extends number = never,
+> = TCount['length'] extends 31
+  ? TFound
+  : Highest<TVersion, [...TCount, unknown], TCount['length'] extends TVersion ? TCount['length'] : TFound>;
 
 /** Payload types of the version `createTask` sends by default (the latest), by task. */
-export interface TaskPayloads {
-  send_email: SendEmailV1;
-  process_image: ProcessImageV1;
-  cleanup_data: CleanupDataV1;
-  generate_report: GenerateReportV1;
-}
+export type TaskPayloads = {
+  [K in keyof TaskVersions]: TaskVersions[K][Highest<keyof TaskVersions[K] & number> & keyof TaskVersions[K]];
+};
 
 /** A registered task name. */
 export type TaskName = keyof TaskPayloads & string;

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
-import { jsonSchemas, parseTask, renderJsonSchema } from '../src/index.js';
+import { jsonSchemas, parseTask, registry, renderJsonSchema, type TaskName } from '../src/index.js';
 import { validEnvelope, validPayloads } from './fixtures.js';
 import { REMOVE, type RuleCase, ruleCases } from './rule-cases.js';
 import { enumerateRules } from './schema-rules.js';
@@ -38,7 +38,9 @@ function envelopeOf(task: string, payload: unknown): Record<string, unknown> {
   return { ...validEnvelope, task, payload };
 }
 
-const tasks = Object.keys(validPayloads) as (keyof typeof validPayloads)[];
+// From the registry: a task type without a fixture or rule cases fails here instead of being skipped.
+const tasks = registry.names() as TaskName[];
+const tables = [...tasks, 'envelope'] as const;
 
 describe('generated JSON Schema files', () => {
   it('are up to date with the TypeBox schemas (run `pnpm schemas` when this fails)', () => {
@@ -52,6 +54,7 @@ describe('generated JSON Schema files', () => {
 
 describe('valid tasks', () => {
   it.each(tasks)('%s with every optional field passes TypeBox and ajv', (task) => {
+    expect(validPayloads[task], `test/fixtures.ts has no payload for ${task}`).toBeDefined();
     const envelope = envelopeOf(task, validPayloads[task]);
     const parsed = parseTask(envelope);
     expect(parsed.ok ? [] : parsed.error.violations).toEqual([]);
@@ -74,7 +77,8 @@ describe('every schema rule has a case that breaks it', () => {
     new Set(),
   );
 
-  it.each(Object.keys(ruleCases))('%s: the cases cover exactly the rules of the schema', (table) => {
+  it.each(tables)('%s: the cases cover exactly the rules of the schema', (table) => {
+    expect(ruleCases[table], `test/rule-cases.ts has no table for ${table}`).toBeDefined();
     const covered = new Set((ruleCases[table] ?? []).flatMap((ruleCase) => ruleCase.rules));
     const schemaRules = rulesByTask[table] ?? [];
     expect(
@@ -94,7 +98,7 @@ describe('every schema rule has a case that breaks it', () => {
       const input =
         table === 'envelope'
           ? set(validEnvelope, ruleCase.path, ruleCase.value)
-          : envelopeOf(table, set(validPayloads[table as keyof typeof validPayloads], ruleCase.path, ruleCase.value));
+          : envelopeOf(table, set(validPayloads[table as TaskName], ruleCase.path, ruleCase.value));
       const parsed = parseTask(input);
       expect(parsed.ok, 'TypeBox accepted a payload that breaks the rule').toBe(false);
       if (parsed.ok) return;

@@ -1,3 +1,5 @@
+import type { TaskName } from '../src/index.js';
+
 /** One valid payload per task with every optional field set, so each rule can be broken in place. */
 export const validPayloads = {
   send_email: {
@@ -65,7 +67,8 @@ export const validPayloads = {
     destination: 's3://tq-artifacts/reports/q3.pdf',
     email: { to: ['boss@example.com'], subject: 'Q3 report', text: 'Attached.' },
   },
-} as const;
+  // Every registered task type needs one: a new type without a fixture does not compile.
+} as const satisfies { [K in TaskName]: unknown };
 
 export const validEnvelope = {
   id: '0b6a3c52-5d2e-4d61-9a64-3c1c0c6f4f1e',

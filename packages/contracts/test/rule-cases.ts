@@ -1,3 +1,5 @@
+import type { TaskName } from '../src/index.js';
+
 /**
  * One case per schema rule: the rule ids it breaks (from `enumerateRules`), the JSON Pointer
  * of the value it changes (relative to the payload, or the envelope for `envelope`), and the
@@ -27,7 +29,8 @@ const code = (rule: RuleCase, expected: string): RuleCase => ({ ...rule, code: e
 const long = (n: number, char = 'a') => char.repeat(n);
 const many = <T>(n: number, make: (i: number) => T) => Array.from({ length: n }, (_, i) => make(i));
 
-export const ruleCases: Record<string, RuleCase[]> = {
+/** One table per registered task type, and the envelope's: a new type without one does not compile. */
+export const ruleCases: Record<TaskName | 'envelope', RuleCase[]> = {
   send_email: [
     c(['send_email::additionalProperties'], '/body', 'stray field'),
     c(['send_email::required:to'], '/to', REMOVE),

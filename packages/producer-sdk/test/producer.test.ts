@@ -1,13 +1,13 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { parseTask } from '@tq/contracts';
+import { parseTask, registry } from '@tq/contracts';
 import { type LocalEndpoint, queueCounts, startLocalEndpoint, uniqueName, waitForMessages } from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer, isProducerError, PayloadTooLargeError, TaskValidationError } from '../src/index.js';
 
-const TASKS = ['send_email', 'process_image', 'cleanup_data', 'generate_report'];
+const TASKS = registry.names();
 const email = { to: ['john@example.com'], subject: 'Welcome to our app', text: 'Thank you for signing up!' };
 
 describe('producer against the local endpoint', () => {

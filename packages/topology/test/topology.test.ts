@@ -7,6 +7,7 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { registry } from '@tq/contracts';
 import { type LocalEndpoint, startLocalEndpoint, uniqueName, waitForMessages } from '@tq/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,7 +18,7 @@ import {
   type TopologyOptions,
 } from '../src/index.js';
 
-const TASKS = ['send_email', 'process_image', 'cleanup_data', 'generate_report'];
+const TASKS = registry.names();
 
 describe('defineTopology', () => {
   it('derives a queue and a DLQ per task from the registry defaults', () => {
