@@ -28,15 +28,14 @@ export {
   ProducerError,
   type ProducerErrorCode,
 } from './errors.js';
-export {
-  type BatchItem,
-  type BatchItemResult,
-  createProducer,
-  MAX_BATCH_ENTRIES,
-  type Producer,
-  type ProducerOptions,
-  type SendOptions,
-  type SendResult,
-  SNS_MAX_BYTES,
-  SQS_MAX_BYTES,
-} from './producer.js';
+export { MAX_BATCH_ENTRIES, SNS_MAX_BYTES, SQS_MAX_BYTES } from './limits.js';
+export { planBatches } from './plan.js';
+export { createProducer } from './producer.js';
+export type {
+  BatchItem,
+  BatchItemResult,
+  Producer,
+  ProducerOptions,
+  SendOptions,
+  SendResult,
+} from './types.js';

@@ -1,0 +1,97 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { TaskName, TaskPayload, TaskRegistry, TaskValidationError } from '@tq/contracts';
+import type { ProducerError } from './errors.js';
+
+// The producer's public types: its options, what a send takes and what it answers.
+
+/** What `createProducer` takes. Everything defaults from the environment. */
+export interface ProducerOptions {
+  /** Defaults to `AWS_REGION`, then `us-east-1`. */
+  region?: string;
+  /** Custom endpoint; defaults to `TQ_ENDPOINT` (unset: real AWS). */
+  endpoint?: string;
+  /** Resource name prefix; defaults to `TQ_PREFIX`, then `tq`. */
+  prefix?: string;
+  /** The topic to publish to, instead of looking up `<prefix>-tasks`. */
+  topicArn?: string;
+  /** Queue URLs by task (`send_email`, or `send_email.fifo` for the FIFO variant), instead of lookups. */
+  queueUrls?: Partial<Record<string, string>>;
+  /** Injected clients (their own configuration wins over region/endpoint). */
+  sqs?: SQSClient;
+  sns?: SNSClient;
+  s3?: S3Client;
+  /** Task types to validate against (default: the built-in registry). */
+  registry?: TaskRegistry;
+  /**
+   * Claim check: tasks over the transport's size limit are stored in this bucket (under
+   * `tq/claim-checks/`) and a small pointer is sent instead; the worker runtime fetches them.
+   * Without it, such tasks throw `PayloadTooLargeError`.
+   */
+  largePayloads?: { bucket: string };
+  /** Batch calls `sendBatch` runs at once. Default 8. */
+  batchConcurrency?: number;
+  /** Attempts per batch entry that failed transiently (throttling, network, server faults). Default 4. */
+  batchAttempts?: number;
+}
+
+/** Per-send options. */
+export interface SendOptions {
+  /** `topic` (default): SNS fan-out; `queue`: straight to the task's queue. */
+  route?: 'topic' | 'queue';
+  /** Per-message delay, 0-900 s. Only SQS can delay one message, so this sends to the queue. */
+  delaySeconds?: number;
+  /**
+   * FIFO message group: sends to the task's FIFO queue (`<prefix>-<task>.fifo`), where tasks of
+   * one group are handled one at a time, in order.
+   */
+  groupId?: string;
+  /** FIFO deduplication id; defaults to `idempotencyKey`, then the envelope id. */
+  deduplicationId?: string;
+  /** Caller-chosen key, carried in the envelope for the worker to recognise duplicates. */
+  idempotencyKey?: string;
+  /** W3C trace context to continue in the worker; defaults to the active OpenTelemetry span's. */
+  traceparent?: string;
+  tracestate?: string;
+  /** Use this envelope id instead of a random UUID. */
+  id?: string;
+}
+
+/** Where a task went. */
+export interface SendResult {
+  /** The envelope id: what the worker sees as `context.id`. */
+  id: string;
+  /** SNS or SQS message id. */
+  messageId: string;
+  route: 'topic' | 'queue';
+  /** `s3://` URI of the stored envelope when the task went by claim check. */
+  claimCheck?: string;
+}
+
+/** One task of a `sendBatch` call. */
+export type BatchItem = {
+  [TTask in TaskName]: { task: TTask; payload: TaskPayload<TTask>; options?: SendOptions };
+}[TaskName];
+
+/** The outcome of one `sendBatch` item, in input order. */
+export type BatchItemResult = ({ ok: true } & SendResult) | { ok: false; error: TaskValidationError | ProducerError };
+
+/** Sends tasks. Create one per process and share it; it caches resolved URLs and ARNs. */
+export interface Producer {
+  /**
+   * Validates and sends one task. Throws `TaskValidationError` for an invalid payload and
+   * `ProducerError` (`INVALID_OPTIONS`, `PAYLOAD_TOO_LARGE`, not found, throttled, credentials,
+   * other AWS failures) otherwise; when it throws, the task was not sent.
+   */
+  send<TTask extends TaskName>(task: TTask, payload: TaskPayload<TTask>, options?: SendOptions): Promise<SendResult>;
+  /**
+   * Validates and sends any number of tasks in as few batch calls as the limits allow (10
+   * entries and 1 MiB per SQS batch, 256 KiB per SNS batch), several calls at once, retrying
+   * only the entries that failed transiently. Never throws for one item: returns one result
+   * per item, in input order, `ok: false` with the typed error for items not sent.
+   */
+  sendBatch(items: readonly BatchItem[]): Promise<BatchItemResult[]>;
+  /** Releases the clients this producer created (not injected ones). */
+  close(): void;
+}
