@@ -5,6 +5,27 @@ import { TASK_NAME_PATTERN } from './registry.js';
 /** W3C Trace Context `traceparent`, version 00. */
 export const TRACEPARENT_PATTERN = '^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$';
 
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** The parts of a W3C trace context that `traceparent` carries (OpenTelemetry's `SpanContext` has them). */
+export interface TraceparentParts {
+  traceId: string;
+  spanId: string;
+  traceFlags: number;
+}
+
+/** Formats a W3C `traceparent` (version 00), as envelopes carry it. */
+export function formatTraceparent(parts: TraceparentParts): string {
+  return `00-${parts.traceId}-${parts.spanId}-${(parts.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+}
+
+/** Splits a W3C `traceparent` (version 00); undefined when it is not one. */
+export function parseTraceparent(traceparent: string | undefined): TraceparentParts | undefined {
+  const match = traceparent ? TRACEPARENT.exec(traceparent) : null;
+  if (!match?.[1] || !match[2] || !match[3]) return undefined;
+  return { traceId: match[1], spanId: match[2], traceFlags: Number.parseInt(match[3], 16) };
+}
+
 const envelopeFields = {
   /** Unique per task; workers use it (or `idempotencyKey`) to recognise redeliveries. */
   id: Type.String({ format: 'uuid', pattern: UUID_PATTERN, errorMessage: 'must be a UUID' }),

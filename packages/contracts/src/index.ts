@@ -36,7 +36,15 @@ export {
   S3Uri,
 } from './common.js';
 export { encodeMessageBody } from './encode.js';
-export { Envelope, type EnvelopeMeta, envelopeSchemaFor, TRACEPARENT_PATTERN } from './envelope.js';
+export {
+  Envelope,
+  type EnvelopeMeta,
+  envelopeSchemaFor,
+  formatTraceparent,
+  parseTraceparent,
+  TRACEPARENT_PATTERN,
+  type TraceparentParts,
+} from './envelope.js';
 export {
   type AwsClientSettings,
   awsClientSettings,

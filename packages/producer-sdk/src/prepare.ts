@@ -4,6 +4,7 @@ import {
   type CreateTaskOptions,
   createTask,
   encodeMessageBody,
+  formatTraceparent,
   MAX_CLAIM_CHECK_BYTES,
   MESSAGE_ATTRIBUTES,
   type TaskEnvelope,
@@ -81,10 +82,9 @@ export function byteSize(body: string, attributes: Record<string, MessageAttribu
 export function activeTraceContext(): TraceHeaders {
   const spanContext = trace.getSpanContext(otelContext.active());
   if (!spanContext || !isSpanContextValid(spanContext)) return {};
-  const flags = (spanContext.traceFlags & 0xff).toString(16).padStart(2, '0');
   const tracestate = spanContext.traceState?.serialize();
   return {
-    traceparent: `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`,
+    traceparent: formatTraceparent(spanContext),
     ...(tracestate ? { tracestate } : {}),
   };
 }

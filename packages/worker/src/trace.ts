@@ -9,19 +9,13 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
-
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+import { formatTraceparent, parseTraceparent } from '@tq/contracts';
 
 /** Parses a W3C `traceparent` (version 00) into a remote span context. */
-export function parseTraceparent(traceparent: string | undefined, tracestate?: string): SpanContext | undefined {
-  const match = traceparent ? TRACEPARENT.exec(traceparent) : null;
-  if (!match?.[1] || !match[2] || !match[3]) return undefined;
-  const spanContext: SpanContext = {
-    traceId: match[1],
-    spanId: match[2],
-    traceFlags: Number.parseInt(match[3], 16) & 1,
-    isRemote: true,
-  };
+export function remoteSpanContext(traceparent: string | undefined, tracestate?: string): SpanContext | undefined {
+  const parts = parseTraceparent(traceparent);
+  if (!parts) return undefined;
+  const spanContext: SpanContext = { ...parts, traceFlags: parts.traceFlags & 1, isRemote: true };
   if (tracestate) spanContext.traceState = createTraceState(tracestate);
   return isSpanContextValid(spanContext) ? spanContext : undefined;
 }
@@ -34,11 +28,6 @@ function tracingEnabled(): boolean {
 
 // A proxy: it delegates to whatever tracer provider an OpenTelemetry SDK registers, even later.
 const tracer = trace.getTracer('@tq/worker');
-
-/** Formats a span context as a W3C `traceparent`. */
-export function formatTraceparent(spanContext: SpanContext): string {
-  return `00-${spanContext.traceId}-${spanContext.spanId}-${(spanContext.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
-}
 
 /**
  * Runs `fn` inside a CONSUMER span that continues the message's trace, and gives it the
@@ -55,10 +44,10 @@ export function withMessageSpan<T>(
   fn: (traceparent: string | undefined, traceId: string | undefined) => Promise<T>,
 ): Promise<T> {
   if (!tracingEnabled()) {
-    const remote = traceparent === undefined ? undefined : parseTraceparent(traceparent);
+    const remote = traceparent === undefined ? undefined : remoteSpanContext(traceparent);
     return remote ? fn(formatTraceparent(remote), remote.traceId) : fn(undefined, undefined);
   }
-  const remote = parseTraceparent(traceparent, tracestate);
+  const remote = remoteSpanContext(traceparent, tracestate);
   const parent = remote ? trace.setSpanContext(ROOT_CONTEXT, remote) : context.active();
   return tracer.startActiveSpan(
     name,
