@@ -35,8 +35,8 @@ export interface BatcherOptions<TItem> {
 interface Pending<TItem> {
   item: TItem;
   attempts: number;
-  /** Called once: without an argument when SQS accepted the entry, with the error when it failed for good. */
-  done(error?: unknown): void;
+  /** Called once: with `undefined` when SQS accepted the entry, with the error when it failed for good. */
+  done(error: unknown, item: TItem): void;
 }
 
 /**
@@ -78,10 +78,11 @@ export class Batcher<TItem> {
   }
 
   /**
-   * Queues one operation and calls `done` once: with no argument when SQS accepted it, with
-   * the error when it failed for good. `add` without a promise, for callers that do not wait.
+   * Queues one operation and calls `done` once, with the item: with `undefined` when SQS accepted
+   * it, with the error when it failed for good. `add` without a promise, for callers that do not
+   * wait (a long-lived `done` makes no closure per item).
    */
-  push(item: TItem, done: (error?: unknown) => void): void {
+  push(item: TItem, done: (error: unknown, item: TItem) => void): void {
     this.#enqueue({ item, attempts: 0, done });
   }
 
@@ -146,8 +147,8 @@ export class Batcher<TItem> {
     }
     for (const { id, pending } of entries) {
       const failure = failures.get(id);
-      if (!failure) pending.done();
-      else if (failure.senderFault) pending.done(new BatchEntryError(failure));
+      if (!failure) pending.done(undefined, pending.item);
+      else if (failure.senderFault) pending.done(new BatchEntryError(failure), pending.item);
       else this.#retryOrReject(pending, new BatchEntryError(failure));
     }
   }
@@ -155,7 +156,7 @@ export class Batcher<TItem> {
   #retryOrReject(pending: Pending<TItem>, error: unknown): void {
     pending.attempts += 1;
     if (pending.attempts >= this.#maxAttempts) {
-      pending.done(error ?? new Error('batch call failed'));
+      pending.done(error ?? new Error('batch call failed'), pending.item);
       return;
     }
     this.#retrying += 1;

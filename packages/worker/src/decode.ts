@@ -31,7 +31,8 @@ export type Decoded =
       cause?: unknown;
     };
 
-interface DecodeOptions {
+/** What decoding needs: the task types, and where and how claim-checked envelopes are read. */
+export interface DecodeOptions {
   registry: TaskRegistry;
   s3: S3Client | undefined;
   /** Where claim-checked envelopes may be read from. */

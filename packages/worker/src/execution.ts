@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { WorkerError } from './errors.js';
 import type { Held } from './held.js';
 import { sleep } from './sleep.js';
-import { withMessageSpan } from './trace.js';
+import { type SpanBody, withMessageSpan } from './trace.js';
 import type { HandlerContext, TaskHandler } from './types.js';
 
 const noop = () => undefined;
@@ -12,24 +12,50 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
+/** What every call of one runner shares: set once, read by each call (no closure per message). */
+interface RunnerShared<TTask extends TaskName> {
+  readonly task: TTask;
+  readonly handler: TaskHandler<TTask>;
+  readonly spanName: string;
+  readonly queueUrl: () => string;
+  readonly logger: Logger;
+}
+
 /**
- * One call of a handler: what its timeout and shutdown need to abort it. Its AbortSignal is made
- * only when the handler reads `context.signal` (making one costs more than a no-op task), already
- * aborted if the call was.
+ * One call of a handler for one message: what its timeout and shutdown need to abort it, and the
+ * body of its trace span. Its AbortSignal is made only when the handler reads `context.signal`
+ * (making one costs more than a no-op task), already aborted if the call was.
  */
-class HandlerCall {
+class HandlerCall<TTask extends TaskName> implements SpanBody<unknown> {
   /** When the handler timeout aborts it (ms since the epoch); Infinity without a timeout. */
   readonly deadline: number;
   aborted = false;
   reason: unknown;
+  readonly #shared: RunnerShared<TTask>;
+  readonly #held: Held;
+  readonly #envelope: TaskEnvelope<TTask>;
+  readonly #form: string;
+  readonly #log: MessageLog;
   #controller: AbortController | undefined;
   /** Rejects the call's promise at once with the abort reason (the handler may still be winding down). */
   #reject: (reason: unknown) => void = noop;
   /** The handler's own promise, when it returned one: what "the handler has really ended" waits for. */
   #pending: PromiseLike<unknown> | undefined;
 
-  constructor(deadline: number) {
+  constructor(
+    shared: RunnerShared<TTask>,
+    deadline: number,
+    held: Held,
+    envelope: TaskEnvelope<TTask>,
+    form: string,
+    log: MessageLog,
+  ) {
+    this.#shared = shared;
     this.deadline = deadline;
+    this.#held = held;
+    this.#envelope = envelope;
+    this.#form = form;
+    this.#log = log;
   }
 
   get signal(): AbortSignal {
@@ -40,13 +66,32 @@ class HandlerCall {
     return this.#controller.signal;
   }
 
-  /** Calls the handler; the promise settles with its result, or at once with the reason of an abort. */
-  start(call: () => unknown): Promise<unknown> {
+  spanAttributes(): Record<string, string | number> {
+    return {
+      'messaging.system': 'aws_sqs',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': this.#shared.queueUrl(),
+      'messaging.message.id': this.#held.messageId,
+      'tq.task': this.#shared.task,
+      'tq.task.id': this.#envelope.id,
+      'tq.attempt': this.#held.attempt,
+    };
+  }
+
+  /**
+   * Calls the handler inside the span; the promise settles with its result, or at once with the
+   * reason of an abort (which does not wait for a handler ignoring its signal).
+   */
+  runInSpan(traceparent: string | undefined, traceId: string | undefined): Promise<unknown> {
+    const envelope = this.#envelope;
+    this.#log.bind(traceId ? { id: envelope.id, traceId } : { id: envelope.id });
+    const context = new Context<TTask>(this.#shared.task, this.#held, envelope, this, traceparent, this.#log);
+    if (this.#shared.logger.isLevelEnabled('debug')) this.#log.get().debug({ form: this.#form }, 'task started');
     return new Promise<unknown>((resolve, reject) => {
       this.#reject = reject;
       let value: unknown;
       try {
-        value = call();
+        value = this.#shared.handler(envelope.payload, context);
       } catch (error) {
         reject(error);
         return;
@@ -123,14 +168,14 @@ class Context<TTask extends TaskName> implements HandlerContext<TTask> {
   readonly traceparent: string | undefined;
   readonly tracestate: string | undefined;
   readonly groupId: string | undefined;
-  readonly #call: HandlerCall;
+  readonly #call: { readonly signal: AbortSignal };
   readonly #log: MessageLog;
 
   constructor(
     task: TTask,
     held: Held,
     envelope: TaskEnvelope<TTask>,
-    call: HandlerCall,
+    call: { readonly signal: AbortSignal },
     traceparent: string | undefined,
     log: MessageLog,
   ) {
@@ -175,15 +220,12 @@ export type HandlerOutcome =
  * the trace span it runs in, and the wait for an aborted handler to really end.
  */
 export class HandlerRunner<TTask extends TaskName> {
-  readonly #task: TTask;
-  readonly #handler: TaskHandler<TTask>;
+  readonly #shared: RunnerShared<TTask>;
   readonly #timeoutMs: number;
   readonly #abortWaitMs: number;
   readonly #shutdown: AbortSignal;
-  readonly #queueUrl: () => string;
-  readonly #logger: Logger;
   /** Calls in start order, which with one timeout for all is also deadline order. */
-  readonly #calls = new Set<HandlerCall>();
+  readonly #calls = new Set<HandlerCall<TTask>>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: {
@@ -196,47 +238,30 @@ export class HandlerRunner<TTask extends TaskName> {
     queueUrl: () => string;
     logger: Logger;
   }) {
-    this.#task = options.task;
-    this.#handler = options.handler;
+    this.#shared = {
+      task: options.task,
+      handler: options.handler,
+      spanName: `${options.task} process`,
+      queueUrl: options.queueUrl,
+      logger: options.logger,
+    };
     this.#timeoutMs = options.timeoutMs;
     this.#abortWaitMs = options.abortWaitMs;
     this.#shutdown = options.shutdown;
-    this.#queueUrl = options.queueUrl;
-    this.#logger = options.logger;
   }
 
   /** Calls the handler for a decoded message and reports how the call ended. */
   async run(held: Held, envelope: TaskEnvelope<TTask>, form: string, log: MessageLog): Promise<HandlerOutcome> {
     const started = performance.now();
-    const call = new HandlerCall(this.#timeoutMs > 0 ? Date.now() + this.#timeoutMs : Number.POSITIVE_INFINITY);
+    const deadline = this.#timeoutMs > 0 ? Date.now() + this.#timeoutMs : Number.POSITIVE_INFINITY;
+    const call = new HandlerCall(this.#shared, deadline, held, envelope, form, log);
     this.#calls.add(call);
     if (call.deadline !== Number.POSITIVE_INFINITY) this.#armTimeout();
     let result: unknown;
     let failed = false;
     let failure: unknown;
     try {
-      result = await withMessageSpan(
-        `${this.#task} process`,
-        envelope.traceparent,
-        envelope.tracestate,
-        () => ({
-          'messaging.system': 'aws_sqs',
-          'messaging.operation.type': 'process',
-          'messaging.destination.name': this.#queueUrl(),
-          'messaging.message.id': held.messageId,
-          'tq.task': this.#task,
-          'tq.task.id': envelope.id,
-          'tq.attempt': held.attempt,
-        }),
-        (traceparent, traceId) => {
-          log.bind(traceId ? { id: envelope.id, traceId } : { id: envelope.id });
-          const context = new Context<TTask>(this.#task, held, envelope, call, traceparent, log);
-          if (this.#logger.isLevelEnabled('debug')) log.get().debug({ form }, 'task started');
-          // One promise settles the call: the handler's own, or an abort (timeout, shutdown)
-          // that does not wait for a handler ignoring its signal.
-          return call.start(() => this.#handler(envelope.payload, context));
-        },
-      );
+      result = await withMessageSpan(this.#shared.spanName, envelope.traceparent, envelope.tracestate, call);
     } catch (error) {
       failed = true;
       failure = error;

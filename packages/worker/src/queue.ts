@@ -31,6 +31,11 @@ const FAILURE_NAMES: ReadonlySet<string> = new Set(Object.values(FAILURE_ATTRIBU
 const REASON_ATTRIBUTE_COUNT = FAILURE_NAMES.size;
 const MAX_REASON_LENGTH = 1024;
 
+/** What a delete needs: the receipt handle (a held message is one). */
+export interface Deletable {
+  receiptHandle: string;
+}
+
 interface VisibilityChange {
   receiptHandle: string;
   seconds: number;
@@ -68,7 +73,7 @@ export class TaskQueue {
   readonly #receiver: SQSClient;
   /** Per-call options of receives: the poll-abort signal, unless the receiver carries it itself. */
   readonly #receiveOptions: { abortSignal: AbortSignal } | undefined;
-  readonly #deletes: Batcher<string>;
+  readonly #deletes: Batcher<Deletable>;
   readonly #visibility: Batcher<VisibilityChange>;
   url = '';
   deadLetterUrl = '';
@@ -82,12 +87,12 @@ export class TaskQueue {
     this.#sqs = clients.sqs;
     this.#receiver = clients.receiver;
     this.#receiveOptions = clients.receiveOptions;
-    this.#deletes = new Batcher<string>({
+    this.#deletes = new Batcher<Deletable>({
       send: async (entries) => {
         const out = await this.#sqs.send(
           new DeleteMessageBatchCommand({
             QueueUrl: this.url,
-            Entries: entries.map(({ id, item }) => ({ Id: id, ReceiptHandle: item })),
+            Entries: entries.map(({ id, item }) => ({ Id: id, ReceiptHandle: item.receiptHandle })),
           }),
         );
         return batchFailures(out.Failed);
@@ -175,9 +180,9 @@ export class TaskQueue {
     return out.Messages ?? [];
   }
 
-  /** Deletes a message in the next batch; `done` hears how it went (no promise per delete). */
-  delete(receiptHandle: string, done: (error?: unknown) => void): void {
-    this.#deletes.push(receiptHandle, done);
+  /** Deletes a message in the next batch; `done` hears how it went, with the message (no promise per delete). */
+  delete<T extends Deletable>(message: T, done: (error: unknown, message: T) => void): void {
+    this.#deletes.push(message, done as (error: unknown, message: Deletable) => void);
   }
 
   /** Sets a message's visibility timeout in the next batch. */
@@ -220,8 +225,8 @@ export class TaskQueue {
   }
 
   /** Deletes a message now (after dead-lettering), resolving when SQS confirmed it. */
-  deleteNow(receiptHandle: string): Promise<void> {
-    return this.#deletes.add(receiptHandle);
+  deleteNow(message: Deletable): Promise<void> {
+    return this.#deletes.add(message);
   }
 
   /** Sends every delete and visibility change still waiting. */

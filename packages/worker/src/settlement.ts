@@ -65,11 +65,17 @@ export class Settlement {
     return undefined;
   }
 
+  /** Hears how a delete after success went: one function for every message, no closure each. */
+  readonly #deleted = (error: unknown, held: Held): void => {
+    if (error === undefined) return;
+    this.#logger.warn(
+      { err: error, messageId: held.messageId, attempt: held.attempt },
+      'delete failed after success: the task may run again (handlers are idempotent)',
+    );
+  };
+
   #delete(held: Held, id: string, result: unknown, durationMs: number, log: MessageLog): void {
-    this.#queue.delete(held.receiptHandle, (error) => {
-      if (error === undefined) return;
-      log.get().warn({ err: error }, 'delete failed after success: the task may run again (handlers are idempotent)');
-    });
+    this.#queue.delete(held, this.#deleted);
     if (this.#logger.isLevelEnabled('info')) {
       log.get().info({ durationMs: Math.round(durationMs), result }, 'task succeeded');
     }
@@ -142,7 +148,7 @@ export class Settlement {
       return 'retried';
     }
     // Only now that the DLQ holds a copy may the original go.
-    this.#queue.deleteNow(held.receiptHandle).catch((deleteError: unknown) => {
+    this.#queue.deleteNow(held).catch((deleteError: unknown) => {
       log.warn({ err: deleteError }, 'delete after dead-lettering failed: the message may be dead-lettered twice');
     });
     this.#metrics.deadLettered(code);

@@ -1,7 +1,6 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
-import type { S3AllowList } from '@tq/aws';
 import {
   awsClientSettings,
   registry as builtinRegistry,
@@ -12,7 +11,7 @@ import {
 } from '@tq/contracts';
 import { type Logger, pino } from 'pino';
 import { createOwnedSqsClients } from './clients.js';
-import { decodeMessage } from './decode.js';
+import { type DecodeOptions, decodeMessage } from './decode.js';
 import { WorkerError } from './errors.js';
 import { HandlerRunner, MessageLog } from './execution.js';
 import { Heartbeat } from './heartbeat.js';
@@ -62,11 +61,11 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   #state: WorkerState = 'idle';
   readonly #options: WorkerOptions<TTask>;
   readonly #settings: ResolvedOptions;
-  readonly #registry: TaskRegistry;
   readonly #prefix: string;
   readonly #logger: Logger;
   readonly #s3: S3Client;
-  readonly #s3Allow: S3AllowList;
+  /** What decoding needs, made once for every message. */
+  readonly #decodeOptions: DecodeOptions;
   /** Clients the worker made itself, destroyed when it stops. */
   readonly #owned: { destroy(): void }[] = [];
   readonly #taskMetrics: TaskMetrics;
@@ -93,7 +92,6 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.task = options.task;
     this.#options = options;
     this.#settings = settings;
-    this.#registry = registry;
     const env = readEnvironment();
     this.#prefix = options.prefix ?? env.prefix;
     const clientSettings = awsClientSettings({
@@ -115,7 +113,12 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     }
     this.#s3 = options.s3 ?? new S3Client(clientSettings);
     if (!options.s3) this.#owned.push(this.#s3);
-    this.#s3Allow = resolveS3Allow(options.s3Allow, { prefix: options.prefix });
+    this.#decodeOptions = {
+      registry,
+      s3: this.#s3,
+      allow: resolveS3Allow(options.s3Allow, { prefix: options.prefix }),
+      signal: this.#shutdownAbort.signal,
+    };
     // Claim-check downloads listen on the shutdown signal; there are up to `concurrency` of them.
     setMaxListeners(settings.concurrency + 16, this.#shutdownAbort.signal);
     this.#logger = (options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })).child({ task: options.task });
@@ -324,12 +327,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
 
   /** Decodes and checks the message, then hands it to the handler or settles it as poison. */
   async #attempt(held: Held, log: MessageLog): Promise<Settled> {
-    let decoded = decodeMessage(held.message, {
-      registry: this.#registry,
-      s3: this.#s3,
-      allow: this.#s3Allow,
-      signal: this.#shutdownAbort.signal,
-    });
+    let decoded = decodeMessage(held.message, this.#decodeOptions);
     if (decoded instanceof Promise) decoded = await decoded;
     if (!decoded.ok) {
       const failure: AttemptOutcome = this.#shutdownAbort.signal.aborted
