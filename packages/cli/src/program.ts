@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerDemo } from './commands/demo.js';
 import { registerDlq } from './commands/dlq.js';
@@ -8,10 +9,16 @@ import { registerStats } from './commands/stats.js';
 import { registerUp } from './commands/up.js';
 import { UsageError } from './errors.js';
 
+/** This package's version (`src/` and `dist/` sit at the same depth below package.json). */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 /** Builds the `tq` command line. Every command has `--help`. */
 export function createProgram(): Command {
   const program = new Command('tq')
     .description('tq: typed task queues on Amazon SQS and SNS')
+    .version(version(), '-V, --version', 'print the version of tq')
     .showHelpAfterError()
     .configureOutput({ outputError: (text, write) => write(text) });
   registerUp(program);

@@ -81,6 +81,9 @@ describe('tq send, stats and dlq as subprocesses', () => {
     expect(invalid.output).toContain('/payload/to/0');
     const delay = await runTq(['send', 'send_email', JSON.stringify(email), '--delay', 'soon'], env);
     expect(delay.code).toBe(2);
+    const tooLong = await runTq(['send', 'send_email', JSON.stringify(email), '--delay', '1000'], env);
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.output.trim()).toBe('tq: --delay is 1000, must be from 0 to 900 seconds');
     const missing = await runTq(['send', 'send_email', '@/nonexistent/payload.json'], env);
     expect(missing.code).toBe(2);
     expect(await queueCounts(sqs, await url('send_email'))).toEqual({ visible: 0, inFlight: 0, delayed: 0 });

@@ -73,5 +73,10 @@ describe('tq', () => {
     const unknown = await runTq(['nope']);
     expect(unknown.code).toBe(2);
     expect(unknown.output).toContain("unknown command 'nope'");
+    const version = await runTq(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.output.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const sendHelp = await runTq(['send', '--help']);
+    expect(sendHelp.output).toContain('tq schema <task>');
   });
 });

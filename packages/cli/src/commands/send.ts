@@ -50,6 +50,13 @@ function integer(flag: string, value: string): number {
   return number;
 }
 
+/** `--delay`: SQS delays one message by 0 to 900 s. */
+function delaySeconds(value: string): number {
+  const seconds = integer('--delay', value);
+  if (seconds < 0 || seconds > 900) throw new UsageError(`--delay is ${seconds}, must be from 0 to 900 seconds`);
+  return seconds;
+}
+
 /** `tq send <task> <json | @file | ->`: validates and sends one task through the producer SDK. */
 export function registerSend(program: Command): void {
   program
@@ -65,7 +72,7 @@ export function registerSend(program: Command): void {
     .option('--id <uuid>', 'task id (default: a random UUID)')
     .addHelpText(
       'after',
-      '\nExample:\n  tq send send_email \'{"to":["ada@example.com"],"subject":"Hi","text":"Hello"}\'',
+      '\nThe payload of each task type: tq schema <task> (its JSON Schema).\n\nExample:\n  tq send send_email \'{"to":["ada@example.com"],"subject":"Hi","text":"Hello"}\'',
     )
     .action(async (task: string, payloadArgument: string, flags: SendFlags) => {
       checkTask(task);
@@ -75,7 +82,7 @@ export function registerSend(program: Command): void {
       const payload = await readPayload(payloadArgument);
       const options: SendOptions = {
         ...(flags.route ? { route: flags.route as 'topic' | 'queue' } : {}),
-        ...(flags.delay !== undefined ? { delaySeconds: integer('--delay', flags.delay) } : {}),
+        ...(flags.delay !== undefined ? { delaySeconds: delaySeconds(flags.delay) } : {}),
         ...(flags.group !== undefined ? { groupId: flags.group } : {}),
         ...(flags.dedupId !== undefined ? { deduplicationId: flags.dedupId } : {}),
         ...(flags.idempotencyKey !== undefined ? { idempotencyKey: flags.idempotencyKey } : {}),
