@@ -20,7 +20,7 @@ describe('tq up with every worker, and tq demo against it', () => {
       for (const app of ['cleanup', 'email', 'image', 'report']) {
         await waitForOutput(up, new RegExp(`${app}\\s+info\\s+worker started`));
       }
-      const demo = await runTq(['demo', '--mail-dir', mailDir, '--timeout', '90'], {
+      const demo = await runTq(['demo', '--mail-dir', mailDir, '--timeout', '150'], {
         TQ_ENDPOINT: endpoint,
         TQ_PREFIX: 'demo',
         SMTP_URL: '',
@@ -48,5 +48,5 @@ describe('tq up with every worker, and tq demo against it', () => {
     } finally {
       up.kill('SIGKILL');
     }
-  }, 180_000);
+  }, 300_000);
 });

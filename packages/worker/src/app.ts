@@ -28,6 +28,9 @@ export async function runWorkerApp<TTask extends TaskName>(options: {
   create(context: WorkerAppContext): Worker<TTask>;
 }): Promise<void> {
   const logger = pino({ name: options.name, level: process.env.LOG_LEVEL ?? 'info' });
+  // tq pins AWS SDK releases that run on Node 20; the SDK's warning is about later releases,
+  // which tq does not use, so a worker's first log line is not a warning it cannot act on.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   try {
     const env = readEnvironment();
     const runtime = readWorkerEnvironment(process.env, options.defaults);
