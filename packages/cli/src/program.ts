@@ -19,6 +19,8 @@ export function createProgram(): Command {
   const program = new Command('tq')
     .description('tq: typed task queues on Amazon SQS and SNS')
     .version(version(), '-V, --version', 'print the version of tq')
+    // Program options only before a command, so `tq schema <task> --version 2` is the command's own.
+    .enablePositionalOptions()
     .showHelpAfterError()
     .configureOutput({ outputError: (text, write) => write(text) });
   registerUp(program);
