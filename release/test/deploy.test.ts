@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,14 +9,22 @@ import { promisify } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { createTask, encodeMessageBody } from '@tq/contracts';
+import { createTask, encodeMessageBody, registry } from '@tq/contracts';
 import { type LocalEndpoint, type SmtpSink, startLocalEndpoint, startSmtpSink, uniqueName } from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const apps = ['email-worker', 'image-worker', 'cleanup-worker', 'report-worker'];
+/** Every app of the repository, with the task type it consumes (`tq.task` in its package.json). */
+const apps = readdirSync(join(root, 'apps'))
+  .filter((name) => existsSync(join(root, 'apps', name, 'package.json')))
+  .map((name) => {
+    const manifest = JSON.parse(readFileSync(join(root, 'apps', name, 'package.json'), 'utf8')) as {
+      tq?: { task?: string };
+    };
+    return { name, task: manifest.tq?.task };
+  });
 
 /**
  * Each app deploys as a self-contained folder (`pnpm run deploy`: its dist, its production
@@ -44,9 +53,14 @@ describe('apps deploy into folders that run with plain node', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
+  it('has one app per registered task type', () => {
+    // A task type without an app (or an app without a task) fails here instead of being skipped.
+    expect(apps.map((app) => app.task).sort()).toEqual([...registry.names()].sort());
+  });
+
   it('deploys every app, starts each with plain node, and the email worker delivers a task', async () => {
     const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { packageManager: string };
-    for (const app of apps) {
+    for (const { name: app } of apps) {
       await run('npx', ['-y', manifest.packageManager, 'run', 'deploy', join(work, app)], {
         cwd: join(root, 'apps', app),
         maxBuffer: 32 * 1024 * 1024,
@@ -55,7 +69,7 @@ describe('apps deploy into folders that run with plain node', () => {
       expect(files.sort()).toEqual(['Dockerfile', 'README.md', 'dist', 'node_modules', 'package.json']);
     }
 
-    const children = apps.map((app) => {
+    const children = apps.map(({ name: app }) => {
       const child = spawn(process.execPath, ['dist/main.js'], {
         cwd: join(work, app),
         // Only what a container would get: no workspace, no TypeScript loader, no source condition.
