@@ -55,13 +55,15 @@ export function isNonRetryableError(value: unknown): value is NonRetryableError 
  * - `NO_DEAD_LETTER_QUEUE`: the queue has no redrive policy and no `deadLetterQueueUrl` was given.
  * - `HANDLER_TIMEOUT`: a handler ran longer than `handlerTimeoutMs` (the attempt is retried).
  * - `ALREADY_STARTED`: `start()` was called twice.
+ * - `HTTP_PORT_IN_USE`: the health server's port is taken (another worker on the host?).
  */
 export type WorkerErrorCode =
   | 'INVALID_OPTIONS'
   | 'QUEUE_NOT_FOUND'
   | 'NO_DEAD_LETTER_QUEUE'
   | 'HANDLER_TIMEOUT'
-  | 'ALREADY_STARTED';
+  | 'ALREADY_STARTED'
+  | 'HTTP_PORT_IN_USE';
 
 /** Thrown by `createWorker`/`start()` for configuration problems, and reported for handler timeouts. */
 export class WorkerError extends Error {

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, type Metric, Registry } from 'prom-client';
+import { WorkerError } from './errors.js';
 
 /** The worker's Prometheus metrics. Labels: `task` everywhere, plus the ones named. */
 export interface WorkerMetrics {
@@ -233,9 +234,19 @@ export async function startHealthServer(
     reply(404, '{"error":"not found"}');
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EADDRINUSE') return reject(error);
+      reject(
+        new WorkerError(
+          'HTTP_PORT_IN_USE',
+          `port ${options.port} on ${options.host} is already in use (another worker on this host?): give each worker its own http.port (TQ_HTTP_PORT for the apps), 0 for any free port, or turn it off`,
+          { cause: error },
+        ),
+      );
+    };
+    server.once('error', failed);
     server.listen(options.port, options.host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

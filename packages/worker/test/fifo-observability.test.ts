@@ -82,6 +82,19 @@ describe('observability', () => {
     const base = `http://127.0.0.1:${worker.http?.port}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    // A second worker on the same port says which port and how to fix it.
+    const second = harness.worker({
+      task: 'send_email',
+      queueUrl: queue.url,
+      http: { port: worker.http?.port ?? 0 },
+      handler: () => undefined,
+    });
+    await expect(second.start()).rejects.toMatchObject({
+      code: 'HTTP_PORT_IN_USE',
+      message: expect.stringMatching(
+        new RegExp(`port ${worker.http?.port} on 127.0.0.1 is already in use.*TQ_HTTP_PORT`),
+      ),
+    });
     for (const subject of ['ok', 'flaky']) {
       const envelope = createTask('send_email', { ...samples.send_email, subject });
       await harness.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: JSON.stringify(envelope) }));
