@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { readEnvironment, type TqEnvironment } from '@tq/contracts';
 import { type LocalEndpoint, type SmtpSink, startLocalEndpoint, startSmtpSink } from '@tq/testing';
 import { createContext } from './context.js';
+import { UsageError } from './errors.js';
 
 /** Options of the local stack (`tq up`, and `tq demo` when nothing is running). */
 export interface LocalStackOptions {
@@ -67,6 +68,14 @@ export function formatLogLine(app: string, line: string): string {
   return `${time} ${app.padEnd(8)} ${level.padEnd(5)} ${record.msg}${fields.length ? `  ${fields.join(' ')}` : ''}`;
 }
 
+/** Turns "address in use" into a usage error that names the port and the flag; other errors pass. */
+function portTaken(message: string): (error: unknown) => never {
+  return (error) => {
+    if ((error as NodeJS.ErrnoException | null)?.code === 'EADDRINUSE') throw new UsageError(message);
+    throw error;
+  };
+}
+
 /** The worker apps of this repository, each with the command that runs it. */
 export function findWorkerApps(): { name: string; command: string[] }[] {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -111,8 +120,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await local?.stop();
   };
   try {
-    if (!base.endpoint)
-      local = await startLocalEndpoint({ port: options.port, host: options.host, region: base.region });
+    if (!base.endpoint) {
+      local = await startLocalEndpoint({ port: options.port, host: options.host, region: base.region }).catch(
+        portTaken(
+          `the endpoint's port ${options.port} on ${options.host} is in use (another tq up?): start with --port <free port> (0 picks one), or point TQ_ENDPOINT at the endpoint already running`,
+        ),
+      );
+    }
     const env = { ...base, endpoint: base.endpoint ?? (local?.endpoint as string) };
     const context = createContext({ endpoint: env.endpoint });
     try {
@@ -127,7 +141,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     let mailDir: string | undefined;
     if (!smtpUrl) {
       mailDir = resolve(options.mailDir);
-      sink = await startSmtpSink({ host: options.host, port: options.smtpPort, dir: mailDir });
+      sink = await startSmtpSink({ host: options.host, port: options.smtpPort, dir: mailDir }).catch(
+        portTaken(
+          `the mail sink's port ${options.smtpPort} on ${options.host} is in use: start with --smtp-port <free port> (0 picks one), or set SMTP_URL to a mail server`,
+        ),
+      );
       smtpUrl = sink.url;
       sink.onMessage((mail) => {
         const to = mail.envelope.to.join(', ');

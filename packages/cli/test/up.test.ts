@@ -54,6 +54,27 @@ describe('tq up', () => {
     }
   });
 
+  it('names the taken port and the flag that moves it, for the endpoint and the mail sink', async () => {
+    const busy = await startLocalEndpoint();
+    try {
+      const endpoint = await runTq(['up', '--port', String(busy.port), '--no-workers', '--mail-dir', mailDir()], {
+        TQ_ENDPOINT: '',
+      });
+      expect(endpoint.code).toBe(2);
+      expect(endpoint.output).toContain(`tq: the endpoint's port ${busy.port} on 127.0.0.1 is in use`);
+      expect(endpoint.output).toContain('--port');
+      const smtp = await runTq(
+        ['up', '--port', '0', '--smtp-port', String(busy.port), '--no-workers', '--mail-dir', mailDir()],
+        { TQ_ENDPOINT: '', TQ_PREFIX: 'porttest' },
+      );
+      expect(smtp.code).toBe(2);
+      expect(smtp.output).toContain(`tq: the mail sink's port ${busy.port} on 127.0.0.1 is in use`);
+      expect(smtp.output).toContain('--smtp-port');
+    } finally {
+      await busy.stop();
+    }
+  });
+
   it('rejects bad configuration with one clear line and a non-zero exit', async () => {
     const result = await runTq(['up'], { TQ_ENDPOINT: 'not a url' });
     expect(result.code).toBe(1);
