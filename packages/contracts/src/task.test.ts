@@ -59,6 +59,12 @@ describe('parseTask', () => {
     });
   });
 
+  it('reports a missing field once, as "is required", not as each rule it would have to meet', () => {
+    const { subject: _subject, ...payload } = validPayloads.send_email;
+    const parsed = parseTask({ ...validEnvelope, payload });
+    expect(parsed.ok ? [] : parsed.error.violations).toEqual([{ path: '/payload/subject', message: 'is required' }]);
+  });
+
   it('reports flat-form violations at the flat paths', () => {
     const parsed = parseTask({ task: 'send_email', to: 'not-an-address', subject: 'Hi' });
     expect(parsed.ok).toBe(false);

@@ -5,7 +5,8 @@ import type { Violation } from './errors.js';
 
 /**
  * Every violation TypeBox finds, with a schema's `errorMessage` (a JSON Schema annotation
- * ajv-errors also reads) in place of its generic text, and duplicates at one path dropped
+ * ajv-errors also reads) in place of its generic text, a missing field reported once as
+ * "is required", and duplicates at one path dropped
  * (a `pattern` and a `format` failing for the same value say the same thing). Where a union
  * fails and exactly one of its variants has the value's JSON type, that variant's own
  * violations are reported: `{ name: "..." }` with a bad name says so, not "expected union".
@@ -21,8 +22,9 @@ export function collectViolations(check: TypeCheck<TSchema>, value: unknown): Vi
         visit(variant);
         continue;
       }
+      // A missing field is missing, whatever its rules: one "is required", not each rule it breaks.
       const custom = (error.schema as { errorMessage?: unknown }).errorMessage;
-      const message = typeof custom === 'string' ? custom : error.message;
+      const message = error.value === undefined ? 'is required' : typeof custom === 'string' ? custom : error.message;
       const key = `${error.path}\u0000${message}`;
       if (seen.has(key)) continue;
       seen.add(key);
