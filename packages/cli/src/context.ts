@@ -28,7 +28,16 @@ export function createContext(overrides: Partial<TqEnvironment> = {}): CliContex
     sns,
     s3,
     provisioner: () =>
-      createProvisioner({ sqs, sns, s3, topology: defineTopology({ prefix: env.prefix, bucket: env.bucket }) }),
+      createProvisioner({
+        sqs,
+        sns,
+        s3,
+        topology: defineTopology({
+          prefix: env.prefix,
+          bucket: env.bucket,
+          queues: Object.fromEntries(env.fifoTasks.map((task) => [task, { fifo: true }])),
+        }),
+      }),
     close() {
       sqs.destroy();
       sns.destroy();

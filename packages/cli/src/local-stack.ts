@@ -34,7 +34,10 @@ export interface LocalStack {
   mailDir: string | undefined;
   /** Worker apps started, by name. */
   workers: string[];
+  /** Stops the workers gracefully (each finishes its running tasks), then the sink and endpoint. */
   stop(): Promise<void>;
+  /** Kills the workers at once (SIGKILL): their messages come back when their visibility ends. */
+  kill(): void;
 }
 
 const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
@@ -74,6 +77,19 @@ function portTaken(message: string): (error: unknown) => never {
     if ((error as NodeJS.ErrnoException | null)?.code === 'EADDRINUSE') throw new UsageError(message);
     throw error;
   };
+}
+
+/**
+ * How the user runs this tq, as a command that works when pasted into a shell in the working
+ * directory: the repository's `./tq` script when this CLI runs from a clone (its path when the
+ * shell is elsewhere), else the installed `tq` bin.
+ */
+export function tqCommand(): string {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const script = join(root, 'tq');
+  if (!existsSync(script) || !existsSync(join(root, 'pnpm-workspace.yaml'))) return 'tq';
+  const rel = relative(process.cwd(), script);
+  return rel === 'tq' ? './tq' : script;
 }
 
 /** The worker apps of this repository, each with the command that runs it. */
@@ -185,7 +201,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     if (options.workers !== false && workers.length === 0) {
       log('tq: no worker apps found next to this tq (run it from the repository); queues only');
     }
-    return { env, smtpUrl, mailDir, workers: workers.map((app) => app.name), stop };
+    const kill = () => {
+      for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    };
+    return { env, smtpUrl, mailDir, workers: workers.map((app) => app.name), stop, kill };
   } catch (error) {
     await stop();
     throw error;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { classifyAwsError } from '@tq/aws';
 import { Command } from 'commander';
 import { registerDemo } from './commands/demo.js';
 import { registerDlq } from './commands/dlq.js';
@@ -33,6 +34,25 @@ export function createProgram(): Command {
   return program;
 }
 
+/**
+ * The message of a failed command, with the fix where the cause is the setup rather than the
+ * command: with `TQ_ENDPOINT` unset tq talks to real AWS, so missing or rejected credentials most
+ * often mean the user meant the local system of `tq up`.
+ */
+export function explain(error: unknown, env: NodeJS.ProcessEnv = process.env): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (classifyAwsError(error) !== 'credentials' || error instanceof UsageError) return message;
+  if (env.TQ_ENDPOINT) {
+    return `${message} (endpoint ${env.TQ_ENDPOINT}: it rejected the credentials; local endpoints accept any, so check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or unset them)`;
+  }
+  return [
+    `${message}.`,
+    'TQ_ENDPOINT is not set, so tq is talking to real AWS, and the AWS credentials are missing or rejected.',
+    'For the local system that `tq up` runs: export TQ_ENDPOINT=http://127.0.0.1:4566 (the URL `tq up` prints).',
+    'For AWS: configure credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or an instance role).',
+  ].join('\n  ');
+}
+
 /** Runs the CLI; resolves with the process exit code (0 ok, 1 failure, 2 usage). */
 export async function run(argv: readonly string[]): Promise<number> {
   const program = createProgram().exitOverride();
@@ -46,7 +66,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (typeof code === 'string' && code.startsWith('commander.')) {
       return code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : 2;
     }
-    console.error(`tq: ${(error as Error).message}`);
+    console.error(`tq: ${explain(error)}`);
     return error instanceof UsageError ? 2 : 1;
   }
 }

@@ -2,8 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type LocalEndpoint, startLocalEndpoint, uniqueName } from '@tq/testing';
+import { createWorker } from '@tq/worker';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTq } from './run-cli.js';
+
+const email = { to: ['ada@example.com'], subject: 'Hi', text: 'Hello' };
 
 describe('tq provision', () => {
   let endpoint: LocalEndpoint;
@@ -30,6 +34,55 @@ describe('tq provision', () => {
 
     const again = await runTq(['provision'], env(prefix));
     expect(again.output.trim()).toBe(`tq: ${prefix} is up to date on ${endpoint.endpoint}`);
+  });
+
+  it('TQ_FIFO_TASKS: provisions the FIFO pair, tq send --group reaches it, a worker consumes it in order', async () => {
+    const prefix = uniqueName('fifo');
+    const fifoEnv = { ...env(prefix), TQ_FIFO_TASKS: 'send_email' };
+    const withoutFifo = await runTq(['send', 'send_email', JSON.stringify(email), '--group', 'g1'], env(prefix));
+    expect(withoutFifo.code).toBe(1);
+
+    const applied = await runTq(['provision'], fifoEnv);
+    expect(applied.code, applied.output).toBe(0);
+    expect(applied.output).toContain(`+ create queue ${prefix}-send_email.fifo`);
+    expect(applied.output).toContain(`+ create queue ${prefix}-send_email-dlq.fifo`);
+    expect(applied.output).not.toContain(`+ create subscription ${prefix}-tasks -> ${prefix}-send_email`);
+
+    const noGroup = await runTq(['send', 'send_email', JSON.stringify(email)], fifoEnv);
+    expect(noGroup.code).toBe(1);
+    expect(noGroup.output).toContain('give a groupId');
+    const ids: string[] = [];
+    for (const subject of ['first', 'second', 'third']) {
+      const sent = await runTq(['send', 'send_email', JSON.stringify({ ...email, subject }), '--group', 'g1'], fifoEnv);
+      expect(sent.code, sent.output).toBe(0);
+      ids.push(sent.output.split('\n')[0]?.trim() ?? '');
+    }
+
+    // The worker finds the FIFO queue from TQ_FIFO_TASKS, as a deployed app does.
+    process.env.TQ_FIFO_TASKS = 'send_email';
+    const subjects: string[] = [];
+    const worker = createWorker({
+      task: 'send_email',
+      endpoint: endpoint.endpoint,
+      prefix,
+      logger: pino({ level: 'silent' }),
+      handleSignals: false,
+      waitTimeSeconds: 1,
+      handler: (payload) => {
+        subjects.push(payload.subject);
+      },
+    });
+    delete process.env.TQ_FIFO_TASKS;
+    const done = new Promise<void>((resolve) =>
+      worker.on('succeeded', () => {
+        if (subjects.length === 3) resolve();
+      }),
+    );
+    await worker.start();
+    await done;
+    await worker.stop();
+    expect(subjects).toEqual(['first', 'second', 'third']);
+    expect(new Set(ids).size).toBe(3);
   });
 
   it('fails with one line and exit 1 when the endpoint is unreachable', async () => {

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { localClientConfig, startLocalEndpoint } from '@tq/testing';
@@ -25,6 +26,11 @@ describe('tq up', () => {
       const buckets = await new S3Client(config).send(new ListBucketsCommand({}));
       expect(buckets.Buckets?.map((bucket) => bucket.Name)).toContain('uptest-artifacts');
       expect(child.output()).toContain('provisioned topic uptest-tasks');
+      // The banner's commands work as printed: the clone's ./tq script, by path from elsewhere.
+      const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'tq');
+      expect(child.output()).toContain(`then try \`${resolve(script)} demo\``);
+      // Ctrl-C reaches the process twice at once when `pnpm start` forwards it: still one clean stop.
+      child.kill('SIGINT');
       child.kill('SIGINT');
       const [code] = await once(child, 'exit');
       expect(code).toBe(0);
@@ -99,5 +105,24 @@ describe('tq', () => {
     expect(version.output.trim()).toMatch(/^\d+\.\d+\.\d+/);
     const sendHelp = await runTq(['send', '--help']);
     expect(sendHelp.output).toContain('tq schema <task>');
+  });
+
+  it('without TQ_ENDPOINT or credentials, says it is talking to AWS and how to point it at tq up', async () => {
+    const result = await runTq(['stats'], {
+      TQ_ENDPOINT: undefined,
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_SECRET_ACCESS_KEY: undefined,
+      AWS_SESSION_TOKEN: undefined,
+      AWS_PROFILE: undefined,
+      AWS_CONFIG_FILE: '/nonexistent/tq-config',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/tq-credentials',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined,
+      AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
+      AWS_WEB_IDENTITY_TOKEN_FILE: undefined,
+    });
+    expect(result.code).toBe(1);
+    expect(result.output).toContain('TQ_ENDPOINT is not set, so tq is talking to real AWS');
+    expect(result.output).toContain('export TQ_ENDPOINT=http://127.0.0.1:4566');
   });
 });

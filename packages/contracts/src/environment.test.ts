@@ -8,6 +8,7 @@ describe('readEnvironment', () => {
       region: 'us-east-1',
       prefix: 'tq',
       bucket: 'tq-artifacts',
+      fifoTasks: [],
     });
   });
 
@@ -19,7 +20,17 @@ describe('readEnvironment', () => {
         TQ_PREFIX: 'Shop_prod',
         TQ_BUCKET: 'shop-files',
       }),
-    ).toEqual({ endpoint: 'http://127.0.0.1:4566', region: 'eu-west-1', prefix: 'Shop_prod', bucket: 'shop-files' });
+    ).toEqual({
+      endpoint: 'http://127.0.0.1:4566',
+      region: 'eu-west-1',
+      prefix: 'Shop_prod',
+      bucket: 'shop-files',
+      fifoTasks: [],
+    });
+    expect(readEnvironment({ TQ_FIFO_TASKS: ' send_email, generate_report ,' }).fifoTasks).toEqual([
+      'send_email',
+      'generate_report',
+    ]);
     expect(readEnvironment({ TQ_PREFIX: 'Shop_prod' }).bucket).toBe('shop-prod-artifacts');
   });
 
@@ -28,6 +39,7 @@ describe('readEnvironment', () => {
     [{ AWS_REGION: 'Europe' }, /AWS_REGION is "Europe"/],
     [{ TQ_PREFIX: 'a b' }, /TQ_PREFIX is "a b"/],
     [{ TQ_BUCKET: 'Bad_Bucket' }, /TQ_BUCKET is "Bad_Bucket"/],
+    [{ TQ_FIFO_TASKS: 'send_email;x' }, /TQ_FIFO_TASKS names "send_email;x"/],
   ])('rejects %j with a message naming the variable', (env, message) => {
     expect(() => readEnvironment(env)).toThrow(ConfigError);
     expect(() => readEnvironment(env)).toThrow(message);

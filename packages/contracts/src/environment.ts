@@ -1,3 +1,5 @@
+import { TASK_NAME_PATTERN } from './registry.js';
+
 /** Configuration every tq component reads from the environment (DESIGN.md "Configuration"). */
 export interface TqEnvironment {
   /** Custom endpoint (local fauxqs, LocalStack, ElasticMQ); undefined means real AWS. */
@@ -5,6 +7,12 @@ export interface TqEnvironment {
   region: string;
   prefix: string;
   bucket: string;
+  /**
+   * Task types whose queues are FIFO (`TQ_FIFO_TASKS`, comma-separated): provisioning creates
+   * `<prefix>-<task>.fifo` and its `-dlq.fifo` instead of the standard pair, workers consume it,
+   * producers send those tasks straight to it with a message group.
+   */
+  fifoTasks: readonly string[];
 }
 
 /** Thrown when an environment variable holds a value tq cannot use. */
@@ -14,7 +22,7 @@ export class ConfigError extends Error {
 }
 
 /**
- * Reads and validates `TQ_ENDPOINT`, `AWS_REGION`, `TQ_PREFIX` and `TQ_BUCKET`. Throws
+ * Reads and validates `TQ_ENDPOINT`, `AWS_REGION`, `TQ_PREFIX`, `TQ_BUCKET` and `TQ_FIFO_TASKS`. Throws
  * `ConfigError` naming the variable, its value and what it must be.
  */
 export function readEnvironment(
@@ -44,7 +52,17 @@ export function readEnvironment(
       `TQ_BUCKET is "${bucket}", must be a valid S3 bucket name (3-63 lowercase letters, digits, . or -)`,
     );
   }
-  return { endpoint, region, prefix, bucket };
+  const fifoTasks = (env.TQ_FIFO_TASKS ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const badTask = fifoTasks.find((name) => !new RegExp(TASK_NAME_PATTERN).test(name));
+  if (badTask !== undefined) {
+    throw new ConfigError(
+      `TQ_FIFO_TASKS names "${badTask}", must be a comma-separated list of task types such as send_email,generate_report`,
+    );
+  }
+  return { endpoint, region, prefix, bucket, fifoTasks };
 }
 
 /** The SNS topic every task is published to: `<prefix>-tasks`. */

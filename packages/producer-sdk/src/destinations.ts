@@ -1,5 +1,6 @@
 import { ListTopicsCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { classifyAwsError } from '@tq/aws';
 import { queueName, topicName } from '@tq/contracts';
 import { fromAwsError, ProducerError } from './errors.js';
 
@@ -63,6 +64,13 @@ export class Destinations {
       .then((result) => result.QueueUrl as string)
       .catch((error: unknown) => {
         this.#queueUrls.delete(key);
+        if (fifo && classifyAwsError(error) === 'not-found') {
+          throw new ProducerError(
+            'QUEUE_NOT_FOUND',
+            `queue ${name} does not exist: a message group needs the task's FIFO queue; list ${task} in TQ_FIFO_TASKS and run \`tq provision\``,
+            { cause: error },
+          );
+        }
         throw fromAwsError(error, `queue ${name}`);
       });
     this.#queueUrls.set(key, lookup);

@@ -99,9 +99,21 @@ export function prepareTask<TTask extends TaskName>(
   task: TTask,
   payload: TaskPayload<TTask>,
   sendOptions: SendOptions,
-  context: { registry: TaskRegistry | undefined; claimChecks: boolean; trace: TraceHeaders },
+  context: {
+    registry: TaskRegistry | undefined;
+    claimChecks: boolean;
+    trace: TraceHeaders;
+    fifoTasks?: readonly string[];
+  },
 ): Prepared {
   checkSendOptions(sendOptions);
+  if (sendOptions.groupId === undefined && context.fifoTasks?.includes(task)) {
+    // A standard topic cannot deliver to a FIFO queue: without a group the task would reach nothing.
+    throw new ProducerError(
+      'INVALID_OPTIONS',
+      `invalid send options: ${task}'s queue is FIFO (TQ_FIFO_TASKS): give a groupId (\`tq send --group <id>\`)`,
+    );
+  }
   const taskOptions: CreateTaskOptions = {};
   if (sendOptions.id !== undefined) taskOptions.id = sendOptions.id;
   if (sendOptions.idempotencyKey !== undefined) taskOptions.idempotencyKey = sendOptions.idempotencyKey;

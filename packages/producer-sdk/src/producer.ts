@@ -44,7 +44,11 @@ export function createProducer(options: ProducerOptions = {}): Producer {
   if (!options.sns) owned.push(sns);
   let s3 = options.s3;
   const destinations = new Destinations({ sqs, sns, prefix, topicArn: options.topicArn, queueUrls: options.queueUrls });
-  const prepareContext = { registry: options.registry, claimChecks: options.largePayloads !== undefined };
+  const prepareContext = {
+    registry: options.registry,
+    claimChecks: options.largePayloads !== undefined,
+    fifoTasks: options.fifoTasks ?? env.fifoTasks,
+  };
 
   /** Stores an oversized envelope in S3 and swaps the body for a pointer to it. */
   async function claimCheck(prepared: Prepared): Promise<void> {

@@ -30,6 +30,11 @@ export interface ProducerOptions {
    * Without it, such tasks throw `PayloadTooLargeError`.
    */
   largePayloads?: { bucket: string };
+  /**
+   * Task types whose queues are FIFO (default: `TQ_FIFO_TASKS`). Sending one without a `groupId`
+   * throws `INVALID_OPTIONS`: the topic cannot deliver to a FIFO queue, so the task would reach nothing.
+   */
+  fifoTasks?: readonly string[];
   /** Batch calls `sendBatch` runs at once. Default 8. */
   batchConcurrency?: number;
   /** Attempts per batch entry that failed transiently (throttling, network, server faults). Default 4. */

@@ -114,6 +114,21 @@ describe('producer against the local endpoint', () => {
     });
     const error = await missing.send('send_email', email, { route: 'queue' }).catch((caught: unknown) => caught);
     expect(isProducerError(error) && error.code).toBe('QUEUE_NOT_FOUND');
+    // A message group needs the FIFO queue, which exists only for the tasks TQ_FIFO_TASKS lists.
+    await expect(producer().send('send_email', email, { groupId: 'g1' })).rejects.toMatchObject({
+      code: 'QUEUE_NOT_FOUND',
+      message: expect.stringContaining(`queue ${prefix}-send_email.fifo does not exist`),
+    });
+    await expect(producer().send('send_email', email, { groupId: 'g1' })).rejects.toThrow(/TQ_FIFO_TASKS/);
+  });
+
+  it('refuses a FIFO task without a message group, before any call: the topic cannot deliver it', async () => {
+    // Port 9 answers nothing: any call would fail as an AWS error, not as INVALID_OPTIONS.
+    const fifo = createProducer({ endpoint: 'http://127.0.0.1:9', prefix, fifoTasks: ['send_email'] });
+    await expect(fifo.send('send_email', email)).rejects.toMatchObject({
+      code: 'INVALID_OPTIONS',
+      message: expect.stringContaining("send_email's queue is FIFO (TQ_FIFO_TASKS): give a groupId"),
+    });
   });
 
   it('makes no call until the first send, and reports an unreachable endpoint as a retryable AWS error', async () => {

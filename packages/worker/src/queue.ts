@@ -120,26 +120,26 @@ export class TaskQueue {
   }
 
   /**
-   * Finds the queue (`given.queueUrl`, else `<prefix>-<task>` by name) and its dead-letter queue
+   * Finds the queue (`given.queueUrl`, else `<prefix>-<task>`, or `<prefix>-<task>.fifo`, by name) and its dead-letter queue
    * (`given.deadLetterQueueUrl`, else the redrive policy's target), and the policy's
    * `maxReceiveCount`. Throws `WorkerError` (`QUEUE_NOT_FOUND`, `NO_DEAD_LETTER_QUEUE`).
    */
   async resolve(
     task: string,
     prefix: string,
+    fifo: boolean,
     given: { queueUrl?: string; deadLetterQueueUrl?: string },
   ): Promise<void> {
     this.url = given.queueUrl ?? '';
     this.deadLetterUrl = given.deadLetterQueueUrl ?? '';
     if (!this.url) {
-      const name = queueName(prefix, task);
+      const name = queueName(prefix, task, fifo);
       try {
         this.url = (await this.#sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl ?? '';
       } catch (error) {
         if (classifyAwsError(error) === 'not-found') {
-          throw new WorkerError('QUEUE_NOT_FOUND', `queue ${name} does not exist: run \`tq provision\``, {
-            cause: error,
-          });
+          const how = fifo ? `run \`tq provision\` with ${task} in TQ_FIFO_TASKS` : 'run `tq provision`';
+          throw new WorkerError('QUEUE_NOT_FOUND', `queue ${name} does not exist: ${how}`, { cause: error });
         }
         throw error;
       }

@@ -57,6 +57,11 @@ export interface WorkerOptions<TTask extends TaskName> {
   deadLetterQueueUrl?: string;
   /** Resource name prefix; defaults to `TQ_PREFIX`, then `tq`. */
   prefix?: string;
+  /**
+   * Consume the task's FIFO queue (`<prefix>-<task>.fifo`) instead of the standard one; default:
+   * whether `TQ_FIFO_TASKS` lists the task. Ignored when `queueUrl` is given.
+   */
+  fifo?: boolean;
   /** Defaults to `AWS_REGION`, then `us-east-1`. */
   region?: string;
   /** Custom endpoint; defaults to `TQ_ENDPOINT` (unset: real AWS). */

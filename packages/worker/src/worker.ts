@@ -86,6 +86,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   #health: HealthServer | undefined;
   #stopping: Promise<void> | undefined;
   #signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
+  readonly #fifoFromEnv: boolean;
 
   constructor(options: WorkerOptions<TTask>, registry: TaskRegistry, settings: ResolvedOptions) {
     super();
@@ -94,6 +95,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.#settings = settings;
     const env = readEnvironment();
     this.#prefix = options.prefix ?? env.prefix;
+    this.#fifoFromEnv = env.fifoTasks.includes(options.task);
     const clientSettings = awsClientSettings({
       ...env,
       ...(options.region ? { region: options.region } : {}),
@@ -194,7 +196,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     }
     this.#state = 'starting';
     try {
-      await this.#queue.resolve(this.task, this.#prefix, this.#options);
+      await this.#queue.resolve(this.task, this.#prefix, this.#options.fifo ?? this.#fifoFromEnv, this.#options);
       if (this.#options.http) {
         this.#health = await startHealthServer(
           { live: () => this.#state !== 'stopped', ready: () => this.ready },

@@ -66,7 +66,7 @@ export function registerSend(program: Command): void {
     .argument('<payload>', 'the payload as JSON, @file.json, or - to read stdin')
     .option('--route <route>', 'topic (SNS fan-out, default) or queue (straight to the task queue)')
     .option('--delay <seconds>', 'deliver after 0-900 s (sends straight to the queue)')
-    .option('--group <id>', 'FIFO message group (sends to the task FIFO queue)')
+    .option('--group <id>', 'FIFO message group (the task must be listed in TQ_FIFO_TASKS)')
     .option('--dedup-id <id>', 'FIFO deduplication id (default: the idempotency key, then the task id)')
     .option('--idempotency-key <key>', 'carried in the envelope so workers can recognise duplicates')
     .option('--id <uuid>', 'task id (default: a random UUID)')

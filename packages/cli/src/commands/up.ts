@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { startLocalStack } from '../local-stack.js';
+import { startLocalStack, tqCommand } from '../local-stack.js';
+
+/** Signals closer together than this are one request (see the handler in `tq up`). */
+const SIGNAL_REPEAT_MS = 1000;
 
 /** Options of `tq up`. */
 export interface UpOptions {
@@ -36,6 +39,24 @@ export function registerUp(program: Command): void {
     .option('--mail-dir <dir>', 'folder the SMTP sink writes each mail to', '.tq/mail')
     .option('--no-workers', 'start the endpoint, queues and SMTP sink only')
     .action(async (options: UpOptions) => {
+      // Listening before anything starts: a Ctrl-C during startup (or right after "ready") stops
+      // everything cleanly instead of killing this process with its children half started.
+      // A signal right after the first is the same request arriving twice (Ctrl-C reaches the whole
+      // process group and `pnpm start` forwards it again), not a second request; a later one is.
+      let firstSignalAt = 0;
+      let forceStop: (() => void) | undefined;
+      const stopRequested = new Promise<void>((resolve) => {
+        const onSignal = () => {
+          if (firstSignalAt === 0) {
+            firstSignalAt = Date.now();
+            resolve();
+          } else if (Date.now() - firstSignalAt >= SIGNAL_REPEAT_MS) {
+            forceStop?.();
+          }
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      });
       const stack = await startLocalStack({
         port: portFlag('--port', options.port),
         host: options.host,
@@ -45,18 +66,21 @@ export function registerUp(program: Command): void {
       });
       console.log(`tq: workers: ${stack.workers.length > 0 ? stack.workers.join(', ') : 'none'}`);
       console.log(`tq: in another shell: export TQ_ENDPOINT=${stack.env.endpoint} AWS_REGION=${stack.env.region}`);
+      const tq = tqCommand();
       console.log(
-        'tq: then try `pnpm tq demo`, or `pnpm tq send send_email \'{"to":["you@example.com"],"subject":"Hi","text":"Hello"}\'`',
+        `tq: then try \`${tq} demo\`, \`${tq} stats\`, or \`${tq} send send_email '{"to":["you@example.com"],"subject":"Hi","text":"Hello"}'\``,
       );
       console.log('tq: ready, Ctrl-C to stop');
       // Signal listeners do not keep Node's event loop alive; with an external endpoint nothing else would.
       const keepAlive = setInterval(() => {}, 1 << 30);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      await stopRequested;
       clearInterval(keepAlive);
-      console.log('tq: shutting down');
+      console.log('tq: shutting down (Ctrl-C again to stop at once)');
+      forceStop = () => {
+        console.log('tq: stopping at once');
+        stack.kill();
+        process.exit(130);
+      };
       await stack.stop();
       console.log('tq: stopped');
     });
