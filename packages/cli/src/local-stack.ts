@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,13 @@ export interface LocalStackOptions {
   smtpPort: number;
   /** Folder the SMTP sink writes each mail to, as an .eml file. */
   mailDir: string;
+  /**
+   * Folder the embedded endpoint keeps its state in (queues, messages, topics, objects), loaded
+   * on start and saved as it changes. Default: memory only.
+   */
+  dataDir?: string;
+  /** Empty `dataDir` before starting. */
+  reset?: boolean;
   /** Start the worker apps (default true). */
   workers?: boolean;
   /** Where log lines go (default stdout). */
@@ -137,7 +145,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
   try {
     if (!base.endpoint) {
-      local = await startLocalEndpoint({ port: options.port, host: options.host, region: base.region }).catch(
+      const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
+      if (dataDir && options.reset) await rm(dataDir, { recursive: true, force: true });
+      local = await startLocalEndpoint({
+        port: options.port,
+        host: options.host,
+        region: base.region,
+        ...(dataDir ? { dataDir } : {}),
+      }).catch(
         portTaken(
           `the endpoint's port ${options.port} on ${options.host} is in use (another tq up?): start with --port <free port> (0 picks one), or point TQ_ENDPOINT at the endpoint already running`,
         ),
@@ -148,6 +163,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     try {
       const changes = await context.provisioner().apply();
       log(`tq: endpoint ${env.endpoint}${local ? ' (embedded)' : ''}, prefix ${env.prefix}, bucket ${env.bucket}`);
+      if (local?.dataDir) {
+        const { queues = 0, messages = 0, objects = 0 } = local.restored ?? {};
+        log(
+          `tq: state kept in ${displayPath(local.dataDir)} (${local.restored ? `restored ${queues} queue(s), ${messages} message(s), ${objects} object(s)` : 'new'}; \`tq up --reset\` starts empty)`,
+        );
+      } else if (local) {
+        log('tq: state in memory only: it ends with this process');
+      }
       log(`tq: provisioned topic ${env.prefix}-tasks and a queue + DLQ per task (${changes.length} change(s))`);
     } finally {
       context.close();

@@ -3,6 +3,7 @@ import { classifyAwsError } from '@tq/aws';
 import { Command } from 'commander';
 import { registerDemo } from './commands/demo.js';
 import { registerDlq } from './commands/dlq.js';
+import { registerGet } from './commands/get.js';
 import { registerProvision } from './commands/provision.js';
 import { registerSchema } from './commands/schema.js';
 import { registerSend } from './commands/send.js';
@@ -31,6 +32,7 @@ export function createProgram(): Command {
   registerDlq(program);
   registerDemo(program);
   registerSchema(program);
+  registerGet(program);
   return program;
 }
 

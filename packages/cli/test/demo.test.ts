@@ -8,7 +8,7 @@ import { runTq, spawnTq, waitForOutput } from './run-cli.js';
 describe('tq up with every worker, and tq demo against it', () => {
   it('runs the whole system: each task type is processed and tq demo shows where each result is', async () => {
     const mailDir = join(tmpdir(), `tq-demo-${process.pid}-${Date.now()}`);
-    const up = spawnTq(['up', '--port', '0', '--smtp-port', '0', '--mail-dir', mailDir], {
+    const up = spawnTq(['up', '--port', '0', '--smtp-port', '0', '--mail-dir', mailDir, '--memory'], {
       TQ_ENDPOINT: '',
       TQ_PREFIX: 'demo',
       SMTP_URL: '',

@@ -1,8 +1,9 @@
 import { once } from 'node:events';
+import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import { ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { localClientConfig, startLocalEndpoint } from '@tq/testing';
 import { describe, expect, it } from 'vitest';
@@ -12,10 +13,13 @@ const mailDir = () => join(tmpdir(), `tq-mail-${process.pid}-${Math.random().toS
 
 describe('tq up', () => {
   it('runs the embedded endpoint on loopback with the bucket, and stops cleanly on SIGINT', async () => {
-    const child = spawnTq(['up', '--port', '0', '--smtp-port', '0', '--no-workers', '--mail-dir', mailDir()], {
-      TQ_ENDPOINT: '',
-      TQ_PREFIX: 'uptest',
-    });
+    const child = spawnTq(
+      ['up', '--port', '0', '--smtp-port', '0', '--no-workers', '--mail-dir', mailDir(), '--memory'],
+      {
+        TQ_ENDPOINT: '',
+        TQ_PREFIX: 'uptest',
+      },
+    );
     try {
       const [, endpoint] = (await waitForOutput(
         child,
@@ -41,6 +45,95 @@ describe('tq up', () => {
     }
   });
 
+  it('keeps queues, messages and objects in its data folder across a restart; --reset starts empty', async () => {
+    const dataDir = join(tmpdir(), `tq-data-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const up = async (...extra: string[]) => {
+      const child = spawnTq(
+        [
+          'up',
+          '--port',
+          '0',
+          '--smtp-port',
+          '0',
+          '--no-workers',
+          '--mail-dir',
+          mailDir(),
+          '--data-dir',
+          dataDir,
+          ...extra,
+        ],
+        {
+          TQ_ENDPOINT: '',
+          TQ_PREFIX: 'kept',
+        },
+      );
+      const [, endpoint] = (await waitForOutput(
+        child,
+        /endpoint (http:\/\/127\.0\.0\.1:\d+) \(embedded\)/,
+      )) as string[];
+      await waitForOutput(child, /ready/);
+      return { child, endpoint: endpoint as string };
+    };
+    const stop = async (child: ReturnType<typeof spawnTq>) => {
+      child.kill('SIGINT');
+      expect((await once(child, 'exit'))[0]).toBe(0);
+    };
+    const first = await up();
+    try {
+      expect(first.child.output()).toContain('(new; `tq up --reset` starts empty)');
+      const env = { TQ_ENDPOINT: first.endpoint, TQ_PREFIX: 'kept' };
+      const sent = await runTq(
+        ['send', 'send_email', JSON.stringify({ to: ['a@example.com'], subject: 'kept', text: 'x' })],
+        env,
+      );
+      expect(sent.code, sent.output).toBe(0);
+      const config = localClientConfig(first.endpoint);
+      await new S3Client(config).send(
+        new PutObjectCommand({ Bucket: 'kept-artifacts', Key: 'results/report.pdf', Body: '%PDF-1.7 kept' }),
+      );
+      await stop(first.child);
+    } finally {
+      first.child.kill('SIGKILL');
+    }
+
+    const second = await up();
+    try {
+      expect(second.child.output()).toMatch(/restored 8 queue\(s\), 1 message\(s\), 1 object\(s\)/);
+      const env = { TQ_ENDPOINT: second.endpoint, TQ_PREFIX: 'kept' };
+      const stats = await runTq(['stats', '--json'], env);
+      expect(JSON.parse(stats.output).tasks).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ task: 'send_email', queue: expect.objectContaining({ visible: 1 }) }),
+        ]),
+      );
+      const got = await runTq(['get', 's3://kept-artifacts/results/report.pdf', '-'], env);
+      expect(got.code, got.output).toBe(0);
+      expect(got.output).toContain('%PDF-1.7 kept');
+      const target = join(tmpdir(), `tq-get-${process.pid}-${Math.random().toString(36).slice(2)}.pdf`);
+      const saved = await runTq(['get', 's3://kept-artifacts/results/report.pdf', target], env);
+      expect(saved.code, saved.output).toBe(0);
+      expect(await readFile(target, 'utf8')).toBe('%PDF-1.7 kept');
+      const again = await runTq(['get', 's3://kept-artifacts/results/report.pdf', target], env);
+      expect(again.code).toBe(2);
+      expect(again.output).toContain('exists: give another destination, or --force');
+      const missing = await runTq(['get', 's3://kept-artifacts/results/nothing.pdf', '-'], env);
+      expect(missing.code).toBe(1);
+      expect(missing.output).toContain('s3://kept-artifacts/results/nothing.pdf does not exist');
+      await stop(second.child);
+    } finally {
+      second.child.kill('SIGKILL');
+    }
+
+    const third = await up('--reset');
+    try {
+      expect(third.child.output()).toContain('(new; `tq up --reset` starts empty)');
+      await stop(third.child);
+    } finally {
+      third.child.kill('SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('uses the endpoint TQ_ENDPOINT names instead of starting one', async () => {
     const endpoint = await startLocalEndpoint();
     const child = spawnTq(['up', '--smtp-port', '0', '--no-workers', '--mail-dir', mailDir()], {
@@ -63,14 +156,17 @@ describe('tq up', () => {
   it('names the taken port and the flag that moves it, for the endpoint and the mail sink', async () => {
     const busy = await startLocalEndpoint();
     try {
-      const endpoint = await runTq(['up', '--port', String(busy.port), '--no-workers', '--mail-dir', mailDir()], {
-        TQ_ENDPOINT: '',
-      });
+      const endpoint = await runTq(
+        ['up', '--port', String(busy.port), '--no-workers', '--mail-dir', mailDir(), '--memory'],
+        {
+          TQ_ENDPOINT: '',
+        },
+      );
       expect(endpoint.code).toBe(2);
       expect(endpoint.output).toContain(`tq: the endpoint's port ${busy.port} on 127.0.0.1 is in use`);
       expect(endpoint.output).toContain('--port');
       const smtp = await runTq(
-        ['up', '--port', '0', '--smtp-port', String(busy.port), '--no-workers', '--mail-dir', mailDir()],
+        ['up', '--port', '0', '--smtp-port', String(busy.port), '--no-workers', '--mail-dir', mailDir(), '--memory'],
         { TQ_ENDPOINT: '', TQ_PREFIX: 'porttest' },
       );
       expect(smtp.code).toBe(2);

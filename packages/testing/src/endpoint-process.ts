@@ -3,8 +3,8 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { type LocalEndpoint, localClientConfig } from './local-endpoint.js';
 
-/** A local endpoint running in a child process. */
-export interface EndpointProcess extends LocalEndpoint {
+/** A local endpoint running in a child process (in memory only). */
+export interface EndpointProcess extends Omit<LocalEndpoint, 'dataDir' | 'restored' | 'save'> {
   readonly pid: number;
 }
 

@@ -1,4 +1,5 @@
 import { buildApp } from 'fauxqs';
+import { createStores, debouncedSaver, StateDirectory } from './persistence.js';
 
 /** Static credentials for the local endpoint, which checks none. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
@@ -12,6 +13,13 @@ export interface LocalEndpointOptions {
   region?: string;
   /** Fastify request logging of the emulator (default false). */
   logger?: boolean;
+  /**
+   * Keep the state (queues, messages, topics, subscriptions, buckets, objects) in this folder:
+   * loaded on start, saved shortly after every change and on stop. Default: memory only.
+   */
+  dataDir?: string;
+  /** Called when saving the state failed (default: a warning on stderr); the endpoint keeps serving. */
+  onSaveError?: (error: unknown) => void;
 }
 
 /** A running local SQS/SNS/S3 endpoint. */
@@ -22,6 +30,12 @@ export interface LocalEndpoint {
   readonly region: string;
   /** Client configuration for any AWS SDK v3 client (S3 included: path-style addressing). */
   readonly clientConfig: AwsClientConfig;
+  /** The folder the state is kept in, when `dataDir` was given. */
+  readonly dataDir: string | undefined;
+  /** What was loaded from `dataDir` on start. */
+  readonly restored: { queues: number; messages: number; objects: number } | undefined;
+  /** Saves the state now (with `dataDir`); `stop()` does too. */
+  save(): Promise<void>;
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -40,26 +54,60 @@ export function localClientConfig(endpoint: string, region = 'us-east-1'): AwsCl
 }
 
 /**
- * Starts the in-memory SQS/SNS/S3 emulator (`fauxqs`) in this process, on loopback and a free
- * port unless told otherwise. State lives until `stop()`.
+ * Starts the SQS/SNS/S3 emulator (`fauxqs`) in this process, on loopback and a free port unless
+ * told otherwise. State lives in memory until `stop()`, or also in `dataDir` across restarts.
  */
 export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Promise<LocalEndpoint> {
   const region = options.region ?? 'us-east-1';
-  const app = buildApp({ logger: options.logger ?? false, defaultRegion: region });
+  const state = options.dataDir ? new StateDirectory(options.dataDir) : undefined;
+  const saved = await state?.read();
+  const stores = state ? await createStores() : undefined;
+  const app = buildApp({
+    logger: options.logger ?? false,
+    defaultRegion: region,
+    ...(stores ? { stores: stores as never } : {}),
+  });
+  const onSaveError =
+    options.onSaveError ??
+    ((error: unknown) => process.stderr.write(`tq: could not save local state: ${(error as Error).message}\n`));
+  const saver = state && stores ? debouncedSaver(() => state.save(stores), onSaveError) : undefined;
+  if (saver) {
+    app.addHook('onResponse', (request, _reply, done) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD') saver.changed();
+      done();
+    });
+  }
   const address = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   const port = Number(new URL(address).port);
+  // Synchronously after listen: no request can have arrived yet.
+  if (state && stores && saved) state.restore(stores, saved, port);
   // Clients connect over IPv4 loopback even when the listener binds a wildcard address.
   const endpoint = `http://127.0.0.1:${port}`;
   let stopped: Promise<void> | undefined;
+  const save = async () => {
+    await saver?.flush();
+  };
   const stop = () => {
-    stopped ??= app.close().then(() => undefined);
+    stopped ??= app.close().then(async () => {
+      if (state && stores) await state.save(stores).catch(onSaveError);
+    });
     return stopped;
   };
+  const restored = saved
+    ? {
+        queues: saved.snapshot.queues.length,
+        messages: saved.snapshot.queues.reduce((sum, queue) => sum + queue.messages.length, 0),
+        objects: saved.snapshot.buckets.reduce((sum, bucket) => sum + bucket.objects.length, 0),
+      }
+    : undefined;
   return {
     endpoint,
     port,
     region,
     clientConfig: localClientConfig(endpoint, region),
+    dataDir: options.dataDir,
+    restored,
+    save,
     stop,
     [Symbol.asyncDispose]: stop,
   };

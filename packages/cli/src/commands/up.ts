@@ -11,6 +11,9 @@ export interface UpOptions {
   host: string;
   smtpPort: string;
   mailDir: string;
+  dataDir: string;
+  reset?: boolean;
+  memory?: boolean;
   workers: boolean;
 }
 
@@ -37,6 +40,9 @@ export function registerUp(program: Command): void {
     .option('--host <host>', 'interface every local listener binds (they have no authentication)', '127.0.0.1')
     .option('--smtp-port <port>', 'port of the SMTP sink (0 picks a free one)', '1025')
     .option('--mail-dir <dir>', 'folder the SMTP sink writes each mail to', '.tq/mail')
+    .option('--data-dir <dir>', 'folder the embedded endpoint keeps queues, messages and objects in', '.tq/data')
+    .option('--reset', 'empty the data folder first')
+    .option('--memory', 'keep nothing: state in memory only, gone at exit')
     .option('--no-workers', 'start the endpoint, queues and SMTP sink only')
     .action(async (options: UpOptions) => {
       // Listening before anything starts: a Ctrl-C during startup (or right after "ready") stops
@@ -62,6 +68,7 @@ export function registerUp(program: Command): void {
         host: options.host,
         smtpPort: portFlag('--smtp-port', options.smtpPort),
         mailDir: options.mailDir,
+        ...(options.memory ? {} : { dataDir: options.dataDir, reset: options.reset ?? false }),
         workers: options.workers,
       });
       console.log(`tq: workers: ${stack.workers.length > 0 ? stack.workers.join(', ') : 'none'}`);
