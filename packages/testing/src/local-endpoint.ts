@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
 import { createStores, debouncedSaver, StateDirectory } from './persistence.js';
 
@@ -18,6 +20,12 @@ export interface LocalEndpointOptions {
    * loaded on start, saved shortly after every change and on stop. Default: memory only.
    */
   dataDir?: string;
+  /**
+   * Serve DynamoDB on the same port (`dynalite`, requests told apart by their `X-Amz-Target`), so
+   * one `TQ_ENDPOINT` covers SQS, SNS, S3 and DynamoDB. Its tables live in `<dataDir>/dynamodb`
+   * with `dataDir`, else in memory. Default true.
+   */
+  dynamodb?: boolean;
   /** Called when saving the state failed (default: a warning on stderr); the endpoint keeps serving. */
   onSaveError?: (error: unknown) => void;
 }
@@ -77,7 +85,36 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
       done();
     });
   }
-  const address = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+  const dynamo =
+    options.dynamodb === false
+      ? undefined
+      : dynalite({
+          createTableMs: 0,
+          deleteTableMs: 0,
+          updateTableMs: 0,
+          ...(options.dataDir ? { path: join(options.dataDir, 'dynamodb') } : {}),
+        });
+  if (dynamo) {
+    // dynalite closes its database with its server, so it listens (loopback, a free port) though
+    // requests reach it through the endpoint's port, handed over before fauxqs reads the body.
+    await new Promise<void>((resolve) => dynamo.listen(0, '127.0.0.1', resolve));
+    app.addHook('onRequest', (request, reply, done) => {
+      const target = request.headers['x-amz-target'];
+      if (typeof target === 'string' && target.startsWith('DynamoDB_')) {
+        reply.hijack();
+        dynamo.emit('request', request.raw, reply.raw);
+        return;
+      }
+      done();
+    });
+  }
+  let address: string;
+  try {
+    address = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+  } catch (error) {
+    if (dynamo) await new Promise<void>((resolve) => dynamo.close(() => resolve()));
+    throw error;
+  }
   const port = Number(new URL(address).port);
   // Synchronously after listen: no request can have arrived yet.
   if (state && stores && saved) state.restore(stores, saved, port);
@@ -90,6 +127,7 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
   const stop = () => {
     stopped ??= app.close().then(async () => {
       if (state && stores) await state.save(stores).catch(onSaveError);
+      if (dynamo) await new Promise<void>((resolve) => dynamo.close(() => resolve()));
     });
     return stopped;
   };

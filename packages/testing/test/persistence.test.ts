@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -155,6 +156,31 @@ describe('local endpoint with a data folder', () => {
     } finally {
       sqs.destroy();
       s3.destroy();
+      await second.stop();
+    }
+  });
+
+  it('serves DynamoDB on the same port, its tables kept in the data folder', async () => {
+    const dir = await dataDir();
+    const table = {
+      TableName: 'kept-table',
+      BillingMode: 'PAY_PER_REQUEST' as const,
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' as const }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' as const }],
+    };
+    const first = await startLocalEndpoint({ dataDir: dir });
+    const before = new DynamoDBClient(first.clientConfig);
+    await before.send(new CreateTableCommand(table));
+    await before.send(new PutItemCommand({ TableName: 'kept-table', Item: { id: { S: 'a' }, n: { N: '7' } } }));
+    before.destroy();
+    await first.stop();
+    const second = await startLocalEndpoint({ dataDir: dir });
+    const after = new DynamoDBClient(second.clientConfig);
+    try {
+      const item = await after.send(new GetItemCommand({ TableName: 'kept-table', Key: { id: { S: 'a' } } }));
+      expect(item.Item).toEqual({ id: { S: 'a' }, n: { N: '7' } });
+    } finally {
+      after.destroy();
       await second.stop();
     }
   });

@@ -1,0 +1,34 @@
+/**
+ * @tq/status: what happened to each task, by id. Workers record each step (received, running,
+ * succeeded, retrying, dead-lettered) in a DynamoDB table, producers optionally `sent`; the CLI,
+ * producers and the console read it.
+ *
+ * ```ts
+ * const store = createStatusStore();                  // TQ_DYNAMODB_ENDPOINT or TQ_ENDPOINT, TQ_PREFIX
+ * const status = await store.reader.get(taskId);      // TaskStatus | undefined
+ * ```
+ */
+export { fromAttribute, fromItem, toAttribute } from './attributes.js';
+export { StatusNotTrackedError, StatusReader, toTaskStatus } from './reader.js';
+export { createStatusStore, type StatusStore, type StatusStoreOptions, statusEnabled } from './store.js';
+export { BY_TASK_INDEX, ensureStatusTable, statusTableDefinition } from './table.js';
+export {
+  DEFAULT_TTL_SECONDS,
+  FINAL_STATES,
+  MAX_MESSAGE_CHARS,
+  MAX_RESULT_BYTES,
+  MAX_TIMELINE_ATTEMPTS,
+  statusTableName,
+  type TaskEvent,
+  type TaskState,
+  type TaskStatus,
+} from './types.js';
+export {
+  event,
+  findArtifacts,
+  StatusWriter,
+  type StatusWriterOptions,
+  type StatusWriterStats,
+  type StepDetails,
+  timelineSteps,
+} from './writer.js';

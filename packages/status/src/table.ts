@@ -1,0 +1,72 @@
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import { classifyAwsError } from '@tq/aws';
+
+/** The index `recent()` queries: a task type's items by `updatedAt`. */
+export const BY_TASK_INDEX = 'by-task';
+
+/**
+ * The status table as it should exist: key `id`; the `by-task` index (`task`, `updatedAt`); TTL
+ * on `expiresAt`; on-demand capacity. The AWS deploy's constructs describe the same table.
+ */
+export function statusTableDefinition(tableName: string) {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [
+      { AttributeName: 'id', AttributeType: 'S' as const },
+      { AttributeName: 'task', AttributeType: 'S' as const },
+      { AttributeName: 'updatedAt', AttributeType: 'S' as const },
+    ],
+    KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' as const }],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: BY_TASK_INDEX,
+        KeySchema: [
+          { AttributeName: 'task', KeyType: 'HASH' as const },
+          { AttributeName: 'updatedAt', KeyType: 'RANGE' as const },
+        ],
+        Projection: { ProjectionType: 'ALL' as const },
+      },
+    ],
+  };
+}
+
+/**
+ * Creates the status table when it does not exist and turns on its TTL. Idempotent; resolves
+ * with what it did. Endpoints without `UpdateTimeToLive` (the local one) keep items until deleted:
+ * readers skip expired items either way.
+ */
+export async function ensureStatusTable(dynamodb: DynamoDBClient, tableName: string): Promise<'created' | 'exists'> {
+  try {
+    await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+    return 'exists';
+  } catch (error) {
+    if (classifyAwsError(error) !== 'not-found') throw error;
+  }
+  try {
+    await dynamodb.send(new CreateTableCommand(statusTableDefinition(tableName)));
+  } catch (error) {
+    // Another process created it between the two calls.
+    if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
+    return 'exists';
+  }
+  await waitUntilTableExists({ client: dynamodb, maxWaitTime: 300, minDelay: 1 }, { TableName: tableName });
+  try {
+    await dynamodb.send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      }),
+    );
+  } catch (error) {
+    const name = (error as { name?: string }).name ?? '';
+    if (!/UnknownOperation|NotImplemented/i.test(name) && classifyAwsError(error) !== 'invalid') throw error;
+  }
+  return 'created';
+}

@@ -1,0 +1,147 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type LocalEndpoint, startLocalEndpoint } from '@tq/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createStatusStore,
+  ensureStatusTable,
+  event,
+  findArtifacts,
+  MAX_TIMELINE_ATTEMPTS,
+  StatusNotTrackedError,
+  type StatusStore,
+  StatusWriter,
+} from '../src/index.js';
+
+describe('status store against the local endpoint (DynamoDB served by dynalite on its port)', () => {
+  let endpoint: LocalEndpoint;
+  let store: StatusStore;
+
+  beforeAll(async () => {
+    endpoint = await startLocalEndpoint();
+    store = createStatusStore({ endpoint: endpoint.endpoint, tableName: 'status-test', coalesceMs: 20 });
+    expect(await ensureStatusTable(store.dynamodb, store.tableName)).toBe('created');
+    expect(await ensureStatusTable(store.dynamodb, store.tableName)).toBe('exists');
+  });
+  afterAll(async () => {
+    await store.close();
+    await endpoint.stop();
+  });
+
+  it('records a timeline; quick steps of one task coalesce into one write', async () => {
+    const { writer, reader } = store;
+    const before = writer.stats.written;
+    writer.record('t-1', 'generate_report', event('sent', 0));
+    writer.record('t-1', 'generate_report', event('received', 1));
+    writer.record('t-1', 'generate_report', event('running', 1));
+    writer.record('t-1', 'generate_report', event('succeeded', 1, { durationMs: 42 }), {
+      result: { pdf: 's3://tq-artifacts/r/report.pdf', pages: 3, nested: { thumb: 's3://tq-artifacts/r/p1.png' } },
+    });
+    await writer.flush();
+    expect(writer.stats.written - before).toBe(1);
+    const status = await reader.get('t-1');
+    expect(status).toMatchObject({
+      id: 't-1',
+      task: 'generate_report',
+      state: 'succeeded',
+      attempts: 1,
+      durationMs: 42,
+      result: { pages: 3 },
+      artifacts: ['s3://tq-artifacts/r/report.pdf', 's3://tq-artifacts/r/p1.png'],
+    });
+    expect(status?.events.map((step) => step.state)).toEqual(['sent', 'received', 'running', 'succeeded']);
+    expect(status?.finishedAt).toBe(status?.events[3]?.at);
+  });
+
+  it('never lets a late or stale step overwrite a final state; it joins the timeline as a duplicate', async () => {
+    const { writer, reader } = store;
+    writer.record('t-2', 'send_email', event('running', 1));
+    writer.record('t-2', 'send_email', event('retrying', 1, { delaySeconds: 2, code: 'Error', message: 'SMTP 451' }), {
+      error: { code: 'Error', message: 'SMTP 451' },
+    });
+    await writer.flush();
+    expect(await reader.get('t-2')).toMatchObject({ state: 'retrying', error: { message: 'SMTP 451' } });
+    writer.record('t-2', 'send_email', event('succeeded', 2, { durationMs: 5 }), { result: { messageId: '<x@y>' } });
+    await writer.flush();
+    // A stale retry of attempt 1 and a duplicate delivery after success.
+    writer.record('t-2', 'send_email', event('retrying', 1, { message: 'late' }), { error: { message: 'late' } });
+    await writer.flush();
+    writer.record('t-2', 'send_email', event('received', 3));
+    await writer.flush();
+    const status = await reader.get('t-2');
+    expect(status).toMatchObject({ state: 'succeeded', attempts: 2, result: { messageId: '<x@y>' } });
+    expect(status?.error).toBeUndefined();
+    const last = status?.events[status.events.length - 1];
+    expect(last).toMatchObject({ state: 'received', attempt: 3, duplicate: true });
+  });
+
+  it('keeps the timeline bounded for a task redelivered many times, its state current', async () => {
+    const { writer, reader } = store;
+    for (let attempt = 1; attempt <= MAX_TIMELINE_ATTEMPTS + 5; attempt += 1) {
+      writer.record('t-3', 'cleanup_data', event('running', attempt));
+      writer.record('t-3', 'cleanup_data', event('retrying', attempt, { message: 'again' }), {
+        error: { message: 'again' },
+      });
+      await writer.flush();
+    }
+    writer.record(
+      't-3',
+      'cleanup_data',
+      event('dead-lettered', MAX_TIMELINE_ATTEMPTS + 6, { code: 'RETRIES_EXHAUSTED' }),
+      {
+        error: { code: 'RETRIES_EXHAUSTED', message: 'again' },
+      },
+    );
+    await writer.flush();
+    const status = await reader.get('t-3');
+    expect(status).toMatchObject({ state: 'dead-lettered', attempts: MAX_TIMELINE_ATTEMPTS + 6 });
+    expect(status?.events).toHaveLength(MAX_TIMELINE_ATTEMPTS * 2 + 1);
+    expect(status?.events.at(-1)).toMatchObject({ state: 'dead-lettered', code: 'RETRIES_EXHAUSTED' });
+  });
+
+  it('lists a task type recent tasks, newest first, by state', async () => {
+    const { writer, reader } = store;
+    for (const id of ['r-1', 'r-2', 'r-3']) {
+      writer.record(id, 'process_image', event('succeeded', 1, { durationMs: 1 }), {
+        result: { uri: `s3://b/${id}.webp` },
+      });
+      await writer.flush();
+    }
+    writer.record('r-4', 'process_image', event('retrying', 1, { message: 'x' }), { error: { message: 'x' } });
+    await writer.flush();
+    const recent = await reader.recent('process_image', { limit: 2, state: 'succeeded' });
+    expect(recent.map((status) => status.id)).toEqual(['r-3', 'r-2']);
+    expect((await reader.recent('process_image')).map((status) => status.id)).toEqual(['r-4', 'r-3', 'r-2', 'r-1']);
+  });
+
+  it('a missing table reads as "not tracked"; an unreachable store is reported once and never throws', async () => {
+    const missing = createStatusStore({ endpoint: endpoint.endpoint, tableName: 'no-such-table' });
+    await expect(missing.reader.get('x')).rejects.toBeInstanceOf(StatusNotTrackedError);
+    await missing.close();
+
+    const outages: string[] = [];
+    const dynamodb = new DynamoDBClient({
+      endpoint: 'http://127.0.0.1:9',
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      maxAttempts: 1,
+    });
+    const writer = new StatusWriter({
+      dynamodb,
+      tableName: 'status-test',
+      coalesceMs: 1,
+      onOutage: (change) => outages.push(change.kind),
+    });
+    for (let i = 0; i < 5; i += 1) writer.record(`down-${i}`, 'send_email', event('running', 1));
+    await writer.flush();
+    expect(writer.stats).toMatchObject({ written: 0, failed: 5 });
+    expect(outages).toEqual(['down']);
+    dynamodb.destroy();
+  });
+
+  it('finds the s3:// URIs of a result', () => {
+    expect(findArtifacts({ a: ['s3://b/k1', 'http://x', { c: 's3://b/k2' }], d: 's3://b/k1' })).toEqual([
+      's3://b/k1',
+      's3://b/k2',
+    ]);
+  });
+});
