@@ -8,8 +8,9 @@ await runWorkerApp({
   name: 'report-worker',
   defaults: { concurrency: 2, visibilityTimeoutSeconds: 120, handlerTimeoutMs: 10 * 60_000 },
   create: ({ s3, worker, onStopped }) => {
-    const producer = createProducer({ s3 });
-    onStopped(() => producer.close());
+    // The chained send_email shows up by id (`sent`) before the email worker takes it.
+    const producer = createProducer({ s3, status: worker.status !== undefined && worker.status !== false });
+    onStopped(() => void producer.close());
     return createReportWorker({
       s3,
       producer,

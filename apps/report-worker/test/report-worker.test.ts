@@ -119,7 +119,7 @@ describe('report worker: PDFs read back', () => {
   });
   afterAll(async () => {
     await Promise.all([reportWorker?.stop(), emailWorker?.stop()]);
-    producer?.close();
+    await producer?.close();
     await smtp?.stop();
     sqs?.destroy();
     s3?.destroy();

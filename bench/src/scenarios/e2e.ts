@@ -84,7 +84,7 @@ export const e2e: Scenario<Config> = {
     await Promise.all(sends);
     await done;
     await worker.stop();
-    producer.close();
+    await producer.close();
     sqs.destroy();
     sns.destroy();
     const sorted = latencies.sort((a, b) => a - b);

@@ -71,7 +71,7 @@ export const producer: Scenario<Config> = {
       const results = await tq.sendBatch(items);
       if (results.some((r) => !r.ok)) throw new Error('tq: some tasks were not sent');
       // Closed after the clock stops, like the shared client below.
-      tq.close();
+      await tq.close();
     } else if (contender === 'sqs-producer') {
       const producer = SqsProducer.create({ queueUrl: config.queueUrl, sqs, batchSize: 10 });
       started = performance.now();

@@ -2,6 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientSettings, readEnvironment, type TqEnvironment } from '@tq/contracts';
+import { createStatusStore, type StatusStore } from '@tq/status';
 import { createProvisioner, defineTopology, type Provisioner } from '@tq/topology';
 
 /** What every command needs: the validated environment and clients built from it. */
@@ -11,6 +12,8 @@ export interface CliContext {
   sns: SNSClient;
   s3: S3Client;
   provisioner(): Provisioner;
+  /** The task status table's reader and writer (made on first use). */
+  status(): StatusStore;
   close(): void;
 }
 
@@ -22,6 +25,7 @@ export function createContext(overrides: Partial<TqEnvironment> = {}): CliContex
   const sqs = new SQSClient(settings);
   const sns = new SNSClient(settings);
   const s3 = new S3Client(settings);
+  let status: StatusStore | undefined;
   return {
     env,
     sqs,
@@ -38,7 +42,15 @@ export function createContext(overrides: Partial<TqEnvironment> = {}): CliContex
           queues: Object.fromEntries(env.fifoTasks.map((task) => [task, { fifo: true }])),
         }),
       }),
+    status() {
+      status ??= createStatusStore({
+        prefix: env.prefix,
+        ...(env.endpoint && !process.env.TQ_DYNAMODB_ENDPOINT ? { endpoint: env.endpoint } : {}),
+      });
+      return status;
+    },
     close() {
+      status?.dynamodb.destroy();
       sqs.destroy();
       sns.destroy();
       s3.destroy();

@@ -6,7 +6,9 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { readEnvironment, type TqEnvironment } from '@tq/contracts';
+import { statusEnabled } from '@tq/status';
 import { type LocalEndpoint, type SmtpSink, startLocalEndpoint, startSmtpSink } from '@tq/testing';
+import { provisionStatusTable } from './commands/provision.js';
 import { createContext } from './context.js';
 import { UsageError } from './errors.js';
 
@@ -160,6 +162,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     const env = { ...base, endpoint: base.endpoint ?? (local?.endpoint as string) };
     const context = createContext({ endpoint: env.endpoint });
+    let statusOn = statusEnabled(true);
     try {
       const changes = await context.provisioner().apply();
       log(`tq: endpoint ${env.endpoint}${local ? ' (embedded)' : ''}, prefix ${env.prefix}, bucket ${env.bucket}`);
@@ -172,6 +175,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         log('tq: state in memory only: it ends with this process');
       }
       log(`tq: provisioned topic ${env.prefix}-tasks and a queue + DLQ per task (${changes.length} change(s))`);
+      if (statusOn) {
+        // An external endpoint may not serve DynamoDB: the system runs without task status then.
+        try {
+          await provisionStatusTable(context, false);
+          log(`tq: task status in table ${context.status().tableName} (\`tq status <id>\`, \`tq results\`)`);
+        } catch (error) {
+          statusOn = false;
+          log(`tq: task status off: the status table could not be created (${(error as Error).message})`);
+        }
+      }
     } finally {
       context.close();
     }
@@ -209,6 +222,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           EMAIL_FROM: process.env.EMAIL_FROM ?? 'tq <no-reply@tq.local>',
           TQ_HTTP_PORT: process.env.TQ_HTTP_PORT ?? '0',
           TQ_HTTP_HOST: options.host,
+          TQ_STATUS: statusOn ? 'on' : 'off',
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         },
         stdio: ['ignore', 'pipe', 'pipe'],

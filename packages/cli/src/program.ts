@@ -8,6 +8,7 @@ import { registerProvision } from './commands/provision.js';
 import { registerSchema } from './commands/schema.js';
 import { registerSend } from './commands/send.js';
 import { registerStats } from './commands/stats.js';
+import { registerStatus } from './commands/status.js';
 import { registerUp } from './commands/up.js';
 import { UsageError } from './errors.js';
 
@@ -33,6 +34,7 @@ export function createProgram(): Command {
   registerDemo(program);
   registerSchema(program);
   registerGet(program);
+  registerStatus(program);
   return program;
 }
 

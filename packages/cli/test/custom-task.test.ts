@@ -101,7 +101,7 @@ describe('adding a task type, as the contracts README says', () => {
       await succeeded;
       expect(handled).toEqual([720]);
     } finally {
-      producer.close();
+      await producer.close();
       await worker.stop();
     }
   });

@@ -11,6 +11,7 @@ import {
   type TaskName,
   type TaskPayload,
 } from '@tq/contracts';
+import { createStatusStore, event, type StatusStore } from '@tq/status';
 import { sendBatch } from './batch.js';
 import { Destinations } from './destinations.js';
 import { fromAwsError, PayloadTooLargeError } from './errors.js';
@@ -98,7 +99,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
         .catch((error: unknown) => {
           throw fromAwsError(error, `topic ${arn}`);
         });
-      return sendResult(prepared, out.MessageId as string);
+      return sent(prepared, out.MessageId as string);
     }
     const url = await destinations.queue(task, prepared.fifo);
     const out = await sqs
@@ -114,13 +115,31 @@ export function createProducer(options: ProducerOptions = {}): Producer {
       .catch((error: unknown) => {
         throw fromAwsError(error, `queue ${url}`);
       });
-    return sendResult(prepared, out.MessageId as string);
+    return sent(prepared, out.MessageId as string);
+  }
+
+  let statusStore: StatusStore | undefined = typeof options.status === 'object' ? options.status : undefined;
+  const ownsStatusStore = statusStore === undefined;
+  const status = () => {
+    statusStore ??= createStatusStore({ prefix, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
+    return statusStore;
+  };
+  const recordSent = options.status !== undefined && options.status !== false;
+  function sent(prepared: Prepared, messageId: string): SendResult {
+    const result = sendResult(prepared, messageId);
+    if (recordSent) {
+      const { task, createdAt } = prepared.envelope;
+      status().writer.record(result.id, task, { ...event('sent', 0), at: createdAt });
+    }
+    return result;
   }
 
   return {
     send,
-    sendBatch: (items: readonly BatchItem[]): Promise<BatchItemResult[]> =>
-      sendBatch(items, {
+    sendBatch: (items: readonly BatchItem[]): Promise<BatchItemResult[]> => {
+      // Before any entry is sent, so `sent` never follows a worker's `received` on the timeline.
+      const at = new Date().toISOString();
+      return sendBatch(items, {
         sqs,
         sns,
         destinations,
@@ -129,8 +148,22 @@ export function createProducer(options: ProducerOptions = {}): Producer {
         claimCheck,
         concurrency: options.batchConcurrency ?? 8,
         attempts: options.batchAttempts ?? 4,
-      }),
-    close() {
+      }).then((results) => {
+        if (recordSent) {
+          results.forEach((result, index) => {
+            if (result.ok) status().writer.record(result.id, items[index]?.task ?? '', { ...event('sent', 0), at });
+          });
+        }
+        return results;
+      });
+    },
+    status: (id: string) => status().reader.get(id),
+    async flush() {
+      await statusStore?.writer.flush();
+    },
+    async close() {
+      if (statusStore && ownsStatusStore) await statusStore.close();
+      else await statusStore?.writer.flush();
       for (const client of owned) client.destroy();
     },
   };

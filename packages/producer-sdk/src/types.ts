@@ -2,6 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { TaskName, TaskPayload, TaskRegistry, TaskValidationError } from '@tq/contracts';
+import type { StatusStore, TaskStatus } from '@tq/status';
 import type { ProducerError } from './errors.js';
 
 // The producer's public types: its options, what a send takes and what it answers.
@@ -35,6 +36,13 @@ export interface ProducerOptions {
    * throws `INVALID_OPTIONS`: the topic cannot deliver to a FIFO queue, so the task would reach nothing.
    */
   fifoTasks?: readonly string[];
+  /**
+   * Record `sent` in the task status table for every task sent (`@tq/status`), so a task shows up
+   * by id before a worker received it. `true` builds the store from the environment; a
+   * `StatusStore` is used as given. Writes are buffered and never fail a send. Default false;
+   * `status(id)` reads either way.
+   */
+  status?: boolean | StatusStore;
   /** Batch calls `sendBatch` runs at once. Default 8. */
   batchConcurrency?: number;
   /** Attempts per batch entry that failed transiently (throttling, network, server faults). Default 4. */
@@ -97,6 +105,14 @@ export interface Producer {
    * per item, in input order, `ok: false` with the typed error for items not sent.
    */
   sendBatch(items: readonly BatchItem[]): Promise<BatchItemResult[]>;
-  /** Releases the clients this producer created (not injected ones). */
-  close(): void;
+  /**
+   * What the status table knows about a task (`@tq/status`): state, attempts, timeline, result,
+   * artifacts or error; undefined when nothing was recorded. Throws `StatusNotTrackedError` when
+   * the table does not exist.
+   */
+  status(id: string): Promise<TaskStatus | undefined>;
+  /** Writes the `sent` records still buffered (with `status: true`). */
+  flush(): Promise<void>;
+  /** Writes what is buffered, then releases the clients this producer created (not injected ones). */
+  close(): Promise<void>;
 }

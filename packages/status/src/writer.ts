@@ -16,6 +16,8 @@ export interface StepDetails {
   result?: unknown;
   /** The failure (`retrying`, `dead-lettered`). */
   error?: { code?: string; message: string };
+  /** `s3://` URIs that are the task's inputs (from its payload): not listed as its artifacts. */
+  inputs?: readonly string[];
 }
 
 /** Options of a `StatusWriter`. */
@@ -114,8 +116,10 @@ export class StatusWriter {
       pending = { task, events: [], details: {} };
       this.#pending.set(id, pending);
     }
-    pending.events.push(event.message === undefined ? event : { ...event, message: cut(event.message) });
+    const step = event.durationMs === undefined ? event : { ...event, durationMs: Math.round(event.durationMs) };
+    pending.events.push(step.message === undefined ? step : { ...step, message: cut(step.message) });
     if (details.result !== undefined) pending.details.result = details.result;
+    if (details.inputs !== undefined) pending.details.inputs = details.inputs;
     if (details.error !== undefined) pending.details.error = { ...details.error, message: cut(details.error.message) };
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
@@ -211,7 +215,7 @@ export class StatusWriter {
     }
     if (last.durationMs !== undefined && last.state === 'succeeded') {
       names['#durationMs'] = 'durationMs';
-      values[':durationMs'] = { N: String(last.durationMs) };
+      values[':durationMs'] = { N: String(Math.round(last.durationMs)) };
       set.push('#durationMs = :durationMs');
     }
     if (last.state === 'succeeded') {
@@ -220,7 +224,8 @@ export class StatusWriter {
       if (details.result !== undefined) {
         const json = JSON.stringify(details.result);
         names['#artifacts'] = 'artifacts';
-        values[':artifacts'] = toAttribute(findArtifacts(details.result));
+        const inputs = new Set(details.inputs ?? []);
+        values[':artifacts'] = toAttribute(findArtifacts(details.result).filter((uri) => !inputs.has(uri)));
         set.push('#artifacts = :artifacts');
         if (json !== undefined && Buffer.byteLength(json) <= MAX_RESULT_BYTES) {
           names['#result'] = 'result';

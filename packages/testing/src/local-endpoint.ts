@@ -1,3 +1,4 @@
+/// <reference path="./dynalite.d.ts" />
 import { join } from 'node:path';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';

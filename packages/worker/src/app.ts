@@ -1,5 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { awsClientSettings, readEnvironment, type TaskName, type TqEnvironment } from '@tq/contracts';
+import { statusEnabled } from '@tq/status';
 import { type Logger, pino } from 'pino';
 import { readWorkerEnvironment, type WorkerEnvironment } from './env.js';
 import type { Worker, WorkerOptions } from './types.js';
@@ -18,7 +19,7 @@ export interface WorkerAppContext {
 
 /**
  * The `main` of a worker app: reads and checks the environment (`TQ_*`, `AWS_REGION`, the
- * app's own through `create`), builds the worker, starts it (it stops on SIGTERM/SIGINT) and
+ * app's own through `create`), builds the worker (recording task status unless `TQ_STATUS=off`), starts it (it stops on SIGTERM/SIGINT) and
  * closes what was registered once it stopped. A configuration error is logged as one fatal
  * line and the process exits 1.
  */
@@ -46,6 +47,8 @@ export async function runWorkerApp<TTask extends TaskName>(options: {
         prefix: env.prefix,
         ...(env.endpoint ? { endpoint: env.endpoint } : {}),
         logger,
+        // Apps record task status unless TQ_STATUS=off (the library's default is off).
+        status: statusEnabled(true),
       },
       onStopped: (close) => closers.push(close),
     });

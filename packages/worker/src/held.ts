@@ -15,6 +15,8 @@ export interface Held {
   message: Message;
   messageId: string;
   receiptHandle: string;
+  /** When this worker received it (ms since the epoch). */
+  receivedAt: number;
   /** 1 on the first delivery; SQS's `ApproximateReceiveCount`. */
   attempt: number;
   /** The FIFO message group, on FIFO queues only. */
@@ -34,6 +36,7 @@ export function hold(message: Message, now: number, visibilitySeconds: number, f
     message,
     messageId: message.MessageId ?? '',
     receiptHandle: message.ReceiptHandle ?? '',
+    receivedAt: now,
     attempt: Number(message.Attributes?.ApproximateReceiveCount ?? 1) || 1,
     // Standard queues may carry group ids too (fair queues): there they mean fairness, not order.
     groupId: fifo ? message.Attributes?.MessageGroupId : undefined,

@@ -22,6 +22,8 @@ export interface WorkerMetrics {
   inFlight: Gauge<'task'>;
   /** `tq_receive_errors_total` */
   receiveErrors: Counter<'task'>;
+  /** `tq_status_write_failures_total`: status updates that could not be written (the task's status is unknown). */
+  statusWriteFailures: Counter<'task'>;
 }
 
 /** Work to do before a metric is read (a scrape, `get()`), by metric. */
@@ -89,6 +91,11 @@ export function createWorkerMetrics(registry: Registry = new Registry()): Worker
         }),
     ),
     receiveErrors: counter('tq_receive_errors_total', 'Failed ReceiveMessage calls', ['task']),
+    statusWriteFailures: counter(
+      'tq_status_write_failures_total',
+      'Task status updates that could not be written to the status table',
+      ['task'],
+    ),
   };
 }
 

@@ -2,6 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { S3AllowList } from '@tq/aws';
 import type { TaskEnvelope, TaskName, TaskRegistry } from '@tq/contracts';
+import type { StatusStore } from '@tq/status';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { RetryOptions } from './backoff.js';
@@ -109,6 +110,15 @@ export interface WorkerOptions<TTask extends TaskName> {
   http?: { port: number; host?: string } | false;
   /** Prometheus registry to register metrics in; default: the worker's own. */
   metricsRegistry?: Registry;
+  /**
+   * Record each task's steps (received, running, succeeded with its result, retrying,
+   * dead-lettered) in the status table (`@tq/status`), readable by id with `tq status <id>`.
+   * `true` builds the store from the environment (`TQ_DYNAMODB_ENDPOINT` or `TQ_ENDPOINT`,
+   * `TQ_STATUS_TABLE` or `<prefix>-task-status`); a `StatusStore` is used as given. Writes are
+   * coalesced, off the message's path, and never fail a task: while the store is unreachable the
+   * worker logs it once and counts `tq_status_write_failures_total`. Default false.
+   */
+  status?: boolean | StatusStore;
   /** Stop on SIGTERM and SIGINT (a second signal aborts running handlers). Default true. */
   handleSignals?: boolean;
 }

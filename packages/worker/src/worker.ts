@@ -30,6 +30,7 @@ import { TaskQueue } from './queue.js';
 import { resolveS3Allow } from './s3.js';
 import { type Settled, Settlement } from './settlement.js';
 import { sleep } from './sleep.js';
+import { StatusRecorder } from './status.js';
 import type { Worker, WorkerEvents, WorkerOptions, WorkerState } from './types.js';
 
 /** A second stop signal aborts running handlers only when it comes at least this long after the first. */
@@ -87,6 +88,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   #stopping: Promise<void> | undefined;
   #signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
   readonly #fifoFromEnv: boolean;
+  readonly #status: StatusRecorder | undefined;
 
   constructor(options: WorkerOptions<TTask>, registry: TaskRegistry, settings: ResolvedOptions) {
     super();
@@ -127,6 +129,16 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.metrics = createWorkerMetrics(options.metricsRegistry);
     this.#taskMetrics = new TaskMetrics(this.metrics, options.task, () => this.#held.size);
 
+    this.#status = options.status
+      ? new StatusRecorder({
+          status: options.status,
+          task: options.task,
+          prefix: this.#prefix,
+          logger: this.#logger,
+          metrics: this.metrics,
+          on: (event, listener) => this.on(event, listener),
+        })
+      : undefined;
     this.#queue = new TaskQueue({ sqs, receiver, receiveOptions });
     this.#poller = new Poller(this.#queue, settings, this.#pollerHost(), this.#pollAbort);
     this.#heartbeat = new Heartbeat(
@@ -364,6 +376,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
 
   /** Calls the handler and settles the message by how the call ended. */
   async #handle(held: Held, envelope: TaskEnvelope<TTask>, form: string, log: MessageLog): Promise<Settled> {
+    this.#status?.running(envelope.id, held.attempt, held.receivedAt, envelope.payload);
     const outcome = await this.#handlers.run(held, envelope, form, log);
     if (outcome.kind === 'succeeded') {
       const waiting = this.#settlement.succeeded(held, envelope.id, outcome.result, outcome.durationMs, log);
@@ -449,6 +462,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     }
     this.#heartbeat.stop();
     await this.#queue.flush();
+    await this.#status?.close();
     await this.#health?.close();
     if (this.#signalHandler) {
       process.off('SIGTERM', this.#signalHandler);

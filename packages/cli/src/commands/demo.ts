@@ -6,6 +6,7 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { FAILURE_ATTRIBUTES, type TaskName } from '@tq/contracts';
 import { createProducer } from '@tq/producer-sdk';
+import { StatusNotTrackedError, type StatusReader, type TaskStatus } from '@tq/status';
 import type { Command } from 'commander';
 import { type CliContext, createContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -70,8 +71,12 @@ const SAMPLE_CSV = [
 interface DemoTask {
   task: TaskName;
   id: string;
-  /** Resolves with a line saying where the result is, or undefined while it is not there yet. */
-  check(): Promise<string | undefined>;
+  /**
+   * Resolves with a line saying where the result is, or undefined while it is not there yet.
+   * `status` is the task's succeeded status when the status table exists (undefined without one:
+   * then the outputs themselves are the only evidence).
+   */
+  check(status: TaskStatus | undefined): Promise<string | undefined>;
 }
 
 async function exists(context: CliContext, bucket: string, key: string): Promise<Record<string, string> | undefined> {
@@ -118,6 +123,8 @@ async function deadLetterReason(context: CliContext, task: TaskName, ids: Set<st
 }
 
 async function runDemo(context: CliContext, mailDir: string | undefined, timeoutMs: number): Promise<boolean> {
+  // What the system knows of each task: its status (when the status table exists).
+  let reader: StatusReader | undefined = context.status().reader;
   const { bucket, prefix } = context.env;
   const run = new Date()
     .toISOString()
@@ -133,7 +140,13 @@ async function runDemo(context: CliContext, mailDir: string | undefined, timeout
   );
   console.log(`tq demo: uploaded s3://${bucket}/${folder}/photo.png and customers.csv`);
 
-  const producer = createProducer({ sqs: context.sqs, sns: context.sns, s3: context.s3, prefix });
+  const producer = createProducer({
+    sqs: context.sqs,
+    sns: context.sns,
+    s3: context.s3,
+    prefix,
+    status: context.status(),
+  });
   const tasks: DemoTask[] = [];
   try {
     const email = await producer.send('send_email', {
@@ -144,9 +157,13 @@ async function runDemo(context: CliContext, mailDir: string | undefined, timeout
     tasks.push({
       task: 'send_email',
       id: email.id,
-      check: async () => {
-        if (!mailDir) return undefined;
-        const file = await findMail(mailDir, new RegExp(`^Message-ID: <${email.id}@`, 'im'));
+      check: async (status) => {
+        const file = mailDir ? await findMail(mailDir, new RegExp(`^Message-ID: <${email.id}@`, 'im')) : undefined;
+        if (status) {
+          const result = status.result as { messageId?: string; accepted?: string[] } | undefined;
+          const sentTo = `sent to ${result?.accepted?.join(', ') || to} as ${result?.messageId ?? email.id}`;
+          return file ? `${sentTo}, mail ${displayPath(file)}` : sentTo;
+        }
         return file ? `mail ${displayPath(file)}` : undefined;
       },
     });
@@ -163,6 +180,7 @@ async function runDemo(context: CliContext, mailDir: string | undefined, timeout
       task: 'process_image',
       id: image.id,
       check: async () => {
+        // The variants are the result: they must be there whatever the status says.
         const thumb = await exists(context, bucket, `${folder}/images/thumb.webp`);
         const medium = await exists(context, bucket, `${folder}/images/medium.jpg`);
         if (!thumb || !medium) return undefined;
@@ -229,20 +247,29 @@ async function runDemo(context: CliContext, mailDir: string | undefined, timeout
     tasks.push({
       task: 'generate_report',
       id: report.id,
-      check: async () => {
+      check: async (status) => {
         const pdf = await exists(context, bucket, `${folder}/report.pdf`);
         if (!pdf) return undefined;
         let mailed = '';
+        const emailTaskId = (status?.result as { emailTaskId?: string } | undefined)?.emailTaskId;
+        if (emailTaskId) {
+          // The report chains a send_email task: it is done when that one is.
+          const chained = await reader?.get(emailTaskId).catch(() => undefined);
+          if (chained?.state === 'dead-lettered')
+            return `report ok, but its email was dead-lettered: ${chained.error?.message}`;
+          if (chained?.state !== 'succeeded') return undefined;
+          mailed = `, emailed (send_email ${emailTaskId})`;
+        }
         if (mailDir) {
           const file = await findMail(mailDir, new RegExp(`^Subject: tq demo ${run}: your report`, 'im'));
           if (!file) return undefined;
-          mailed = `, emailed as ${displayPath(file)}`;
+          mailed = `${mailed || ', emailed'} as ${displayPath(file)}`;
         }
         return `s3://${bucket}/${folder}/report.pdf (${pdf['tq-pages']} pages)${mailed}`;
       },
     });
   } finally {
-    producer.close();
+    await producer.close();
   }
   console.log(`tq demo: sent ${tasks.map((t) => t.task).join(', ')}; waiting for the workers`);
 
@@ -252,13 +279,31 @@ async function runDemo(context: CliContext, mailDir: string | undefined, timeout
   let failed = false;
   while (pending.size > 0 && Date.now() < deadline) {
     for (const task of [...pending.values()]) {
-      const where = await task.check();
+      let status: TaskStatus | undefined;
+      if (reader) {
+        try {
+          status = await reader.get(task.id);
+        } catch (error) {
+          if (!(error instanceof StatusNotTrackedError)) throw error;
+          console.log(`tq demo: ${error.message}; checking the outputs instead`);
+          reader = undefined;
+        }
+      }
+      if (status?.state === 'dead-lettered') {
+        console.log(
+          `  ✗ ${task.task.padEnd(16)} dead-lettered: ${status.error?.code ?? ''}: ${status.error?.message ?? ''}`,
+        );
+        pending.delete(task.task);
+        failed = true;
+        continue;
+      }
+      const where = reader && status?.state !== 'succeeded' ? undefined : await task.check(status);
       if (where) {
         console.log(`  ✓ ${task.task.padEnd(16)} ${where}`);
         pending.delete(task.task);
         continue;
       }
-      if (round % 4 === 3) {
+      if (!reader && round % 4 === 3) {
         const reason = await deadLetterReason(context, task.task, new Set([task.id]));
         if (reason) {
           console.log(`  ✗ ${task.task.padEnd(16)} dead-lettered: ${reason}`);

@@ -1,6 +1,27 @@
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { classifyAwsError } from '@tq/aws';
+import { ensureStatusTable } from '@tq/status';
 import { describeChange } from '@tq/topology';
 import type { Command } from 'commander';
-import { createContext } from '../context.js';
+import { type CliContext, createContext } from '../context.js';
+
+/**
+ * The task status table (`@tq/status`): created when missing. Resolves true when it was (or, with
+ * `dryRun`, would be) created.
+ */
+export async function provisionStatusTable(context: CliContext, dryRun: boolean): Promise<boolean> {
+  const { dynamodb, tableName } = context.status();
+  if (dryRun) {
+    try {
+      await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+      return false;
+    } catch (error) {
+      if (classifyAwsError(error) === 'not-found') return true;
+      throw error;
+    }
+  }
+  return (await ensureStatusTable(dynamodb, tableName)) === 'created';
+}
 
 /**
  * `tq provision`: converge the topic, queues, DLQs, subscriptions and bucket of `TQ_PREFIX` with
@@ -20,9 +41,12 @@ export function registerProvision(program: Command): void {
         const reconcile = { prune: options.prune ?? false };
         const changes = options.dryRun ? await provisioner.plan(reconcile) : await provisioner.apply(reconcile);
         for (const change of changes) console.log(describeChange(change));
+        const table = await provisionStatusTable(context, options.dryRun ?? false);
+        if (table) console.log(`+ create table ${context.status().tableName}`);
+        const count = changes.length + (table ? 1 : 0);
         const where = context.env.endpoint ?? `AWS ${context.env.region}`;
-        if (changes.length === 0) console.log(`tq: ${context.env.prefix} is up to date on ${where}`);
-        else console.log(`tq: ${changes.length} change(s) ${options.dryRun ? 'planned' : 'applied'} on ${where}`);
+        if (count === 0) console.log(`tq: ${context.env.prefix} is up to date on ${where}`);
+        else console.log(`tq: ${count} change(s) ${options.dryRun ? 'planned' : 'applied'} on ${where}`);
       } finally {
         context.close();
       }

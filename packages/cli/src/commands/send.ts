@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createProducer, type SendOptions } from '@tq/producer-sdk';
+import { statusEnabled } from '@tq/status';
 import type { Command } from 'commander';
 import { createContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -95,6 +96,9 @@ export function registerSend(program: Command): void {
         s3: context.s3,
         prefix: context.env.prefix,
         largePayloads: { bucket: context.env.bucket },
+        // `sent` in the status table, so `tq status <id>` knows the task before a worker has it;
+        // where there is no table the record is dropped and the send is unaffected.
+        ...(statusEnabled(true) ? { status: context.status() } : {}),
       });
       try {
         const result = await producer.send(task as never, payload as never, options);
@@ -104,7 +108,7 @@ export function registerSend(program: Command): void {
           `tq: sent ${task} ${result.id} via ${via} (message ${result.messageId}${result.claimCheck ? `, payload in ${result.claimCheck}` : ''})`,
         );
       } finally {
-        producer.close();
+        await producer.close();
         context.close();
       }
     });

@@ -1,0 +1,84 @@
+import { createStatusStore, type StatusStore } from '@tq/status';
+import { type LocalEndpoint, startLocalEndpoint, uniqueName } from '@tq/testing';
+import { createWorker, NonRetryableError } from '@tq/worker';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runTq } from './run-cli.js';
+
+const email = { to: ['ada@example.com'], subject: 'Hi', text: 'Hello' };
+
+describe('tq status and tq results', () => {
+  let endpoint: LocalEndpoint;
+  let store: StatusStore;
+  const prefix = uniqueName('st');
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    endpoint = await startLocalEndpoint();
+    env = { TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: prefix, TQ_BUCKET: `${prefix}-artifacts` };
+    const provisioned = await runTq(['provision'], env);
+    expect(provisioned.code, provisioned.output).toBe(0);
+    expect(provisioned.output).toContain(`+ create table ${prefix}-task-status`);
+    store = createStatusStore({ endpoint: endpoint.endpoint, prefix });
+  });
+  afterAll(async () => {
+    await store.close();
+    await endpoint.stop();
+  });
+
+  it('tq send records sent; tq status --wait follows the task to its end; tq results lists it', async () => {
+    const worker = createWorker({
+      task: 'send_email',
+      endpoint: endpoint.endpoint,
+      prefix,
+      status: store,
+      logger: pino({ level: 'silent' }),
+      handleSignals: false,
+      waitTimeSeconds: 1,
+      handler: (payload, context) => {
+        if (payload.subject === 'bounce') throw new NonRetryableError('no such mailbox');
+        return { messageId: `<${context.id}@test>`, copy: `s3://${prefix}-artifacts/sent/${context.id}.eml` };
+      },
+    });
+    await worker.start();
+    try {
+      const sent = await runTq(['send', 'send_email', JSON.stringify(email)], env);
+      expect(sent.code, sent.output).toBe(0);
+      const id = sent.output.split('\n')[0]?.trim() as string;
+
+      const status = await runTq(['status', id, '--wait'], env);
+      expect(status.code, status.output).toBe(0);
+      expect(status.output).toContain(`send_email ${id}: succeeded (1 attempt`);
+      expect(status.output).toMatch(/sent\s*\n.*received\s+attempt 1\n.*running\s+attempt 1\n.*succeeded\s+attempt 1/);
+      expect(status.output).toContain(`artifact: s3://${prefix}-artifacts/sent/${id}.eml`);
+      const json = JSON.parse((await runTq(['status', id, '--json'], env)).output);
+      expect(json).toMatchObject({ id, task: 'send_email', state: 'succeeded', result: { messageId: `<${id}@test>` } });
+
+      const bounced = await runTq(['send', 'send_email', JSON.stringify({ ...email, subject: 'bounce' })], env);
+      const bouncedId = bounced.output.split('\n')[0]?.trim() as string;
+      const failed = await runTq(['status', bouncedId, '--wait'], env);
+      expect(failed.code).toBe(1);
+      expect(failed.output).toContain('error: NON_RETRYABLE: no such mailbox');
+      expect(failed.output).toContain(`tq: ${bouncedId} was dead-lettered`);
+
+      const results = await runTq(['results', 'send_email'], env);
+      expect(results.code, results.output).toBe(0);
+      expect(results.output).toContain(id);
+      expect(results.output).not.toContain(bouncedId);
+      expect(results.output).toContain(`s3://${prefix}-artifacts/sent/${id}.eml`);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('says what it does not know: an unknown id, a prefix without a status table, a bad task', async () => {
+    const unknown = await runTq(['status', '3f1c1f9e-0000-4000-8000-000000000000'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.output).toContain('no status for 3f1c1f9e-0000-4000-8000-000000000000');
+    const untracked = await runTq(['status', 'x'], { ...env, TQ_PREFIX: 'nothing-here' });
+    expect(untracked.code).toBe(1);
+    expect(untracked.output).toContain('the table nothing-here-task-status does not exist (`tq provision` creates it');
+    const badTask = await runTq(['results', 'nope'], env);
+    expect(badTask.code).toBe(2);
+  });
+});
