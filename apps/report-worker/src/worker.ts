@@ -21,7 +21,7 @@ export interface ReportWorkerDeps {
   /** Reads CSV sources and writes the PDFs. */
   s3: S3Client;
   /** Sends the `send_email` task when a report asks to be emailed. */
-  producer: Producer;
+  producer: Pick<Producer, 'send'>;
   /** Bounds of one report's CSV source (rows, bytes, columns). */
   limits?: Partial<ReportLimits>;
   /** Where sources may be read and reports written; default `TQ_S3_ALLOW`, else the artifacts bucket. */

@@ -1,11 +1,17 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, SQS, SQSClient } from '@aws-sdk/client-sqs';
 import { createTask, encodeMessageBody } from '@tq/contracts';
-import type { AwsClientConfig } from '@tq/testing';
+import { createStatusStore, ensureStatusTable } from '@tq/status';
+import { type AwsClientConfig, type EndpointProcess, startEndpointProcess } from '@tq/testing';
 import { createWorker } from '@tq/worker';
 import { pino } from 'pino';
 import { Consumer } from 'sqs-consumer';
 import { Squiss } from 'squiss-ts';
 import { createQueues, deleteQueues, preload, remaining, type Scenario } from '../lib.js';
+
+/** The contender that records task status (`@tq/status`) on the endpoint's DynamoDB. */
+const STATUS_ON = 'tq worker (status on)';
+const STATUS_TABLE = 'bench-task-status';
 
 interface Config {
   clientConfig: AwsClientConfig;
@@ -14,7 +20,12 @@ interface Config {
   count: number;
   handlerMs: number;
   concurrency: number;
+  /** The status contender's DynamoDB: an endpoint process of its own, as DynamoDB is its own service on AWS. */
+  statusEndpoint?: string;
 }
+
+/** Status endpoints by URL, started in `prepare` and stopped in `verify` (both in the parent). */
+const statusEndpoints = new Map<string, EndpointProcess>();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -67,21 +78,43 @@ function consumerScenario(
     rounds: (context) => (context.quick ? 1 : rounds),
     // The short runs are where the endpoint is the limit; the 50 ms handler's runs are not.
     warmUp: handlerMs === 0,
-    async prepare(context) {
+    async prepare(context, contender) {
       const { queueUrl, dlqUrl } = await createQueues(context.clientConfig, name);
       const total = context.quick ? quickCount : count;
       const bodies = Array.from({ length: total }, (_, i) =>
         encodeMessageBody(createTask('send_email', { to: [`u${i}@example.com`], subject: `n${i}`, text: 'x' })),
       );
       await preload(context.clientConfig, queueUrl, bodies);
-      return { clientConfig: context.clientConfig, queueUrl, dlqUrl, count: total, handlerMs, concurrency: 50 };
+      const config: Config = {
+        clientConfig: context.clientConfig,
+        queueUrl,
+        dlqUrl,
+        count: total,
+        handlerMs,
+        concurrency: 50,
+      };
+      if (contender === STATUS_ON) {
+        const store = await startEndpointProcess();
+        statusEndpoints.set(store.endpoint, store);
+        const dynamodb = new DynamoDBClient(store.clientConfig);
+        await ensureStatusTable(dynamodb, STATUS_TABLE);
+        dynamodb.destroy();
+        config.statusEndpoint = store.endpoint;
+      }
+      return config;
     },
     async run(contender, config) {
       const sqs = new SQSClient(config.clientConfig);
       const handle = config.handlerMs > 0 ? () => sleep(config.handlerMs) : () => Promise.resolve();
       const progress = counter(config.count);
       const started = performance.now();
-      if (contender === 'tq worker' || contender === 'tq worker (injected client)') {
+      if (contender === 'tq worker' || contender === 'tq worker (injected client)' || contender === STATUS_ON) {
+        // Status on: every task's steps go to the status table on the endpoint's DynamoDB; the
+        // run ends when the last write landed, so the writes' cost is inside the measured time.
+        const status =
+          contender === STATUS_ON
+            ? createStatusStore({ endpoint: config.statusEndpoint as string, tableName: STATUS_TABLE })
+            : undefined;
         const worker = createWorker({
           task: 'send_email',
           // As the worker apps run it: the worker makes its own clients from the endpoint
@@ -95,6 +128,7 @@ function consumerScenario(
           waitTimeSeconds: 1,
           logger: pino({ level: 'silent' }),
           handleSignals: false,
+          ...(status ? { status } : {}),
           handler: async () => {
             await handle();
           },
@@ -102,7 +136,12 @@ function consumerScenario(
         worker.on('succeeded', () => progress.hit());
         await worker.start();
         await progress.done;
+        await status?.writer.flush();
         const seconds = (performance.now() - started) / 1000;
+        if (status && (status.writer.stats.failed > 0 || status.writer.stats.dropped > 0)) {
+          throw new Error(`status writes lost: ${JSON.stringify(status.writer.stats)}`);
+        }
+        await status?.close();
         await worker.stop();
         sqs.destroy();
         return { value: config.count / seconds };
@@ -203,6 +242,10 @@ function consumerScenario(
       return { value: config.count / seconds };
     },
     async verify(context, config) {
+      if (config.statusEndpoint) {
+        await statusEndpoints.get(config.statusEndpoint)?.stop();
+        statusEndpoints.delete(config.statusEndpoint);
+      }
       // Deletes may still be landing for a moment after the last handler finished.
       for (let i = 0; i < 50; i += 1) {
         if ((await remaining(context.clientConfig, config.queueUrl)) === 0) {
@@ -225,8 +268,9 @@ export const consumerNoop = consumerScenario(
   4000,
   // Runs take about 4 s and single rounds move by ±0.15 on a shared host: five of them.
   5,
-  // What an injected client costs: the worker's own clients cache the SDK's middleware.
-  ['tq worker (injected client)'],
+  // What an injected client costs: the worker's own clients cache the SDK's middleware. What
+  // recording every task's status costs (the lifecycle issue asks for at least 0.8x).
+  ['tq worker (injected client)', STATUS_ON],
 );
 export const consumerSlow = consumerScenario(
   'consumer-50ms',

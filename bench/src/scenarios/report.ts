@@ -56,8 +56,6 @@ export const report: Scenario<QueueConfig> = {
         s3,
         producer: {
           send: () => Promise.reject(new Error('no email in this benchmark')),
-          sendBatch: () => Promise.resolve([]),
-          close: () => undefined,
         },
         worker: workerOptions(config),
       });

@@ -1,4 +1,4 @@
-import { type DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { classifyAwsError } from '@tq/aws';
 import { fromItem } from './attributes.js';
 import { BY_TASK_INDEX } from './table.js';
@@ -18,34 +18,79 @@ export class StatusNotTrackedError extends Error {
   }
 }
 
-/** An item as a `TaskStatus`: timeline sorted by time, steps after a final one marked duplicate. */
-export function toTaskStatus(item: Record<string, unknown>): TaskStatus {
-  const events = ((item.events as TaskEvent[] | undefined) ?? [])
+/** One stored item: a burst of a task's steps and what its last step carries. */
+interface StepItem {
+  id: string;
+  task: string;
+  state: TaskState;
+  expiresAt?: number;
+  finishedAt?: string;
+  attempt: number;
+  events: TaskEvent[];
+  durationMs?: number;
+  result?: unknown;
+  resultTruncated?: boolean;
+  artifacts?: string[];
+  error?: { code?: string; message: string };
+}
+
+/** A stored item with its `data` (the writer's JSON string) spread out. */
+function stepItem(item: Record<string, unknown>): StepItem {
+  const data = typeof item.data === 'string' ? (JSON.parse(item.data) as Partial<StepItem>) : {};
+  return { ...(item as unknown as StepItem), events: [], ...data };
+}
+
+const byTime = (a: { at: string }, b: { at: string }) => a.at.localeCompare(b.at);
+
+/**
+ * A task's items as one `TaskStatus`. The first final item (by time) decides: a late or duplicate
+ * delivery never changes a task that succeeded or was dead-lettered; before that, the latest
+ * step (by attempt, then time) is the state. Steps that came after the final one and re-ran
+ * nothing new (received, running) are marked `duplicate`.
+ */
+export function toTaskStatus(items: Record<string, unknown>[]): TaskStatus | undefined {
+  const steps = items.filter((item) => item.id !== undefined).map(stepItem);
+  if (steps.length === 0) return undefined;
+  const events = steps
+    .flatMap((item) => item.events)
     .map((step, index) => ({ step, index }))
-    .sort((a, b) => a.step.at.localeCompare(b.step.at) || a.index - b.index)
+    .sort((a, b) => byTime(a.step, b.step) || a.index - b.index)
     .map(({ step }) => step);
+  const final = steps
+    .filter((item) => FINAL_STATES.includes(item.state) && item.finishedAt !== undefined)
+    .sort((a, b) => (a.finishedAt as string).localeCompare(b.finishedAt as string))[0];
+  const latest = [...steps].sort((a, b) => {
+    const lastOf = (item: StepItem) => item.events.at(-1)?.at ?? '';
+    return a.attempt - b.attempt || lastOf(a).localeCompare(lastOf(b));
+  })[steps.length - 1] as StepItem;
+  const decisive = final ?? latest;
   let finalSeen = false;
   const marked = events.map((step) => {
     const duplicate = finalSeen && (step.state === 'received' || step.state === 'running');
-    if (FINAL_STATES.includes(step.state)) finalSeen = true;
+    if (final && step.at === final.finishedAt && step.state === final.state) finalSeen = true;
     return duplicate ? { ...step, duplicate: true } : step;
   });
+  const first = steps[0] as StepItem;
   const status: TaskStatus = {
-    id: item.id as string,
-    task: item.task as string,
-    state: item.state as TaskState,
-    attempts: (item.attempts as number | undefined) ?? 0,
-    createdAt: item.createdAt as string,
-    updatedAt: item.updatedAt as string,
+    id: first.id,
+    task: first.task,
+    state: decisive.state,
+    attempts: Math.max(...steps.map((item) => item.attempt)),
+    createdAt: events[0]?.at ?? '',
+    updatedAt: events[events.length - 1]?.at ?? '',
     events: marked,
-    expiresAt: (item.expiresAt as number | undefined) ?? 0,
+    expiresAt: Math.max(...steps.map((item) => item.expiresAt ?? 0)),
   };
-  if (item.finishedAt !== undefined) status.finishedAt = item.finishedAt as string;
-  if (item.durationMs !== undefined) status.durationMs = item.durationMs as number;
-  if (typeof item.result === 'string') status.result = JSON.parse(item.result);
-  if (item.resultTruncated === true) status.resultTruncated = true;
-  if (Array.isArray(item.artifacts)) status.artifacts = item.artifacts as string[];
-  if (item.error !== undefined) status.error = item.error as { code?: string; message: string };
+  if (final) status.finishedAt = final.finishedAt as string;
+  if (decisive.durationMs !== undefined) status.durationMs = decisive.durationMs;
+  if (decisive.state === 'succeeded') {
+    if (decisive.result !== undefined) status.result = decisive.result;
+    if (decisive.resultTruncated) status.resultTruncated = true;
+    if (decisive.artifacts) status.artifacts = decisive.artifacts;
+  } else {
+    const failed = [...steps].reverse().find((item) => item.error !== undefined);
+    if (failed?.error) status.error = failed.error;
+  }
   return status;
 }
 
@@ -66,20 +111,38 @@ export class StatusReader {
 
   /** A task's status, or undefined when the store never heard of it (or it expired). */
   async get(id: string): Promise<TaskStatus | undefined> {
-    const out = await this.#dynamodb
-      .send(new GetItemCommand({ TableName: this.#tableName, Key: { id: { S: id } }, ConsistentRead: true }))
-      .catch((error: unknown) => this.#notTracked(error));
-    if (!out.Item) return undefined;
-    const status = toTaskStatus(fromItem(out.Item));
-    return status.expiresAt > 0 && status.expiresAt * 1000 < Date.now() ? undefined : status;
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const out = await this.#dynamodb
+        .send(
+          new QueryCommand({
+            TableName: this.#tableName,
+            KeyConditionExpression: '#id = :id',
+            ExpressionAttributeNames: { '#id': 'id' },
+            ExpressionAttributeValues: { ':id': { S: id } },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        )
+        .catch((error: unknown) => this.#notTracked(error));
+      for (const item of out.Items ?? []) items.push(fromItem(item));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    const status = toTaskStatus(items);
+    return status && status.expiresAt > 0 && status.expiresAt * 1000 < Date.now() ? undefined : status;
   }
 
-  /** A task type's most recently updated tasks, newest first; `state` keeps only those in it. */
+  /**
+   * A task type's most recently finished tasks (succeeded or dead-lettered), newest first;
+   * `state` keeps only those that ended in it. Each is read whole (`get`), so what it shows is
+   * what `get` would.
+   */
   async recent(task: string, options: { limit?: number; state?: TaskState } = {}): Promise<TaskStatus[]> {
     const limit = options.limit ?? 10;
     const found: TaskStatus[] = [];
-    let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
-    const now = Date.now();
+    const seen = new Set<string>();
+    let start: Record<string, AttributeValue> | undefined;
     do {
       const out = await this.#dynamodb
         .send(
@@ -96,9 +159,12 @@ export class StatusReader {
         )
         .catch((error: unknown) => this.#notTracked(error));
       for (const item of out.Items ?? []) {
-        const status = toTaskStatus(fromItem(item));
-        if (status.expiresAt > 0 && status.expiresAt * 1000 < now) continue;
-        if (options.state && status.state !== options.state) continue;
+        const id = item.id?.S;
+        if (!id || seen.has(id)) continue;
+        seen.add(id);
+        if (options.state && item.state?.S !== options.state) continue;
+        const status = await this.get(id);
+        if (!status || (options.state && status.state !== options.state)) continue;
         found.push(status);
         if (found.length >= limit) return found;
       }

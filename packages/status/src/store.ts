@@ -46,9 +46,10 @@ export function createStatusStore(options: StatusStoreOptions = {}): StatusStore
   const owned = options.dynamodb === undefined;
   const dynamodb =
     options.dynamodb ??
-    new DynamoDBClient(
-      awsClientSettings({ ...env, endpoint, ...(options.region ? { region: options.region } : {}) }) as never,
-    );
+    new DynamoDBClient({
+      ...awsClientSettings({ ...env, endpoint, ...(options.region ? { region: options.region } : {}) }),
+      cacheMiddleware: true,
+    } as never);
   const tableName = options.tableName ?? (process.env.TQ_STATUS_TABLE || statusTableName(options.prefix ?? env.prefix));
   const { dynamodb: _d, endpoint: _e, region: _r, tableName: _t, prefix: _p, ...writerOptions } = options;
   const writer = new StatusWriter({ ...writerOptions, dynamodb, tableName });

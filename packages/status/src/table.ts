@@ -7,11 +7,12 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { classifyAwsError } from '@tq/aws';
 
-/** The index `recent()` queries: a task type's items by `updatedAt`. */
+/** The index `recent()` queries: a task type's finished tasks by `finishedAt` (only final items carry it). */
 export const BY_TASK_INDEX = 'by-task';
 
 /**
- * The status table as it should exist: key `id`; the `by-task` index (`task`, `updatedAt`); TTL
+ * The status table as it should exist: one item per group of steps (key `id` + `step`, so a task's
+ * items are one `Query`); the sparse `by-task` index (`task`, `finishedAt`) over final items; TTL
  * on `expiresAt`; on-demand capacity. The AWS deploy's constructs describe the same table.
  */
 export function statusTableDefinition(tableName: string) {
@@ -20,16 +21,20 @@ export function statusTableDefinition(tableName: string) {
     BillingMode: 'PAY_PER_REQUEST' as const,
     AttributeDefinitions: [
       { AttributeName: 'id', AttributeType: 'S' as const },
+      { AttributeName: 'step', AttributeType: 'S' as const },
       { AttributeName: 'task', AttributeType: 'S' as const },
-      { AttributeName: 'updatedAt', AttributeType: 'S' as const },
+      { AttributeName: 'finishedAt', AttributeType: 'S' as const },
     ],
-    KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' as const }],
+    KeySchema: [
+      { AttributeName: 'id', KeyType: 'HASH' as const },
+      { AttributeName: 'step', KeyType: 'RANGE' as const },
+    ],
     GlobalSecondaryIndexes: [
       {
         IndexName: BY_TASK_INDEX,
         KeySchema: [
           { AttributeName: 'task', KeyType: 'HASH' as const },
-          { AttributeName: 'updatedAt', KeyType: 'RANGE' as const },
+          { AttributeName: 'finishedAt', KeyType: 'RANGE' as const },
         ],
         Projection: { ProjectionType: 'ALL' as const },
       },

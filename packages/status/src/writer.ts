@@ -1,5 +1,5 @@
-import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { toAttribute } from './attributes.js';
+import { type AttributeValue, BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { classifyAwsError } from '@tq/aws';
 import {
   DEFAULT_TTL_SECONDS,
   FINAL_STATES,
@@ -26,11 +26,11 @@ export interface StatusWriterOptions {
   tableName: string;
   /** How long items live (DynamoDB TTL). Default 14 days. */
   ttlSeconds?: number;
-  /** Steps of one task arriving within this window go in one write. Default 100 ms. */
+  /** Steps of one task arriving within this window go in one item. Default 100 ms. */
   coalesceMs?: number;
-  /** Writes in flight at once. Default 8. */
+  /** `BatchWriteItem` calls in flight at once. Default 8. */
   concurrency?: number;
-  /** Tasks waiting to be written; steps beyond are dropped (counted). Default 10,000. */
+  /** Tasks waiting to be written; steps beyond are dropped (counted). Default 100,000 (tens of MB at most). */
   maxPending?: number;
   /**
    * Told when writes start failing (once per outage, with the error) and when they work again.
@@ -41,9 +41,9 @@ export interface StatusWriterOptions {
 
 /** Counters of a `StatusWriter`. */
 export interface StatusWriterStats {
-  /** Updates written. */
+  /** Items written (one per task and burst of its steps). */
   written: number;
-  /** Updates that failed (store unreachable, throttled, missing table). */
+  /** Items that could not be written (store unreachable, throttled past the retries, missing table). */
   failed: number;
   /** Steps dropped because `maxPending` tasks were waiting. */
   dropped: number;
@@ -77,14 +77,19 @@ export function timelineSteps(events: TaskEvent[]): TaskEvent[] {
   return events.filter((step) => step.attempt <= MAX_TIMELINE_ATTEMPTS || FINAL_STATES.includes(step.state));
 }
 
+/** DynamoDB's limit of items per `BatchWriteItem`. */
+const BATCH_SIZE = 25;
+
 const cut = (text: string) => (text.length > MAX_MESSAGE_CHARS ? `${text.slice(0, MAX_MESSAGE_CHARS - 1)}…` : text);
 
 /**
  * Records task steps in the status table, off the caller's path: `record()` only buffers. Steps
  * of one task that arrive close together (received, running, succeeded of a quick handler) become
- * one `UpdateItem`. Each update is conditional: an item in a final state (`succeeded`,
- * `dead-lettered`) or at a higher attempt keeps its state, and the step is only added to its
- * timeline. Failures are counted and reported once per outage, never thrown.
+ * one item, and items go 25 to a `BatchWriteItem`: a busy worker makes one call per 25 tasks, not
+ * one per step. Items are only ever added (key: task id + step), never updated, so nothing a late
+ * or duplicate delivery writes can replace what an earlier one wrote: the reader derives the
+ * state, and the first final step wins. Failures are counted and reported once per outage, never
+ * thrown.
  */
 export class StatusWriter {
   readonly #options: Required<Omit<StatusWriterOptions, 'onOutage'>> & Pick<StatusWriterOptions, 'onOutage'>;
@@ -93,6 +98,9 @@ export class StatusWriter {
   #timer: NodeJS.Timeout | undefined;
   #down = false;
   #failedInOutage = 0;
+  #sequence = 0;
+  /** Tells this writer's items from another's that buffered the same task at the same millisecond. */
+  readonly #writerId = Math.random().toString(36).slice(2, 8);
   readonly stats: StatusWriterStats = { written: 0, failed: 0, dropped: 0 };
 
   constructor(options: StatusWriterOptions) {
@@ -100,7 +108,7 @@ export class StatusWriter {
       ttlSeconds: DEFAULT_TTL_SECONDS,
       coalesceMs: 100,
       concurrency: 8,
-      maxPending: 10_000,
+      maxPending: 100_000,
       ...options,
     };
   }
@@ -140,10 +148,14 @@ export class StatusWriter {
   }
 
   #drain(): void {
-    for (const [id, pending] of this.#pending) {
-      if (this.#inFlight.size >= this.#options.concurrency) return;
-      this.#pending.delete(id);
-      const write = this.#write(id, pending).finally(() => {
+    while (this.#pending.size > 0 && this.#inFlight.size < this.#options.concurrency) {
+      const batch: [string, Pending][] = [];
+      for (const entry of this.#pending) {
+        batch.push(entry);
+        if (batch.length === BATCH_SIZE) break;
+      }
+      for (const [id] of batch) this.#pending.delete(id);
+      const write = this.#write(batch).finally(() => {
         this.#inFlight.delete(write);
         if (this.#pending.size > 0 && !this.#timer) this.#drain();
       });
@@ -151,127 +163,79 @@ export class StatusWriter {
     }
   }
 
-  async #write(id: string, pending: Pending): Promise<void> {
-    try {
-      await this.#update(id, pending);
-      this.stats.written += 1;
-      if (this.#down) {
-        this.#down = false;
-        this.#options.onOutage?.({ kind: 'recovered', failed: this.#failedInOutage });
-        this.#failedInOutage = 0;
-      }
-    } catch (error) {
-      this.stats.failed += 1;
-      this.#failedInOutage += 1;
-      if (!this.#down) {
-        this.#down = true;
-        this.#options.onOutage?.({ kind: 'down', error });
-      }
-    }
-  }
-
-  async #update(id: string, pending: Pending): Promise<void> {
-    const { events, details, task } = pending;
-    const last = events[events.length - 1] as TaskEvent;
-    const attempts = Math.max(...events.map((event) => event.attempt));
-    const timeline = timelineSteps(events);
-    const now = new Date().toISOString();
-    const final = FINAL_STATES.includes(last.state);
-    const names: Record<string, string> = {
-      '#task': 'task',
-      '#state': 'state',
-      '#attempts': 'attempts',
-      '#updatedAt': 'updatedAt',
-      '#createdAt': 'createdAt',
-      '#expiresAt': 'expiresAt',
-      '#events': 'events',
-      '#id': 'id',
-    };
-    const values: Record<string, AttributeValue> = {
-      ':task': { S: task },
-      ':state': { S: last.state },
-      ':attempts': { N: String(attempts) },
-      ':now': { S: now },
-      ':createdAt': { S: events[0]?.at ?? now },
-      ':expiresAt': { N: String(Math.floor(Date.now() / 1000) + this.#options.ttlSeconds) },
-      ':events': toAttribute(timeline),
-      ':empty': { L: [] },
-      ':succeeded': { S: 'succeeded' },
-      ':deadLettered': { S: 'dead-lettered' },
-    };
-    const set = [
-      '#task = :task',
-      '#state = :state',
-      '#attempts = :attempts',
-      '#updatedAt = :now',
-      '#expiresAt = :expiresAt',
-      '#createdAt = if_not_exists(#createdAt, :createdAt)',
-    ];
-    const remove: string[] = [];
-    if (final) {
-      names['#finishedAt'] = 'finishedAt';
-      values[':finishedAt'] = { S: last.at };
-      set.push('#finishedAt = :finishedAt');
-    }
-    if (last.durationMs !== undefined && last.state === 'succeeded') {
-      names['#durationMs'] = 'durationMs';
-      values[':durationMs'] = { N: String(Math.round(last.durationMs)) };
-      set.push('#durationMs = :durationMs');
-    }
-    if (last.state === 'succeeded') {
-      names['#error'] = 'error';
-      remove.push('#error');
-      if (details.result !== undefined) {
-        const json = JSON.stringify(details.result);
-        names['#artifacts'] = 'artifacts';
-        const inputs = new Set(details.inputs ?? []);
-        values[':artifacts'] = toAttribute(findArtifacts(details.result).filter((uri) => !inputs.has(uri)));
-        set.push('#artifacts = :artifacts');
-        if (json !== undefined && Buffer.byteLength(json) <= MAX_RESULT_BYTES) {
-          names['#result'] = 'result';
-          values[':result'] = { S: json };
-          set.push('#result = :result');
-        } else if (json !== undefined) {
-          names['#resultTruncated'] = 'resultTruncated';
-          values[':true'] = { BOOL: true };
-          set.push('#resultTruncated = :true');
+  async #write(batch: [string, Pending][]): Promise<void> {
+    const now = Date.now();
+    let requests = batch.map(([id, pending]) => ({ PutRequest: { Item: this.#item(id, pending, now) } }));
+    // Unprocessed items (throttling) are tried again, up to 4 times in all, with growing waits.
+    for (let attempt = 1; requests.length > 0; attempt += 1) {
+      try {
+        const out = await this.#options.dynamodb.send(
+          new BatchWriteItemCommand({ RequestItems: { [this.#options.tableName]: requests } }),
+        );
+        const left = (out.UnprocessedItems?.[this.#options.tableName] ?? []) as typeof requests;
+        this.stats.written += requests.length - left.length;
+        requests = left;
+      } catch (error) {
+        if (attempt >= 4 || !['throttled', 'transient'].includes(classifyAwsError(error))) {
+          this.#failed(requests.length, error);
+          return;
         }
       }
-    } else if (details.error) {
-      names['#error'] = 'error';
-      values[':error'] = toAttribute(details.error);
-      set.push('#error = :error');
+      if (requests.length > 0 && attempt >= 4) {
+        this.#failed(requests.length, new Error(`${requests.length} status item(s) left unprocessed (throttled)`));
+        return;
+      }
+      if (requests.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
     }
-    const appendEvents = '#events = list_append(if_not_exists(#events, :empty), :events)';
-    try {
-      await this.#options.dynamodb.send(
-        new UpdateItemCommand({
-          TableName: this.#options.tableName,
-          Key: { id: { S: id } },
-          UpdateExpression: `SET ${[...set, appendEvents].join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
-          ConditionExpression:
-            'attribute_not_exists(#id) OR (NOT #state IN (:succeeded, :deadLettered) AND #attempts <= :attempts)',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
-    } catch (error) {
-      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
-      if (timeline.length > 0) await this.#appendOnly(id, timeline);
+    if (this.#down) {
+      this.#down = false;
+      this.#options.onOutage?.({ kind: 'recovered', failed: this.#failedInOutage });
+      this.#failedInOutage = 0;
     }
   }
 
-  /** The item is final or at a later attempt: its state stays, the steps join its timeline. */
-  async #appendOnly(id: string, events: TaskEvent[]): Promise<void> {
-    await this.#options.dynamodb.send(
-      new UpdateItemCommand({
-        TableName: this.#options.tableName,
-        Key: { id: { S: id } },
-        UpdateExpression: 'SET #events = list_append(if_not_exists(#events, :empty), :events)',
-        ExpressionAttributeNames: { '#events': 'events' },
-        ExpressionAttributeValues: { ':events': toAttribute(events), ':empty': { L: [] } },
-      }),
-    );
+  #failed(count: number, error: unknown): void {
+    this.stats.failed += count;
+    this.#failedInOutage += count;
+    if (!this.#down) {
+      this.#down = true;
+      this.#options.onOutage?.({ kind: 'down', error });
+    }
+  }
+
+  /** One item: the task's steps buffered together, its state after them, and what a final step carries. */
+  #item(id: string, pending: Pending, now: number): Record<string, AttributeValue> {
+    const { events, details, task } = pending;
+    const last = events[events.length - 1] as TaskEvent;
+    const first = events[0] as TaskEvent;
+    const attempt = Math.max(...events.map((step) => step.attempt));
+    this.#sequence = (this.#sequence + 1) % 1_000_000;
+    // Keys, the index's attributes and the TTL are attributes; everything else is one JSON string
+    // (`data`): each attribute costs the SDK serialization work, and a busy worker writes thousands.
+    const data: Record<string, unknown> = { state: last.state, attempt, events: timelineSteps(events) };
+    if (last.state === 'succeeded') {
+      if (last.durationMs !== undefined) data.durationMs = last.durationMs;
+      if (details.result !== undefined) {
+        const inputs = new Set(details.inputs ?? []);
+        data.artifacts = findArtifacts(details.result).filter((uri) => !inputs.has(uri));
+        const json = JSON.stringify(details.result);
+        if (json !== undefined && Buffer.byteLength(json) <= MAX_RESULT_BYTES) data.result = details.result;
+        else if (json !== undefined) data.resultTruncated = true;
+      }
+    } else if (details.error) {
+      data.error = details.error;
+    }
+    const item: Record<string, AttributeValue> = {
+      id: { S: id },
+      // Sorts a task's items by attempt, then time; the writer's counter keeps two groups apart.
+      step: { S: `${String(attempt).padStart(5, '0')}#${first.at}#${this.#writerId}-${this.#sequence}` },
+      task: { S: task },
+      state: { S: last.state },
+      data: { S: JSON.stringify(data) },
+      expiresAt: { N: String(Math.floor(now / 1000) + this.#options.ttlSeconds) },
+    };
+    if (FINAL_STATES.includes(last.state)) item.finishedAt = { S: last.at };
+    return item;
   }
 }
 
