@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const published = ['aws', 'contracts', 'producer-sdk'];
+const published = ['aws', 'contracts', 'producer-sdk', 'status'];
 
 async function pnpmCommand(): Promise<string[]> {
   const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { packageManager: string };
@@ -108,7 +108,12 @@ describe('release: packed packages install and work outside the workspace', () =
       });
     }
     const tarballs = (await readdir(packs)).sort();
-    expect(tarballs).toEqual(['tq-aws-0.0.0.tgz', 'tq-contracts-0.0.0.tgz', 'tq-producer-sdk-0.0.0.tgz']);
+    expect(tarballs).toEqual([
+      'tq-aws-0.0.0.tgz',
+      'tq-contracts-0.0.0.tgz',
+      'tq-producer-sdk-0.0.0.tgz',
+      'tq-status-0.0.0.tgz',
+    ]);
     for (const tarball of tarballs) await npm(['publish', join(packs, tarball)]);
 
     await writeFile(
@@ -122,6 +127,7 @@ describe('release: packed packages install and work outside the workspace', () =
     // What a user gets: real version ranges and no source condition pointing at files not shipped.
     expect(manifest.dependencies['@tq/contracts']).toBe('^0.0.0');
     expect(manifest.dependencies['@tq/aws']).toBe('^0.0.0');
+    expect(manifest.dependencies['@tq/status']).toBe('^0.0.0');
     expect(JSON.stringify(manifest.exports)).not.toContain('@tq/source');
 
     await writeFile(
