@@ -50,7 +50,9 @@ describe('tq up with every worker, and tq demo against it', () => {
       });
       expect(elsewhere.code, elsewhere.output).toBe(0);
       expect(elsewhere.output).toMatch(/✓ send_email\s+sent to demo@example\.com as <[^>]+>\n/);
-      expect(elsewhere.output).toMatch(/✓ generate_report\s+.*report\.pdf \(\d+ pages\), emailed \(send_email [0-9a-f-]+\)\n/);
+      expect(elsewhere.output).toMatch(
+        /✓ generate_report\s+.*report\.pdf \(\d+ pages\), emailed \(send_email [0-9a-f-]+\)\n/,
+      );
 
       up.kill('SIGINT');
       const [code] = await once(up, 'exit');
