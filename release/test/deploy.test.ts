@@ -21,9 +21,9 @@ const apps = readdirSync(join(root, 'apps'))
   .filter((name) => existsSync(join(root, 'apps', name, 'package.json')))
   .map((name) => {
     const manifest = JSON.parse(readFileSync(join(root, 'apps', name, 'package.json'), 'utf8')) as {
-      tq?: { task?: string };
+      tq?: { task?: string; relay?: boolean };
     };
-    return { name, task: manifest.tq?.task };
+    return { name, task: manifest.tq?.task, relay: manifest.tq?.relay === true };
   });
 
 /**
@@ -54,8 +54,9 @@ describe('apps deploy into folders that run with plain node', () => {
   });
 
   it('has one app per registered task type', () => {
-    // A task type without an app (or an app without a task) fails here instead of being skipped.
-    expect(apps.map((app) => app.task).sort()).toEqual([...registry.names()].sort());
+    // A task type without an app (or an app that is neither a task's worker nor the relay) fails here.
+    expect(apps.filter((app) => !app.relay).map((app) => app.task).sort()).toEqual([...registry.names()].sort());
+    expect(apps.filter((app) => app.relay).map((app) => app.name)).toEqual(['http-relay']);
   });
 
   it('deploys every app, starts each with plain node, and the email worker delivers a task', async () => {
@@ -81,6 +82,8 @@ describe('apps deploy into folders that run with plain node', () => {
           SMTP_URL: smtp.url,
           EMAIL_FROM: 'Deployed <deployed@example.com>',
           TQ_HTTP_PORT: '0',
+          // The relay serves any task type: one that nothing is sent to here, and a worker URL.
+          ...(app === 'http-relay' ? { TQ_TASK: 'cleanup_data', RELAY_URL: 'http://127.0.0.1:9/tasks' } : {}),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

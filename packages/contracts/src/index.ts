@@ -93,6 +93,7 @@ export {
   type TaskPayload,
   type TaskPayloads,
   type TaskVersions,
+  toFlatMessage,
 } from './task.js';
 export {
   AggregateFunction,

@@ -22,6 +22,11 @@ export interface TaskVersionDefinition<TSchema extends TObject = TObject> {
    * Defaults to taking the fields as they are.
    */
   readonly fromFlat?: (fields: Record<string, unknown>) => unknown;
+  /**
+   * The reverse, for consumers that expect the flat form (the original PHP worker behind the
+   * HTTP relay): payload fields as the flat message carries them. Defaults to the payload's fields.
+   */
+  readonly toFlat?: (payload: Record<string, unknown>) => Record<string, unknown>;
 }
 
 /** The versions of a task type, by number. */

@@ -13,6 +13,7 @@ import {
   registry,
   TaskDefinitionError,
   TaskValidationError,
+  toFlatMessage,
 } from './index.js';
 
 describe('parseTask', () => {
@@ -230,5 +231,32 @@ describe('helpers', () => {
   it('splits s3 URIs', () => {
     expect(parseS3Uri('s3://bucket/a/b.csv')).toEqual({ bucket: 'bucket', key: 'a/b.csv' });
     expect(() => parseS3Uri('https://bucket/a')).toThrow(TypeError);
+  });
+});
+
+describe('toFlatMessage', () => {
+  it("gives the seed article's flat form back, and parseTask reads it to the same payload", () => {
+    const envelope = createTask('send_email', {
+      to: ['john@example.com', 'ada@example.com'],
+      from: 'noreply@example.com',
+      subject: 'Welcome',
+      text: 'Thanks!',
+    });
+    const flat = toFlatMessage(envelope);
+    expect(flat).toEqual({
+      task: 'send_email',
+      to: 'john@example.com, ada@example.com',
+      from: 'noreply@example.com',
+      subject: 'Welcome',
+      body: 'Thanks!',
+    });
+    const single = toFlatMessage(createTask('send_email', { to: ['a@example.com'], subject: 's', text: 't' }));
+    const parsed = parseTask(JSON.stringify(single));
+    expect(parsed.ok && parsed.envelope.payload).toEqual({ to: ['a@example.com'], subject: 's', text: 't' });
+  });
+
+  it('takes the payload as it is for task types without a flat mapping', () => {
+    const envelope = createTask('cleanup_data', validPayloads.cleanup_data);
+    expect(toFlatMessage(envelope)).toEqual({ task: 'cleanup_data', ...validPayloads.cleanup_data });
   });
 });

@@ -261,3 +261,25 @@ function fail(
 ): ParseTaskResult {
   return { ok: false, error: new TaskValidationError(code, message, details) };
 }
+
+/**
+ * A task in the seed article's flat form (`{"task":"send_email","to":"a@b.c","subject":..,"body":..}`),
+ * for consumers written against it (the original PHP worker behind the HTTP relay): `task`, then
+ * the payload's fields as the task type's `toFlat` gives them. The inverse of the flat form that
+ * `parseTask` accepts: `parseTask(toFlatMessage(envelope))` has the same payload.
+ */
+export function toFlatMessage(
+  envelope: { task: string; version: number; payload: unknown },
+  options: { registry?: TaskRegistry } = {},
+): Record<string, unknown> {
+  const definition = (options.registry ?? registry).get(envelope.task);
+  const toFlat = definition?.versions[envelope.version]?.toFlat;
+  const payload = envelope.payload as Record<string, unknown>;
+  const fields = toFlat ? toFlat(payload) : payload;
+  const flat: Record<string, unknown> = { task: envelope.task };
+  // Own data properties, so a payload field named __proto__ stays a field.
+  for (const [key, value] of Object.entries(fields)) {
+    Object.defineProperty(flat, key, { value, enumerable: true, writable: true, configurable: true });
+  }
+  return flat;
+}

@@ -18,7 +18,12 @@ export interface PollerHost {
   receiveFailed(error: unknown, consecutive: number, retryInMs: number): void;
   /** A receive succeeded after `failures` failed ones. */
   receiveRecovered(failures: number, outageMs: number): void;
+  /** True while no new messages should be taken (the worker's `readiness` says not ready). */
+  paused(): boolean;
 }
+
+/** How often a paused poller looks again. */
+const PAUSED_RECHECK_MS = 500;
 
 /** What the poller is set up with. */
 export interface PollerSettings {
@@ -76,6 +81,13 @@ export class Poller {
         this.#wakeTimer = undefined;
         this.pump();
       }, this.#blockedUntil - now);
+      return;
+    }
+    if (this.#host.paused()) {
+      this.#wakeTimer ??= setTimeout(() => {
+        this.#wakeTimer = undefined;
+        this.pump();
+      }, PAUSED_RECHECK_MS);
       return;
     }
     const { concurrency, batchSize } = this.#settings;

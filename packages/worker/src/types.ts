@@ -119,6 +119,12 @@ export interface WorkerOptions<TTask extends TaskName> {
    * worker logs it once and counts `tq_status_write_failures_total`. Default false.
    */
   status?: boolean | StatusStore;
+  /**
+   * An extra readiness condition, ANDed with the worker's own for `ready` and `/readyz`: e.g.
+   * the HTTP relay's endpoint accepting connections. While it is false the worker takes no new
+   * messages (those it holds run on); it looks again every half second. Must be cheap.
+   */
+  readiness?: () => boolean;
   /** Stop on SIGTERM and SIGINT (a second signal aborts running handlers). Default true. */
   handleSignals?: boolean;
 }

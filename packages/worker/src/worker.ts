@@ -88,6 +88,8 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   #stopping: Promise<void> | undefined;
   #signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
   readonly #fifoFromEnv: boolean;
+  /** Whether "not ready" was logged (so each change is logged once). */
+  #pausedLogged = false;
   readonly #status: StatusRecorder | undefined;
 
   constructor(options: WorkerOptions<TTask>, registry: TaskRegistry, settings: ResolvedOptions) {
@@ -183,6 +185,14 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         this.#logger.info({ failures, outageMs }, 'receiving again');
         this.emit('receive-recovered', { failures, outageMs });
       },
+      paused: () => {
+        const ready = this.#options.readiness?.() ?? true;
+        if (ready === this.#pausedLogged) {
+          this.#pausedLogged = !ready;
+          this.#logger[ready ? 'info' : 'warn'](ready ? 'ready again: receiving' : 'not ready: taking no new messages');
+        }
+        return !ready;
+      },
     };
   }
 
@@ -191,7 +201,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   }
 
   get ready(): boolean {
-    return this.#state === 'running' && !this.#poller.failing;
+    return this.#state === 'running' && !this.#poller.failing && (this.#options.readiness?.() ?? true);
   }
 
   get inFlight(): number {

@@ -41,6 +41,15 @@ export const sendEmail = defineTask({
         if (body !== undefined && payload.text === undefined) payload.text = body;
         return payload;
       },
+      // Back to that form: one address string per list (as PHP's mail() takes it), the text as `body`.
+      toFlat: ({ to, cc, bcc, text, ...rest }) => {
+        const joined = (value: unknown) => (Array.isArray(value) ? value.join(', ') : value);
+        const flat: Record<string, unknown> = { ...rest, to: joined(to) };
+        if (cc !== undefined) flat.cc = joined(cc);
+        if (bcc !== undefined) flat.bcc = joined(bcc);
+        if (text !== undefined) flat.body = text;
+        return flat;
+      },
     },
   },
   queue: { visibilityTimeoutSeconds: 60, maxReceiveCount: 5 },

@@ -1,0 +1,229 @@
+import { connect } from 'node:net';
+import { type TaskName, toFlatMessage } from '@tq/contracts';
+import {
+  createWorker,
+  type HandlerContext,
+  NonRetryableError,
+  RetryLaterError,
+  type Worker,
+  type WorkerOptions,
+} from '@tq/worker';
+import { Counter } from 'prom-client';
+import { type Dispatcher, Pool } from 'undici';
+
+/** How the relay hands a task to the endpoint. */
+export type RelayMode = 'post' | 'query';
+/** What it hands over: the envelope, or the seed article's flat form. */
+export type RelayPayload = 'envelope' | 'flat';
+
+/** Options of `createRelayWorker`. */
+export interface RelayOptions<TTask extends TaskName> {
+  task: TTask;
+  /** The worker's URL (`RELAY_URL`). */
+  url: string;
+  /**
+   * `post` (default): `POST <url>` with the task as `application/json` and the `X-Tq-*` and
+   * `traceparent` headers. `query`: `GET <url>?message=<url-encoded JSON>`, the original design's
+   * PHP worker (`$_GET['message']`).
+   */
+  mode?: RelayMode;
+  /** Default: `envelope` for `post`, `flat` for `query`. */
+  payload?: RelayPayload;
+  /** Time for the endpoint's answer (headers and body), in seconds. Default 30. */
+  timeoutSeconds?: number;
+  /** Requests at once (the pool's connections and the worker's concurrency). Default 10. */
+  concurrency?: number;
+  /** The runtime's options (prefix, endpoint, logger, http, status...). */
+  worker?: Omit<WorkerOptions<TTask>, 'task' | 'handler' | 'concurrency' | 'readiness'>;
+}
+
+/** What a relayed task's handler returns: the endpoint's answer. */
+export interface RelayResult {
+  status: number;
+  /** The first 1 KiB of the answer's body, when it is text. */
+  body?: string;
+}
+
+/** A relay worker: the worker, plus its connection pool to close after it. */
+export interface RelayWorker<TTask extends TaskName> extends Worker<TTask> {
+  /** Whether the endpoint accepted the last connection (what `/readyz` adds). */
+  readonly reachable: boolean;
+}
+
+/** The part of an answer body kept for a reason or a result. */
+export const MAX_REASON_BYTES = 1024;
+/** How often an unreachable endpoint is tried again (a TCP connect) while no task goes to it. */
+const PROBE_MS = 1000;
+
+/** Status class label of `tq_relay_responses_total`. */
+type ResponseClass = '2xx' | '3xx' | '4xx' | '5xx' | 'refused' | 'timeout' | 'error';
+
+/**
+ * `Retry-After` as seconds: delta-seconds, or an HTTP date from now (RFC 9110 §10.2.3); undefined
+ * when absent or unreadable.
+ */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined || text.trim() === '') return undefined;
+  if (/^\d+$/.test(text.trim())) return Number(text.trim());
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+/** Reads at most `limit` bytes of a body as text, then drops the rest (never buffering it). */
+async function readReason(body: AsyncIterable<Buffer> & { destroy(): unknown }, limit = MAX_REASON_BYTES) {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= limit) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+}
+
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+const TIMEOUT_ERRORS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * A worker that delivers each task to an HTTP endpoint and settles its message by the answer:
+ *
+ * | answer | settlement |
+ * | --- | --- |
+ * | 2xx | deleted |
+ * | 429 or 503 with `Retry-After` | retried after exactly that (within SQS's 12 h) |
+ * | 429 or 503 without it, other 5xx, refused connection, timeout | retried with the runtime's backoff |
+ * | other 4xx, 3xx | dead-lettered at once: code `HTTP_<status>`, reason the first 1 KiB of the body |
+ *
+ * Connections are kept alive in undici's pool. While the endpoint refuses connections the worker
+ * is not ready (`/readyz`) and takes no new messages, so a stopped endpoint costs no task its
+ * attempts; a slow one keeps its messages invisible through the runtime's heartbeats.
+ */
+export function createRelayWorker<TTask extends TaskName>(options: RelayOptions<TTask>): RelayWorker<TTask> {
+  const target = new URL(options.url);
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+    throw new Error(`RELAY_URL is "${options.url}", must be an http(s) URL`);
+  }
+  const mode = options.mode ?? 'post';
+  const form = options.payload ?? (mode === 'query' ? 'flat' : 'envelope');
+  const timeoutMs = (options.timeoutSeconds ?? 30) * 1000;
+  const concurrency = options.concurrency ?? 10;
+  const pool = new Pool(target.origin, {
+    connections: concurrency,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    connectTimeout: Math.min(timeoutMs, 10_000),
+  });
+
+  let reachable = true;
+  let probing: NodeJS.Timeout | undefined;
+  const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
+  const probe = () => {
+    const socket = connect({ host: target.hostname, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      reachable = true;
+      probing = undefined;
+    });
+    socket.once('error', () => {
+      socket.destroy();
+      probing = setTimeout(probe, PROBE_MS);
+      probing.unref();
+    });
+  };
+  const unreachable = () => {
+    reachable = false;
+    if (!probing) {
+      probing = setTimeout(probe, PROBE_MS);
+      probing.unref();
+    }
+  };
+
+  const base = options.worker ?? {};
+  const worker = createWorker<TTask>({
+    ...base,
+    task: options.task,
+    concurrency,
+    // The endpoint's own timeout ends a slow answer first, with a clear message.
+    handlerTimeoutMs: base.handlerTimeoutMs ?? timeoutMs + 5000,
+    readiness: () => reachable,
+    handler: async (_payload, context) => relay(context),
+  });
+  const responses = (worker.metrics.registry.getSingleMetric('tq_relay_responses_total') ??
+    new Counter({
+      name: 'tq_relay_responses_total',
+      help: 'Answers of the relayed endpoint by status class (refused, timeout and error: no answer)',
+      labelNames: ['task', 'class'],
+      registers: [worker.metrics.registry],
+    })) as Counter<'task' | 'class'>;
+  const count = (kind: ResponseClass) => responses.inc({ task: options.task, class: kind });
+
+  async function relay(context: HandlerContext<TTask>): Promise<RelayResult> {
+    const envelope = context.envelope;
+    const message = JSON.stringify(form === 'flat' ? toFlatMessage(envelope) : envelope);
+    const headers: Record<string, string> = {
+      'x-tq-task': options.task,
+      'x-tq-task-id': context.id,
+      'x-tq-attempt': String(context.attempt),
+      'x-tq-version': String(context.version),
+    };
+    if (context.traceparent) headers.traceparent = context.traceparent;
+    let path = `${target.pathname}${target.search}`;
+    if (mode === 'query') {
+      path += `${target.search ? '&' : '?'}message=${encodeURIComponent(message)}`;
+    } else {
+      headers['content-type'] = 'application/json';
+    }
+    let answer: Dispatcher.ResponseData;
+    try {
+      answer = await pool.request({
+        path,
+        method: mode === 'query' ? 'GET' : 'POST',
+        headers,
+        ...(mode === 'post' ? { body: message } : {}),
+        signal: context.signal,
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? '';
+      if (CONNECT_ERRORS.has(code)) {
+        count('refused');
+        unreachable();
+        throw new Error(`${options.url} refused the connection (${code}): retrying`, { cause: error });
+      }
+      if (TIMEOUT_ERRORS.has(code)) {
+        count('timeout');
+        throw new Error(`${options.url} did not answer within ${timeoutMs / 1000} s (${code})`, { cause: error });
+      }
+      count('error');
+      throw error;
+    }
+    reachable = true;
+    const status = answer.statusCode;
+    if (status >= 200 && status < 300) {
+      count('2xx');
+      const type = String(answer.headers['content-type'] ?? '');
+      if (/^text\/|json/.test(type)) return { status, body: await readReason(answer.body) };
+      await answer.body.dump();
+      return { status };
+    }
+    const reason = await readReason(answer.body).catch(() => '');
+    if (status >= 500 || status === 429) {
+      count(status === 429 ? '4xx' : '5xx');
+      const after = status === 429 || status === 503 ? parseRetryAfter(answer.headers['retry-after']) : undefined;
+      const text = `HTTP ${status} from ${options.url}${reason ? `: ${reason}` : ''}`;
+      if (after !== undefined) throw new RetryLaterError(after, `${text} (Retry-After ${after} s)`);
+      throw new Error(text);
+    }
+    count(status >= 400 ? '4xx' : '3xx');
+    throw new NonRetryableError(reason || `HTTP ${status} from ${options.url}`, { code: `HTTP_${status}` });
+  }
+
+  worker.once('stopped', () => {
+    if (probing) clearTimeout(probing);
+    void pool.close();
+  });
+  return Object.defineProperty(worker, 'reachable', { get: () => reachable }) as RelayWorker<TTask>;
+}

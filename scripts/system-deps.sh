@@ -1,0 +1,21 @@
+#!/bin/sh
+# What the tests need from the operating system, installed where missing (Debian/Ubuntu, as root
+# or with sudo): php-cli for the HTTP relay's PHP worker example. Everything else comes from npm.
+# Run by `pnpm test`; harmless when everything is there.
+set -e
+missing=""
+command -v php >/dev/null 2>&1 || missing="$missing php-cli"
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; else sudo="none"; fi
+if [ "$sudo" = "none" ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "system-deps: missing:$missing. Install them with your package manager (Debian: apt-get install$missing)." >&2
+  exit 1
+fi
+echo "system-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086
+$sudo apt-get install -y --no-install-recommends $missing >/dev/null 2>&1 || {
+  $sudo apt-get update >/dev/null 2>&1
+  $sudo apt-get install -y --no-install-recommends $missing >/dev/null
+}
