@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -102,14 +103,14 @@ export function tqCommand(): string {
   return rel === 'tq' ? './tq' : script;
 }
 
-/** The worker apps of this repository, each with the command that runs it. */
-export function findWorkerApps(): { name: string; command: string[] }[] {
+/** The worker apps of this repository (or the apps named), each with the command that runs it. */
+export function findWorkerApps(names?: string[]): { name: string; command: string[]; env?: Record<string, string> }[] {
   const here = dirname(fileURLToPath(import.meta.url));
   const fromSource = import.meta.url.endsWith('.ts');
   const apps = resolve(here, '..', '..', '..', 'apps');
   if (!existsSync(apps)) return [];
   return readdirSync(apps)
-    .filter((name) => name.endsWith('-worker'))
+    .filter((name) => (names ? names.includes(name) : name.endsWith('-worker')))
     .sort()
     .flatMap((name) => {
       const source = join(apps, name, 'src', 'main.ts');
@@ -119,6 +120,50 @@ export function findWorkerApps(): { name: string; command: string[] }[] {
       }
       return existsSync(built) ? [{ name, command: [built] }] : [];
     });
+}
+
+/**
+ * The original design's PHP worker (`examples/php-worker`) under `php -S` on loopback and a free
+ * port, mail through `smtpUrl`. Resolves once it answers.
+ */
+async function startPhpWorker(
+  smtpUrl: string,
+  log: (line: string) => void,
+): Promise<{ child: ChildProcess; url: string }> {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples', 'php-worker');
+  if (!existsSync(join(root, 'worker.php')))
+    throw new UsageError('TQ_PHP_WORKER=1 needs examples/php-worker (run tq up from the repository)');
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  probe.close();
+  await once(probe, 'close');
+  const child = spawn('php', ['-S', `127.0.0.1:${port}`, '-t', root], {
+    env: { ...process.env, SMTP_URL: smtpUrl },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const failed = new Promise<never>((_, reject) => {
+    child.once('error', (error) =>
+      reject(new UsageError(`TQ_PHP_WORKER=1 needs php-cli (${error.message}): apt-get install php-cli`)),
+    );
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream) createInterface({ input: stream }).on('line', (line) => log(`php      ${line}`));
+  }
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    const up = await Promise.race([
+      fetch(`${url}/`).then(
+        () => true,
+        () => false,
+      ),
+      failed,
+    ]);
+    if (up) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  log(`tq: PHP worker ${url}/worker.php (send_email through the HTTP relay)`);
+  return { child, url };
 }
 
 /**
@@ -208,7 +253,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       log(`tq: mail goes to SMTP_URL ${smtpUrl.replace(/\/\/[^@/]*@/, '//***@')}`);
     }
 
-    const workers = options.workers === false ? [] : findWorkerApps();
+    let workers = options.workers === false ? [] : findWorkerApps();
+    if (options.workers !== false && process.env.TQ_PHP_WORKER === '1') {
+      // send_email goes to the original design's PHP worker (php -S) through the HTTP relay.
+      const php = await startPhpWorker(smtpUrl, log);
+      children.push({ name: 'php-worker', child: php.child });
+      workers = [
+        ...workers.filter((app) => app.name !== 'email-worker'),
+        ...findWorkerApps(['http-relay']).map((app) => ({
+          ...app,
+          env: { TQ_TASK: 'send_email', RELAY_MODE: 'query', RELAY_URL: `${php.url}/worker.php` },
+        })),
+      ];
+    }
     for (const app of workers) {
       const short = app.name.replace(/-worker$/, '');
       const child = spawn(process.execPath, app.command, {
@@ -224,6 +281,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           TQ_HTTP_HOST: options.host,
           TQ_STATUS: statusOn ? 'on' : 'off',
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          ...app.env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -134,6 +134,35 @@ describe('tq up', () => {
     }
   });
 
+  it('TQ_PHP_WORKER=1: send_email goes to the original PHP worker through the HTTP relay', async () => {
+    const mails = mailDir();
+    const child = spawnTq(['up', '--port', '0', '--smtp-port', '0', '--mail-dir', mails, '--memory'], {
+      TQ_ENDPOINT: '',
+      TQ_PREFIX: 'phpup',
+      TQ_PHP_WORKER: '1',
+      SMTP_URL: '',
+    });
+    try {
+      const [, endpoint] = (await waitForOutput(
+        child,
+        /endpoint (http:\/\/127\.0\.0\.1:\d+) \(embedded\)/,
+      )) as string[];
+      await waitForOutput(child, /PHP worker http:\/\/127\.0\.0\.1:\d+\/worker\.php/);
+      await waitForOutput(child, /http-relay\s+info\s+worker started/);
+      expect(child.output()).not.toMatch(/email\s+info\s+worker started/);
+      const sent = await runTq(
+        ['send', 'send_email', JSON.stringify({ to: ['php@example.com'], subject: 'From PHP', text: 'via the relay' })],
+        { TQ_ENDPOINT: endpoint, TQ_PREFIX: 'phpup' },
+      );
+      expect(sent.code, sent.output).toBe(0);
+      await waitForOutput(child, /tq: mail "From PHP" to php@example\.com -> /);
+      child.kill('SIGINT');
+      expect((await once(child, 'exit'))[0]).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('uses the endpoint TQ_ENDPOINT names instead of starting one', async () => {
     const endpoint = await startLocalEndpoint();
     const child = spawnTq(['up', '--smtp-port', '0', '--no-workers', '--mail-dir', mailDir()], {
