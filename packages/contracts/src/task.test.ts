@@ -250,9 +250,11 @@ describe('toFlatMessage', () => {
       subject: 'Welcome',
       body: 'Thanks!',
     });
-    const single = toFlatMessage(createTask('send_email', { to: ['a@example.com'], subject: 's', text: 't' }));
-    const parsed = parseTask(JSON.stringify(single));
-    expect(parsed.ok && parsed.envelope.payload).toEqual({ to: ['a@example.com'], subject: 's', text: 't' });
+    for (const to of [['a@example.com'], ['a@example.com', 'b@example.com']]) {
+      const flatAgain = toFlatMessage(createTask('send_email', { to, subject: 's', text: 't' }));
+      const parsed = parseTask(JSON.stringify(flatAgain));
+      expect(parsed.ok && parsed.envelope.payload).toEqual({ to, subject: 's', text: 't' });
+    }
   });
 
   it('takes the payload as it is for task types without a flat mapping', () => {

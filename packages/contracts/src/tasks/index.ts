@@ -34,7 +34,15 @@ export const sendEmail = defineTask({
         p.text === undefined && p.html === undefined ? [{ path: '', message: 'needs text, html or both' }] : [],
       // The seed article's form: {"task":"send_email","to":"a@b.c","from":..,"subject":..,"body":..}
       fromFlat: ({ body, to, cc, bcc, ...rest }) => {
-        const list = (value: unknown) => (value === undefined || Array.isArray(value) ? value : [value]);
+        // One address string may hold several, comma-separated as PHP's mail() takes them (commas
+        // inside a quoted display name do not separate).
+        const list = (value: unknown) =>
+          typeof value === 'string'
+            ? value
+                .split(/,(?=(?:[^"]*"[^"]*")*[^"]*$)/)
+                .map((address) => address.trim())
+                .filter((address) => address !== '')
+            : value;
         const payload: Record<string, unknown> = { ...rest, to: list(to) };
         if (cc !== undefined) payload.cc = list(cc);
         if (bcc !== undefined) payload.bcc = list(bcc);
