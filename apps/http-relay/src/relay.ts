@@ -159,7 +159,16 @@ export function createRelayWorker<TTask extends TaskName>(options: RelayOptions<
       labelNames: ['task', 'class'],
       registers: [worker.metrics.registry],
     })) as Counter<'task' | 'class'>;
-  const count = (kind: ResponseClass) => responses.inc({ task: options.task, class: kind });
+  // Bound once: a labelled inc() per answer would hash the label set every time.
+  const classes = new Map<ResponseClass, { inc(): void }>();
+  const count = (kind: ResponseClass) => {
+    let counter = classes.get(kind);
+    if (!counter) {
+      counter = responses.labels({ task: options.task, class: kind });
+      classes.set(kind, counter);
+    }
+    counter.inc();
+  };
 
   async function relay(context: HandlerContext<TTask>): Promise<RelayResult> {
     const envelope = context.envelope;
@@ -205,9 +214,14 @@ export function createRelayWorker<TTask extends TaskName>(options: RelayOptions<
     if (status >= 200 && status < 300) {
       count('2xx');
       const type = String(answer.headers['content-type'] ?? '');
-      if (/^text\/|json/.test(type)) return { status, body: await readReason(answer.body) };
-      await answer.body.dump();
-      return { status };
+      if (!/^text\/|json/.test(type)) {
+        await answer.body.dump();
+        return { status };
+      }
+      // A short answer is read whole (the common case, and the cheapest); a long one only in part.
+      const length = Number(answer.headers['content-length'] ?? Number.NaN);
+      if (length <= MAX_REASON_BYTES) return { status, body: await answer.body.text() };
+      return { status, body: await readReason(answer.body) };
     }
     const reason = await readReason(answer.body).catch(() => '');
     if (status >= 500 || status === 429) {

@@ -15,6 +15,8 @@ const loaders: Record<string, () => Promise<unknown>> = {
   cleanup: async () => (await import('./cleanup.js')).cleanup,
   email: async () => (await import('./email.js')).email,
   report: async () => (await import('./report.js')).report,
+  relay: async () => (await import('./relay.js')).relay,
+  'relay-50ms': async () => (await import('./relay.js')).relaySlow,
 };
 
 /** Loads one scenario's module only; undefined for an unknown name. */
