@@ -55,7 +55,12 @@ describe('apps deploy into folders that run with plain node', () => {
 
   it('has one app per registered task type', () => {
     // A task type without an app (or an app that is neither a task's worker nor the relay) fails here.
-    expect(apps.filter((app) => !app.relay).map((app) => app.task).sort()).toEqual([...registry.names()].sort());
+    expect(
+      apps
+        .filter((app) => !app.relay)
+        .map((app) => app.task)
+        .sort(),
+    ).toEqual([...registry.names()].sort());
     expect(apps.filter((app) => app.relay).map((app) => app.name)).toEqual(['http-relay']);
   });
 
