@@ -258,7 +258,7 @@ describe('toFlatMessage', () => {
   });
 
   it('takes the payload as it is for task types without a flat mapping', () => {
-    const envelope = createTask('cleanup_data', validPayloads.cleanup_data);
+    const envelope = createTask('cleanup_data', validPayloads.cleanup_data as never);
     expect(toFlatMessage(envelope)).toEqual({ task: 'cleanup_data', ...validPayloads.cleanup_data });
   });
 });
