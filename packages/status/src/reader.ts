@@ -1,4 +1,9 @@
-import { type AttributeValue, type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  QueryCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/client-dynamodb';
 import { classifyAwsError } from '@tq/aws';
 import { fromItem } from './attributes.js';
 import { BY_TASK_INDEX } from './table.js';
@@ -109,26 +114,29 @@ export class StatusReader {
     throw error;
   }
 
-  /** A task's status, or undefined when the store never heard of it (or it expired). */
-  async get(id: string): Promise<TaskStatus | undefined> {
-    const items: Record<string, unknown>[] = [];
+  /** Every item a query finds, page after page; a missing table is `StatusNotTrackedError`. */
+  async *#items(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>) {
     let start: Record<string, AttributeValue> | undefined;
     do {
       const out = await this.#dynamodb
-        .send(
-          new QueryCommand({
-            TableName: this.#tableName,
-            KeyConditionExpression: '#id = :id',
-            ExpressionAttributeNames: { '#id': 'id' },
-            ExpressionAttributeValues: { ':id': { S: id } },
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        )
+        .send(new QueryCommand({ ...input, TableName: this.#tableName, ExclusiveStartKey: start }))
         .catch((error: unknown) => this.#notTracked(error));
-      for (const item of out.Items ?? []) items.push(fromItem(item));
+      for (const item of out.Items ?? []) yield item;
       start = out.LastEvaluatedKey;
     } while (start);
+  }
+
+  /** A task's status, or undefined when the store never heard of it (or it expired). */
+  async get(id: string): Promise<TaskStatus | undefined> {
+    const items: Record<string, unknown>[] = [];
+    for await (const item of this.#items({
+      KeyConditionExpression: '#id = :id',
+      ExpressionAttributeNames: { '#id': 'id' },
+      ExpressionAttributeValues: { ':id': { S: id } },
+      ConsistentRead: true,
+    })) {
+      items.push(fromItem(item));
+    }
     const status = toTaskStatus(items);
     return status && status.expiresAt > 0 && status.expiresAt * 1000 < Date.now() ? undefined : status;
   }
@@ -142,34 +150,23 @@ export class StatusReader {
     const limit = options.limit ?? 10;
     const found: TaskStatus[] = [];
     const seen = new Set<string>();
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await this.#dynamodb
-        .send(
-          new QueryCommand({
-            TableName: this.#tableName,
-            IndexName: BY_TASK_INDEX,
-            KeyConditionExpression: '#task = :task',
-            ExpressionAttributeNames: { '#task': 'task' },
-            ExpressionAttributeValues: { ':task': { S: task } },
-            ScanIndexForward: false,
-            Limit: Math.max(limit * 2, 20),
-            ExclusiveStartKey: start,
-          }),
-        )
-        .catch((error: unknown) => this.#notTracked(error));
-      for (const item of out.Items ?? []) {
-        const id = item.id?.S;
-        if (!id || seen.has(id)) continue;
-        seen.add(id);
-        if (options.state && item.state?.S !== options.state) continue;
-        const status = await this.get(id);
-        if (!status || (options.state && status.state !== options.state)) continue;
-        found.push(status);
-        if (found.length >= limit) return found;
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
+    for await (const item of this.#items({
+      IndexName: BY_TASK_INDEX,
+      KeyConditionExpression: '#task = :task',
+      ExpressionAttributeNames: { '#task': 'task' },
+      ExpressionAttributeValues: { ':task': { S: task } },
+      ScanIndexForward: false,
+      Limit: Math.max(limit * 2, 20),
+    })) {
+      const id = item.id?.S;
+      if (!id || seen.has(id)) continue;
+      seen.add(id);
+      if (options.state && item.state?.S !== options.state) continue;
+      const status = await this.get(id);
+      if (!status || (options.state && status.state !== options.state)) continue;
+      found.push(status);
+      if (found.length >= limit) break;
+    }
     return found;
   }
 }
