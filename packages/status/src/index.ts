@@ -26,6 +26,7 @@ export {
 export {
   event,
   findArtifacts,
+  findInputs,
   StatusWriter,
   type StatusWriterOptions,
   type StatusWriterStats,

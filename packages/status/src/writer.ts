@@ -80,6 +80,24 @@ export function timelineSteps(events: TaskEvent[]): TaskEvent[] {
 /** DynamoDB's limit of items per `BatchWriteItem`. */
 const BATCH_SIZE = 25;
 
+/** Payload fields that name what a task reads: URIs beneath them are inputs, not outputs. */
+const INPUT_KEYS = new Set(['source', 'sources', 'input', 'inputs', 'attachments']);
+
+/**
+ * The `s3://` URIs a payload reads (beneath `source`, `sources`, `input`, `inputs`,
+ * `attachments`): listed in a result, they are not the task's artifacts. A destination the
+ * payload names (a report's PDF key) stays an artifact.
+ */
+export function findInputs(payload: unknown, depth = 0): string[] {
+  if (typeof payload !== 'object' || payload === null || depth > 8) return [];
+  const found = new Set<string>();
+  for (const [key, value] of Object.entries(payload)) {
+    const uris = INPUT_KEYS.has(key) ? findArtifacts(value) : findInputs(value, depth + 1);
+    for (const uri of uris) found.add(uri);
+  }
+  return [...found];
+}
+
 const cut = (text: string) => (text.length > MAX_MESSAGE_CHARS ? `${text.slice(0, MAX_MESSAGE_CHARS - 1)}…` : text);
 
 /**

@@ -6,6 +6,7 @@ import {
   ensureStatusTable,
   event,
   findArtifacts,
+  findInputs,
   MAX_TIMELINE_ATTEMPTS,
   StatusNotTrackedError,
   type StatusStore,
@@ -138,6 +139,15 @@ describe('status store against the local endpoint (DynamoDB served by dynalite o
     expect(writer.stats).toMatchObject({ written: 0, failed: 5 });
     expect(outages).toEqual(['down']);
     dynamodb.destroy();
+  });
+
+  it("tells a payload's inputs from the outputs it names", () => {
+    const payload = {
+      source: 's3://b/in.csv',
+      attachments: [{ filename: 'a.pdf', source: 's3://b/a.pdf' }],
+      destination: 's3://b/out/report.pdf',
+    };
+    expect(findInputs(payload)).toEqual(['s3://b/in.csv', 's3://b/a.pdf']);
   });
 
   it('finds the s3:// URIs of a result', () => {

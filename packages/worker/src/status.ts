@@ -1,4 +1,4 @@
-import { createStatusStore, event, findArtifacts, type StatusStore } from '@tq/status';
+import { createStatusStore, event, findInputs, type StatusStore } from '@tq/status';
 import type { Logger } from 'pino';
 import { onCollect, type WorkerMetrics } from './observability.js';
 import type { WorkerEvents } from './types.js';
@@ -76,7 +76,7 @@ export class StatusRecorder {
   /** The handler is about to run: received at `receivedAt`, running now. */
   running(id: string, attempt: number, receivedAt: number, payload: unknown): void {
     const writer = this.#store.writer;
-    const inputs = findArtifacts(payload);
+    const inputs = findInputs(payload);
     if (inputs.length > 0) this.#inputs.set(id, inputs);
     writer.record(id, this.#task, { ...event('received', attempt), at: new Date(receivedAt).toISOString() });
     writer.record(id, this.#task, event('running', attempt));

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
   type Message,
   PurgeQueueCommand,
@@ -75,9 +76,16 @@ async function receive(context: CliContext, url: string, max: number, visibility
 async function peek(context: CliContext, queues: TaskQueues, max: number): Promise<DeadLetter[]> {
   const seen = new Map<string, DeadLetter>();
   const held: Message[] = [];
+  // What the DLQ holds now bounds the reads: an empty one answers at once, and a full read
+  // stops when it has them all instead of waiting for two empty long polls.
+  const attributes = await context.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queues.dlqUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+  );
+  const wanted = Math.min(max, Number(attributes.Attributes?.ApproximateNumberOfMessages ?? max));
+  if (wanted === 0) return [];
   try {
     // Hold what was read (short visibility) so the next receive returns other messages.
-    for (let empty = 0; seen.size < max && empty < 2; ) {
+    for (let empty = 0; seen.size < wanted && empty < 2; ) {
       const messages = await receive(context, queues.dlqUrl, max - seen.size, 30);
       const fresh = messages.filter((m) => !seen.has(m.MessageId ?? ''));
       held.push(...messages);
