@@ -1,10 +1,16 @@
 #!/bin/sh
 # What the tests need from the operating system, installed where missing (Debian/Ubuntu, as root
-# or with sudo): php-cli for the HTTP relay's PHP worker example. Everything else comes from npm.
+# or with sudo): php-cli for the HTTP relay's PHP worker example, ActiveMQ (and the Java it runs on)
+# for the ActiveMQ bridge. Everything else comes from npm.
 # Run by `pnpm test`; harmless when everything is there.
 set -e
 missing=""
 command -v php >/dev/null 2>&1 || missing="$missing php-cli"
+[ -e /usr/share/activemq/bin/activemq.jar ] || [ -n "$ACTIVEMQ_HOME" ] || missing="$missing activemq"
+# XStream and Jettison: ActiveMQ's STOMP connector needs them to hand out MapMessages as JSON
+# (the statistics plugin's answers that `tq stats` reads).
+[ -e /usr/share/java/xstream.jar ] || missing="$missing libxstream-java"
+[ -e /usr/share/java/jettison.jar ] || missing="$missing libjettison-java"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; else sudo="none"; fi

@@ -40,6 +40,17 @@ export function createContext(overrides: Partial<TqEnvironment> = {}): CliContex
           prefix: env.prefix,
           bucket: env.bucket,
           queues: Object.fromEntries(env.fifoTasks.map((task) => [task, { fifo: true }])),
+          // TQ_ACTIVEMQ_URL (or TQ_ACTIVEMQ=1): the ActiveMQ bridge's copy of each task it forwards.
+          ...(env.activemq
+            ? {
+                copies: [
+                  {
+                    consumer: 'activemq',
+                    ...(env.activemq.tasks === 'all' ? {} : { tasks: env.activemq.tasks }),
+                  },
+                ],
+              }
+            : {}),
         }),
       }),
     status() {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { awsClientSettings, ConfigError, dlqName, queueName, readEnvironment, topicName } from './index.js';
+import {
+  awsClientSettings,
+  ConfigError,
+  copyQueueName,
+  dlqName,
+  queueName,
+  readEnvironment,
+  topicName,
+} from './index.js';
 
 describe('readEnvironment', () => {
   it('defaults to real AWS in us-east-1 with prefix tq', () => {
@@ -9,6 +17,7 @@ describe('readEnvironment', () => {
       prefix: 'tq',
       bucket: 'tq-artifacts',
       fifoTasks: [],
+      activemq: undefined,
     });
   });
 
@@ -26,12 +35,25 @@ describe('readEnvironment', () => {
       prefix: 'Shop_prod',
       bucket: 'shop-files',
       fifoTasks: [],
+      activemq: undefined,
     });
     expect(readEnvironment({ TQ_FIFO_TASKS: ' send_email, generate_report ,' }).fifoTasks).toEqual([
       'send_email',
       'generate_report',
     ]);
     expect(readEnvironment({ TQ_PREFIX: 'Shop_prod' }).bucket).toBe('shop-prod-artifacts');
+  });
+
+  it('gives the ActiveMQ bridge every task, or the ones TQ_ACTIVEMQ_TASKS names, once a broker is configured', () => {
+    expect(readEnvironment({ TQ_ACTIVEMQ_URL: 'stomp://127.0.0.1:61613' }).activemq).toEqual({ tasks: 'all' });
+    expect(readEnvironment({ TQ_ACTIVEMQ: '1' }).activemq).toEqual({ tasks: 'all' });
+    expect(readEnvironment({ TQ_ACTIVEMQ: '0' }).activemq).toBeUndefined();
+    expect(
+      readEnvironment({ TQ_ACTIVEMQ_URL: 'stomp://mq:61613', TQ_ACTIVEMQ_TASKS: 'send_email, generate_report' })
+        .activemq,
+    ).toEqual({ tasks: ['send_email', 'generate_report'] });
+    expect(() => readEnvironment({ TQ_ACTIVEMQ_TASKS: 'send email' })).toThrow(/TQ_ACTIVEMQ_TASKS names "send email"/);
+    expect(copyQueueName('tq', 'send_email', 'activemq')).toBe('tq-send_email-activemq');
   });
 
   it.each([

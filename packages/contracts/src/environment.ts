@@ -13,6 +13,13 @@ export interface TqEnvironment {
    * producers send those tasks straight to it with a message group.
    */
   fifoTasks: readonly string[];
+  /**
+   * The ActiveMQ bridge's share of the topology: set when `TQ_ACTIVEMQ_URL` (or `TQ_ACTIVEMQ=1`,
+   * `tq up`'s local broker) is, with the task types it forwards (`TQ_ACTIVEMQ_TASKS`,
+   * comma-separated; default every task). Provisioning then gives each of them a copy queue
+   * (`<prefix>-<task>-activemq` and its DLQ) that the topic feeds beside the task's own.
+   */
+  activemq: { tasks: readonly string[] | 'all' } | undefined;
 }
 
 /** Thrown when an environment variable holds a value tq cannot use. */
@@ -22,7 +29,7 @@ export class ConfigError extends Error {
 }
 
 /**
- * Reads and validates `TQ_ENDPOINT`, `AWS_REGION`, `TQ_PREFIX`, `TQ_BUCKET` and `TQ_FIFO_TASKS`. Throws
+ * Reads and validates `TQ_ENDPOINT`, `AWS_REGION`, `TQ_PREFIX`, `TQ_BUCKET`, `TQ_FIFO_TASKS` and the ActiveMQ bridge's `TQ_ACTIVEMQ_URL`/`TQ_ACTIVEMQ`/`TQ_ACTIVEMQ_TASKS`. Throws
  * `ConfigError` naming the variable, its value and what it must be.
  */
 export function readEnvironment(
@@ -52,17 +59,37 @@ export function readEnvironment(
       `TQ_BUCKET is "${bucket}", must be a valid S3 bucket name (3-63 lowercase letters, digits, . or -)`,
     );
   }
-  const fifoTasks = (env.TQ_FIFO_TASKS ?? '')
+  const fifoTasks = taskList(env, 'TQ_FIFO_TASKS');
+  const activemqTasks = taskList(env, 'TQ_ACTIVEMQ_TASKS');
+  const activemq =
+    env.TQ_ACTIVEMQ_URL || env.TQ_ACTIVEMQ === '1' || activemqTasks.length > 0
+      ? { tasks: activemqTasks.length > 0 ? activemqTasks : ('all' as const) }
+      : undefined;
+  return { endpoint, region, prefix, bucket, fifoTasks, activemq };
+}
+
+/** A comma-separated list of task types from `name` (empty when unset); throws `ConfigError` for a bad name. */
+function taskList(env: Readonly<Record<string, string | undefined>>, name: string): string[] {
+  const tasks = (env[name] ?? '')
     .split(',')
-    .map((name) => name.trim())
-    .filter((name) => name !== '');
-  const badTask = fifoTasks.find((name) => !new RegExp(TASK_NAME_PATTERN).test(name));
+    .map((task) => task.trim())
+    .filter((task) => task !== '');
+  const badTask = tasks.find((task) => !new RegExp(TASK_NAME_PATTERN).test(task));
   if (badTask !== undefined) {
     throw new ConfigError(
-      `TQ_FIFO_TASKS names "${badTask}", must be a comma-separated list of task types such as send_email,generate_report`,
+      `${name} names "${badTask}", must be a comma-separated list of task types such as send_email,generate_report`,
     );
   }
-  return { endpoint, region, prefix, bucket, fifoTasks };
+  return tasks;
+}
+
+/**
+ * The queue that gives a second consumer (the ActiveMQ bridge: `activemq`) its own copy of a
+ * task type: `<prefix>-<task>-<consumer>`, subscribed to the topic like the task's own queue.
+ * Its dead-letter queue is this name plus `-dlq`.
+ */
+export function copyQueueName(prefix: string, task: string, consumer: string): string {
+  return `${prefix}-${task}-${consumer}`;
 }
 
 /** The SNS topic every task is published to: `<prefix>-tasks`. */

@@ -49,6 +49,7 @@ export {
   type AwsClientSettings,
   awsClientSettings,
   ConfigError,
+  copyQueueName,
   dlqName,
   queueName,
   readEnvironment,

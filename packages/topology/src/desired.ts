@@ -1,6 +1,7 @@
 import {
   registry as builtinRegistry,
   checkQueueSettings,
+  copyQueueName,
   dlqName,
   type QueueSettings,
   queueName,
@@ -25,6 +26,19 @@ export interface ExtraSubscriber {
   messageRetentionSeconds?: number;
 }
 
+/**
+ * A second consumer of some task types, such as the ActiveMQ bridge: each of its tasks gets a
+ * copy queue `<prefix>-<task>-<consumer>` with its own DLQ, with the task queue's settings,
+ * subscribed to the topic with the task's filter, so the consumer receives every task the
+ * workers receive without taking any from them.
+ */
+export interface TaskCopies {
+  /** Lowercase letters, digits and `-`: `activemq` gives `<prefix>-<task>-activemq`. */
+  consumer: string;
+  /** Task types copied (default: every provisioned task). */
+  tasks?: readonly string[];
+}
+
 /** What `defineTopology` takes. */
 export interface TopologyOptions {
   /** Name prefix of every resource (default `tq`). */
@@ -40,6 +54,8 @@ export interface TopologyOptions {
   /** Retention of the dead-letter queues (default 14 days, AWS's maximum). */
   dlqRetentionSeconds?: number;
   subscribers?: ExtraSubscriber[];
+  /** Copy queues for second consumers (the ActiveMQ bridge). */
+  copies?: TaskCopies[];
 }
 
 /** One queue as it should exist. Attribute values are the strings SQS reports. */
@@ -47,6 +63,8 @@ export interface QueueSpec {
   readonly name: string;
   readonly role: 'task' | 'dlq' | 'subscriber';
   readonly task: string | undefined;
+  /** Set on a copy queue and its DLQ: whose copy it is (`activemq`). */
+  readonly consumer?: string;
   readonly fifo: boolean;
   /** Plain attributes (not RedrivePolicy/Policy, which need ARNs). */
   readonly attributes: Readonly<Record<string, string>>;
@@ -69,6 +87,49 @@ export interface DesiredTopology {
 
 const DEFAULT_DLQ_RETENTION = 1_209_600;
 
+/** A task queue (subscribed unless FIFO) and its dead-letter queue, DLQ first. */
+function queuePair(
+  task: string,
+  dlq: string,
+  name: string,
+  fifo: boolean,
+  settings: QueueSettings,
+  dlqRetention: string,
+): QueueSpec[] {
+  const fifoAttributes: Record<string, string> = fifo ? { FifoQueue: 'true' } : {};
+  return [
+    {
+      name: dlq,
+      role: 'dlq',
+      task,
+      fifo,
+      attributes: { ...fifoAttributes, MessageRetentionPeriod: dlqRetention },
+      deadLetterQueue: undefined,
+      maxReceiveCount: undefined,
+      subscribed: false,
+      filterTasks: undefined,
+    },
+    {
+      name,
+      role: 'task',
+      task,
+      fifo,
+      attributes: {
+        ...fifoAttributes,
+        VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
+        MessageRetentionPeriod: String(settings.messageRetentionSeconds),
+        DelaySeconds: String(settings.delaySeconds),
+        ReceiveMessageWaitTimeSeconds: String(settings.receiveWaitTimeSeconds),
+      },
+      deadLetterQueue: dlq,
+      maxReceiveCount: settings.maxReceiveCount,
+      // SNS standard topics cannot deliver to FIFO queues; FIFO tasks are sent to the queue directly.
+      subscribed: !fifo,
+      filterTasks: [task],
+    },
+  ];
+}
+
 /**
  * Computes the desired state from the registry and overrides, checking every setting against
  * AWS's ranges. Throws `TopologyError` (`INVALID_SETTINGS`) listing each bad setting with its
@@ -86,46 +147,42 @@ export function defineTopology(options: TopologyOptions = {}): DesiredTopology {
     if (!registry.has(task)) violations.push({ path: `/queues/${task}`, message: `unknown task "${task}"` });
   }
   const queues: QueueSpec[] = [];
+  const dlqRetention = String(options.dlqRetentionSeconds ?? DEFAULT_DLQ_RETENTION);
   for (const task of tasks) {
     const definition = registry.get(task);
     if (!definition) continue;
     const { fifo = false, ...overrides } = options.queues?.[task] ?? {};
     const settings = { ...definition.queue, ...overrides };
     violations.push(...checkQueueSettings(settings, `/queues/${task}`));
-    const fifoAttributes: Record<string, string> = fifo ? { FifoQueue: 'true' } : {};
-    const dlq = dlqName(prefix, task, fifo);
-    queues.push({
-      name: dlq,
-      role: 'dlq',
-      task,
-      fifo,
-      attributes: {
-        ...fifoAttributes,
-        MessageRetentionPeriod: String(options.dlqRetentionSeconds ?? DEFAULT_DLQ_RETENTION),
-      },
-      deadLetterQueue: undefined,
-      maxReceiveCount: undefined,
-      subscribed: false,
-      filterTasks: undefined,
-    });
-    queues.push({
-      name: queueName(prefix, task, fifo),
-      role: 'task',
-      task,
-      fifo,
-      attributes: {
-        ...fifoAttributes,
-        VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
-        MessageRetentionPeriod: String(settings.messageRetentionSeconds),
-        DelaySeconds: String(settings.delaySeconds),
-        ReceiveMessageWaitTimeSeconds: String(settings.receiveWaitTimeSeconds),
-      },
-      deadLetterQueue: dlq,
-      maxReceiveCount: settings.maxReceiveCount,
-      // SNS standard topics cannot deliver to FIFO queues; FIFO tasks are sent to the queue directly.
-      subscribed: !fifo,
-      filterTasks: [task],
-    });
+    queues.push(
+      ...queuePair(task, dlqName(prefix, task, fifo), queueName(prefix, task, fifo), fifo, settings, dlqRetention),
+    );
+  }
+  for (const [index, copy] of (options.copies ?? []).entries()) {
+    if (!/^[a-z0-9-]{1,20}$/.test(copy.consumer)) {
+      violations.push({
+        path: `/copies/${index}/consumer`,
+        message: `consumer is "${copy.consumer}", must be 1-20 lowercase letters, digits or -`,
+      });
+    }
+    for (const task of copy.tasks ?? tasks) {
+      const definition = registry.get(task);
+      if (!definition || !tasks.includes(task)) {
+        violations.push({ path: `/copies/${index}/tasks`, message: `"${task}" is not a provisioned task` });
+        continue;
+      }
+      const { fifo = false, ...overrides } = options.queues?.[task] ?? {};
+      if (fifo) {
+        violations.push({
+          path: `/copies/${index}/tasks`,
+          message: `${task} is a FIFO task: the topic cannot deliver to FIFO queues, so ${copy.consumer} cannot have a copy of it`,
+        });
+        continue;
+      }
+      const name = copyQueueName(prefix, task, copy.consumer);
+      const pair = queuePair(task, `${name}-dlq`, name, false, { ...definition.queue, ...overrides }, dlqRetention);
+      queues.push(...pair.map((queue) => ({ ...queue, consumer: copy.consumer })));
+    }
   }
   if (options.dlqRetentionSeconds !== undefined) {
     violations.push(

@@ -17,6 +17,7 @@ export {
   defineTopology,
   type ExtraSubscriber,
   type QueueSpec,
+  type TaskCopies,
   type TaskQueueOptions,
   type TopologyOptions,
 } from './desired.js';

@@ -39,6 +39,36 @@ describe('defineTopology', () => {
     );
   });
 
+  it('gives a second consumer a copy queue + DLQ per task, with the task queue settings', () => {
+    const topology = defineTopology({
+      prefix: 'shop',
+      queues: { send_email: { maxReceiveCount: 7 } },
+      copies: [{ consumer: 'activemq', tasks: ['send_email'] }],
+    });
+    expect(topology.queues.find((queue) => queue.name === 'shop-send_email-activemq')).toMatchObject({
+      role: 'task',
+      task: 'send_email',
+      consumer: 'activemq',
+      deadLetterQueue: 'shop-send_email-activemq-dlq',
+      maxReceiveCount: 7,
+      subscribed: true,
+      filterTasks: ['send_email'],
+    });
+    expect(topology.queues.find((queue) => queue.name === 'shop-send_email-activemq-dlq')).toMatchObject({
+      role: 'dlq',
+      consumer: 'activemq',
+    });
+    const all = defineTopology({ prefix: 'shop', copies: [{ consumer: 'activemq' }] });
+    expect(all.queues.filter((queue) => queue.consumer === 'activemq')).toHaveLength(TASKS.length * 2);
+    expect(() =>
+      defineTopology({
+        queues: { send_email: { fifo: true } },
+        copies: [{ consumer: 'activemq', tasks: ['send_email'] }],
+      }),
+    ).toThrow(TopologyError);
+    expect(() => defineTopology({ copies: [{ consumer: 'Active MQ' }] })).toThrow(TopologyError);
+  });
+
   it('names every out-of-range setting with its value and AWS range', () => {
     let error: unknown;
     try {
@@ -150,6 +180,25 @@ describe('provisioning against the local endpoint', () => {
     }
     const audit = await waitForMessages(sqs, (await attributes(`${prefix}-audit`)).url, 4);
     expect(audit.map((message) => JSON.parse(message.Body as string).task).sort()).toEqual([...TASKS].sort());
+  });
+
+  it("delivers a task to its queue and to each consumer's copy queue, with its own redrive policy", async () => {
+    const prefix = uniqueName('copy');
+    await provisioner({ prefix, bucket: false, copies: [{ consumer: 'activemq', tasks: ['send_email'] }] }).apply();
+    await sns.send(
+      new PublishCommand({
+        TopicArn: `arn:aws:sns:${endpoint.region}:000000000000:${prefix}-tasks`,
+        Message: JSON.stringify({ task: 'send_email' }),
+        MessageAttributes: { task: { DataType: 'String', StringValue: 'send_email' } },
+      }),
+    );
+    const own = await attributes(`${prefix}-send_email`);
+    const copy = await attributes(`${prefix}-send_email-activemq`);
+    expect(await waitForMessages(sqs, own.url, 1)).toHaveLength(1);
+    expect(await waitForMessages(sqs, copy.url, 1)).toHaveLength(1);
+    expect(JSON.parse(copy.RedrivePolicy as string).deadLetterTargetArn).toMatch(/:copy-.*-send_email-activemq-dlq$/);
+    const other = await attributes(`${prefix}-process_image-activemq`).catch(() => undefined);
+    expect(other).toBeUndefined();
   });
 
   it('deletes only with prune', async () => {

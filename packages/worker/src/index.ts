@@ -33,7 +33,13 @@ export {
   type WorkerErrorCode,
 } from './errors.js';
 export { type Limit, WORKER_LIMITS } from './limits.js';
-export { createWorkerMetrics, type HealthProbe, type WorkerMetrics } from './observability.js';
+export {
+  createWorkerMetrics,
+  type HealthProbe,
+  type HealthServer,
+  startHealthServer,
+  type WorkerMetrics,
+} from './observability.js';
 export { type AttemptOutcome, type Decision, decide, outcomeOfError, type PolicyContext } from './policy.js';
 export {
   checkS3Location,

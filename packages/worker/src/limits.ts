@@ -22,6 +22,7 @@ export const WORKER_LIMITS = {
   batchSize: { min: 1, max: 10, integer: true, default: 10 },
   pollers: { min: 1, max: 100, integer: true },
   waitTimeSeconds: { min: 0, max: 20, integer: true, default: 20 },
+  emptyReceiveDelayMs: { min: 0, max: 600_000, integer: false },
   visibilityTimeoutSeconds: {
     min: 1,
     max: SQS_MAX_VISIBILITY_SECONDS,

@@ -10,6 +10,7 @@ export interface ResolvedOptions {
   batchSize: number;
   pollers: number;
   waitTimeSeconds: number;
+  emptyReceiveDelayMs: number;
   visibilityTimeoutSeconds: number;
   heartbeatMs: number;
   handlerTimeoutMs: number;
@@ -50,6 +51,7 @@ export function resolveOptions<TTask extends TaskName>(
   check(problems, 'batchSize', options.batchSize, L.batchSize);
   check(problems, 'pollers', options.pollers, L.pollers);
   check(problems, 'waitTimeSeconds', options.waitTimeSeconds, L.waitTimeSeconds);
+  check(problems, 'emptyReceiveDelayMs', options.emptyReceiveDelayMs, L.emptyReceiveDelayMs);
   check(problems, 'visibilityTimeoutSeconds', options.visibilityTimeoutSeconds, L.visibilityTimeoutSeconds);
   check(problems, 'handlerTimeoutMs', options.handlerTimeoutMs, L.handlerTimeoutMs);
   check(problems, 'shutdownGraceMs', options.shutdownGraceMs, L.shutdownGraceMs);
@@ -69,12 +71,15 @@ export function resolveOptions<TTask extends TaskName>(
   }
   const concurrency = options.concurrency ?? L.concurrency.default;
   const batchSize = Math.min(options.batchSize ?? L.batchSize.default, concurrency);
+  const waitTimeSeconds = options.waitTimeSeconds ?? L.waitTimeSeconds.default;
   return {
     concurrency,
     batchSize,
     // Enough receives in flight to fill every slot, at most 10.
     pollers: options.pollers ?? Math.min(10, Math.max(1, Math.ceil(concurrency / batchSize))),
-    waitTimeSeconds: options.waitTimeSeconds ?? L.waitTimeSeconds.default,
+    waitTimeSeconds,
+    // Without long polling an empty receive would be followed by the next at once.
+    emptyReceiveDelayMs: options.emptyReceiveDelayMs ?? (waitTimeSeconds === 0 ? 500 : 0),
     visibilityTimeoutSeconds: visibility,
     heartbeatMs: (options.heartbeatIntervalSeconds ?? visibility / 3) * 1000,
     handlerTimeoutMs: options.handlerTimeoutMs ?? L.handlerTimeoutMs.default,

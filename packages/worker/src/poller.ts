@@ -5,8 +5,6 @@ import { sleep } from './sleep.js';
 
 /** How long `stop()` lets receives already answering deliver before aborting the rest. */
 const RECEIVE_LANDING_MS = 300;
-/** With long polling off, an empty receive waits this long before the next. */
-const EMPTY_RECEIVE_PAUSE_MS = 500;
 
 /** What the poller needs from the worker. */
 export interface PollerHost {
@@ -31,6 +29,8 @@ export interface PollerSettings {
   batchSize: number;
   pollers: number;
   waitTimeSeconds: number;
+  /** Pause after an empty receive before the next. */
+  emptyReceiveDelayMs: number;
   visibilityTimeoutSeconds: number;
   receiveBackoff: { baseMs: number; capMs: number };
 }
@@ -124,8 +124,8 @@ export class Poller {
     } finally {
       this.#active -= 1;
       this.#requested -= count;
-      if (empty && this.#settings.waitTimeSeconds === 0) {
-        this.#blockedUntil = Math.max(this.#blockedUntil, Date.now() + EMPTY_RECEIVE_PAUSE_MS);
+      if (empty && this.#settings.emptyReceiveDelayMs > 0) {
+        this.#blockedUntil = Math.max(this.#blockedUntil, Date.now() + this.#settings.emptyReceiveDelayMs);
       }
       this.pump();
     }

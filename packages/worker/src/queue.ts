@@ -128,12 +128,12 @@ export class TaskQueue {
     task: string,
     prefix: string,
     fifo: boolean,
-    given: { queueUrl?: string; deadLetterQueueUrl?: string },
+    given: { queueUrl?: string; deadLetterQueueUrl?: string; queueName?: string },
   ): Promise<void> {
     this.url = given.queueUrl ?? '';
     this.deadLetterUrl = given.deadLetterQueueUrl ?? '';
     if (!this.url) {
-      const name = queueName(prefix, task, fifo);
+      const name = given.queueName ?? queueName(prefix, task, fifo);
       try {
         this.url = (await this.#sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl ?? '';
       } catch (error) {

@@ -56,6 +56,11 @@ export interface WorkerOptions<TTask extends TaskName> {
   queueUrl?: string;
   /** Where messages that can never succeed go; default: the queue's redrive policy target. */
   deadLetterQueueUrl?: string;
+  /**
+   * The queue's name, when it is not the task's own `<prefix>-<task>` (e.g. a copy queue
+   * `<prefix>-<task>-activemq` of the ActiveMQ bridge). Ignored when `queueUrl` is given.
+   */
+  queueName?: string;
   /** Resource name prefix; defaults to `TQ_PREFIX`, then `tq`. */
   prefix?: string;
   /**
@@ -86,6 +91,12 @@ export interface WorkerOptions<TTask extends TaskName> {
   pollers?: number;
   /** Long-poll wait, 0-20 s. Default 20. */
   waitTimeSeconds?: number;
+  /**
+   * Pause after a receive that came back empty before the next one, in ms (Camel's SQS `delay`):
+   * fewer requests on a quiet queue, at the cost of that much latency for the next task.
+   * Default 0 with long polling, 500 without.
+   */
+  emptyReceiveDelayMs?: number;
   /** Visibility timeout set at receive and renewed by the heartbeat, 1-43,200 s. Default 30. */
   visibilityTimeoutSeconds?: number;
   /** How often the heartbeat runs, in seconds; below the visibility timeout. Default: a third of it. */

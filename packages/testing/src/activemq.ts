@@ -1,0 +1,210 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+
+/** Options of `startActiveMq`. */
+export interface ActiveMqOptions {
+  /** The broker's XML configuration (the ActiveMQ bridge ships `apps/activemq-bridge/activemq.xml`). */
+  config: string;
+  /** Interface of both connectors (`tq.host`). Default 127.0.0.1. */
+  host?: string;
+  /** STOMP port (`tq.stomp.port`); 0 (default) picks a free one. Give the old port to restart a broker. */
+  stompPort?: number;
+  /** OpenWire port (`tq.openwire.port`); 0 (default) picks a free one. */
+  openwirePort?: number;
+  /** Destination prefix (`tq.prefix`). Default `tq`. */
+  prefix?: string;
+  /**
+   * Folder of the broker's state (KahaDB: every persistent message). Reuse it to restart a broker
+   * with its messages. Default: a new temporary folder, removed by `stop()`.
+   */
+  dataDir?: string;
+  /** ActiveMQ's install (`activemq.jar` under `bin/`). Default `ACTIVEMQ_HOME`, else Debian's `/usr/share/activemq`. */
+  home?: string;
+  /** Java heap, default `256m`. */
+  heap?: string;
+  /** How long to wait for the connectors, in ms (a JVM on a busy machine is slow). Default 120 s. */
+  startTimeoutMs?: number;
+  /** Each line the broker logs (warnings and errors, plus its start and stop). */
+  log?: (line: string) => void;
+}
+
+/** A running ActiveMQ broker. */
+export interface ActiveMq {
+  /** `stomp://host:port`, what the bridge's `TQ_ACTIVEMQ_URL` takes. */
+  readonly stompUrl: string;
+  readonly stompPort: number;
+  /** `tcp://host:port`, for JMS (OpenWire) clients. */
+  readonly openwireUrl: string;
+  readonly openwirePort: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly pid: number;
+  /** Everything the broker logged so far. */
+  output(): string;
+  /** Stops the broker cleanly (SIGTERM: it closes its connectors and store), then removes a temporary data folder. */
+  stop(): Promise<void>;
+  /** Kills the JVM at once (SIGKILL), as a crash would; the data folder stays. */
+  kill(): Promise<void>;
+}
+
+const LOG4J = `log4j.rootLogger=WARN, out
+log4j.logger.org.apache.activemq.broker.BrokerService=INFO
+log4j.logger.org.apache.activemq.broker.TransportConnector=INFO
+log4j.logger.org.apache.activemq.transport.TransportServerThreadSupport=INFO
+log4j.appender.out=org.apache.log4j.ConsoleAppender
+log4j.appender.out.layout=org.apache.log4j.PatternLayout
+log4j.appender.out.layout.ConversionPattern=%d{HH:mm:ss,SSS} %-5p %c{1} - %m%n
+`;
+
+/** Jars ActiveMQ's STOMP connector needs for `transformation: jms-map-json` (Debian: libxstream-java, libjettison-java). */
+const EXTRA_JARS = ['/usr/share/java/xstream.jar', '/usr/share/java/jettison.jar'];
+
+/** Where ActiveMQ is installed, or an error naming how to install it. */
+export function findActiveMqHome(home = process.env.ACTIVEMQ_HOME): string {
+  const dir = home ?? '/usr/share/activemq';
+  if (!existsSync(join(dir, 'bin', 'activemq.jar'))) {
+    throw new Error(
+      `ActiveMQ is not installed (no ${join(dir, 'bin', 'activemq.jar')}): apt-get install activemq (Debian's package, 5.17), or set ACTIVEMQ_HOME to an ActiveMQ 5.x folder`,
+    );
+  }
+  return dir;
+}
+
+/**
+ * Starts Apache ActiveMQ (Debian's `activemq` package) with the given configuration, on loopback
+ * and free ports unless told otherwise, and resolves once both connectors listen. The broker runs
+ * as a child JVM; `stop()` ends it cleanly, `kill()` as a crash would. Rejects with the broker's
+ * own log when it does not start (a taken port, a bad configuration).
+ */
+export async function startActiveMq(options: ActiveMqOptions): Promise<ActiveMq> {
+  const home = findActiveMqHome(options.home);
+  const config = resolve(options.config);
+  if (!existsSync(config)) throw new Error(`ActiveMQ configuration ${config} does not exist`);
+  const host = options.host ?? '127.0.0.1';
+  const temporary = options.dataDir === undefined;
+  const dataDir = options.dataDir ? resolve(options.dataDir) : await mkdtemp(join(tmpdir(), 'tq-activemq-'));
+  await mkdir(dataDir, { recursive: true });
+  // ActiveMQ's base folder: the logging setup and anything the broker writes besides its store.
+  const base = join(dataDir, 'base');
+  await mkdir(base, { recursive: true });
+  await writeFile(join(base, 'log4j.properties'), LOG4J);
+  // STOMP clients read MapMessages (the statistics plugin's answers) as JSON through XStream and
+  // Jettison, which Debian packages apart from ActiveMQ: they join the broker's classpath here.
+  await mkdir(join(base, 'lib'), { recursive: true });
+  for (const jar of EXTRA_JARS) {
+    const target = join(base, 'lib', basename(jar));
+    if (existsSync(jar) && !existsSync(target)) await symlink(jar, target);
+  }
+
+  const child: ChildProcess = spawn(
+    'java',
+    [
+      `-Xmx${options.heap ?? '256m'}`,
+      '-Djava.awt.headless=true',
+      `-Dlog4j.configuration=file:${join(base, 'log4j.properties')}`,
+      `-Dactivemq.home=${home}`,
+      `-Dactivemq.base=${base}`,
+      `-Dactivemq.conf=${base}`,
+      `-Dactivemq.data=${dataDir}`,
+      `-Dtq.data=${dataDir}`,
+      `-Dtq.host=${host}`,
+      `-Dtq.stomp.port=${options.stompPort ?? 0}`,
+      `-Dtq.openwire.port=${options.openwirePort ?? 0}`,
+      `-Dtq.prefix=${options.prefix ?? 'tq'}`,
+      '-jar',
+      join(home, 'bin', 'activemq.jar'),
+      'start',
+      `xbean:file:${config}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: base },
+  );
+  let output = '';
+  let pending = '';
+  const ports: { stomp?: number; openwire?: number } = {};
+  let started = false;
+  let onLine: (() => void) | undefined;
+  const read = (chunk: Buffer) => {
+    output += chunk.toString();
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      // "Listening for connections at: stomp://host:61613?..." (the real port, also when 0 was asked)
+      const match = /Listening for connections at: (stomp|tcp):\/\/[^:/]+:(\d+)/.exec(line);
+      if (match) ports[match[1] === 'stomp' ? 'stomp' : 'openwire'] = Number(match[2]);
+      // "Apache ActiveMQ 5.17.2 (tq, ID:...) started": its shutdown hook is in place from here on.
+      if (/BrokerService - Apache ActiveMQ .* started/.test(line)) started = true;
+      options.log?.(line);
+    }
+    onLine?.();
+  };
+  child.stdout?.on('data', read);
+  child.stderr?.on('data', read);
+  const exited = once(child, 'exit');
+  const spawnFailed = once(child, 'error');
+
+  const cleanup = async () => {
+    if (temporary) await rm(dataDir, { recursive: true, force: true });
+  };
+  const timeoutMs = options.startTimeoutMs ?? 120_000;
+  try {
+    await new Promise<void>((resolveStart, rejectStart) => {
+      const timer = setTimeout(
+        () => rejectStart(new Error(`ActiveMQ did not open its connectors within ${timeoutMs} ms:\n${output}`)),
+        timeoutMs,
+      );
+      onLine = () => {
+        if (started && ports.stomp !== undefined && ports.openwire !== undefined) {
+          clearTimeout(timer);
+          resolveStart();
+        }
+      };
+      void exited.then(([code, signal]) => {
+        clearTimeout(timer);
+        rejectStart(new Error(`ActiveMQ exited (${signal ?? `code ${code}`}) before it was ready:\n${output}`));
+      });
+      void spawnFailed.then(([error]) => {
+        clearTimeout(timer);
+        rejectStart(
+          new Error(`could not run java for ActiveMQ (${(error as Error).message}): apt-get install activemq`),
+        );
+      });
+    });
+  } catch (error) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    await cleanup();
+    throw error;
+  }
+  onLine = undefined;
+
+  const end = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill(signal);
+      await exited;
+    }
+  };
+  const stompPort = ports.stomp as number;
+  const openwirePort = ports.openwire as number;
+  return {
+    stompUrl: `stomp://${host}:${stompPort}`,
+    stompPort,
+    openwireUrl: `tcp://${host}:${openwirePort}`,
+    openwirePort,
+    host,
+    dataDir,
+    pid: child.pid as number,
+    output: () => output,
+    stop: async () => {
+      await end('SIGTERM');
+      await cleanup();
+    },
+    kill: () => end('SIGKILL'),
+  };
+}
