@@ -21,9 +21,14 @@ const apps = readdirSync(join(root, 'apps'))
   .filter((name) => existsSync(join(root, 'apps', name, 'package.json')))
   .map((name) => {
     const manifest = JSON.parse(readFileSync(join(root, 'apps', name, 'package.json'), 'utf8')) as {
-      tq?: { task?: string; relay?: boolean };
+      tq?: { task?: string; relay?: boolean; bridge?: boolean };
     };
-    return { name, task: manifest.tq?.task, relay: manifest.tq?.relay === true };
+    return {
+      name,
+      task: manifest.tq?.task,
+      relay: manifest.tq?.relay === true,
+      bridge: manifest.tq?.bridge === true,
+    };
   });
 
 /**
@@ -45,7 +50,11 @@ describe('apps deploy into folders that run with plain node', () => {
       sns: new SNSClient(endpoint.clientConfig),
       s3: new S3Client(endpoint.clientConfig),
     };
-    await createProvisioner({ ...clients, topology: defineTopology({ prefix, bucket: false }) }).apply();
+    // With the ActiveMQ bridge's copy queues, which it reads.
+    await createProvisioner({
+      ...clients,
+      topology: defineTopology({ prefix, bucket: false, copies: [{ consumer: 'activemq' }] }),
+    }).apply();
   });
   afterAll(async () => {
     await smtp?.stop();
@@ -57,11 +66,12 @@ describe('apps deploy into folders that run with plain node', () => {
     // A task type without an app (or an app that is neither a task's worker nor the relay) fails here.
     expect(
       apps
-        .filter((app) => !app.relay)
+        .filter((app) => !app.relay && !app.bridge)
         .map((app) => app.task)
         .sort(),
     ).toEqual([...registry.names()].sort());
     expect(apps.filter((app) => app.relay).map((app) => app.name)).toEqual(['http-relay']);
+    expect(apps.filter((app) => app.bridge).map((app) => app.name)).toEqual(['activemq-bridge']);
   });
 
   it('deploys every app, starts each with plain node, and the email worker delivers a task', async () => {
@@ -72,7 +82,11 @@ describe('apps deploy into folders that run with plain node', () => {
         maxBuffer: 32 * 1024 * 1024,
       });
       const files = await readdir(join(work, app));
-      expect(files.sort()).toEqual(['Dockerfile', 'README.md', 'dist', 'node_modules', 'package.json']);
+      // The bridge ships its broker's configuration too.
+      const extra = app === 'activemq-bridge' ? ['activemq.xml'] : [];
+      expect(files.sort()).toEqual(
+        ['Dockerfile', 'README.md', ...extra, 'dist', 'node_modules', 'package.json'].sort(),
+      );
     }
 
     const children = apps.map(({ name: app }) => {
@@ -89,6 +103,8 @@ describe('apps deploy into folders that run with plain node', () => {
           TQ_HTTP_PORT: '0',
           // The relay serves any task type: one that nothing is sent to here, and a worker URL.
           ...(app === 'http-relay' ? { TQ_TASK: 'cleanup_data', RELAY_URL: 'http://127.0.0.1:9/tasks' } : {}),
+          // The bridge starts without its broker (it is not ready until one answers).
+          ...(app === 'activemq-bridge' ? { TQ_ACTIVEMQ_URL: 'stomp://127.0.0.1:9' } : {}),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -1,4 +1,4 @@
-import { parseBrokerUrl } from '@tq/activemq';
+import { parseBrokerUrl, parseDestination, readDestinations } from '@tq/activemq';
 import { ConfigError, registry, type TaskName, type TqEnvironment } from '@tq/contracts';
 import { envNumber, envString } from '@tq/worker';
 
@@ -41,14 +41,6 @@ export interface BridgeConfig {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** A destination as configured: `/queue/x`, `/topic/x`, or a bare queue name. */
-function destination(value: string, name: string): string {
-  const text = value.trim();
-  if (/^\/(queue|topic)\/[^\s/]+$/.test(text)) return text;
-  if (/^[A-Za-z0-9._-]+$/.test(text)) return `/queue/${text}`;
-  throw new ConfigError(`${name} has "${value}", must be a queue name (tq.mail) or /queue/<name> or /topic/<name>`);
-}
-
 /**
  * Reads the bridge's environment: `TQ_ACTIVEMQ_URL`, `ACTIVEMQ_USER`/`ACTIVEMQ_PASSWORD`,
  * `ACTIVEMQ_MODE`, `TQ_ACTIVEMQ_TASKS` (through `env.activemq`), `ACTIVEMQ_DESTINATIONS`,
@@ -62,17 +54,7 @@ export function readBridgeConfig(tq: TqEnvironment, env: Env = process.env): Bri
   const tasks = (tq.activemq?.tasks === 'all' || !tq.activemq ? names : tq.activemq.tasks) as TaskName[];
   const unknown = tasks.find((task) => !registry.has(task));
   if (unknown) throw new ConfigError(`TQ_ACTIVEMQ_TASKS names "${unknown}", known tasks: ${names.join(', ')}`);
-  const destinations: Record<string, string> = {};
-  for (const task of tasks) destinations[task] = `/queue/${tq.prefix}.${task}`;
-  for (const pair of (env.ACTIVEMQ_DESTINATIONS ?? '').split(',').filter((item) => item.trim() !== '')) {
-    const [task, target, extra] = pair.split('=');
-    if (!task || !target || extra !== undefined || !tasks.includes(task.trim() as TaskName)) {
-      throw new ConfigError(
-        `ACTIVEMQ_DESTINATIONS has "${pair}", must be <task>=<destination> pairs for forwarded tasks (${tasks.join(', ')})`,
-      );
-    }
-    destinations[task.trim()] = destination(target, 'ACTIVEMQ_DESTINATIONS');
-  }
+  const destinations = readDestinations(env, tq.prefix, tasks);
   const consumers = envNumber(env, 'ACTIVEMQ_CONSUMERS', { default: 5, min: 1, max: 100 });
   const maxMessagesPerPoll = envNumber(env, 'ACTIVEMQ_MAX_MESSAGES_PER_POLL', { default: 10, min: 1, max: 10 });
   return {
@@ -99,8 +81,11 @@ export function readBridgeConfig(tq: TqEnvironment, env: Env = process.env): Bri
       min: 1,
       max: 10_000,
     }),
-    ingestQueue: destination(env.ACTIVEMQ_INGEST_QUEUE || `${tq.prefix}.ingest`, 'ACTIVEMQ_INGEST_QUEUE'),
-    ingestDeadLetterQueue: destination(env.ACTIVEMQ_INGEST_DLQ || `${tq.prefix}.ingest.dlq`, 'ACTIVEMQ_INGEST_DLQ'),
+    ingestQueue: parseDestination(env.ACTIVEMQ_INGEST_QUEUE || `${tq.prefix}.ingest`, 'ACTIVEMQ_INGEST_QUEUE'),
+    ingestDeadLetterQueue: parseDestination(
+      env.ACTIVEMQ_INGEST_DLQ || `${tq.prefix}.ingest.dlq`,
+      'ACTIVEMQ_INGEST_DLQ',
+    ),
     ingestPrefetch: envNumber(env, 'ACTIVEMQ_INGEST_PREFETCH', { default: 10, min: 1, max: 1000 }),
     receiptTimeoutMs: envNumber(env, 'ACTIVEMQ_RECEIPT_TIMEOUT_MS', { default: 30_000, min: 100, max: 600_000 }),
     reconnectDelayMs: envNumber(env, 'ACTIVEMQ_RECONNECT_DELAY_MS', { default: 250, min: 10, max: 60_000 }),

@@ -80,7 +80,7 @@ export function createForwarder<TTask extends TaskName>(options: ForwarderOption
       for (;;) {
         await broker.waitConnected(context.signal);
         try {
-          await broker.send(destination, body, headers);
+          await broker.send(destination, body, headers, { signal: context.signal });
           forwarded.inc();
           return { destination, broker: broker.address.display };
         } catch (error) {

@@ -90,12 +90,8 @@ export function taskOfMessage(
     },
   });
   if (!parsed.ok) {
-    const { error } = parsed;
-    const paths = error.violations.map((violation) => `${violation.path || '/'}: ${violation.message}`);
-    return {
-      ok: false,
-      rejection: { code: error.code, reason: [error.message, ...paths].join('; ') },
-    };
+    // The error's message lists every violation with its path.
+    return { ok: false, rejection: { code: parsed.error.code, reason: parsed.error.message } };
   }
   return parsed;
 }

@@ -79,6 +79,9 @@ export interface BrokerSubscription {
   unsubscribe(): void;
 }
 
+/** How long `close()` waits for the broker to confirm the DISCONNECT before cutting the socket. */
+const CLOSE_TIMEOUT_MS = 3000;
+
 interface PendingReceipt {
   resolve(): void;
   reject(error: BrokerError): void;
@@ -222,8 +225,9 @@ export class BrokerConnection extends EventEmitter<BrokerConnectionEvents> {
     destination: string,
     body: string,
     headers: StompHeaders = {},
-    options: { persistent?: boolean } = {},
+    options: { persistent?: boolean; signal?: AbortSignal } = {},
   ): Promise<void> {
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     if (!this.#connected) {
       return Promise.reject(
         new BrokerError(
@@ -234,7 +238,25 @@ export class BrokerConnection extends EventEmitter<BrokerConnectionEvents> {
     }
     this.#sequence += 1;
     const receipt = `tq-${this.#generation}-${this.#sequence}`;
-    return new Promise<void>((resolve, reject) => {
+    const signal = options.signal;
+    return new Promise<void>((resolvePromise, rejectPromise) => {
+      const resolve = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolvePromise();
+      };
+      const reject = (error: unknown) => {
+        signal?.removeEventListener('abort', onAbort);
+        rejectPromise(error);
+      };
+      // Aborted while waiting: the broker may still store it (the caller sends again or not).
+      const onAbort = () => {
+        const pending = this.#pending.get(receipt);
+        if (!pending) return;
+        this.#pending.delete(receipt);
+        clearTimeout(pending.timer);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       const timer = setTimeout(() => {
         this.#pending.delete(receipt);
         reject(
@@ -302,7 +324,14 @@ export class BrokerConnection extends EventEmitter<BrokerConnectionEvents> {
     this.#closed = true;
     for (const waiter of this.#closeWaiters) waiter();
     this.#closeWaiters.clear();
-    await this.#client.deactivate();
+    // A broker that does not answer the DISCONNECT (frozen, or gone without a FIN) is cut off.
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = this.#client.deactivate().then(() => true);
+    const cut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), CLOSE_TIMEOUT_MS);
+    });
+    if (!(await Promise.race([graceful, cut]))) await this.#client.deactivate({ force: true });
+    clearTimeout(timer);
     this.#connected = false;
     this.#failPending('CLOSED', 'the broker connection was closed');
   }

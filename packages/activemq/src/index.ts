@@ -27,7 +27,9 @@ export {
   createBrokerConnection,
   isBrokerError,
 } from './connection.js';
+export { parseDestination, readDestinations } from './destinations.js';
 export {
+  browseQueue,
   type DestinationStatistics,
   destinationStatistics,
   parseMapMessage,

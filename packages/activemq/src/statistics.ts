@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BrokerConnection, BrokerError } from './connection.js';
+import { BrokerConnection, BrokerError, type BrokerMessage } from './connection.js';
 
 /** One queue's numbers, as ActiveMQ's statistics plugin reports them. */
 export interface DestinationStatistics {
@@ -145,4 +145,37 @@ export async function queueStatistics(
     clearTimeout(timer);
     await connection.close();
   }
+}
+
+/**
+ * The messages on a queue right now, without taking them (ActiveMQ's `browser:true`
+ * subscription): what the broker holds that no consumer has acknowledged. Resolves at the
+ * broker's end-of-browse marker, or after `timeoutMs` with what came.
+ */
+export async function browseQueue(
+  connection: BrokerConnection,
+  destination: string,
+  options: { timeoutMs?: number } = {},
+): Promise<BrokerMessage[]> {
+  const messages: BrokerMessage[] = [];
+  let finish: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const subscription = connection.subscribe(
+    destination,
+    (message) => {
+      if (message.headers.browser === 'end') return finish();
+      messages.push(message);
+    },
+    { browser: 'true' },
+  );
+  const timer = setTimeout(finish, options.timeoutMs ?? 5000);
+  try {
+    await done;
+  } finally {
+    clearTimeout(timer);
+    subscription.unsubscribe();
+  }
+  return messages;
 }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BrokerConnection,
   type BrokerMessage,
+  browseQueue,
   destinationStatistics,
   isBrokerError,
   parseBrokerUrl,
@@ -134,6 +135,12 @@ describe('BrokerConnection against ActiveMQ', () => {
     expect(stats.get('tq.send_email')).toMatchObject({ size: 0 });
     expect(stats.has('no.such.queue')).toBe(false);
     await connection.close();
+    // Browsing reads without taking.
+    const browser = connectionTo(broker);
+    await browser.waitConnected();
+    const browsed = await browseQueue(browser, '/queue/test.stats');
+    expect(browsed.map((message) => message.body)).toEqual(['m0', 'm1', 'm2']);
+    await browser.close();
     const again = await queueStatistics(broker.stompUrl, ['test.stats']);
     expect(again.get('test.stats')?.size).toBe(3);
   });

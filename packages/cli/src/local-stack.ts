@@ -8,7 +8,14 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { readEnvironment, type TqEnvironment } from '@tq/contracts';
 import { statusEnabled } from '@tq/status';
-import { type LocalEndpoint, type SmtpSink, startLocalEndpoint, startSmtpSink } from '@tq/testing';
+import {
+  type ActiveMq,
+  type LocalEndpoint,
+  type SmtpSink,
+  startActiveMq,
+  startLocalEndpoint,
+  startSmtpSink,
+} from '@tq/testing';
 import { provisionStatusTable } from './commands/provision.js';
 import { createContext } from './context.js';
 import { UsageError } from './errors.js';
@@ -32,6 +39,11 @@ export interface LocalStackOptions {
   reset?: boolean;
   /** Start the worker apps (default true). */
   workers?: boolean;
+  /**
+   * STOMP and OpenWire ports of the local ActiveMQ broker, started with the ActiveMQ bridge when
+   * `TQ_ACTIVEMQ=1` (and `TQ_ACTIVEMQ_URL` is not set). Default 61613 and 61616; 0 picks free ones.
+   */
+  activemqPorts?: { stomp: number; openwire: number };
   /** Where log lines go (default stdout). */
   log?: (line: string) => void;
 }
@@ -45,6 +57,8 @@ export interface LocalStack {
   mailDir: string | undefined;
   /** Worker apps started, by name. */
   workers: string[];
+  /** The ActiveMQ broker the bridge forwards to (`TQ_ACTIVEMQ_URL`, or the local one). */
+  activemqUrl: string | undefined;
   /** Stops the workers gracefully (each finishes its running tasks), then the sink and endpoint. */
   stop(): Promise<void>;
   /** Kills the workers at once (SIGKILL): their messages come back when their visibility ends. */
@@ -166,6 +180,25 @@ async function startPhpWorker(
   return { child, url };
 }
 
+/** The broker configuration the ActiveMQ bridge ships, from this repository. */
+function activemqConfig(): string {
+  const config = resolve(
+    dirname(fileURLToPath(import.meta.url)),
+    '..',
+    '..',
+    '..',
+    'apps',
+    'activemq-bridge',
+    'activemq.xml',
+  );
+  if (!existsSync(config)) {
+    throw new UsageError(
+      'TQ_ACTIVEMQ=1 needs apps/activemq-bridge/activemq.xml (run tq up from the repository), or set TQ_ACTIVEMQ_URL to a broker',
+    );
+  }
+  return config;
+}
+
 /**
  * Starts the local system: the embedded SQS/SNS/S3 endpoint (unless `TQ_ENDPOINT` is set),
  * the topology, an SMTP sink that keeps every mail as an .eml file (unless `SMTP_URL` is set),
@@ -177,6 +210,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const base = readEnvironment();
   let local: LocalEndpoint | undefined;
   let sink: SmtpSink | undefined;
+  let broker: ActiveMq | undefined;
   const children: { name: string; child: ChildProcess }[] = [];
   const stop = async () => {
     await Promise.all(
@@ -188,6 +222,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       }),
     );
     await sink?.stop();
+    await broker?.stop();
     await local?.stop();
   };
   try {
@@ -253,7 +288,48 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       log(`tq: mail goes to SMTP_URL ${smtpUrl.replace(/\/\/[^@/]*@/, '//***@')}`);
     }
 
+    // The ActiveMQ bridge: with TQ_ACTIVEMQ_URL, to that broker; with TQ_ACTIVEMQ=1, to a local one.
+    let activemqUrl = process.env.TQ_ACTIVEMQ_URL || undefined;
+    if (!activemqUrl && process.env.TQ_ACTIVEMQ === '1') {
+      const ports = options.activemqPorts ?? { stomp: 61613, openwire: 61616 };
+      const dataDir = options.dataDir ? join(resolve(options.dataDir), 'activemq') : undefined;
+      log('tq: starting ActiveMQ (Java; a few seconds)');
+      broker = await startActiveMq({
+        config: activemqConfig(),
+        host: options.host,
+        stompPort: ports.stomp,
+        openwirePort: ports.openwire,
+        prefix: env.prefix,
+        ...(dataDir ? { dataDir } : {}),
+        log: (line) => {
+          if (/ (WARN|ERROR) /.test(line)) log(`activemq ${line}`);
+        },
+      }).catch((error: unknown) => {
+        if (/Address already in use|BindException/.test(String(error))) {
+          throw new UsageError(
+            `ActiveMQ's ports ${ports.stomp} (STOMP) or ${ports.openwire} (OpenWire) on ${options.host} are in use: stop the broker using them, or point TQ_ACTIVEMQ_URL at it`,
+          );
+        }
+        throw error instanceof Error && /not installed|could not run java/.test(error.message)
+          ? new UsageError(error.message)
+          : error;
+      });
+      activemqUrl = broker.stompUrl;
+      log(
+        `tq: ActiveMQ ${broker.stompUrl} (STOMP), ${broker.openwireUrl} (OpenWire/JMS), destinations ${env.prefix}.<task>`,
+      );
+    }
+
     let workers = options.workers === false ? [] : findWorkerApps();
+    if (options.workers !== false && activemqUrl) {
+      workers = [
+        ...workers,
+        ...findWorkerApps(['activemq-bridge']).map((app) => ({
+          ...app,
+          env: { TQ_ACTIVEMQ_URL: activemqUrl as string },
+        })),
+      ];
+    }
     if (options.workers !== false && process.env.TQ_PHP_WORKER === '1') {
       // send_email goes to the original design's PHP worker (php -S) through the HTTP relay.
       const php = await startPhpWorker(smtpUrl, log);
@@ -267,7 +343,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ];
     }
     for (const app of workers) {
-      const short = app.name.replace(/-worker$/, '');
+      const short = app.name.replace(/-worker$/, '').replace(/^activemq-bridge$/, 'activemq');
       const child = spawn(process.execPath, app.command, {
         env: {
           ...process.env,
@@ -298,8 +374,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     const kill = () => {
       for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      void broker?.kill();
     };
-    return { env, smtpUrl, mailDir, workers: workers.map((app) => app.name), stop, kill };
+    return { env, smtpUrl, mailDir, workers: workers.map((app) => app.name), activemqUrl, stop, kill };
   } catch (error) {
     await stop();
     throw error;

@@ -18,7 +18,8 @@ export function checkTask(task: string): void {
   if (!registry.get(task)) throw new UsageError(`unknown task "${task}" (known: ${registry.names().join(', ')})`);
 }
 
-async function lookup(context: CliContext, name: string): Promise<string | undefined> {
+/** A queue's URL by name, or undefined when it does not exist. */
+export async function lookupQueue(context: CliContext, name: string): Promise<string | undefined> {
   try {
     return (await context.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
   } catch (error) {
@@ -40,9 +41,9 @@ export async function findTaskQueues(context: CliContext, task: string): Promise
   checkTask(task);
   const prefix = context.env.prefix;
   let fifo = false;
-  let queueUrl = await lookup(context, queueName(prefix, task));
+  let queueUrl = await lookupQueue(context, queueName(prefix, task));
   if (!queueUrl) {
-    queueUrl = await lookup(context, queueName(prefix, task, true));
+    queueUrl = await lookupQueue(context, queueName(prefix, task, true));
     fifo = queueUrl !== undefined;
   }
   if (!queueUrl) {
@@ -54,7 +55,7 @@ export async function findTaskQueues(context: CliContext, task: string): Promise
   const policy = parseRedrivePolicy(attributes.Attributes?.RedrivePolicy);
   const target = policy?.deadLetterTargetArn;
   const dlq = policy?.deadLetterQueue.name ?? dlqName(prefix, task, fifo);
-  const dlqUrl = await lookup(context, dlq);
+  const dlqUrl = await lookupQueue(context, dlq);
   if (!dlqUrl) throw new Error(`dead-letter queue ${dlq} does not exist: run \`tq provision\``);
   return {
     task,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { claimCheckKey, createTask, FAILURE_ATTRIBUTES } from '@tq/contracts';
 import { queueCounts, waitForMessages } from '@tq/testing';
 import { describe, expect, it, vi } from 'vitest';
@@ -372,5 +372,47 @@ describe('createWorker: claim checks', () => {
     const [dead] = await deadLettered.waitFor(1);
     expect(dead?.code).toBe('CLAIM_CHECK_MISSING');
     await waitForMessages(harness.sqs, dlq.url, 1);
+  });
+});
+
+describe('createWorker: polling', () => {
+  it('pauses emptyReceiveDelayMs after an empty receive (Camel delay), then takes what arrived', async () => {
+    const { queue } = await harness.queues();
+    const counting = new SQSClient(harness.endpoint.clientConfig);
+    const receives: { at: number; empty: boolean }[] = [];
+    counting.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'ReceiveMessageCommand') return next(args);
+        const at = Date.now();
+        const result = await next(args);
+        const messages = (result.output as { Messages?: unknown[] }).Messages ?? [];
+        receives.push({ at, empty: messages.length === 0 });
+        return result;
+      },
+      { step: 'initialize' },
+    );
+    const worker = harness.worker({
+      task: 'send_email',
+      queueUrl: queue.url,
+      sqs: counting,
+      waitTimeSeconds: 0,
+      pollers: 1,
+      emptyReceiveDelayMs: 1500,
+      handler: () => {},
+    });
+    const succeeded = record(worker, 'succeeded');
+    await worker.start();
+    await vi.waitFor(() => expect(receives.length).toBeGreaterThanOrEqual(1), { timeout: 60_000 });
+    const id = await sendEnvelope(harness.sqs, queue.url);
+    const [done] = await succeeded.waitFor(1);
+    expect(done?.id).toBe(id);
+    // Every receive after an empty one waited the delay at least (a busy machine only adds to it).
+    const gaps = receives.slice(1).flatMap((receive, index) => {
+      const previous = receives[index] as { at: number; empty: boolean };
+      return previous.empty ? [receive.at - previous.at] : [];
+    });
+    expect(gaps.length).toBeGreaterThanOrEqual(1);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(1400);
+    counting.destroy();
   });
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { BrokerConnection, browseQueue, queueNameOf, readDestinations } from '@tq/activemq';
 import { FAILURE_ATTRIBUTES, type TaskName } from '@tq/contracts';
 import { createProducer } from '@tq/producer-sdk';
 import { StatusNotTrackedError, type StatusReader, type TaskStatus } from '@tq/status';
@@ -12,6 +13,7 @@ import { type CliContext, createContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { displayPath, type LocalStack, startLocalStack } from '../local-stack.js';
 import { findTaskQueues } from '../queues.js';
+import { activemqUrl } from './stats.js';
 
 /** A photo-sized PNG (a colour gradient), made here so the demo needs no binary files. */
 export function samplePng(width = 1200, height = 800): Buffer {
@@ -122,7 +124,48 @@ async function deadLetterReason(context: CliContext, task: TaskName, ids: Set<st
   return undefined;
 }
 
-async function runDemo(context: CliContext, mailDir: string | undefined, timeoutMs: number): Promise<boolean> {
+/**
+ * Looks on ActiveMQ (without taking it: a queue browser) for the send_email task the bridge
+ * forwarded. Resolves with a line saying where it is, or undefined at the deadline.
+ */
+async function findOnActiveMq(
+  url: string,
+  destination: string,
+  id: string,
+  deadline: number,
+): Promise<string | undefined> {
+  const connection = new BrokerConnection({ url, connectTimeoutMs: 3000, heartbeatMs: 0 });
+  connection.start();
+  try {
+    const limit = new AbortController();
+    const timer = setTimeout(() => limit.abort(), Math.max(0, deadline - Date.now()));
+    try {
+      await connection.waitConnected(limit.signal);
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+    while (Date.now() < deadline) {
+      const messages = await browseQueue(connection, destination, { timeoutMs: 3000 });
+      const found = messages.find((message) => message.headers.tq_task_id === id);
+      if (found) {
+        return `send_email ${id} is on ActiveMQ ${queueNameOf(destination)} (persistent=${found.headers.persistent}, tq_task=${found.headers.tq_task})`;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    return undefined;
+  } finally {
+    await connection.close();
+  }
+}
+
+async function runDemo(
+  context: CliContext,
+  mailDir: string | undefined,
+  timeoutMs: number,
+  brokerUrl: string | undefined = activemqUrl(),
+): Promise<boolean> {
   // What the system knows of each task: its status (when the status table exists).
   let reader: StatusReader | undefined = context.status().reader;
   const { bucket, prefix } = context.env;
@@ -320,6 +363,20 @@ async function runDemo(context: CliContext, mailDir: string | undefined, timeout
       `  ✗ ${task.task.padEnd(16)} not done after ${Math.round(timeoutMs / 1000)} s (is its worker running? see \`tq stats\`)`,
     );
   }
+  // With the ActiveMQ bridge, the email task also went to ActiveMQ.
+  const forwarded = context.env.activemq;
+  const email = tasks.find((task) => task.task === 'send_email');
+  if (brokerUrl && forwarded && email && (forwarded.tasks === 'all' || forwarded.tasks.includes('send_email'))) {
+    const destination = readDestinations(process.env, context.env.prefix, ['send_email']).send_email as string;
+    const where = await findOnActiveMq(brokerUrl, destination, email.id, Math.max(deadline, Date.now() + 30_000));
+    if (where) console.log(`  ✓ ${'activemq'.padEnd(16)} ${where}`);
+    else {
+      console.log(
+        `  ✗ ${'activemq'.padEnd(16)} send_email ${email.id} not seen on ${queueNameOf(destination)} at ${brokerUrl} (is the bridge running? a consumer may have taken it)`,
+      );
+      failed = true;
+    }
+  }
   return !failed && pending.size === 0;
 }
 
@@ -339,7 +396,13 @@ export function registerDemo(program: Command): void {
       let mailDir: string | undefined = options.mailDir;
       if (!process.env.TQ_ENDPOINT) {
         console.log('tq demo: TQ_ENDPOINT is not set, so starting the local system for the demo');
-        stack = await startLocalStack({ port: 0, host: '127.0.0.1', smtpPort: 0, mailDir: options.mailDir });
+        stack = await startLocalStack({
+          port: 0,
+          host: '127.0.0.1',
+          smtpPort: 0,
+          mailDir: options.mailDir,
+          activemqPorts: { stomp: 0, openwire: 0 },
+        });
         mailDir = stack.mailDir;
       } else if (process.env.SMTP_URL) {
         mailDir = undefined;
@@ -350,7 +413,7 @@ export function registerDemo(program: Command): void {
           if (!stack) console.log(`tq demo: no mail folder at ${options.mailDir}; mails are not checked`);
           mailDir = stack ? mailDir : undefined;
         }
-        const ok = await runDemo(context, mailDir, timeout * 1000);
+        const ok = await runDemo(context, mailDir, timeout * 1000, stack ? stack.activemqUrl : activemqUrl());
         if (!ok) throw new Error('demo failed: see the tasks marked ✗ above');
         console.log('tq demo: all four tasks done');
       } finally {

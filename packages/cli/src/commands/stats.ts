@@ -1,10 +1,11 @@
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { awsClientSettings, registry } from '@tq/contracts';
+import { queueNameOf, queueStatistics, readDestinations } from '@tq/activemq';
+import { awsClientSettings, copyQueueName, registry } from '@tq/contracts';
 import type { Command } from 'commander';
 import { type CliContext, createContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import { findTaskQueues } from '../queues.js';
+import { findTaskQueues, lookupQueue } from '../queues.js';
 
 /** Counts of one queue. `oldestSeconds` is undefined where the endpoint serves no CloudWatch metrics. */
 export interface QueueStats {
@@ -93,6 +94,118 @@ export async function collectStats(context: CliContext, oldest = oldestAge(conte
   return rows;
 }
 
+/** One row of the ActiveMQ part of `tq stats`: the bridge's copy queue and the broker's queue. */
+export interface ActiveMqRow {
+  /** A task type, or `ingest` / `ingest dlq` for the way into tq. */
+  name: string;
+  /** The bridge's copy queue in SQS (undefined for the ingest rows, or when it does not exist). */
+  copy: QueueStats | undefined;
+  destination: string;
+  /** Messages on the broker's queue (undefined when the broker does not know it). */
+  depth: number | undefined;
+  consumers: number | undefined;
+  enqueued: number | undefined;
+}
+
+/** The ActiveMQ part of `tq stats`: `error` instead of rows when the broker did not answer. */
+export interface ActiveMqStats {
+  broker: string;
+  rows: ActiveMqRow[];
+  error?: string;
+}
+
+/** The broker `tq stats` and `tq demo` look at: `TQ_ACTIVEMQ_URL`, or `tq up`'s local one with `TQ_ACTIVEMQ=1`. */
+export function activemqUrl(env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
+  return env.TQ_ACTIVEMQ_URL || (env.TQ_ACTIVEMQ === '1' ? 'stomp://127.0.0.1:61613' : undefined);
+}
+
+/**
+ * The bridge's side: per forwarded task its SQS copy queue and the broker's queue depth (from the
+ * statistics plugin), plus the ingest queue and its DLQ. Undefined without a configured broker.
+ */
+export async function collectActiveMqStats(context: CliContext): Promise<ActiveMqStats | undefined> {
+  const url = activemqUrl();
+  const setting = context.env.activemq;
+  if (!url || !setting) return undefined;
+  const prefix = context.env.prefix;
+  const tasks = setting.tasks === 'all' ? registry.names() : [...setting.tasks];
+  const destinations = readDestinations(process.env, prefix, tasks);
+  const ingest = process.env.ACTIVEMQ_INGEST_QUEUE || `${prefix}.ingest`;
+  const ingestDlq = process.env.ACTIVEMQ_INGEST_DLQ || `${prefix}.ingest.dlq`;
+  const names = [...Object.values(destinations), ingest, ingestDlq].map(queueNameOf);
+  const copies = await Promise.all(
+    tasks.map(async (task) => {
+      const copyUrl = await lookupQueue(context, copyQueueName(prefix, task, 'activemq'));
+      return copyUrl ? counts(context, copyUrl, async () => undefined) : undefined;
+    }),
+  );
+  const row = (
+    name: string,
+    destination: string,
+    copy: QueueStats | undefined,
+    stats?: Map<string, { size: number; consumers: number; enqueued: number }>,
+  ) => {
+    const found = stats?.get(queueNameOf(destination));
+    return {
+      name,
+      copy,
+      destination: queueNameOf(destination),
+      depth: found?.size,
+      consumers: found?.consumers,
+      enqueued: found?.enqueued,
+    };
+  };
+  try {
+    // A queue the broker lacks gets no answer: a short wait for those.
+    const stats = await queueStatistics(url, names, { timeoutMs: 1500 });
+    return {
+      broker: url,
+      rows: [
+        ...tasks.map((task, index) => row(task, destinations[task] as string, copies[index], stats)),
+        row('ingest', ingest, undefined, stats),
+        row('ingest dlq', ingestDlq, undefined, stats),
+      ],
+    };
+  } catch (error) {
+    return {
+      broker: url,
+      rows: tasks.map((task, index) => row(task, destinations[task] as string, copies[index])),
+      error: (error as Error).message,
+    };
+  }
+}
+
+/** Renders the ActiveMQ part as an aligned table under a title line. */
+export function renderActiveMqStats(stats: ActiveMqStats): string {
+  const header = ['activemq', 'copy queue', 'in flight', 'destination', 'depth', 'consumers', 'enqueued'];
+  const value = (n: number | undefined) => (n === undefined ? '-' : String(n));
+  const body = stats.rows.map((row) => [
+    row.name,
+    value(row.copy?.visible),
+    value(row.copy?.inFlight),
+    row.destination,
+    value(row.depth),
+    value(row.consumers),
+    value(row.enqueued),
+  ]);
+  const title = `ActiveMQ at ${stats.broker}${stats.error ? `: not answering (${stats.error})` : ''}`;
+  return `${title}\n${table(header, body)}`;
+}
+
+function table(header: string[], body: string[][]): string {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...body.map((cells) => cells[column]?.length ?? 0)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) =>
+        column === 0 || column === 3 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0),
+      )
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...body.map(line)].join('\n');
+}
+
 function age(seconds: number | undefined): string {
   if (seconds === undefined) return '-';
   if (seconds < 120) return `${Math.round(seconds)}s`;
@@ -145,9 +258,11 @@ export function registerStats(program: Command): void {
       process.once('SIGTERM', stop);
       try {
         do {
-          const rows = await collectStats(context, oldest);
+          const [rows, activemq] = await Promise.all([collectStats(context, oldest), collectActiveMqStats(context)]);
           if (options.json) {
-            console.log(JSON.stringify({ at: new Date().toISOString(), tasks: rows }));
+            console.log(
+              JSON.stringify({ at: new Date().toISOString(), tasks: rows, ...(activemq ? { activemq } : {}) }),
+            );
           } else {
             if (options.watch && process.stdout.isTTY) process.stdout.write('\x1b[H\x1b[2J');
             if (options.watch)
@@ -156,6 +271,7 @@ export function registerStats(program: Command): void {
               );
             console.log(renderStats(rows));
             if (!oldest.available()) console.log('(ages come from CloudWatch, which this endpoint does not serve)');
+            if (activemq) console.log(`\n${renderActiveMqStats(activemq)}`);
           }
           if (!options.watch) break;
           await new Promise((resolve) => setTimeout(resolve, interval * 1000));

@@ -15,6 +15,8 @@ export interface UpOptions {
   reset?: boolean;
   memory?: boolean;
   workers: boolean;
+  activemqPort: string;
+  openwirePort: string;
 }
 
 /** Parses a port flag; throws `UsageError` naming it. */
@@ -44,6 +46,8 @@ export function registerUp(program: Command): void {
     .option('--reset', 'empty the data folder first')
     .option('--memory', 'keep nothing: state in memory only, gone at exit')
     .option('--no-workers', 'start the endpoint, queues and SMTP sink only')
+    .option('--activemq-port <port>', 'STOMP port of the local ActiveMQ (with TQ_ACTIVEMQ=1)', '61613')
+    .option('--openwire-port <port>', 'OpenWire (JMS) port of the local ActiveMQ (with TQ_ACTIVEMQ=1)', '61616')
     .action(async (options: UpOptions) => {
       // Listening before anything starts: a Ctrl-C during startup (or right after "ready") stops
       // everything cleanly instead of killing this process with its children half started.
@@ -70,9 +74,16 @@ export function registerUp(program: Command): void {
         mailDir: options.mailDir,
         ...(options.memory ? {} : { dataDir: options.dataDir, reset: options.reset ?? false }),
         workers: options.workers,
+        activemqPorts: {
+          stomp: portFlag('--activemq-port', options.activemqPort),
+          openwire: portFlag('--openwire-port', options.openwirePort),
+        },
       });
       console.log(`tq: workers: ${stack.workers.length > 0 ? stack.workers.join(', ') : 'none'}`);
-      console.log(`tq: in another shell: export TQ_ENDPOINT=${stack.env.endpoint} AWS_REGION=${stack.env.region}`);
+      const broker = stack.activemqUrl ? ` TQ_ACTIVEMQ_URL=${stack.activemqUrl}` : '';
+      console.log(
+        `tq: in another shell: export TQ_ENDPOINT=${stack.env.endpoint} AWS_REGION=${stack.env.region}${broker}`,
+      );
       const tq = tqCommand();
       console.log(
         `tq: then try \`${tq} demo\`, \`${tq} stats\`, or \`${tq} send send_email '{"to":["you@example.com"],"subject":"Hi","text":"Hello"}'\``,

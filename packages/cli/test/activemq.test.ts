@@ -1,0 +1,64 @@
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runTq, spawnTq, waitForOutput } from './run-cli.js';
+
+describe('tq up with TQ_ACTIVEMQ=1: a local ActiveMQ and the bridge', () => {
+  it('forwards the demo email task to ActiveMQ, shows the broker queues in tq stats, and stops the broker', async () => {
+    const mailDir = join(tmpdir(), `tq-amq-${process.pid}-${Date.now()}`);
+    const up = spawnTq(
+      [
+        'up',
+        '--port',
+        '0',
+        '--smtp-port',
+        '0',
+        '--activemq-port',
+        '0',
+        '--openwire-port',
+        '0',
+        '--mail-dir',
+        mailDir,
+        '--memory',
+      ],
+      { TQ_ENDPOINT: '', TQ_PREFIX: 'amqdemo', SMTP_URL: '', TQ_ACTIVEMQ: '1', TQ_ACTIVEMQ_URL: '' },
+    );
+    try {
+      const [, endpoint] = (await waitForOutput(up, /endpoint (http:\/\/127\.0\.0\.1:\d+) \(embedded\)/)) as string[];
+      const [, broker] = (await waitForOutput(up, /ActiveMQ (stomp:\/\/127\.0\.0\.1:\d+) \(STOMP\)/)) as string[];
+      await waitForOutput(up, /workers: cleanup-worker, email-worker, image-worker, report-worker, activemq-bridge/);
+      await waitForOutput(up, new RegExp(`export TQ_ENDPOINT=${endpoint} AWS_REGION=\\S+ TQ_ACTIVEMQ_URL=${broker}`));
+      await waitForOutput(up, /activemq\s+info\s+taking tasks from ActiveMQ into tq/);
+      const env = { TQ_ENDPOINT: endpoint, TQ_PREFIX: 'amqdemo', SMTP_URL: '', TQ_ACTIVEMQ_URL: broker };
+      const demo = await runTq(['demo', '--mail-dir', mailDir, '--timeout', '150'], env);
+      expect(demo.code, demo.output).toBe(0);
+      expect(demo.output).toMatch(
+        /✓ activemq\s+send_email [0-9a-f-]+ is on ActiveMQ amqdemo\.send_email \(persistent=true, tq_task=send_email\)/,
+      );
+      const stats = await runTq(['stats'], env);
+      expect(stats.code, stats.output).toBe(0);
+      expect(stats.output).toContain(`ActiveMQ at ${broker}\n`);
+      // The demo's email task waits on the broker (nothing consumes it here).
+      expect(stats.output).toMatch(/\nsend_email\s+\d+\s+\d+\s+amqdemo\.send_email\s+[1-9]\d*\s+0\s+[1-9]/);
+      expect(stats.output).toMatch(/\ningest\s+-\s+-\s+amqdemo\.ingest\s+0\s+1/);
+      const json = await runTq(['stats', '--json'], env);
+      const parsed = JSON.parse(json.output.trim().split('\n').at(-1) as string) as {
+        activemq: { broker: string; rows: { name: string; depth?: number }[] };
+      };
+      expect(parsed.activemq.broker).toBe(broker);
+      expect(parsed.activemq.rows.find((row) => row.name === 'send_email')?.depth).toBeGreaterThanOrEqual(1);
+
+      up.kill('SIGINT');
+      const [code] = await once(up, 'exit');
+      expect(code, up.output()).toBe(0);
+      expect(up.output()).toContain('activemq info  ActiveMQ bridge stopped');
+      expect(up.output()).not.toMatch(/exited \(/);
+      // The broker stopped with the rest: its STOMP port is closed.
+      const closed = await runTq(['stats'], env);
+      expect(closed.output).toMatch(/ActiveMQ at stomp:\/\/127\.0\.0\.1:\d+: not answering|connect ECONNREFUSED/);
+    } finally {
+      up.kill('SIGKILL');
+    }
+  }, 400_000);
+});
