@@ -17,6 +17,7 @@ const loaders: Record<string, () => Promise<unknown>> = {
   report: async () => (await import('./report.js')).report,
   relay: async () => (await import('./relay.js')).relay,
   'relay-50ms': async () => (await import('./relay.js')).relaySlow,
+  activemq: async () => (await import('./activemq.js')).activemq,
 };
 
 /** Loads one scenario's module only; undefined for an unknown name. */

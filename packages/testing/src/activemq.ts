@@ -100,27 +100,36 @@ export async function startActiveMq(options: ActiveMqOptions): Promise<ActiveMq>
     if (existsSync(jar) && !existsSync(target)) await symlink(jar, target);
   }
 
+  const javaArgs = [
+    `-Xmx${options.heap ?? '256m'}`,
+    '-Djava.awt.headless=true',
+    `-Dlog4j.configuration=file:${join(base, 'log4j.properties')}`,
+    `-Dactivemq.home=${home}`,
+    `-Dactivemq.base=${base}`,
+    `-Dactivemq.conf=${base}`,
+    `-Dactivemq.data=${dataDir}`,
+    `-Dtq.data=${dataDir}`,
+    `-Dtq.host=${host}`,
+    `-Dtq.stomp.port=${options.stompPort ?? 0}`,
+    `-Dtq.openwire.port=${options.openwirePort ?? 0}`,
+    `-Dtq.prefix=${options.prefix ?? 'tq'}`,
+    '-jar',
+    join(home, 'bin', 'activemq.jar'),
+    'start',
+    `xbean:file:${config}`,
+  ];
+  // The JVM must not outlive this process, even when it is killed (SIGKILL runs no handler): a
+  // watcher holds this process's end of a pipe and kills the JVM when it reads end-of-file. `exec`
+  // keeps the JVM on the shell's pid, so signals from stop() and kill() reach it directly.
   const child: ChildProcess = spawn(
-    'java',
+    'sh',
     [
-      `-Xmx${options.heap ?? '256m'}`,
-      '-Djava.awt.headless=true',
-      `-Dlog4j.configuration=file:${join(base, 'log4j.properties')}`,
-      `-Dactivemq.home=${home}`,
-      `-Dactivemq.base=${base}`,
-      `-Dactivemq.conf=${base}`,
-      `-Dactivemq.data=${dataDir}`,
-      `-Dtq.data=${dataDir}`,
-      `-Dtq.host=${host}`,
-      `-Dtq.stomp.port=${options.stompPort ?? 0}`,
-      `-Dtq.openwire.port=${options.openwirePort ?? 0}`,
-      `-Dtq.prefix=${options.prefix ?? 'tq'}`,
-      '-jar',
-      join(home, 'bin', 'activemq.jar'),
-      'start',
-      `xbean:file:${config}`,
+      '-c',
+      'exec 3<&0; (cat <&3 >/dev/null; kill -9 $$ 2>/dev/null) & exec java "$@" 0</dev/null 3<&-',
+      'sh',
+      ...javaArgs,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], cwd: base },
+    { stdio: ['pipe', 'pipe', 'pipe'], cwd: base },
   );
   let output = '';
   let pending = '';
@@ -165,7 +174,8 @@ export async function startActiveMq(options: ActiveMqOptions): Promise<ActiveMq>
       };
       void exited.then(([code, signal]) => {
         clearTimeout(timer);
-        rejectStart(new Error(`ActiveMQ exited (${signal ?? `code ${code}`}) before it was ready:\n${output}`));
+        const hint = code === 127 ? ' (no java: apt-get install activemq, which brings a Java runtime)' : '';
+        rejectStart(new Error(`ActiveMQ exited (${signal ?? `code ${code}`})${hint} before it was ready:\n${output}`));
       });
       void spawnFailed.then(([error]) => {
         clearTimeout(timer);
@@ -179,6 +189,7 @@ export async function startActiveMq(options: ActiveMqOptions): Promise<ActiveMq>
       child.kill('SIGKILL');
       await exited;
     }
+    child.stdin?.end();
     await cleanup();
     throw error;
   }
@@ -189,6 +200,7 @@ export async function startActiveMq(options: ActiveMqOptions): Promise<ActiveMq>
       child.kill(signal);
       await exited;
     }
+    child.stdin?.end();
   };
   const stompPort = ports.stomp as number;
   const openwirePort = ports.openwire as number;
