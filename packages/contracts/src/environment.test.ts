@@ -18,6 +18,7 @@ describe('readEnvironment', () => {
       bucket: 'tq-artifacts',
       fifoTasks: [],
       activemq: undefined,
+      topicArn: undefined,
     });
   });
 
@@ -36,12 +37,16 @@ describe('readEnvironment', () => {
       bucket: 'shop-files',
       fifoTasks: [],
       activemq: undefined,
+      topicArn: undefined,
     });
     expect(readEnvironment({ TQ_FIFO_TASKS: ' send_email, generate_report ,' }).fifoTasks).toEqual([
       'send_email',
       'generate_report',
     ]);
     expect(readEnvironment({ TQ_PREFIX: 'Shop_prod' }).bucket).toBe('shop-prod-artifacts');
+    expect(readEnvironment({ TQ_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:shop-tasks' }).topicArn).toBe(
+      'arn:aws:sns:eu-west-1:123456789012:shop-tasks',
+    );
   });
 
   it('gives the ActiveMQ bridge every task, or the ones TQ_ACTIVEMQ_TASKS names, once a broker is configured', () => {
@@ -62,6 +67,7 @@ describe('readEnvironment', () => {
     [{ TQ_PREFIX: 'a b' }, /TQ_PREFIX is "a b"/],
     [{ TQ_BUCKET: 'Bad_Bucket' }, /TQ_BUCKET is "Bad_Bucket"/],
     [{ TQ_FIFO_TASKS: 'send_email;x' }, /TQ_FIFO_TASKS names "send_email;x"/],
+    [{ TQ_TOPIC_ARN: 'tq-tasks' }, /TQ_TOPIC_ARN is "tq-tasks", must be an SNS topic ARN/],
   ])('rejects %j with a message naming the variable', (env, message) => {
     expect(() => readEnvironment(env)).toThrow(ConfigError);
     expect(() => readEnvironment(env)).toThrow(message);

@@ -20,6 +20,11 @@ export interface TqEnvironment {
    * (`<prefix>-<task>-activemq` and its DLQ) that the topic feeds beside the task's own.
    */
   activemq: { tasks: readonly string[] | 'all' } | undefined;
+  /**
+   * The topic's ARN (`TQ_TOPIC_ARN`), as a deployment gives it (`TqTopology.environment()`):
+   * producers publish to it without listing topics (no `sns:ListTopics` permission needed).
+   */
+  topicArn: string | undefined;
 }
 
 /** Thrown when an environment variable holds a value tq cannot use. */
@@ -65,7 +70,13 @@ export function readEnvironment(
     env.TQ_ACTIVEMQ_URL || env.TQ_ACTIVEMQ === '1' || activemqTasks.length > 0
       ? { tasks: activemqTasks.length > 0 ? activemqTasks : ('all' as const) }
       : undefined;
-  return { endpoint, region, prefix, bucket, fifoTasks, activemq };
+  const topicArn = env.TQ_TOPIC_ARN || undefined;
+  if (topicArn !== undefined && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(topicArn)) {
+    throw new ConfigError(
+      `TQ_TOPIC_ARN is "${topicArn}", must be an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:tq-tasks`,
+    );
+  }
+  return { endpoint, region, prefix, bucket, fifoTasks, activemq, topicArn };
 }
 
 /** A comma-separated list of task types from `name` (empty when unset); throws `ConfigError` for a bad name. */

@@ -44,7 +44,10 @@ export function createProducer(options: ProducerOptions = {}): Producer {
   if (!options.sqs) owned.push(sqs);
   if (!options.sns) owned.push(sns);
   let s3 = options.s3;
-  const destinations = new Destinations({ sqs, sns, prefix, topicArn: options.topicArn, queueUrls: options.queueUrls });
+  // TQ_TOPIC_ARN (a deployment sets it): publish without listing topics, which needs no sns:ListTopics.
+  const topicArn =
+    options.topicArn ?? (options.prefix === undefined || options.prefix === env.prefix ? env.topicArn : undefined);
+  const destinations = new Destinations({ sqs, sns, prefix, topicArn, queueUrls: options.queueUrls });
   const prepareContext = {
     registry: options.registry,
     claimChecks: options.largePayloads !== undefined,

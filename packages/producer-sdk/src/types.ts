@@ -15,7 +15,7 @@ export interface ProducerOptions {
   endpoint?: string;
   /** Resource name prefix; defaults to `TQ_PREFIX`, then `tq`. */
   prefix?: string;
-  /** The topic to publish to, instead of looking up `<prefix>-tasks`. */
+  /** The topic to publish to, instead of looking up `<prefix>-tasks` (`sns:ListTopics`). Default: `TQ_TOPIC_ARN`, as a deployment sets it. */
   topicArn?: string;
   /** Queue URLs by task (`send_email`, or `send_email.fifo` for the FIFO variant), instead of lookups. */
   queueUrls?: Partial<Record<string, string>>;

@@ -52,6 +52,31 @@ describe('producer against the local endpoint', () => {
     expect(await allCounts()).toEqual([empty, empty, empty, empty]);
   });
 
+  it('publishes to TQ_TOPIC_ARN without listing topics (a deployment grants no sns:ListTopics)', async () => {
+    const sns = new SNSClient(endpoint.clientConfig);
+    const calls: string[] = [];
+    sns.middlewareStack.add(
+      (next, context) => async (args) => {
+        calls.push(context.commandName as string);
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const previous = process.env.TQ_TOPIC_ARN;
+    process.env.TQ_TOPIC_ARN = `arn:aws:sns:${endpoint.region}:000000000000:${prefix}-tasks`;
+    try {
+      const result = await createProducer({ endpoint: endpoint.endpoint, sns }).send('send_email', email);
+      expect(result.route).toBe('topic');
+      expect(calls).toEqual(['PublishCommand']);
+      const [message] = await waitForMessages(sqs, urls.send_email as string, 1);
+      expect(JSON.parse(message?.Body as string).id).toBe(result.id);
+    } finally {
+      if (previous === undefined) delete process.env.TQ_TOPIC_ARN;
+      else process.env.TQ_TOPIC_ARN = previous;
+      sns.destroy();
+    }
+  });
+
   it('sends straight to the task queue on request', async () => {
     const result = await producer().send('send_email', email, { route: 'queue' });
     expect(result.route).toBe('queue');

@@ -1,0 +1,15 @@
+/**
+ * tq on AWS as infrastructure as code (AWS CDK v2).
+ *
+ * ```ts
+ * import { App, Stack } from 'aws-cdk-lib';
+ * import { TqTopology } from '@tq/cdk';
+ *
+ * const stack = new Stack(new App(), 'Tq');
+ * const tq = new TqTopology(stack, 'Tq', { topology: { prefix: 'shop' } });
+ * tq.grantSend(checkoutRole, ['send_email']);
+ * ```
+ *
+ * @module
+ */
+export { TqTopology, type TqTopologyProps } from './topology.js';

@@ -1,0 +1,220 @@
+import { CLAIM_CHECK_PREFIX, copyQueueName } from '@tq/contracts';
+import { type DesiredTopology, defineTopology, type QueueSpec, type TopologyOptions } from '@tq/topology';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+/** Properties of `TqTopology`. */
+export interface TqTopologyProps {
+  /**
+   * The system to build: what `defineTopology` returns for the options `tq provision` uses (the
+   * same prefix, `TQ_FIFO_TASKS`, bridge copies…), or those options. Default: `defineTopology()`.
+   */
+  topology?: DesiredTopology | TopologyOptions;
+  /** Encrypt the artifacts bucket with this KMS key (SSE-KMS, with an S3 bucket key). Default: SSE-S3. */
+  bucketKey?: kms.IKey;
+  /** Encrypt every queue with this KMS key. Default: SSE-SQS (SQS-managed keys, no KMS calls). */
+  queueKey?: kms.IKey;
+  /**
+   * Encrypt the topic with this KMS key. Default: the AWS-managed `alias/aws/sns` key. Pass a
+   * key of your own when another AWS service (EventBridge Scheduler) publishes to the topic, or
+   * the queues use `queueKey`: SNS must be allowed to use those keys.
+   */
+  topicKey?: kms.IKey;
+  /** Days before an object under `tq/claim-checks/` expires. Default 14 (SQS's longest retention). */
+  claimCheckExpirationDays?: number;
+  /**
+   * Where the artifacts bucket's server access logs go. Default: a logs bucket made here
+   * (SSE-S3, TLS only, logs kept 90 days); `false` for none.
+   */
+  accessLogs?: s3.IBucket | false;
+  /** What deleting the stack does to the bucket and queues. Default RETAIN (tasks and files are data). */
+  removalPolicy?: RemovalPolicy;
+}
+
+/** `DesiredTopology` or `TopologyOptions`: the former has a computed `queues` array. */
+function isDesired(value: DesiredTopology | TopologyOptions): value is DesiredTopology {
+  return Array.isArray((value as DesiredTopology).queues) && typeof (value as DesiredTopology).topic === 'string';
+}
+
+const seconds = (spec: QueueSpec, attribute: string): Duration | undefined => {
+  const value = spec.attributes[attribute];
+  return value === undefined ? undefined : Duration.seconds(Number(value));
+};
+
+/**
+ * tq's topology as CDK resources, built from the same desired state as `tq provision`
+ * (`@tq/topology`'s `defineTopology`), so the two can never describe different systems: the SNS
+ * topic, a queue and a DLQ per task with the redrive policy and the registry's retention,
+ * visibility and delay, FIFO variants, raw-delivery subscriptions filtered on the `task`
+ * attribute (copy queues of the ActiveMQ bridge too), and the artifacts bucket. Everything is
+ * encrypted at rest and refuses requests without TLS; the bucket blocks public access and expires
+ * claim checks.
+ */
+export class TqTopology extends Construct {
+  /** The desired state these resources were built from. */
+  readonly desired: DesiredTopology;
+  readonly topic: sns.Topic;
+  /** The artifacts bucket (undefined when the topology manages none: `bucket: false`). */
+  readonly bucket: s3.Bucket | undefined;
+  /** Every queue, by name. */
+  readonly queues: ReadonlyMap<string, sqs.Queue>;
+
+  constructor(scope: Construct, id: string, props: TqTopologyProps = {}) {
+    super(scope, id);
+    const given = props.topology ?? {};
+    this.desired = isDesired(given) ? given : defineTopology(given);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    this.topic = new sns.Topic(this, 'Topic', {
+      topicName: this.desired.topic,
+      masterKey: props.topicKey ?? kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+      enforceSSL: true,
+    });
+
+    const queues = new Map<string, sqs.Queue>();
+    // DLQs first: each task queue's redrive policy points at its DLQ.
+    const ordered = [...this.desired.queues].sort((a, b) => Number(b.role === 'dlq') - Number(a.role === 'dlq'));
+    for (const spec of ordered) {
+      const deadLetterQueue = spec.deadLetterQueue ? queues.get(spec.deadLetterQueue) : undefined;
+      const queue = new sqs.Queue(this, `Queue-${spec.name}`, {
+        queueName: spec.name,
+        ...(spec.fifo ? { fifo: true } : {}),
+        visibilityTimeout: seconds(spec, 'VisibilityTimeout'),
+        retentionPeriod: seconds(spec, 'MessageRetentionPeriod'),
+        deliveryDelay: seconds(spec, 'DelaySeconds'),
+        receiveMessageWaitTime: seconds(spec, 'ReceiveMessageWaitTimeSeconds'),
+        ...(deadLetterQueue && spec.maxReceiveCount !== undefined
+          ? { deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: spec.maxReceiveCount } }
+          : {}),
+        ...(props.queueKey
+          ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.queueKey }
+          : { encryption: sqs.QueueEncryption.SQS_MANAGED }),
+        enforceSSL: true,
+        removalPolicy,
+      });
+      queues.set(spec.name, queue);
+      if (spec.role === 'subscriber') {
+        Validations.of(queue).acknowledge({
+          id: 'AwsSolutions::AwsSolutions-SQS3',
+          reason:
+            'An extra subscriber queue (an audit trail of every task) is read by people and tools, not by a tq worker that fails and retries: nothing is ever dead-lettered from it.',
+        });
+      }
+      if (spec.subscribed) {
+        this.topic.addSubscription(
+          new subscriptions.SqsSubscription(queue, {
+            rawMessageDelivery: true,
+            ...(spec.filterTasks
+              ? {
+                  filterPolicy: {
+                    task: sns.SubscriptionFilter.stringFilter({ allowlist: [...spec.filterTasks] }),
+                  },
+                }
+              : {}),
+          }),
+        );
+      }
+    }
+    this.queues = queues;
+
+    if (this.desired.bucket) {
+      const logs =
+        props.accessLogs === false
+          ? undefined
+          : (props.accessLogs ??
+            new s3.Bucket(this, 'AccessLogs', {
+              blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+              encryption: s3.BucketEncryption.S3_MANAGED,
+              enforceSSL: true,
+              lifecycleRules: [{ id: 'expire-logs', expiration: Duration.days(90) }],
+              removalPolicy,
+            }));
+      this.bucket = new s3.Bucket(this, 'Artifacts', {
+        bucketName: this.desired.bucket,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        enforceSSL: true,
+        ...(props.bucketKey
+          ? { encryption: s3.BucketEncryption.KMS, encryptionKey: props.bucketKey, bucketKeyEnabled: true }
+          : { encryption: s3.BucketEncryption.S3_MANAGED }),
+        lifecycleRules: [
+          {
+            id: 'expire-claim-checks',
+            prefix: CLAIM_CHECK_PREFIX,
+            expiration: Duration.days(props.claimCheckExpirationDays ?? 14),
+          },
+        ],
+        ...(logs ? { serverAccessLogsBucket: logs, serverAccessLogsPrefix: `${this.desired.bucket}/` } : {}),
+        removalPolicy,
+      });
+    }
+  }
+
+  /** The prefix of every name (`TQ_PREFIX`). */
+  get prefix(): string {
+    return this.desired.prefix;
+  }
+
+  /** A queue by its full name; throws naming the known ones when it is not part of the topology. */
+  queueNamed(name: string): sqs.Queue {
+    const queue = this.queues.get(name);
+    if (!queue) throw new Error(`no queue ${name} in this topology (queues: ${[...this.queues.keys()].join(', ')})`);
+    return queue;
+  }
+
+  /** The spec of a task's own queue (standard or FIFO). */
+  #taskSpec(task: string): QueueSpec {
+    const spec = this.desired.queues.find((queue) => queue.role === 'task' && queue.task === task && !queue.consumer);
+    if (!spec) throw new Error(`task ${task} is not in this topology`);
+    return spec;
+  }
+
+  /** A task's own queue. */
+  queueFor(task: string): sqs.Queue {
+    return this.queueNamed(this.#taskSpec(task).name);
+  }
+
+  /** A task's dead-letter queue. */
+  deadLetterQueueFor(task: string): sqs.Queue {
+    return this.queueNamed(this.#taskSpec(task).deadLetterQueue as string);
+  }
+
+  /** A second consumer's copy queue of a task (the ActiveMQ bridge's: `consumer` `activemq`). */
+  copyQueueFor(task: string, consumer: string): sqs.Queue {
+    return this.queueNamed(copyQueueName(this.prefix, task, consumer));
+  }
+
+  /**
+   * The environment a tq component needs to find this system without listing anything:
+   * `TQ_PREFIX`, `TQ_BUCKET`, `TQ_TOPIC_ARN`, `AWS_REGION`.
+   */
+  environment(): Record<string, string> {
+    return {
+      TQ_PREFIX: this.prefix,
+      ...(this.desired.bucket ? { TQ_BUCKET: this.desired.bucket } : {}),
+      TQ_TOPIC_ARN: this.topic.topicArn,
+      AWS_REGION: Stack.of(this).region,
+    };
+  }
+
+  /**
+   * Lets `grantee` send tasks of `tasks`: `sns:Publish` on the topic (and the use of its key when
+   * it is one of yours), plus `sqs:SendMessage` and `sqs:GetQueueUrl` on those tasks' own queues
+   * for what goes straight to a queue (FIFO tasks, per-message delays, `route: 'queue'`). No
+   * `ListTopics`: give the producer `TQ_TOPIC_ARN` (see `environment()`).
+   */
+  grantSend(grantee: iam.IGrantable, tasks: readonly string[]): void {
+    this.topic.grantPublish(grantee);
+    for (const task of tasks) {
+      const queue = this.queueFor(task);
+      queue.grantSendMessages(grantee);
+      queue.grant(grantee, 'sqs:GetQueueUrl');
+    }
+  }
+}

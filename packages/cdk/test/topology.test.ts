@@ -1,0 +1,245 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { GetSubscriptionAttributesCommand, ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { startLocalEndpoint, uniqueName } from '@tq/testing';
+import { createProvisioner, type DesiredTopology, defineTopology } from '@tq/topology';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { TqTopology } from '../src/index.js';
+
+const ENV = { account: '123456789012', region: 'eu-west-1' };
+
+function synth(build: (stack: Stack) => void): { stack: Stack; template: Template } {
+  const stack = new Stack(new App(), 'Tq', { env: ENV });
+  build(stack);
+  return { stack, template: Template.fromStack(stack) };
+}
+
+type Resource = { Properties: Record<string, unknown> };
+type GetAtt = { 'Fn::GetAtt': [string, string] };
+
+/** Every queue of a template by its name, with the attributes SQS would report (as strings). */
+function queuesOf(template: Template) {
+  const resources = template.findResources('AWS::SQS::Queue') as Record<string, Resource>;
+  const names = new Map(Object.entries(resources).map(([id, r]) => [id, r.Properties.QueueName as string]));
+  const queues = new Map<string, { attributes: Record<string, string>; dlq?: string; maxReceiveCount?: number }>();
+  for (const resource of Object.values(resources)) {
+    const p = resource.Properties;
+    const attributes: Record<string, string> = {};
+    for (const [cfn, sqs] of [
+      ['VisibilityTimeout', 'VisibilityTimeout'],
+      ['MessageRetentionPeriod', 'MessageRetentionPeriod'],
+      ['DelaySeconds', 'DelaySeconds'],
+      ['ReceiveMessageWaitTimeSeconds', 'ReceiveMessageWaitTimeSeconds'],
+      ['FifoQueue', 'FifoQueue'],
+    ] as const) {
+      if (p[cfn] !== undefined) attributes[sqs] = String(p[cfn]);
+    }
+    const redrive = p.RedrivePolicy as { deadLetterTargetArn: GetAtt; maxReceiveCount: number } | undefined;
+    queues.set(p.QueueName as string, {
+      attributes,
+      ...(redrive
+        ? { dlq: names.get(redrive.deadLetterTargetArn['Fn::GetAtt'][0]), maxReceiveCount: redrive.maxReceiveCount }
+        : {}),
+    });
+  }
+  return { queues, names };
+}
+
+/** Every subscription of a template: the queue it delivers to, its filter and raw delivery. */
+function subscriptionsOf(template: Template, names: Map<string, string>) {
+  const resources = template.findResources('AWS::SNS::Subscription') as Record<string, Resource>;
+  return Object.values(resources)
+    .map(({ Properties: p }) => ({
+      queue: names.get((p.Endpoint as GetAtt)['Fn::GetAtt'][0]) as string,
+      filter: p.FilterPolicy ?? null,
+      raw: p.RawMessageDelivery === true,
+      protocol: p.Protocol,
+    }))
+    .sort((a, b) => a.queue.localeCompare(b.queue));
+}
+
+describe('TqTopology builds what tq provision builds', () => {
+  it('resource by resource: the same queues, attributes, redrive policies and filtered subscriptions', async () => {
+    const prefix = uniqueName('cdk');
+    const desired: DesiredTopology = defineTopology({
+      prefix,
+      bucket: false,
+      queues: { generate_report: { fifo: true }, send_email: { maxReceiveCount: 7, visibilityTimeoutSeconds: 90 } },
+      copies: [{ consumer: 'activemq', tasks: ['send_email', 'cleanup_data'] }],
+      subscribers: [{ name: 'audit', tasks: ['send_email'] }],
+    });
+    const { template } = synth((stack) => new TqTopology(stack, 'Tq', { topology: desired }));
+    const { queues, names } = queuesOf(template);
+
+    const endpoint = await startLocalEndpoint();
+    const clients = {
+      sqs: new SQSClient(endpoint.clientConfig),
+      sns: new SNSClient(endpoint.clientConfig),
+      s3: new S3Client(endpoint.clientConfig),
+    };
+    try {
+      await createProvisioner({ ...clients, topology: desired }).apply();
+      expect([...queues.keys()].sort()).toEqual(desired.queues.map((queue) => queue.name).sort());
+      for (const spec of desired.queues) {
+        const built = queues.get(spec.name);
+        const { QueueUrl } = await clients.sqs.send(new GetQueueUrlCommand({ QueueName: spec.name }));
+        const live: Record<string, string | undefined> =
+          (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] }))).Attributes ??
+          {};
+        // Every attribute the desired state sets is in the template, with the value SQS holds.
+        expect(Object.keys(built?.attributes ?? {}).sort(), spec.name).toEqual(Object.keys(spec.attributes).sort());
+        for (const [name, value] of Object.entries(built?.attributes ?? {})) {
+          expect(live[name], `${spec.name} ${name}`).toBe(value);
+        }
+        const redrive = live.RedrivePolicy ? JSON.parse(live.RedrivePolicy) : undefined;
+        expect(built?.dlq, spec.name).toBe(redrive ? String(redrive.deadLetterTargetArn).split(':').at(-1) : undefined);
+        expect(built?.maxReceiveCount, spec.name).toBe(redrive ? Number(redrive.maxReceiveCount) : undefined);
+      }
+
+      const topicArn = `arn:aws:sns:${endpoint.region}:000000000000:${prefix}-tasks`;
+      const listed = await clients.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn }));
+      const live = await Promise.all(
+        (listed.Subscriptions ?? []).map(async (subscription) => {
+          const { Attributes: a = {} } = await clients.sns.send(
+            new GetSubscriptionAttributesCommand({ SubscriptionArn: subscription.SubscriptionArn }),
+          );
+          return {
+            queue: String(subscription.Endpoint).split(':').at(-1) as string,
+            filter: a.FilterPolicy ? JSON.parse(a.FilterPolicy) : null,
+            raw: a.RawMessageDelivery === 'true',
+            protocol: subscription.Protocol,
+          };
+        }),
+      );
+      expect(subscriptionsOf(template, names)).toEqual(live.sort((a, b) => a.queue.localeCompare(b.queue)));
+      // The FIFO task's queue has no subscription (the topic cannot deliver to it); copies do.
+      expect(live.map((s) => s.queue)).not.toContain(`${prefix}-generate_report.fifo`);
+      expect(live.map((s) => s.queue)).toContain(`${prefix}-send_email-activemq`);
+    } finally {
+      for (const client of Object.values(clients)) client.destroy();
+      await endpoint.stop();
+    }
+  }, 120_000);
+});
+
+describe('TqTopology security', () => {
+  it('encrypts and refuses plain HTTP everywhere; the bucket blocks public access and expires claim checks', () => {
+    const { template } = synth((stack) => new TqTopology(stack, 'Tq', { topology: { prefix: 'shop' } }));
+    const topics = Object.values(template.findResources('AWS::SNS::Topic')) as Resource[];
+    expect(topics.map((topic) => topic.Properties.TopicName)).toEqual(['shop-tasks']);
+    // The AWS-managed SNS key, by its alias ARN.
+    expect(JSON.stringify(topics[0]?.Properties.KmsMasterKeyId)).toMatch(/:kms:eu-west-1:123456789012:alias\/aws\/sns/);
+    for (const queue of Object.values(template.findResources('AWS::SQS::Queue')) as Resource[]) {
+      expect(queue.Properties.SqsManagedSseEnabled, String(queue.Properties.QueueName)).toBe(true);
+    }
+    const denyPlainHttp = Match.objectLike({
+      Effect: 'Deny',
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    });
+    // One policy per queue (SNS's send permission and the TLS rule), the topic's and the buckets'.
+    const queuePolicies = Object.values(template.findResources('AWS::SQS::QueuePolicy')) as Resource[];
+    expect(queuePolicies.length).toBeGreaterThanOrEqual(8);
+    template.allResourcesProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([denyPlainHttp]) },
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([denyPlainHttp]) },
+    });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: 'shop-artifacts',
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      LifecycleConfiguration: {
+        Rules: [Match.objectLike({ Prefix: 'tq/claim-checks/', ExpirationInDays: 14, Status: 'Enabled' })],
+      },
+      LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'shop-artifacts/' }),
+    });
+    template.allResourcesProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([denyPlainHttp]) },
+    });
+  });
+
+  it('uses the KMS keys it is given (SSE-KMS with a bucket key, queues, topic)', () => {
+    const { template } = synth((stack) => {
+      const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+      new TqTopology(stack, 'Tq', { bucketKey: key, queueKey: key, topicKey: key, accessLogs: false });
+    });
+    const keyArn = { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] };
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          {
+            BucketKeyEnabled: true,
+            ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn },
+          },
+        ],
+      },
+    });
+    template.allResourcesProperties('AWS::SQS::Queue', { KmsMasterKeyId: keyArn });
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: keyArn });
+    template.resourceCountIs('AWS::S3::Bucket', 1);
+  });
+});
+
+describe('TqTopology.grantSend', () => {
+  it('grants sns:Publish on the topic and direct sends to the named tasks only: no ListTopics, no wildcard', () => {
+    const { template } = synth((stack) => {
+      const tq = new TqTopology(stack, 'Tq');
+      const role = new iam.Role(stack, 'Checkout', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+      tq.grantSend(role, ['send_email']);
+    });
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
+    expect(policies).toHaveLength(1);
+    const document = policies[0]?.Properties.PolicyDocument as { Statement: Record<string, unknown>[] };
+    const statements = document.Statement;
+    const actions = statements.flatMap((statement) => [statement.Action].flat() as string[]);
+    expect([...new Set(actions)].sort()).toEqual(
+      ['sns:Publish', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'].sort(),
+    );
+    expect(JSON.stringify(statements)).not.toContain('"*"');
+    const resources = JSON.stringify(statements);
+    const queues = queuesOf(template).names;
+    const referenced = [...resources.matchAll(/"(Tq[A-Za-z0-9]+)"/g)].map((match) => queues.get(match[1] as string));
+    expect(referenced.filter(Boolean)).toEqual(['tq-send_email', 'tq-send_email']);
+  });
+});
+
+describe('TqTopology under cdk-nag (AwsSolutions)', () => {
+  it('synthesizes with no unacknowledged finding; every acknowledgement says why', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Tq', { env: ENV });
+    new TqTopology(stack, 'Tq', { topology: { copies: [{ consumer: 'activemq' }], subscribers: [{ name: 'audit' }] } });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }));
+    // A finding fails the synth with the report (the error names each rule and resource).
+    const assembly = app.synth();
+    const template = assembly.getStackByName('Tq').template as {
+      Resources: Record<string, { Metadata?: { cdk_nag?: { rules_to_suppress: { id: string; reason: string }[] } } }>;
+    };
+    const acknowledged = Object.values(template.Resources).flatMap(
+      (resource) => resource.Metadata?.cdk_nag?.rules_to_suppress ?? [],
+    );
+    expect(acknowledged.length).toBeGreaterThan(0);
+    for (const rule of acknowledged) expect(rule.reason.length, rule.id).toBeGreaterThan(40);
+  });
+});
+
+describe('TqTopology template', () => {
+  it('matches the committed snapshot (review changes to it)', async () => {
+    const { template } = synth((stack) => new TqTopology(stack, 'Tq'));
+    await expect(`${JSON.stringify(template.toJSON(), null, 2)}\n`).toMatchFileSnapshot(
+      './__snapshots__/topology.template.json',
+    );
+  });
+});
