@@ -13,3 +13,4 @@
  * @module
  */
 export { TqTopology, type TqTopologyProps } from './topology.js';
+export { backlogTarget, type TqBacklogScaling, TqWorkerService, type TqWorkerServiceProps } from './worker-service.js';

@@ -1,0 +1,210 @@
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { backlogTarget, TqTopology, TqWorkerService } from '../src/index.js';
+
+const ENV = { account: '123456789012', region: 'eu-west-1' };
+const IMAGE = ecs.ContainerImage.fromRegistry('public.ecr.aws/docker/library/node:24-bookworm-slim');
+
+/** The whole system: topology, a cluster with Container Insights, the four workers as the apps run them. */
+function system(app = new App()) {
+  const stack = new Stack(app, 'Tq', { env: ENV });
+  const topology = new TqTopology(stack, 'Tq');
+  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1, flowLogs: { all: {} } });
+  const cluster = new ecs.Cluster(stack, 'Cluster', { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+  const smtp = new secretsmanager.Secret(stack, 'SmtpUrl', { description: 'smtp(s)://user:password@host:port' });
+  Validations.of(smtp).acknowledge({
+    id: 'AwsSolutions::AwsSolutions-SMG4',
+    reason: 'An SMTP provider credential is rotated at the provider, not by a Secrets Manager rotation Lambda.',
+  });
+  const common = { topology, cluster, image: IMAGE };
+  const services = {
+    email: new TqWorkerService(stack, 'Email', {
+      ...common,
+      task: 'send_email',
+      environment: { EMAIL_FROM: 'Shop <no-reply@example.com>' },
+      secrets: { SMTP_URL: ecs.Secret.fromSecretsManager(smtp) },
+      scaling: { maxTasks: 4 },
+    }),
+    image: new TqWorkerService(stack, 'Image', {
+      ...common,
+      task: 'process_image',
+      s3Allow: ['s3://tq-artifacts/uploads/', 's3://tq-artifacts/images/'],
+      scaling: { scaleToZero: true, secondsPerMessage: 2, acceptableLatencySeconds: 120 },
+    }),
+    cleanup: new TqWorkerService(stack, 'Cleanup', { ...common, task: 'cleanup_data', concurrency: 2 }),
+    report: new TqWorkerService(stack, 'Report', { ...common, task: 'generate_report', sends: ['send_email'] }),
+  };
+  return { app, stack, topology, services };
+}
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+type Resource = { Type: string; Properties: Record<string, unknown> };
+
+/** The statements of the policies attached to a role, with their resources as plain strings. */
+function statementsOf(template: Template, roleLogicalId: string) {
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
+  return policies
+    .filter((policy) => JSON.stringify(policy.Properties.Roles).includes(`"${roleLogicalId}"`))
+    .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+    .map((statement) => ({
+      actions: [statement.Action].flat(),
+      resources: [statement.Resource].flat().map((resource) => JSON.stringify(resource)),
+    }));
+}
+
+describe('TqWorkerService', () => {
+  const { stack, services } = system();
+  const template = Template.fromStack(stack);
+  const queueNames = new Map(
+    Object.entries(template.findResources('AWS::SQS::Queue') as Record<string, Resource>).map(([id, queue]) => [
+      id,
+      queue.Properties.QueueName as string,
+    ]),
+  );
+  const roleOf = (service: TqWorkerService) =>
+    stack.resolve(stack.getLogicalId(service.taskDefinition.taskRole.node.defaultChild as ecs.CfnTaskDefinition));
+  /** What a role's statements reach: queue names, the topic, S3 ARNs (as JSON text). */
+  const reach = (service: TqWorkerService) =>
+    statementsOf(template, roleOf(service)).map(({ actions, resources }) => ({
+      actions: actions.sort(),
+      resources: resources.map((text) => {
+        const id = /"Fn::GetAtt":\["([^"]+)","Arn"\]/.exec(text)?.[1];
+        if (id && queueNames.has(id)) return queueNames.get(id);
+        if (/"Ref":"TqTopic/.test(text)) return 'topic';
+        return text;
+      }),
+    }));
+
+  it('grants each worker its own queue and DLQ and nothing of another task; no * resource for sqs, s3 or sns', () => {
+    for (const [name, service] of Object.entries(services)) {
+      const statements = reach(service);
+      const own = service.queueName;
+      const dlq = service.deadLetterQueueName;
+      for (const { actions, resources } of statements) {
+        if (!actions.some((action) => /^(sqs|s3|sns):/.test(action))) continue;
+        for (const resource of resources) {
+          expect(resource, `${name}: ${actions.join(',')}`).not.toBe('"*"');
+          expect(String(resource), name).not.toMatch(/^"arn:[^"]*:\*"$/);
+        }
+        if (actions.some((action) => action.startsWith('sqs:'))) {
+          const sendsTo = name === 'report' ? ['tq-send_email'] : [];
+          for (const resource of resources) expect([own, dlq, ...sendsTo], `${name} ${actions}`).toContain(resource);
+        }
+      }
+      // Consumes its own queue…
+      expect(statements).toContainEqual({
+        actions: [
+          'sqs:ChangeMessageVisibility',
+          'sqs:DeleteMessage',
+          'sqs:GetQueueAttributes',
+          'sqs:GetQueueUrl',
+          'sqs:ReceiveMessage',
+        ],
+        resources: [own],
+      });
+      // …and dead-letters to its own DLQ.
+      expect(statements).toContainEqual({ actions: ['sqs:GetQueueUrl', 'sqs:SendMessage'], resources: [dlq] });
+    }
+  });
+
+  it('lets only the report worker publish, and only the writers write to S3, within their allow-lists', () => {
+    const actionsOf = (service: TqWorkerService) => reach(service).flatMap((statement) => statement.actions);
+    expect(actionsOf(services.report)).toContain('sns:Publish');
+    for (const service of [services.email, services.image, services.cleanup]) {
+      expect(actionsOf(service)).not.toContain('sns:Publish');
+    }
+    expect(actionsOf(services.email)).not.toContain('s3:PutObject');
+    const image = reach(services.image);
+    const put = image.find((statement) => statement.actions.includes('s3:PutObject'));
+    expect(
+      put?.resources.map((resource) =>
+        String(resource)
+          .replace(/.*:s3:::/, '')
+          .replace(/"\]\]\}$/, ''),
+      ),
+    ).toEqual(['tq-artifacts/uploads/*', 'tq-artifacts/images/*']);
+    const get = image.find((statement) => statement.actions.includes('s3:GetObject'));
+    expect(
+      get?.resources.map((resource) =>
+        String(resource)
+          .replace(/.*:s3:::/, '')
+          .replace(/"\]\]\}$/, ''),
+      ),
+    ).toEqual(['tq-artifacts/uploads/*', 'tq-artifacts/images/*', 'tq-artifacts/tq/claim-checks/*']);
+  });
+
+  it('runs the app with its environment, secrets, health check and a stop timeout above the shutdown grace', () => {
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.arrayWith([
+            { Name: 'TQ_PREFIX', Value: 'tq' },
+            { Name: 'TQ_BUCKET', Value: 'tq-artifacts' },
+            { Name: 'TQ_TOPIC_ARN', Value: { Ref: Match.stringLikeRegexp('^TqTopic') } },
+            { Name: 'TQ_S3_ALLOW', Value: 's3://tq-artifacts/uploads/,s3://tq-artifacts/images/' },
+            { Name: 'TQ_SHUTDOWN_GRACE_MS', Value: '25000' },
+            { Name: 'TQ_HTTP_HOST', Value: '0.0.0.0' },
+          ]),
+          HealthCheck: Match.objectLike({ Command: Match.arrayWith([Match.stringLikeRegexp('/healthz')]) }),
+          StopTimeout: 40,
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.arrayWith([{ Name: 'EMAIL_FROM', Value: 'Shop <no-reply@example.com>' }]),
+          Secrets: [{ Name: 'SMTP_URL', ValueFrom: { Ref: Match.stringLikeRegexp('^SmtpUrl') } }],
+        }),
+      ],
+    });
+  });
+
+  it('scales on the backlog per task: visible messages over running tasks, target from latency and handler time', () => {
+    expect(backlogTarget({ acceptableLatencySeconds: 60, secondsPerMessage: 1, concurrency: 10 })).toBe(600);
+    expect(services.email.backlogTarget).toBe(600);
+    expect(services.image.backlogTarget).toBe(600);
+    expect(services.cleanup.backlogTarget).toBe(4);
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      PolicyType: 'TargetTrackingScaling',
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+        TargetValue: 600,
+        CustomizedMetricSpecification: {
+          Metrics: [
+            Match.objectLike({
+              Id: 'visible',
+              MetricStat: Match.objectLike({
+                Metric: Match.objectLike({
+                  MetricName: 'ApproximateNumberOfMessagesVisible',
+                  Dimensions: [{ Name: 'QueueName', Value: 'tq-send_email' }],
+                }),
+              }),
+            }),
+            Match.objectLike({
+              Id: 'running',
+              MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'RunningTaskCount' }) }),
+            }),
+            Match.objectLike({ Id: 'backlog', Expression: 'visible / running', ReturnData: true }),
+          ],
+        },
+      }),
+    });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 1, MaxCapacity: 4 });
+    // Scale to zero: no task at rest, a step starts the first one.
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 0, MaxCapacity: 10 });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', { PolicyType: 'StepScaling' });
+  });
+
+  it('synthesizes under cdk-nag (AwsSolutions) with no unacknowledged finding', () => {
+    const app = new App();
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }));
+    system(app);
+    // A finding fails the synth with the report naming each rule and resource.
+    expect(() => app.synth()).not.toThrow();
+  });
+});
