@@ -1,7 +1,9 @@
 import { CLAIM_CHECK_PREFIX, copyQueueName } from '@tq/contracts';
+import { BY_TASK_INDEX, STATUS_TTL_ATTRIBUTE, statusTableDefinition, statusTableName } from '@tq/status';
 import { type DesiredTopology, defineTopology, type QueueSpec, type TopologyOptions } from '@tq/topology';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -33,8 +35,14 @@ export interface TqTopologyProps {
    * (SSE-S3, TLS only, logs kept 90 days); `false` for none.
    */
   accessLogs?: s3.IBucket | false;
-  /** What deleting the stack does to the bucket and queues. Default RETAIN (tasks and files are data). */
+  /** What deleting the stack does to the bucket, queues and status table. Default RETAIN (tasks and files are data). */
   removalPolicy?: RemovalPolicy;
+  /**
+   * The task status table (`@tq/status`: `tq status <id>`, `producer.status(id)`), as
+   * `statusTableDefinition` describes it: on-demand, TTL on `expiresAt`, the `by-task` index,
+   * point-in-time recovery. Default true; workers then record status (`TQ_STATUS=on`).
+   */
+  statusTable?: boolean;
 }
 
 /** `DesiredTopology` or `TopologyOptions`: the former has a computed `queues` array. */
@@ -64,6 +72,8 @@ export class TqTopology extends Construct {
   readonly bucket: s3.Bucket | undefined;
   /** Every queue, by name. */
   readonly queues: ReadonlyMap<string, sqs.Queue>;
+  /** The task status table (undefined with `statusTable: false`). */
+  readonly statusTable: dynamodb.Table | undefined;
 
   constructor(scope: Construct, id: string, props: TqTopologyProps = {}) {
     super(scope, id);
@@ -122,6 +132,35 @@ export class TqTopology extends Construct {
       }
     }
     this.queues = queues;
+
+    if (props.statusTable !== false) {
+      const definition = statusTableDefinition(statusTableName(this.desired.prefix));
+      const type = (name: string) =>
+        definition.AttributeDefinitions.find((attribute) => attribute.AttributeName === name)?.AttributeType === 'S'
+          ? dynamodb.AttributeType.STRING
+          : dynamodb.AttributeType.NUMBER;
+      const key = (schema: readonly { AttributeName: string; KeyType: 'HASH' | 'RANGE' }[], kind: 'HASH' | 'RANGE') => {
+        const name = schema.find((element) => element.KeyType === kind)?.AttributeName as string;
+        return { name, type: type(name) };
+      };
+      this.statusTable = new dynamodb.Table(this, 'StatusTable', {
+        tableName: definition.TableName,
+        partitionKey: key(definition.KeySchema, 'HASH'),
+        sortKey: key(definition.KeySchema, 'RANGE'),
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        timeToLiveAttribute: STATUS_TTL_ATTRIBUTE,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        removalPolicy,
+      });
+      for (const index of definition.GlobalSecondaryIndexes) {
+        this.statusTable.addGlobalSecondaryIndex({
+          indexName: index.IndexName,
+          partitionKey: key(index.KeySchema, 'HASH'),
+          sortKey: key(index.KeySchema, 'RANGE'),
+          projectionType: dynamodb.ProjectionType.ALL,
+        });
+      }
+    }
 
     if (this.desired.bucket) {
       const logs =
@@ -192,12 +231,13 @@ export class TqTopology extends Construct {
 
   /**
    * The environment a tq component needs to find this system without listing anything:
-   * `TQ_PREFIX`, `TQ_BUCKET`, `TQ_TOPIC_ARN`, `AWS_REGION`.
+   * `TQ_PREFIX`, `TQ_BUCKET`, `TQ_TOPIC_ARN`, `AWS_REGION`, and `TQ_STATUS`/`TQ_STATUS_TABLE`.
    */
   environment(): Record<string, string> {
     return {
       TQ_PREFIX: this.prefix,
       ...(this.desired.bucket ? { TQ_BUCKET: this.desired.bucket } : {}),
+      ...(this.statusTable ? { TQ_STATUS: 'on', TQ_STATUS_TABLE: statusTableName(this.prefix) } : { TQ_STATUS: 'off' }),
       TQ_TOPIC_ARN: this.topic.topicArn,
       AWS_REGION: Stack.of(this).region,
     };
@@ -209,6 +249,27 @@ export class TqTopology extends Construct {
    * for what goes straight to a queue (FIFO tasks, per-message delays, `route: 'queue'`). No
    * `ListTopics`: give the producer `TQ_TOPIC_ARN` (see `environment()`).
    */
+  /** Lets `grantee` write task status (what a worker or a producer with `status: true` does). */
+  grantStatusWrite(grantee: iam.IGrantable): void {
+    if (!this.statusTable) return;
+    // The table only (Table.grant would add its indexes too, which writes never touch).
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
+      resourceArns: [this.statusTable.tableArn],
+    });
+  }
+
+  /** Lets `grantee` read task status (`tq status`, `producer.status(id)`, `tq results`): queries on the table and its index. */
+  grantStatusRead(grantee: iam.IGrantable): void {
+    if (!this.statusTable) return;
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:Query', 'dynamodb:GetItem'],
+      resourceArns: [this.statusTable.tableArn, `${this.statusTable.tableArn}/index/${BY_TASK_INDEX}`],
+    });
+  }
+
   grantSend(grantee: iam.IGrantable, tasks: readonly string[]): void {
     this.topic.grantPublish(grantee);
     for (const task of tasks) {

@@ -119,6 +119,8 @@ export class TqWorkerService extends Construct {
     this.#grantQueues(role);
     const s3Allow = this.#grantS3(role, props);
     if (props.sends && props.sends.length > 0) topology.grantSend(role, props.sends);
+    // Each task's steps go to the status table (writes only: reading is for tq status and producers).
+    topology.grantStatusWrite(role);
 
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
     this.taskDefinition.addContainer('worker', {
@@ -132,8 +134,6 @@ export class TqWorkerService extends Construct {
         TQ_SHUTDOWN_GRACE_MS: String(graceSeconds * 1000),
         TQ_HTTP_HOST: '0.0.0.0',
         TQ_HTTP_PORT: '8080',
-        // The status table is not part of this stack yet.
-        TQ_STATUS: 'off',
         ...props.environment,
       },
       ...(props.secrets ? { secrets: props.secrets } : {}),

@@ -1,6 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetSubscriptionAttributesCommand, ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { STATUS_TTL_ATTRIBUTE, statusTableDefinition } from '@tq/status';
 import { startLocalEndpoint, uniqueName } from '@tq/testing';
 import { createProvisioner, type DesiredTopology, defineTopology } from '@tq/topology';
 import { App, Stack, Validations } from 'aws-cdk-lib';
@@ -190,6 +191,53 @@ describe('TqTopology security', () => {
     template.allResourcesProperties('AWS::SQS::Queue', { KmsMasterKeyId: keyArn });
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: keyArn });
     template.resourceCountIs('AWS::S3::Bucket', 1);
+  });
+});
+
+describe('TqTopology status table', () => {
+  it('is the table statusTableDefinition describes (tq provision makes the same): keys, index, TTL, on-demand, PITR', () => {
+    const { template } = synth((stack) => new TqTopology(stack, 'Tq', { topology: { prefix: 'shop' } }));
+    const definition = statusTableDefinition('shop-task-status');
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: definition.TableName,
+      BillingMode: definition.BillingMode,
+      KeySchema: definition.KeySchema,
+      AttributeDefinitions: Match.arrayWith(definition.AttributeDefinitions.map((attribute) => attribute)),
+      GlobalSecondaryIndexes: definition.GlobalSecondaryIndexes,
+      TimeToLiveSpecification: { AttributeName: STATUS_TTL_ATTRIBUTE, Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+    const none = synth((stack) => new TqTopology(stack, 'Tq', { statusTable: false })).template;
+    none.resourceCountIs('AWS::DynamoDB::Table', 0);
+  });
+
+  it('grants reads on the table and its by-task index, writes on the table only', () => {
+    const { template } = synth((stack) => {
+      const tq = new TqTopology(stack, 'Tq');
+      const reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+      const writer = new iam.Role(stack, 'Writer', { assumedBy: new iam.AccountRootPrincipal() });
+      tq.grantStatusRead(reader);
+      tq.grantStatusWrite(writer);
+    });
+    const table = { 'Fn::GetAtt': [Match.stringLikeRegexp('^TqStatusTable'), 'Arn'] };
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Reader') }],
+      PolicyDocument: {
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: ['dynamodb:Query', 'dynamodb:GetItem'],
+            Resource: [table, { 'Fn::Join': ['', [table, '/index/by-task']] }],
+          },
+        ],
+      },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Writer') }],
+      PolicyDocument: {
+        Statement: [{ Effect: 'Allow', Action: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'], Resource: table }],
+      },
+    });
   });
 });
 

@@ -112,6 +112,17 @@ describe('TqWorkerService', () => {
     }
   });
 
+  it('lets each worker write task status to the status table, and nothing else in DynamoDB', () => {
+    for (const service of Object.values(services)) {
+      const dynamo = reach(service).filter((statement) => statement.actions.some((a) => a.startsWith('dynamodb:')));
+      expect(dynamo).toHaveLength(1);
+      expect(dynamo[0]?.actions).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:PutItem']);
+      expect(dynamo[0]?.resources).toEqual([
+        expect.stringMatching(/^\{"Fn::GetAtt":\["TqStatusTable[0-9A-F]+","Arn"\]\}$/),
+      ]);
+    }
+  });
+
   it('lets only the report worker publish, and only the writers write to S3, within their allow-lists', () => {
     const actionsOf = (service: TqWorkerService) => reach(service).flatMap((statement) => statement.actions);
     expect(actionsOf(services.report)).toContain('sns:Publish');
@@ -145,6 +156,8 @@ describe('TqWorkerService', () => {
           Environment: Match.arrayWith([
             { Name: 'TQ_PREFIX', Value: 'tq' },
             { Name: 'TQ_BUCKET', Value: 'tq-artifacts' },
+            { Name: 'TQ_STATUS', Value: 'on' },
+            { Name: 'TQ_STATUS_TABLE', Value: 'tq-task-status' },
             { Name: 'TQ_TOPIC_ARN', Value: { Ref: Match.stringLikeRegexp('^TqTopic') } },
             { Name: 'TQ_S3_ALLOW', Value: 's3://tq-artifacts/uploads/,s3://tq-artifacts/images/' },
             { Name: 'TQ_SHUTDOWN_GRACE_MS', Value: '25000' },

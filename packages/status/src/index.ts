@@ -11,7 +11,7 @@
 export { fromAttribute, fromItem, toAttribute } from './attributes.js';
 export { StatusNotTrackedError, StatusReader, toTaskStatus } from './reader.js';
 export { createStatusStore, type StatusStore, type StatusStoreOptions, statusEnabled } from './store.js';
-export { BY_TASK_INDEX, ensureStatusTable, statusTableDefinition } from './table.js';
+export { BY_TASK_INDEX, ensureStatusTable, STATUS_TTL_ATTRIBUTE, statusTableDefinition } from './table.js';
 export {
   DEFAULT_TTL_SECONDS,
   FINAL_STATES,

@@ -9,6 +9,8 @@ import { classifyAwsError } from '@tq/aws';
 
 /** The index `recent()` queries: a task type's finished tasks by `finishedAt` (only final items carry it). */
 export const BY_TASK_INDEX = 'by-task';
+/** The attribute DynamoDB's TTL deletes items by (seconds since the epoch). */
+export const STATUS_TTL_ATTRIBUTE = 'expiresAt';
 
 /**
  * The status table as it should exist: one item per group of steps (key `id` + `step`, so a task's
@@ -66,7 +68,7 @@ export async function ensureStatusTable(dynamodb: DynamoDBClient, tableName: str
     await dynamodb.send(
       new UpdateTimeToLiveCommand({
         TableName: tableName,
-        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        TimeToLiveSpecification: { AttributeName: STATUS_TTL_ATTRIBUTE, Enabled: true },
       }),
     );
   } catch (error) {
