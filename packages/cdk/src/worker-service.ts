@@ -153,6 +153,14 @@ export class TqWorkerService extends Construct {
       // SIGTERM, then the worker's grace for running tasks and its abort wait, then SIGKILL.
       stopTimeout: Duration.seconds(Math.min(120, graceSeconds + 15)),
     });
+    const executionRole = this.taskDefinition.executionRole;
+    if (executionRole) {
+      Validations.of(executionRole).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+        reason:
+          "The execution role (not the worker's task role) pulls the image from ECR: ecr:GetAuthorizationToken has no resource-level permissions, so AWS requires Resource * for it.",
+      });
+    }
     Validations.of(this.taskDefinition).acknowledge({
       id: 'AwsSolutions::AwsSolutions-ECS2',
       reason:

@@ -1,0 +1,12 @@
+// The CDK app: `pnpm --filter @tq/infra cdk synth` (offline), `cdk deploy TqCore`, then each app's stack.
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { buildSystem } from '../src/system.js';
+
+const app = new App();
+// cdk-nag's AwsSolutions pack: a finding fails the synth, with the report naming rule and resource.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }));
+// Environment-agnostic unless the CLI knows the account (cdk deploy with credentials): synth needs no AWS.
+const account = process.env.CDK_DEFAULT_ACCOUNT;
+const region = process.env.CDK_DEFAULT_REGION;
+buildSystem(app, account && region ? { env: { account, region } } : {});

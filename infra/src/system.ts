@@ -1,0 +1,153 @@
+import { type TqBacklogScaling, TqTopology, TqWorkerService } from '@tq/cdk';
+import { type App, CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+
+/** A worker app of this repository, as the system deploys it. */
+export interface WorkerApp {
+  /** Folder under `apps/`, image repository `<prefix>/<name>`, stack `Tq<Name>`. */
+  name: string;
+  task: string;
+  /** Tasks it sends (the report worker chains `send_email`). */
+  sends?: string[];
+  /** The app's own variables. */
+  environment?: Record<string, string>;
+  scaling?: TqBacklogScaling;
+  cpu?: number;
+  memoryLimitMiB?: number;
+}
+
+/** The four worker apps. */
+export const WORKER_APPS: readonly WorkerApp[] = [
+  { name: 'email-worker', task: 'send_email', scaling: { maxTasks: 4 } },
+  { name: 'image-worker', task: 'process_image', cpu: 1024, memoryLimitMiB: 2048 },
+  { name: 'cleanup-worker', task: 'cleanup_data', cpu: 1024, memoryLimitMiB: 2048 },
+  { name: 'report-worker', task: 'generate_report', sends: ['send_email'] },
+];
+
+/** Settings of the system, from the CDK context (`-c key=value` or cdk.json). */
+export interface SystemSettings {
+  /** `tq:prefix`: TQ_PREFIX of every resource. Default `tq`. */
+  prefix: string;
+  /** `tq:emailFrom`: the email worker's EMAIL_FROM. */
+  emailFrom: string;
+  /** `tq:tag` for every app, `tq:tag:<app>` for one: the image tag each worker stack runs. Default `latest`. */
+  tags: Record<string, string>;
+}
+
+/** Reads the settings from the app's context. */
+export function settingsFrom(app: App): SystemSettings {
+  const context = (key: string): string | undefined => {
+    const value = app.node.tryGetContext(key);
+    return value === undefined ? undefined : String(value);
+  };
+  const tag = context('tq:tag') ?? 'latest';
+  return {
+    prefix: context('tq:prefix') ?? 'tq',
+    emailFrom: context('tq:emailFrom') ?? 'tq <no-reply@example.com>',
+    tags: Object.fromEntries(WORKER_APPS.map((worker) => [worker.name, context(`tq:tag:${worker.name}`) ?? tag])),
+  };
+}
+
+/** The name of an app's stack: `email-worker` → `TqEmailWorker`. */
+export function stackName(app: string): string {
+  return `Tq${app.replace(/(^|-)([a-z])/g, (_, _dash: string, letter: string) => letter.toUpperCase())}`;
+}
+
+/**
+ * The shared part: the topology (topic, queues, DLQs, subscriptions, bucket, status table), the
+ * network and the ECS cluster, an image repository per app, and the SMTP secret.
+ */
+export class TqCoreStack extends Stack {
+  readonly topology: TqTopology;
+  readonly cluster: ecs.Cluster;
+  readonly repositories: ReadonlyMap<string, ecr.Repository>;
+  readonly smtpSecret: secretsmanager.Secret;
+
+  constructor(scope: Construct, id: string, settings: SystemSettings, props: StackProps = {}) {
+    super(scope, id, { description: 'tq: topology, status table, network, cluster, image repositories', ...props });
+    this.topology = new TqTopology(this, 'Tq', { topology: { prefix: settings.prefix } });
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 1,
+      flowLogs: { all: { trafficType: ec2.FlowLogTrafficType.REJECT } },
+    });
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc,
+      clusterName: `${settings.prefix}-workers`,
+      // RunningTaskCount, which the backlog-per-task scaling divides by, comes from Container Insights.
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+    const repositories = new Map<string, ecr.Repository>();
+    for (const worker of WORKER_APPS) {
+      repositories.set(
+        worker.name,
+        new ecr.Repository(this, `Repository-${worker.name}`, {
+          repositoryName: `${settings.prefix.toLowerCase()}/${worker.name}`,
+          imageScanOnPush: true,
+          imageTagMutability: ecr.TagMutability.IMMUTABLE,
+          lifecycleRules: [{ description: 'keep the last 30 images', maxImageCount: 30 }],
+          removalPolicy: RemovalPolicy.RETAIN,
+        }),
+      );
+    }
+    this.repositories = repositories;
+    this.smtpSecret = new secretsmanager.Secret(this, 'SmtpUrl', {
+      secretName: `${settings.prefix}/smtp-url`,
+      description:
+        'SMTP_URL of the email worker: smtps://user:password@smtp.example.com:465 (set it after the first deploy)',
+    });
+    Validations.of(this.smtpSecret).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-SMG4',
+      reason:
+        "An SMTP provider's credential is rotated at the provider (SES SMTP credentials, a relay's API key), not by a Secrets Manager rotation Lambda.",
+    });
+    new CfnOutput(this, 'TopicArn', { value: this.topology.topic.topicArn, description: 'TQ_TOPIC_ARN for producers' });
+    new CfnOutput(this, 'Prefix', { value: settings.prefix, description: 'TQ_PREFIX' });
+  }
+}
+
+/** One worker app's service, deployable on its own (`cdk deploy TqEmailWorker -c tq:tag:email-worker=1.4.0`). */
+export class TqWorkerStack extends Stack {
+  readonly service: TqWorkerService;
+
+  constructor(
+    scope: Construct,
+    id: string,
+    core: TqCoreStack,
+    worker: WorkerApp,
+    settings: SystemSettings,
+    props: StackProps = {},
+  ) {
+    super(scope, id, { description: `tq: ${worker.name} (${worker.task})`, ...props });
+    const repository = core.repositories.get(worker.name) as ecr.Repository;
+    const email = worker.task === 'send_email';
+    this.service = new TqWorkerService(this, 'Worker', {
+      topology: core.topology,
+      cluster: core.cluster,
+      task: worker.task,
+      image: ecs.ContainerImage.fromEcrRepository(repository, settings.tags[worker.name]),
+      ...(worker.sends ? { sends: worker.sends } : {}),
+      environment: { ...(email ? { EMAIL_FROM: settings.emailFrom } : {}), ...worker.environment },
+      ...(email ? { secrets: { SMTP_URL: ecs.Secret.fromSecretsManager(core.smtpSecret) } } : {}),
+      ...(worker.scaling ? { scaling: worker.scaling } : {}),
+      ...(worker.cpu ? { cpu: worker.cpu } : {}),
+      ...(worker.memoryLimitMiB ? { memoryLimitMiB: worker.memoryLimitMiB } : {}),
+    });
+  }
+}
+
+/** Every stack of the system, in the app. */
+export function buildSystem(app: App, props: StackProps = {}): { core: TqCoreStack; workers: TqWorkerStack[] } {
+  const settings = settingsFrom(app);
+  const core = new TqCoreStack(app, 'TqCore', settings, props);
+  const workers = WORKER_APPS.map(
+    (worker) => new TqWorkerStack(app, stackName(worker.name), core, worker, settings, props),
+  );
+  // A deploy of one app needs the core, never another app.
+  for (const stack of workers) stack.addStackDependency(core);
+  return { core, workers };
+}

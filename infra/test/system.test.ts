@@ -1,0 +1,80 @@
+import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { buildSystem, stackName, WORKER_APPS } from '../src/system.js';
+
+const run = promisify(execFile);
+const infra = fileURLToPath(new URL('..', import.meta.url));
+const cdkJson = JSON.parse(await readFile(join(infra, 'cdk.json'), 'utf8')) as { context: Record<string, string> };
+
+/** The app as `cdk synth` builds it, with cdk-nag, and the context of cdk.json plus `context`. */
+function synth(context: Record<string, string> = {}) {
+  const app = new App({ context: { ...cdkJson.context, ...context } });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }));
+  const system = buildSystem(app);
+  // A cdk-nag finding throws here, naming the rule and the resource.
+  return { system, assembly: app.synth() };
+}
+
+type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+
+describe('the CDK app (infra/)', () => {
+  const { system, assembly } = synth({ 'tq:tag:email-worker': '1.4.0' });
+
+  it('is a core stack and one stack per worker app, each depending on the core only', () => {
+    expect(assembly.stacks.map((stack) => stack.stackName).sort()).toEqual(
+      ['TqCore', ...WORKER_APPS.map((worker) => stackName(worker.name))].sort(),
+    );
+    for (const stack of system.workers) {
+      expect(stack.dependencies.map((dependency) => dependency.stackName)).toEqual(['TqCore']);
+    }
+  });
+
+  it('runs each app from its own image tag: one app moves to a new tag alone', () => {
+    const imageOf = (stack: string) => {
+      const template = assembly.getStackByName(stack).template as Template;
+      const definition = Object.values(template.Resources).find((r) => r.Type === 'AWS::ECS::TaskDefinition');
+      const containers = (definition?.Properties.ContainerDefinitions ?? []) as { Image: unknown }[];
+      return JSON.stringify(containers[0]?.Image);
+    };
+    expect(imageOf('TqEmailWorker')).toMatch(/:1\.4\.0"/);
+    for (const other of ['TqImageWorker', 'TqCleanupWorker', 'TqReportWorker'])
+      expect(imageOf(other)).toMatch(/:latest"/);
+  });
+
+  it('matches the committed templates (review changes to them)', async () => {
+    const { assembly: plain } = synth();
+    for (const stack of plain.stacks) {
+      await expect(`${JSON.stringify(stack.template, null, 2)}\n`).toMatchFileSnapshot(
+        `./__snapshots__/${stack.stackName}.template.json`,
+      );
+    }
+  });
+
+  it('synthesizes offline with the real cdk CLI', async () => {
+    const out = join(tmpdir(), `tq-cdk-out-${process.pid}-${Date.now()}`);
+    await run(join(infra, 'node_modules', '.bin', 'cdk'), ['synth', '--quiet', '--no-notices', '-o', out], {
+      cwd: infra,
+      // No AWS anywhere: no credentials, no instance metadata.
+      env: {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: '',
+        AWS_SECRET_ACCESS_KEY: '',
+        AWS_PROFILE: '',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        CDK_DISABLE_VERSION_CHECK: 'true',
+      },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const templates = (await readdir(out)).filter((file) => file.endsWith('.template.json')).sort();
+    expect(templates).toEqual(
+      ['TqCore', ...WORKER_APPS.map((worker) => stackName(worker.name))].map((name) => `${name}.template.json`).sort(),
+    );
+  }, 300_000);
+});
