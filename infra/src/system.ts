@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type TqBacklogScaling, TqTopology, TqWorkerService } from '@tq/cdk';
 import { type App, CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -36,6 +39,13 @@ export interface SystemSettings {
   emailFrom: string;
   /** `tq:tag` for every app, `tq:tag:<app>` for one: the image tag each worker stack runs. Default `latest`. */
   tags: Record<string, string>;
+  /**
+   * `tq:images`: `ecr` (default) runs each app from its repository at its tag; `asset` has
+   * `cdk deploy` build each app's Dockerfile from `tq:deployDir/<app>` (default `../deploy`, what
+   * `pnpm --filter <app> run deploy` writes) and push it to the bootstrap repository.
+   */
+  images: 'ecr' | 'asset';
+  deployDir: string;
 }
 
 /** Reads the settings from the app's context. */
@@ -49,6 +59,8 @@ export function settingsFrom(app: App): SystemSettings {
     prefix: context('tq:prefix') ?? 'tq',
     emailFrom: context('tq:emailFrom') ?? 'tq <no-reply@example.com>',
     tags: Object.fromEntries(WORKER_APPS.map((worker) => [worker.name, context(`tq:tag:${worker.name}`) ?? tag])),
+    images: context('tq:images') === 'asset' ? 'asset' : 'ecr',
+    deployDir: resolve(context('tq:deployDir') ?? fileURLToPath(new URL('../../deploy', import.meta.url))),
   };
 }
 
@@ -124,12 +136,21 @@ export class TqWorkerStack extends Stack {
   ) {
     super(scope, id, { description: `tq: ${worker.name} (${worker.task})`, ...props });
     const repository = core.repositories.get(worker.name) as ecr.Repository;
+    const folder = join(settings.deployDir, worker.name);
+    if (settings.images === 'asset' && !existsSync(join(folder, 'Dockerfile'))) {
+      throw new Error(
+        `tq:images=asset needs ${folder}/Dockerfile: run \`pnpm --filter @tq/${worker.name} run deploy\` first`,
+      );
+    }
     const email = worker.task === 'send_email';
     this.service = new TqWorkerService(this, 'Worker', {
       topology: core.topology,
       cluster: core.cluster,
       task: worker.task,
-      image: ecs.ContainerImage.fromEcrRepository(repository, settings.tags[worker.name]),
+      image:
+        settings.images === 'asset'
+          ? ecs.ContainerImage.fromAsset(folder)
+          : ecs.ContainerImage.fromEcrRepository(repository, settings.tags[worker.name]),
       ...(worker.sends ? { sends: worker.sends } : {}),
       environment: { ...(email ? { EMAIL_FROM: settings.emailFrom } : {}), ...worker.environment },
       ...(email ? { secrets: { SMTP_URL: ecs.Secret.fromSecretsManager(core.smtpSecret) } } : {}),

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,37 @@ describe('the CDK app (infra/)', () => {
     expect(imageOf('TqEmailWorker')).toMatch(/:1\.4\.0"/);
     for (const other of ['TqImageWorker', 'TqCleanupWorker', 'TqReportWorker'])
       expect(imageOf(other)).toMatch(/:latest"/);
+  });
+
+  it("builds each app's image from its Dockerfile with tq:images=asset (cdk deploy builds and pushes it)", async () => {
+    const deploy = await mkdtemp(join(tmpdir(), 'tq-deploy-'));
+    for (const worker of WORKER_APPS) {
+      await mkdir(join(deploy, worker.name));
+      await copyFile(join(infra, '..', 'apps', worker.name, 'Dockerfile'), join(deploy, worker.name, 'Dockerfile'));
+    }
+    try {
+      const { assembly: built } = synth({ 'tq:images': 'asset', 'tq:deployDir': deploy });
+      // Each worker stack's asset manifest: one Docker image, built from that app's folder's Dockerfile.
+      for (const worker of WORKER_APPS) {
+        const manifest = JSON.parse(
+          await readFile(join(built.directory, `${stackName(worker.name)}.assets.json`), 'utf8'),
+        ) as { dockerImages: Record<string, { source: { directory: string } }> };
+        const images = Object.values(manifest.dockerImages);
+        expect(images).toHaveLength(1);
+        const staged = join(built.directory, images[0]?.source.directory as string, 'Dockerfile');
+        expect(await readFile(staged, 'utf8')).toBe(
+          await readFile(join(infra, '..', 'apps', worker.name, 'Dockerfile'), 'utf8'),
+        );
+      }
+      const email = built.getStackByName('TqEmailWorker').template as Template;
+      const definition = Object.values(email.Resources).find((r) => r.Type === 'AWS::ECS::TaskDefinition');
+      expect(JSON.stringify(definition?.Properties.ContainerDefinitions)).toMatch(/container-assets/);
+      expect(() => synth({ 'tq:images': 'asset', 'tq:deployDir': join(deploy, 'nowhere') })).toThrow(
+        /tq:images=asset needs .*email-worker\/Dockerfile: run `pnpm --filter @tq\/email-worker run deploy` first/,
+      );
+    } finally {
+      await rm(deploy, { recursive: true, force: true });
+    }
   });
 
   it('matches the committed templates (review changes to them)', async () => {
