@@ -12,5 +12,6 @@
  *
  * @module
  */
+export { TqActiveMqBridgeService, type TqActiveMqBridgeServiceProps } from './bridge-service.js';
 export { TqTopology, type TqTopologyProps } from './topology.js';
 export { backlogTarget, type TqBacklogScaling, TqWorkerService, type TqWorkerServiceProps } from './worker-service.js';

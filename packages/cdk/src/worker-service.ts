@@ -3,9 +3,10 @@ import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { addWorkerContainer } from './container.js';
 import type { TqTopology } from './topology.js';
 
 /** How a worker service scales on its backlog. */
@@ -122,8 +123,7 @@ export class TqWorkerService extends Construct {
     // Each task's steps go to the status table (writes only: reading is for tq status and producers).
     topology.grantStatusWrite(role);
 
-    const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
-    this.taskDefinition.addContainer('worker', {
+    addWorkerContainer(this, this.taskDefinition, {
       image: props.image,
       environment: {
         ...topology.environment(),
@@ -131,40 +131,12 @@ export class TqWorkerService extends Construct {
         ...(fifo ? { TQ_FIFO_TASKS: task } : {}),
         ...(s3Allow.length > 0 ? { TQ_S3_ALLOW: s3Allow.join(',') } : {}),
         TQ_CONCURRENCY: String(concurrency),
-        TQ_SHUTDOWN_GRACE_MS: String(graceSeconds * 1000),
-        TQ_HTTP_HOST: '0.0.0.0',
-        TQ_HTTP_PORT: '8080',
         ...props.environment,
       },
       ...(props.secrets ? { secrets: props.secrets } : {}),
-      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: task }),
-      portMappings: [{ containerPort: 8080 }],
-      healthCheck: {
-        command: [
-          'CMD',
-          'node',
-          '-e',
-          "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))",
-        ],
-        interval: Duration.seconds(15),
-        timeout: Duration.seconds(5),
-        startPeriod: Duration.seconds(30),
-      },
-      // SIGTERM, then the worker's grace for running tasks and its abort wait, then SIGKILL.
-      stopTimeout: Duration.seconds(Math.min(120, graceSeconds + 15)),
-    });
-    const executionRole = this.taskDefinition.executionRole;
-    if (executionRole) {
-      Validations.of(executionRole).acknowledge({
-        id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-        reason:
-          "The execution role (not the worker's task role) pulls the image from ECR: ecr:GetAuthorizationToken has no resource-level permissions, so AWS requires Resource * for it.",
-      });
-    }
-    Validations.of(this.taskDefinition).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-ECS2',
-      reason:
-        'The environment holds names and settings only (prefix, bucket, topic ARN, concurrency); secrets such as SMTP_URL come from Secrets Manager through `secrets`.',
+      streamPrefix: task,
+      graceSeconds,
+      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
     });
 
     const scaling = props.scaling ?? {};

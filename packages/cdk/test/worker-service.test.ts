@@ -150,32 +150,37 @@ describe('TqWorkerService', () => {
   });
 
   it('runs the app with its environment, secrets, health check and a stop timeout above the shutdown grace', () => {
-    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
-      ContainerDefinitions: [
-        Match.objectLike({
-          Environment: Match.arrayWith([
-            { Name: 'TQ_PREFIX', Value: 'tq' },
-            { Name: 'TQ_BUCKET', Value: 'tq-artifacts' },
-            { Name: 'TQ_STATUS', Value: 'on' },
-            { Name: 'TQ_STATUS_TABLE', Value: 'tq-task-status' },
-            { Name: 'TQ_TOPIC_ARN', Value: { Ref: Match.stringLikeRegexp('^TqTopic') } },
-            { Name: 'TQ_S3_ALLOW', Value: 's3://tq-artifacts/uploads/,s3://tq-artifacts/images/' },
-            { Name: 'TQ_SHUTDOWN_GRACE_MS', Value: '25000' },
-            { Name: 'TQ_HTTP_HOST', Value: '0.0.0.0' },
-          ]),
-          HealthCheck: Match.objectLike({ Command: Match.arrayWith([Match.stringLikeRegexp('/healthz')]) }),
-          StopTimeout: 40,
-        }),
-      ],
+    const containerOf = (service: TqWorkerService) => {
+      const id = stack.resolve(stack.getLogicalId(service.taskDefinition.node.defaultChild as ecs.CfnTaskDefinition));
+      const definition = template.toJSON().Resources[id] as Resource;
+      const [container] = definition.Properties.ContainerDefinitions as Record<string, unknown>[];
+      const environment = Object.fromEntries(
+        ((container?.Environment ?? []) as { Name: string; Value: unknown }[]).map((entry) => [
+          entry.Name,
+          entry.Value,
+        ]),
+      );
+      return { container: container ?? {}, environment };
+    };
+    const image = containerOf(services.image);
+    expect(image.environment).toMatchObject({
+      TQ_PREFIX: 'tq',
+      TQ_BUCKET: 'tq-artifacts',
+      TQ_STATUS: 'on',
+      TQ_STATUS_TABLE: 'tq-task-status',
+      TQ_TOPIC_ARN: { Ref: expect.stringMatching(/^TqTopic/) },
+      TQ_S3_ALLOW: 's3://tq-artifacts/uploads/,s3://tq-artifacts/images/',
+      TQ_SHUTDOWN_GRACE_MS: '25000',
+      TQ_HTTP_HOST: '0.0.0.0',
+      TQ_HTTP_PORT: '8080',
     });
-    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
-      ContainerDefinitions: [
-        Match.objectLike({
-          Environment: Match.arrayWith([{ Name: 'EMAIL_FROM', Value: 'Shop <no-reply@example.com>' }]),
-          Secrets: [{ Name: 'SMTP_URL', ValueFrom: { Ref: Match.stringLikeRegexp('^SmtpUrl') } }],
-        }),
-      ],
-    });
+    expect(JSON.stringify(image.container.HealthCheck)).toContain('http://127.0.0.1:8080/healthz');
+    expect(image.container.StopTimeout).toBe(40);
+    const email = containerOf(services.email);
+    expect(email.environment.EMAIL_FROM).toBe('Shop <no-reply@example.com>');
+    expect(email.container.Secrets).toEqual([
+      { Name: 'SMTP_URL', ValueFrom: { Ref: expect.stringMatching(/^SmtpUrl/) } },
+    ]);
   });
 
   it('scales on the backlog per task: visible messages over running tasks, target from latency and handler time', () => {
@@ -211,6 +216,37 @@ describe('TqWorkerService', () => {
     // Scale to zero: no task at rest, a step starts the first one.
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 0, MaxCapacity: 10 });
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', { PolicyType: 'StepScaling' });
+  });
+
+  it('runs the HTTP relay as a worker service, with the worker in any language as a sidecar', () => {
+    const app = new App();
+    const relayStack = new Stack(app, 'Relay', { env: ENV });
+    const topology = new TqTopology(relayStack, 'Tq');
+    const cluster = new ecs.Cluster(relayStack, 'Cluster', { containerInsightsV2: ecs.ContainerInsights.ENABLED });
+    const relay = new TqWorkerService(relayStack, 'PhpEmail', {
+      topology,
+      cluster,
+      task: 'send_email',
+      image: IMAGE,
+      environment: { TQ_TASK: 'send_email', RELAY_MODE: 'query', RELAY_URL: 'http://127.0.0.1:8000/worker.php' },
+    });
+    relay.taskDefinition.addContainer('php', {
+      image: ecs.ContainerImage.fromRegistry('public.ecr.aws/docker/library/php:8.2-cli'),
+      command: ['php', '-S', '127.0.0.1:8000', '-t', '/app'],
+      essential: true,
+    });
+    const relayTemplate = Template.fromStack(relayStack);
+    relayTemplate.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: Match.arrayWith([
+        Match.objectLike({
+          Name: 'worker',
+          Environment: Match.arrayWith([{ Name: 'RELAY_URL', Value: 'http://127.0.0.1:8000/worker.php' }]),
+        }),
+        Match.objectLike({ Name: 'php', Command: ['php', '-S', '127.0.0.1:8000', '-t', '/app'] }),
+      ]),
+    });
+    // The relay consumes send_email's queue like the email worker would: the same grants.
+    expect(relay.queueName).toBe('tq-send_email');
   });
 
   it('synthesizes under cdk-nag (AwsSolutions) with no unacknowledged finding', () => {
