@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type TqBacklogScaling, TqTopology, TqWorkerService } from '@tq/cdk';
+import { TqActiveMqBridgeService, type TqBacklogScaling, TqTopology, TqWorkerService } from '@tq/cdk';
 import { type App, CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
@@ -46,6 +46,12 @@ export interface SystemSettings {
    */
   images: 'ecr' | 'asset';
   deployDir: string;
+  /**
+   * `tq:activemqUrl`: the broker's STOMP URL. With it, the topology gets the ActiveMQ bridge's
+   * copy queues and the app a `TqActivemqBridge` stack (its credentials: the secret
+   * `<prefix>/activemq`, with `username` and `password`).
+   */
+  activemqUrl: string | undefined;
 }
 
 /** Reads the settings from the app's context. */
@@ -58,8 +64,14 @@ export function settingsFrom(app: App): SystemSettings {
   return {
     prefix: context('tq:prefix') ?? 'tq',
     emailFrom: context('tq:emailFrom') ?? 'tq <no-reply@example.com>',
-    tags: Object.fromEntries(WORKER_APPS.map((worker) => [worker.name, context(`tq:tag:${worker.name}`) ?? tag])),
+    tags: Object.fromEntries(
+      [...WORKER_APPS.map((worker) => worker.name), 'activemq-bridge'].map((name) => [
+        name,
+        context(`tq:tag:${name}`) ?? tag,
+      ]),
+    ),
     images: context('tq:images') === 'asset' ? 'asset' : 'ecr',
+    activemqUrl: context('tq:activemqUrl'),
     deployDir: resolve(context('tq:deployDir') ?? fileURLToPath(new URL('../../deploy', import.meta.url))),
   };
 }
@@ -81,7 +93,13 @@ export class TqCoreStack extends Stack {
 
   constructor(scope: Construct, id: string, settings: SystemSettings, props: StackProps = {}) {
     super(scope, id, { description: 'tq: topology, status table, network, cluster, image repositories', ...props });
-    this.topology = new TqTopology(this, 'Tq', { topology: { prefix: settings.prefix } });
+    this.topology = new TqTopology(this, 'Tq', {
+      topology: {
+        prefix: settings.prefix,
+        // The ActiveMQ bridge's copy of every task, as tq provision makes it with TQ_ACTIVEMQ_URL.
+        ...(settings.activemqUrl ? { copies: [{ consumer: 'activemq' }] } : {}),
+      },
+    });
     const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: 1,
@@ -94,11 +112,12 @@ export class TqCoreStack extends Stack {
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
     });
     const repositories = new Map<string, ecr.Repository>();
-    for (const worker of WORKER_APPS) {
+    const apps = [...WORKER_APPS.map((worker) => worker.name), ...(settings.activemqUrl ? [BRIDGE_APP] : [])];
+    for (const app of apps) {
       repositories.set(
-        worker.name,
-        new ecr.Repository(this, `Repository-${worker.name}`, {
-          repositoryName: `${settings.prefix.toLowerCase()}/${worker.name}`,
+        app,
+        new ecr.Repository(this, `Repository-${app}`, {
+          repositoryName: `${settings.prefix.toLowerCase()}/${app}`,
           imageScanOnPush: true,
           imageTagMutability: ecr.TagMutability.IMMUTABLE,
           lifecycleRules: [{ description: 'keep the last 30 images', maxImageCount: 30 }],
@@ -161,14 +180,42 @@ export class TqWorkerStack extends Stack {
   }
 }
 
+/** The ActiveMQ bridge's app folder and repository name. */
+export const BRIDGE_APP = 'activemq-bridge';
+
+/** The ActiveMQ bridge (with `tq:activemqUrl`), deployable on its own like a worker app. */
+export class TqBridgeStack extends Stack {
+  readonly service: TqActiveMqBridgeService;
+
+  constructor(scope: Construct, id: string, core: TqCoreStack, settings: SystemSettings, props: StackProps = {}) {
+    super(scope, id, { description: 'tq: the ActiveMQ bridge', ...props });
+    const credentials = secretsmanager.Secret.fromSecretNameV2(this, 'Credentials', `${settings.prefix}/activemq`);
+    const folder = join(settings.deployDir, BRIDGE_APP);
+    this.service = new TqActiveMqBridgeService(this, 'Bridge', {
+      topology: core.topology,
+      cluster: core.cluster,
+      brokerUrl: settings.activemqUrl as string,
+      brokerCredentials: credentials,
+      image:
+        settings.images === 'asset'
+          ? ecs.ContainerImage.fromAsset(folder)
+          : ecs.ContainerImage.fromEcrRepository(
+              core.repositories.get(BRIDGE_APP) as ecr.Repository,
+              settings.tags[BRIDGE_APP] ?? 'latest',
+            ),
+    });
+  }
+}
+
 /** Every stack of the system, in the app. */
-export function buildSystem(app: App, props: StackProps = {}): { core: TqCoreStack; workers: TqWorkerStack[] } {
+export function buildSystem(app: App, props: StackProps = {}): { core: TqCoreStack; workers: Stack[] } {
   const settings = settingsFrom(app);
   const core = new TqCoreStack(app, 'TqCore', settings, props);
-  const workers = WORKER_APPS.map(
+  const workers: Stack[] = WORKER_APPS.map(
     (worker) => new TqWorkerStack(app, stackName(worker.name), core, worker, settings, props),
   );
   // A deploy of one app needs the core, never another app.
+  if (settings.activemqUrl) workers.push(new TqBridgeStack(app, stackName(BRIDGE_APP), core, settings, props));
   for (const stack of workers) stack.addStackDependency(core);
   return { core, workers };
 }

@@ -79,6 +79,21 @@ describe('the CDK app (infra/)', () => {
     }
   });
 
+  it('adds the ActiveMQ bridge with tq:activemqUrl: its copy queues in the core and a stack of its own', () => {
+    const { assembly: withBridge } = synth({ 'tq:activemqUrl': 'stomp+ssl://b-1.mq.eu-west-1.amazonaws.com:61614' });
+    expect(withBridge.stacks.map((stack) => stack.stackName)).toContain('TqActivemqBridge');
+    const core = withBridge.getStackByName('TqCore').template as Template;
+    const queues = Object.values(core.Resources)
+      .filter((resource) => resource.Type === 'AWS::SQS::Queue')
+      .map((resource) => resource.Properties.QueueName);
+    expect(queues).toContain('tq-send_email-activemq');
+    expect(queues).toContain('tq-send_email-activemq-dlq');
+    const bridge = withBridge.getStackByName('TqActivemqBridge').template as Template;
+    expect(JSON.stringify(bridge)).toContain('stomp+ssl://b-1.mq.eu-west-1.amazonaws.com:61614');
+    // Without it, neither.
+    expect(assembly.stacks.map((stack) => stack.stackName)).not.toContain('TqActivemqBridge');
+  });
+
   it('matches the committed templates (review changes to them)', async () => {
     const { assembly: plain } = synth();
     for (const stack of plain.stacks) {
