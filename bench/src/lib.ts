@@ -197,3 +197,26 @@ export async function runInChild(scenario: string, contender: string, config: un
   if (code !== 0 || !line) throw new Error(`${scenario}/${contender} failed (exit ${code}):\n${output.slice(-2000)}`);
   return JSON.parse(line.slice('RESULT '.length)) as Measurement;
 }
+
+/**
+ * Starts `worker` and resolves with the tasks/s from `started` until it has handled `count`
+ * messages; stops it after the clock stops.
+ */
+export async function drainWithWorker(
+  worker: { start(): Promise<void>; stop(): Promise<void>; on(event: 'succeeded', listener: () => void): unknown },
+  count: number,
+  started: number,
+): Promise<number> {
+  let done = 0;
+  const all = new Promise<void>((resolve) =>
+    worker.on('succeeded', () => {
+      done += 1;
+      if (done === count) resolve();
+    }),
+  );
+  await worker.start();
+  await all;
+  const seconds = (performance.now() - started) / 1000;
+  await worker.stop();
+  return count / seconds;
+}

@@ -9,7 +9,7 @@ import { type ActiveMq, startActiveMq } from '@tq/testing';
 import { createWorker } from '@tq/worker';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { createQueues, deleteQueues, preload, remaining, type Scenario } from '../lib.js';
+import { createQueues, deleteQueues, drainWithWorker, preload, remaining, type Scenario } from '../lib.js';
 
 interface Config {
   clientConfig: AwsClientConfig;
@@ -136,19 +136,9 @@ export const activemq: Scenario<Config> = {
             metrics: createBridgeMetrics(new Registry(), broker),
             worker: runtime,
           });
-    let done = 0;
-    const all = new Promise<void>((resolve) =>
-      worker.on('succeeded', () => {
-        done += 1;
-        if (done === config.bodies.length) resolve();
-      }),
-    );
-    await worker.start();
-    await all;
-    const seconds = (performance.now() - started) / 1000;
-    await worker.stop();
+    const value = await drainWithWorker(worker, config.bodies.length, started);
     await broker.close();
-    return { value: config.bodies.length / seconds };
+    return { value };
   },
   async verify(context, config) {
     const broker = brokers.get(config.stompUrl);

@@ -7,7 +7,7 @@ import type { AwsClientConfig } from '@tq/testing';
 import { createWorker } from '@tq/worker';
 import { pino } from 'pino';
 import { Pool } from 'undici';
-import { createQueues, deleteQueues, preload, remaining, type Scenario } from '../lib.js';
+import { createQueues, deleteQueues, drainWithWorker, preload, remaining, type Scenario } from '../lib.js';
 
 /** The same worker with the endpoint's wait as an in-process handler: the queue side's own ceiling. */
 const RUNTIME_ONLY = 'tq worker, same wait in-process';
@@ -92,18 +92,8 @@ function relayScenario(name: string, title: string, answerMs: number, concurrenc
                 concurrency: config.concurrency,
                 worker: common,
               });
-        let done = 0;
-        const all = new Promise<void>((resolve) =>
-          worker.on('succeeded', () => {
-            done += 1;
-            if (done === config.bodies.length) resolve();
-          }),
-        );
-        await worker.start();
-        await all;
-        const seconds = (performance.now() - started) / 1000;
-        await worker.stop();
-        return { value: config.bodies.length / seconds };
+        const value = await drainWithWorker(worker, config.bodies.length, started);
+        return { value };
       }
       const target = new URL(config.url);
       const pool = new Pool(target.origin, { connections: config.concurrency });

@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { addWorkerContainer } from './container.js';
+import { addWorkerContainer, grantConsume } from './container.js';
 import type { TqTopology } from './topology.js';
 
 /** The consumer name of the ActiveMQ bridge's copy queues. */
@@ -63,17 +63,7 @@ export class TqActiveMqBridgeService extends Construct {
     });
     const role = this.taskDefinition.taskRole;
     for (const copy of copies) {
-      topology
-        .queueNamed(copy.name)
-        .grant(
-          role,
-          'sqs:ReceiveMessage',
-          'sqs:DeleteMessage',
-          'sqs:ChangeMessageVisibility',
-          'sqs:GetQueueAttributes',
-          'sqs:GetQueueUrl',
-        );
-      topology.queueNamed(copy.deadLetterQueue as string).grant(role, 'sqs:SendMessage', 'sqs:GetQueueUrl');
+      grantConsume(role, topology.queueNamed(copy.name), topology.queueNamed(copy.deadLetterQueue as string));
     }
     // Tasks from ActiveMQ go into tq through the topic.
     if (mode !== 'forward') topology.topic.grantPublish(role);

@@ -1,7 +1,25 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+
+/**
+ * What a tq worker does with its queue and nothing more: receive, delete and change visibility on
+ * `queue`; send dead letters (with their reason) to `deadLetterQueue`.
+ */
+export function grantConsume(role: iam.IGrantable, queue: sqs.IQueue, deadLetterQueue: sqs.IQueue): void {
+  queue.grant(
+    role,
+    'sqs:ReceiveMessage',
+    'sqs:DeleteMessage',
+    'sqs:ChangeMessageVisibility',
+    'sqs:GetQueueAttributes',
+    'sqs:GetQueueUrl',
+  );
+  deadLetterQueue.grant(role, 'sqs:SendMessage', 'sqs:GetQueueUrl');
+}
 
 /** What every tq app's container gets. */
 export interface WorkerContainerOptions {

@@ -6,7 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { addWorkerContainer } from './container.js';
+import { addWorkerContainer, grantConsume } from './container.js';
 import type { TqTopology } from './topology.js';
 
 /** How a worker service scales on its backlog. */
@@ -117,7 +117,7 @@ export class TqWorkerService extends Construct {
       memoryLimitMiB: props.memoryLimitMiB ?? 1024,
     });
     const role = this.taskDefinition.taskRole;
-    this.#grantQueues(role);
+    grantConsume(role, this.queue, this.deadLetterQueue);
     const s3Allow = this.#grantS3(role, props);
     if (props.sends && props.sends.length > 0) topology.grantSend(role, props.sends);
     // Each task's steps go to the status table (writes only: reading is for tq status and producers).
@@ -154,19 +154,6 @@ export class TqWorkerService extends Construct {
       concurrency,
     });
     this.#scale(props.cluster, scaling, scaleToZero);
-  }
-
-  /** Receive, delete and change visibility on its own queue; send to its own DLQ; nothing else. */
-  #grantQueues(role: iam.IRole): void {
-    this.queue.grant(
-      role,
-      'sqs:ReceiveMessage',
-      'sqs:DeleteMessage',
-      'sqs:ChangeMessageVisibility',
-      'sqs:GetQueueAttributes',
-      'sqs:GetQueueUrl',
-    );
-    this.deadLetterQueue.grant(role, 'sqs:SendMessage', 'sqs:GetQueueUrl');
   }
 
   /** The allow-list, and object reads (and writes) on exactly its locations plus the claim checks. */
