@@ -2,7 +2,13 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -171,6 +177,8 @@ describe('local endpoint with a data folder', () => {
     const first = await startLocalEndpoint({ dataDir: dir });
     const before = new DynamoDBClient(first.clientConfig);
     await before.send(new CreateTableCommand(table));
+    // As on DynamoDB, a new table takes writes once ACTIVE (dynalite flips it asynchronously).
+    await waitUntilTableExists({ client: before, maxWaitTime: 120, minDelay: 1 }, { TableName: 'kept-table' });
     await before.send(new PutItemCommand({ TableName: 'kept-table', Item: { id: { S: 'a' }, n: { N: '7' } } }));
     before.destroy();
     await first.stop();
