@@ -254,7 +254,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       } else if (local) {
         log('tq: state in memory only: it ends with this process');
       }
-      log(`tq: provisioned topic ${env.prefix}-tasks and a queue + DLQ per task (${changes.length} change(s))`);
+      const copies = env.activemq ? ", plus the ActiveMQ bridge's copy queues" : '';
+      log(
+        `tq: provisioned topic ${env.prefix}-tasks and a queue + DLQ per task${copies} (${changes.length} change(s))`,
+      );
       if (statusOn) {
         // An external endpoint may not serve DynamoDB: the system runs without task status then.
         try {
