@@ -5,6 +5,8 @@ import { createEmailWorker } from './worker.js';
 
 await runWorkerApp({
   name: 'email-worker',
+  // A duplicate delivery must not send a second mail: effects are claimed in the idempotency table.
+  idempotency: true,
   defaults: { concurrency: 10, visibilityTimeoutSeconds: 60 },
   create: ({ s3, worker }) => {
     const config = readEmailConfig();

@@ -6,6 +6,8 @@ import { createReportWorker } from './worker.js';
 
 await runWorkerApp({
   name: 'report-worker',
+  // A duplicate delivery answers from the idempotency record: no second render, no second chained mail.
+  idempotency: true,
   defaults: { concurrency: 2, visibilityTimeoutSeconds: 120, handlerTimeoutMs: 10 * 60_000 },
   create: ({ s3, worker, onStopped }) => {
     // The chained send_email shows up by id (`sent`) before the email worker takes it.

@@ -1,3 +1,4 @@
+import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -10,6 +11,7 @@ import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/clie
 import { createTask, encodeMessageBody, type TaskPayloads } from '@tq/contracts';
 import { createEmailWorker } from '@tq/email-worker';
 import { createProducer, type Producer } from '@tq/producer-sdk';
+import { createIdempotencyStore, ensureIdempotencyTable, type IdempotencyStore } from '@tq/status';
 import { type LocalEndpoint, type SmtpSink, startLocalEndpoint, startSmtpSink, uniqueName } from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import type { Worker, WorkerEvents } from '@tq/worker';
@@ -87,6 +89,8 @@ describe('report worker: PDFs read back', () => {
   const bucket = `${prefix.toLowerCase()}-artifacts`.slice(0, 63);
   let succeeded: ReturnType<typeof events<'succeeded'>>;
   let deadLettered: ReturnType<typeof events<'dead-lettered'>>;
+  let mailed: ReturnType<typeof events<'succeeded'>>;
+  let idempotency: IdempotencyStore;
 
   beforeAll(async () => {
     endpoint = await startLocalEndpoint();
@@ -98,7 +102,18 @@ describe('report worker: PDFs read back', () => {
     queueUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: `${prefix}-generate_report` }))).QueueUrl as string;
     smtp = await startSmtpSink();
     producer = createProducer({ sqs, s3, sns: new SNSClient(endpoint.clientConfig), prefix });
-    const common = { sqs, prefix, logger: pino({ level: 'silent' }), handleSignals: false, waitTimeSeconds: 1 };
+    // As the apps run: both guard their effects with idempotency records.
+    idempotency = createIdempotencyStore({ endpoint: endpoint.endpoint, prefix });
+    await ensureIdempotencyTable(idempotency.dynamodb, idempotency.tableName);
+    const common = {
+      sqs,
+      prefix,
+      logger: pino({ level: 'silent' }),
+      handleSignals: false,
+      waitTimeSeconds: 1,
+      // A short lease: a duplicate that arrives while the first delivery runs comes back within 5 s.
+      idempotency: { store: idempotency, leaseSeconds: 5 },
+    };
     reportWorker = createReportWorker({
       s3,
       producer,
@@ -115,11 +130,13 @@ describe('report worker: PDFs read back', () => {
     });
     succeeded = events(reportWorker, 'succeeded');
     deadLettered = events(reportWorker, 'dead-lettered');
+    mailed = events(emailWorker, 'succeeded');
     await Promise.all([reportWorker.start(), emailWorker.start()]);
   });
   afterAll(async () => {
     await Promise.all([reportWorker?.stop(), emailWorker?.stop()]);
     await producer?.close();
+    idempotency?.close();
     await smtp?.stop();
     sqs?.destroy();
     s3?.destroy();
@@ -207,6 +224,48 @@ describe('report worker: PDFs read back', () => {
     expect(mail?.parsed.messageId).toBe(`<${result?.emailTaskId}@acme.example>`);
     expect(mail?.envelope.to).toEqual(['cfo@example.com']);
     expect(id).not.toBe(result?.emailTaskId);
+  });
+
+  it('a report delivered twice renders once; re-run after a crash, its chained mail is still sent once', async () => {
+    const task = createTask('generate_report', {
+      ...baseReport(bucket, 'reports/once.pdf'),
+      rows: ROWS.slice(0, 50),
+      email: { to: ['ceo@example.com'], subject: 'Once only' },
+    });
+    const send = () => sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: encodeMessageBody(task) }));
+    const settled = async (count: number) => {
+      for (;;) {
+        const items = succeeded.items.filter((item) => item.id === task.id);
+        if (items.length >= count) return items;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    await send();
+    await send();
+    const [first, second] = await settled(2);
+    expect(second).toMatchObject({ duplicate: true, result: first?.result as object });
+    const emailTaskId = (first?.result as ReportResult | undefined)?.emailTaskId as string;
+    await smtp.waitFor(1, { where: (mail) => mail.parsed.subject === 'Once only' });
+
+    // A crash after the chained send, before the report's record was written: the report runs again
+    // and sends its mail task again (same derived id and idempotency key); the email worker's
+    // record answers it.
+    await idempotency.dynamodb.send(
+      new DeleteItemCommand({ TableName: idempotency.tableName, Key: { key: { S: `generate_report#${task.id}` } } }),
+    );
+    await send();
+    const third = (await settled(3))[2];
+    expect(third?.duplicate).toBeUndefined();
+    expect((third?.result as ReportResult | undefined)?.emailTaskId).toBe(emailTaskId);
+    for (;;) {
+      const deliveries = mailed.items.filter((item) => item.id === emailTaskId);
+      if (deliveries.length >= 2) {
+        expect(deliveries.map((item) => item.duplicate ?? false)).toEqual([false, true]);
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(smtp.messages.filter((mail) => mail.parsed.subject === 'Once only')).toHaveLength(1);
   });
 
   it('dead-letters bad input with the reason: missing source, malformed CSV, missing column, non-numeric data', async () => {

@@ -1,5 +1,13 @@
 import { CLAIM_CHECK_PREFIX, copyQueueName } from '@tq/contracts';
-import { BY_TASK_INDEX, STATUS_TTL_ATTRIBUTE, statusTableDefinition, statusTableName } from '@tq/status';
+import {
+  BY_TASK_INDEX,
+  IDEMPOTENCY_TTL_ATTRIBUTE,
+  idempotencyTableDefinition,
+  idempotencyTableName,
+  STATUS_TTL_ATTRIBUTE,
+  statusTableDefinition,
+  statusTableName,
+} from '@tq/status';
 import { type DesiredTopology, defineTopology, type QueueSpec, type TopologyOptions } from '@tq/topology';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -43,6 +51,12 @@ export interface TqTopologyProps {
    * point-in-time recovery. Default true; workers then record status (`TQ_STATUS=on`).
    */
   statusTable?: boolean;
+  /**
+   * The idempotency table (`@tq/status`'s `idempotencyTableDefinition`: key `key`, on-demand, TTL
+   * on `expiresAt`, point-in-time recovery): the records of the workers' idempotency guard (the
+   * email and report workers use it by default). Default true.
+   */
+  idempotencyTable?: boolean;
 }
 
 /** `DesiredTopology` or `TopologyOptions`: the former has a computed `queues` array. */
@@ -74,6 +88,8 @@ export class TqTopology extends Construct {
   readonly queues: ReadonlyMap<string, sqs.Queue>;
   /** The task status table (undefined with `statusTable: false`). */
   readonly statusTable: dynamodb.Table | undefined;
+  /** The idempotency table (undefined with `idempotencyTable: false`). */
+  readonly idempotencyTable: dynamodb.Table | undefined;
 
   constructor(scope: Construct, id: string, props: TqTopologyProps = {}) {
     super(scope, id);
@@ -162,6 +178,18 @@ export class TqTopology extends Construct {
       }
     }
 
+    if (props.idempotencyTable !== false) {
+      const definition = idempotencyTableDefinition(idempotencyTableName(this.desired.prefix));
+      this.idempotencyTable = new dynamodb.Table(this, 'IdempotencyTable', {
+        tableName: definition.TableName,
+        partitionKey: { name: definition.KeySchema[0]?.AttributeName as string, type: dynamodb.AttributeType.STRING },
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        timeToLiveAttribute: IDEMPOTENCY_TTL_ATTRIBUTE,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        removalPolicy,
+      });
+    }
+
     if (this.desired.bucket) {
       const logs =
         props.accessLogs === false
@@ -231,13 +259,17 @@ export class TqTopology extends Construct {
 
   /**
    * The environment a tq component needs to find this system without listing anything:
-   * `TQ_PREFIX`, `TQ_BUCKET`, `TQ_TOPIC_ARN`, `AWS_REGION`, and `TQ_STATUS`/`TQ_STATUS_TABLE`.
+   * `TQ_PREFIX`, `TQ_BUCKET`, `TQ_TOPIC_ARN`, `AWS_REGION`, `TQ_STATUS`/`TQ_STATUS_TABLE` and
+   * `TQ_IDEMPOTENCY_TABLE` (or `TQ_IDEMPOTENCY=off` without the table).
    */
   environment(): Record<string, string> {
     return {
       TQ_PREFIX: this.prefix,
       ...(this.desired.bucket ? { TQ_BUCKET: this.desired.bucket } : {}),
       ...(this.statusTable ? { TQ_STATUS: 'on', TQ_STATUS_TABLE: statusTableName(this.prefix) } : { TQ_STATUS: 'off' }),
+      ...(this.idempotencyTable
+        ? { TQ_IDEMPOTENCY_TABLE: idempotencyTableName(this.prefix) }
+        : { TQ_IDEMPOTENCY: 'off' }),
       TQ_TOPIC_ARN: this.topic.topicArn,
       AWS_REGION: Stack.of(this).region,
     };
@@ -257,6 +289,20 @@ export class TqTopology extends Construct {
       grantee,
       actions: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
       resourceArns: [this.statusTable.tableArn],
+    });
+  }
+
+  /**
+   * Lets `grantee` keep idempotency records (the worker's `idempotency` guard): conditional
+   * `PutItem` (claim), `UpdateItem` (renew, complete), `DeleteItem` (release) and `GetItem` (why a
+   * claim failed) on the idempotency table only.
+   */
+  grantIdempotency(grantee: iam.IGrantable): void {
+    if (!this.idempotencyTable) return;
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem'],
+      resourceArns: [this.idempotencyTable.tableArn],
     });
   }
 

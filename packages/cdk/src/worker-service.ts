@@ -45,6 +45,12 @@ export interface TqWorkerServiceProps {
   writesS3?: boolean;
   /** Task types this worker sends (the report worker sends `send_email`): `sns:Publish` on the topic. */
   sends?: readonly string[];
+  /**
+   * Whether the worker guards its effects with idempotency records (`TQ_IDEMPOTENCY`), and so
+   * may use the idempotency table. Default: as the app does (on for `send_email` and
+   * `generate_report`, whose effects are mails; off for the others, whose outputs overwrite).
+   */
+  idempotency?: boolean;
   /** Messages at once per task (`TQ_CONCURRENCY`). Default 10. */
   concurrency?: number;
   /** The worker's shutdown grace (`TQ_SHUTDOWN_GRACE_MS`), seconds. Default 25; ECS's stop timeout is this plus 15 s (at most 120). */
@@ -55,6 +61,9 @@ export interface TqWorkerServiceProps {
   /** Days the logs are kept. Default one month. */
   logRetention?: logs.RetentionDays;
 }
+
+/** The tasks whose apps guard their effects by default (`runWorkerApp`'s `idempotency`). */
+const GUARDED_BY_DEFAULT = new Set(['send_email', 'generate_report']);
 
 /** How long a message of each built-in task takes, for the default scaling target (seconds). */
 const SECONDS_PER_MESSAGE: Record<string, number> = {
@@ -122,6 +131,8 @@ export class TqWorkerService extends Construct {
     if (props.sends && props.sends.length > 0) topology.grantSend(role, props.sends);
     // Each task's steps go to the status table (writes only: reading is for tq status and producers).
     topology.grantStatusWrite(role);
+    const guarded = (props.idempotency ?? GUARDED_BY_DEFAULT.has(task)) && topology.idempotencyTable !== undefined;
+    if (guarded) topology.grantIdempotency(role);
 
     addWorkerContainer(this, this.taskDefinition, {
       image: props.image,
@@ -131,6 +142,7 @@ export class TqWorkerService extends Construct {
         ...(fifo ? { TQ_FIFO_TASKS: task } : {}),
         ...(s3Allow.length > 0 ? { TQ_S3_ALLOW: s3Allow.join(',') } : {}),
         TQ_CONCURRENCY: String(concurrency),
+        TQ_IDEMPOTENCY: guarded ? 'on' : 'off',
         ...props.environment,
       },
       ...(props.secrets ? { secrets: props.secrets } : {}),

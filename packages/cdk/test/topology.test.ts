@@ -1,7 +1,12 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetSubscriptionAttributesCommand, ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { STATUS_TTL_ATTRIBUTE, statusTableDefinition } from '@tq/status';
+import {
+  IDEMPOTENCY_TTL_ATTRIBUTE,
+  idempotencyTableDefinition,
+  STATUS_TTL_ATTRIBUTE,
+  statusTableDefinition,
+} from '@tq/status';
 import { startLocalEndpoint, uniqueName } from '@tq/testing';
 import { createProvisioner, type DesiredTopology, defineTopology } from '@tq/topology';
 import { App, Stack, Validations } from 'aws-cdk-lib';
@@ -207,8 +212,40 @@ describe('TqTopology status table', () => {
       TimeToLiveSpecification: { AttributeName: STATUS_TTL_ATTRIBUTE, Enabled: true },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
     });
-    const none = synth((stack) => new TqTopology(stack, 'Tq', { statusTable: false })).template;
+    const none = synth(
+      (stack) => new TqTopology(stack, 'Tq', { statusTable: false, idempotencyTable: false }),
+    ).template;
     none.resourceCountIs('AWS::DynamoDB::Table', 0);
+  });
+
+  it('has the idempotency table idempotencyTableDefinition describes; grants conditional writes on it only', () => {
+    const { template, stack } = synth((stack) => {
+      const tq = new TqTopology(stack, 'Tq', { topology: { prefix: 'shop' } });
+      const role = new iam.Role(stack, 'Guard', { assumedBy: new iam.AccountRootPrincipal() });
+      tq.grantIdempotency(role);
+    });
+    const definition = idempotencyTableDefinition('shop-idempotency');
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: definition.TableName,
+      BillingMode: definition.BillingMode,
+      KeySchema: definition.KeySchema,
+      AttributeDefinitions: definition.AttributeDefinitions,
+      TimeToLiveSpecification: { AttributeName: IDEMPOTENCY_TTL_ATTRIBUTE, Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Guard') }],
+      PolicyDocument: {
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem'],
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^TqIdempotencyTable'), 'Arn'] },
+          },
+        ],
+      },
+    });
+    expect(stack).toBeDefined();
   });
 
   it('grants reads on the table and its by-task index, writes on the table only', () => {

@@ -68,6 +68,15 @@ describe('TqWorkerService', () => {
   );
   const roleOf = (service: TqWorkerService) =>
     stack.resolve(stack.getLogicalId(service.taskDefinition.taskRole.node.defaultChild as ecs.CfnTaskDefinition));
+  const containerOf = (service: TqWorkerService) => {
+    const id = stack.resolve(stack.getLogicalId(service.taskDefinition.node.defaultChild as ecs.CfnTaskDefinition));
+    const definition = template.toJSON().Resources[id] as Resource;
+    const [container] = definition.Properties.ContainerDefinitions as Record<string, unknown>[];
+    const environment = Object.fromEntries(
+      ((container?.Environment ?? []) as { Name: string; Value: unknown }[]).map((entry) => [entry.Name, entry.Value]),
+    );
+    return { container: container ?? {}, environment };
+  };
   /** What a role's statements reach: queue names, the topic, S3 ARNs (as JSON text). */
   const reach = (service: TqWorkerService) =>
     statementsOf(template, roleOf(service)).map(({ actions, resources }) => ({
@@ -112,14 +121,24 @@ describe('TqWorkerService', () => {
     }
   });
 
-  it('lets each worker write task status to the status table, and nothing else in DynamoDB', () => {
-    for (const service of Object.values(services)) {
+  it('lets each worker write task status; the email and report workers also keep idempotency records; nothing else in DynamoDB', () => {
+    for (const [name, service] of Object.entries(services)) {
       const dynamo = reach(service).filter((statement) => statement.actions.some((a) => a.startsWith('dynamodb:')));
-      expect(dynamo).toHaveLength(1);
-      expect(dynamo[0]?.actions).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:PutItem']);
-      expect(dynamo[0]?.resources).toEqual([
-        expect.stringMatching(/^\{"Fn::GetAtt":\["TqStatusTable[0-9A-F]+","Arn"\]\}$/),
-      ]);
+      const guarded = name === 'email' || name === 'report';
+      expect(dynamo, name).toHaveLength(guarded ? 2 : 1);
+      expect(dynamo).toContainEqual({
+        actions: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
+        resources: [expect.stringMatching(/^\{"Fn::GetAtt":\["TqStatusTable[0-9A-F]+","Arn"\]\}$/)],
+      });
+      if (guarded) {
+        expect(dynamo).toContainEqual({
+          actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+          resources: [expect.stringMatching(/^\{"Fn::GetAtt":\["TqIdempotencyTable[0-9A-F]+","Arn"\]\}$/)],
+        });
+      }
+      const { environment } = containerOf(service);
+      expect(environment.TQ_IDEMPOTENCY, name).toBe(guarded ? 'on' : 'off');
+      expect(environment.TQ_IDEMPOTENCY_TABLE).toBe('tq-idempotency');
     }
   });
 
@@ -150,18 +169,6 @@ describe('TqWorkerService', () => {
   });
 
   it('runs the app with its environment, secrets, health check and a stop timeout above the shutdown grace', () => {
-    const containerOf = (service: TqWorkerService) => {
-      const id = stack.resolve(stack.getLogicalId(service.taskDefinition.node.defaultChild as ecs.CfnTaskDefinition));
-      const definition = template.toJSON().Resources[id] as Resource;
-      const [container] = definition.Properties.ContainerDefinitions as Record<string, unknown>[];
-      const environment = Object.fromEntries(
-        ((container?.Environment ?? []) as { Name: string; Value: unknown }[]).map((entry) => [
-          entry.Name,
-          entry.Value,
-        ]),
-      );
-      return { container: container ?? {}, environment };
-    };
     const image = containerOf(services.image);
     expect(image.environment).toMatchObject({
       TQ_PREFIX: 'tq',

@@ -16,7 +16,7 @@ import {
   startLocalEndpoint,
   startSmtpSink,
 } from '@tq/testing';
-import { provisionStatusTable } from './commands/provision.js';
+import { idempotencyTable, provisionStateTables } from './commands/provision.js';
 import { createContext } from './context.js';
 import { UsageError } from './errors.js';
 
@@ -243,6 +243,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const env = { ...base, endpoint: base.endpoint ?? (local?.endpoint as string) };
     const context = createContext({ endpoint: env.endpoint });
     let statusOn = statusEnabled(true);
+    let stateTables = true;
     try {
       const changes = await context.provisioner().apply();
       log(`tq: endpoint ${env.endpoint}${local ? ' (embedded)' : ''}, prefix ${env.prefix}, bucket ${env.bucket}`);
@@ -258,15 +259,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       log(
         `tq: provisioned topic ${env.prefix}-tasks and a queue + DLQ per task${copies} (${changes.length} change(s))`,
       );
-      if (statusOn) {
-        // An external endpoint may not serve DynamoDB: the system runs without task status then.
-        try {
-          await provisionStatusTable(context, false);
-          log(`tq: task status in table ${context.status().tableName} (\`tq status <id>\`, \`tq results\`)`);
-        } catch (error) {
-          statusOn = false;
-          log(`tq: task status off: the status table could not be created (${(error as Error).message})`);
-        }
+      // An external endpoint may not serve DynamoDB: the system then runs without task status and
+      // without idempotency records (the email worker's guard is off, delivery is at least once).
+      try {
+        await provisionStateTables(context, false);
+        log(
+          `tq: ${statusOn ? `task status in table ${context.status().tableName} (\`tq status <id>\`, \`tq results\`), ` : ''}idempotency records in ${idempotencyTable(context)}`,
+        );
+      } catch (error) {
+        statusOn = false;
+        stateTables = false;
+        log(
+          `tq: task status and idempotency records off: their tables could not be created (${(error as Error).message})`,
+        );
       }
     } finally {
       context.close();
@@ -359,6 +364,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           TQ_HTTP_PORT: process.env.TQ_HTTP_PORT ?? '0',
           TQ_HTTP_HOST: options.host,
           TQ_STATUS: statusOn ? 'on' : 'off',
+          ...(stateTables ? {} : { TQ_IDEMPOTENCY: 'off' }),
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
           ...app.env,
         },

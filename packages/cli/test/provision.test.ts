@@ -24,13 +24,14 @@ describe('tq provision', () => {
     expect(dry.output).toContain(`+ create queue ${prefix}-send_email-dlq`);
     expect(dry.output).toContain(`+ create subscription ${prefix}-tasks -> ${prefix}-generate_report`);
     expect(dry.output).toContain(`+ create table ${prefix}-task-status`);
+    expect(dry.output).toContain(`+ create table ${prefix}-idempotency`);
     expect(dry.output).toContain('change(s) planned');
     const sqs = new SQSClient(endpoint.clientConfig);
     expect((await sqs.send(new ListQueuesCommand({ QueueNamePrefix: prefix }))).QueueUrls ?? []).toEqual([]);
 
     const applied = await runTq(['provision'], env(prefix));
     expect(applied.code).toBe(0);
-    expect(applied.output).toContain('15 change(s) applied');
+    expect(applied.output).toContain('16 change(s) applied');
     expect((await sqs.send(new ListQueuesCommand({ QueueNamePrefix: prefix }))).QueueUrls).toHaveLength(8);
 
     const again = await runTq(['provision'], env(prefix));

@@ -9,8 +9,26 @@
  * ```
  */
 export { fromAttribute, fromItem, toAttribute } from './attributes.js';
+export {
+  type Claim,
+  type ClaimOutcome,
+  createIdempotencyStore,
+  ensureIdempotencyTable,
+  IDEMPOTENCY_TTL_ATTRIBUTE,
+  IdempotencyStore,
+  type IdempotencyStoreOptions,
+  idempotencyTableDefinition,
+  idempotencyTableName,
+  payloadHash,
+} from './idempotency.js';
 export { StatusNotTrackedError, StatusReader, toTaskStatus } from './reader.js';
-export { createStatusStore, type StatusStore, type StatusStoreOptions, statusEnabled } from './store.js';
+export {
+  createStatusStore,
+  idempotencyEnabled,
+  type StatusStore,
+  type StatusStoreOptions,
+  statusEnabled,
+} from './store.js';
 export { BY_TASK_INDEX, ensureStatusTable, STATUS_TTL_ATTRIBUTE, statusTableDefinition } from './table.js';
 export {
   DEFAULT_TTL_SECONDS,

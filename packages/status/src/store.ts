@@ -27,16 +27,29 @@ export interface StatusStore {
   close(): Promise<void>;
 }
 
+/** Reads an on/off switch (`on`, `true`, `1`, `yes` / `off`, `false`, `0`, `no`); unset: `fallback`. */
+function readSwitch(name: string, fallback: boolean, env: Readonly<Record<string, string | undefined>>): boolean {
+  const value = env[name]?.trim().toLowerCase();
+  if (value === undefined || value === '') return fallback;
+  if (['on', 'true', '1', 'yes'].includes(value)) return true;
+  if (['off', 'false', '0', 'no'].includes(value)) return false;
+  throw new Error(`${name} is "${env[name]}", must be on or off`);
+}
+
 /** Whether `TQ_STATUS` turns recording on (`on`, `true`, `1`) or off (`off`, `false`, `0`); else `fallback`. */
 export function statusEnabled(
   fallback: boolean,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): boolean {
-  const value = env.TQ_STATUS?.trim().toLowerCase();
-  if (value === undefined || value === '') return fallback;
-  if (['on', 'true', '1', 'yes'].includes(value)) return true;
-  if (['off', 'false', '0', 'no'].includes(value)) return false;
-  throw new Error(`TQ_STATUS is "${env.TQ_STATUS}", must be on or off`);
+  return readSwitch('TQ_STATUS', fallback, env);
+}
+
+/** Whether `TQ_IDEMPOTENCY` turns the idempotency guard on or off; else `fallback` (the app's default). */
+export function idempotencyEnabled(
+  fallback: boolean,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): boolean {
+  return readSwitch('TQ_IDEMPOTENCY', fallback, env);
 }
 
 /** Builds the status store from options and the environment. Makes no call until used. */

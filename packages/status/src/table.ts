@@ -49,7 +49,17 @@ export function statusTableDefinition(tableName: string) {
  * with what it did. Endpoints without `UpdateTimeToLive` (the local one) keep items until deleted:
  * readers skip expired items either way.
  */
-export async function ensureStatusTable(dynamodb: DynamoDBClient, tableName: string): Promise<'created' | 'exists'> {
+export function ensureStatusTable(dynamodb: DynamoDBClient, tableName: string): Promise<'created' | 'exists'> {
+  return ensureTable(dynamodb, statusTableDefinition(tableName), STATUS_TTL_ATTRIBUTE);
+}
+
+/** Creates a table from its definition when it does not exist, then turns on TTL on `ttlAttribute`. */
+export async function ensureTable(
+  dynamodb: DynamoDBClient,
+  definition: ConstructorParameters<typeof CreateTableCommand>[0] & { TableName: string },
+  ttlAttribute: string,
+): Promise<'created' | 'exists'> {
+  const tableName = definition.TableName;
   try {
     await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
     return 'exists';
@@ -57,7 +67,7 @@ export async function ensureStatusTable(dynamodb: DynamoDBClient, tableName: str
     if (classifyAwsError(error) !== 'not-found') throw error;
   }
   try {
-    await dynamodb.send(new CreateTableCommand(statusTableDefinition(tableName)));
+    await dynamodb.send(new CreateTableCommand(definition));
   } catch (error) {
     // Another process created it between the two calls.
     if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
@@ -68,7 +78,7 @@ export async function ensureStatusTable(dynamodb: DynamoDBClient, tableName: str
     await dynamodb.send(
       new UpdateTimeToLiveCommand({
         TableName: tableName,
-        TimeToLiveSpecification: { AttributeName: STATUS_TTL_ATTRIBUTE, Enabled: true },
+        TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true },
       }),
     );
   } catch (error) {

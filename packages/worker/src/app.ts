@@ -1,6 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { awsClientSettings, readEnvironment, type TaskName, type TqEnvironment } from '@tq/contracts';
-import { statusEnabled } from '@tq/status';
+import { idempotencyEnabled, statusEnabled } from '@tq/status';
 import { type Logger, pino } from 'pino';
 import { readWorkerEnvironment, type WorkerEnvironment } from './env.js';
 import type { Worker, WorkerOptions } from './types.js';
@@ -19,13 +19,19 @@ export interface WorkerAppContext {
 
 /**
  * The `main` of a worker app: reads and checks the environment (`TQ_*`, `AWS_REGION`, the
- * app's own through `create`), builds the worker (recording task status unless `TQ_STATUS=off`), starts it (it stops on SIGTERM/SIGINT) and
+ * app's own through `create`), builds the worker (recording task status unless `TQ_STATUS=off`; guarding effects when the app
+ * asks for it, unless `TQ_IDEMPOTENCY=off`), starts it (it stops on SIGTERM/SIGINT) and
  * closes what was registered once it stopped. A configuration error is logged as one fatal
  * line and the process exits 1.
  */
 export async function runWorkerApp<TTask extends TaskName>(options: {
   name: string;
   defaults: Partial<Omit<WorkerEnvironment, 'http'>> & { httpPort?: number };
+  /**
+   * Whether the app guards its handler's effect with the idempotency guard (`idempotency` of
+   * `createWorker`) unless `TQ_IDEMPOTENCY` says otherwise. Default false.
+   */
+  idempotency?: boolean;
   create(context: WorkerAppContext): Worker<TTask>;
 }): Promise<void> {
   const logger = pino({ name: options.name, level: process.env.LOG_LEVEL ?? 'info' });
@@ -49,6 +55,7 @@ export async function runWorkerApp<TTask extends TaskName>(options: {
         logger,
         // Apps record task status unless TQ_STATUS=off (the library's default is off).
         status: statusEnabled(true),
+        idempotency: idempotencyEnabled(options.idempotency ?? false),
       },
       onStopped: (close) => closers.push(close),
     });

@@ -32,6 +32,7 @@ export {
   WorkerError,
   type WorkerErrorCode,
 } from './errors.js';
+export type { GuardedEnvelope, IdempotencyOptions } from './guard.js';
 export { type Limit, WORKER_LIMITS } from './limits.js';
 export {
   createWorkerMetrics,

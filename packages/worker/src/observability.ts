@@ -24,6 +24,15 @@ export interface WorkerMetrics {
   receiveErrors: Counter<'task'>;
   /** `tq_status_write_failures_total`: status updates that could not be written (the task's status is unknown). */
   statusWriteFailures: Counter<'task'>;
+  /**
+   * `tq_idempotency_total{outcome}`: what the idempotency guard found before a handler ran:
+   * `claimed` (ran), `duplicate` (done before: acknowledged with the stored result), `busy`
+   * (another worker's lease), `reused` (key of a different payload), `unguarded` (store down,
+   * ran anyway) or `unavailable` (store down, retried).
+   */
+  idempotency: Counter<'task' | 'outcome'>;
+  /** `tq_idempotency_store_errors_total`: failed calls to the idempotency store. */
+  idempotencyStoreErrors: Counter<'task'>;
 }
 
 /** Work to do before a metric is read (a scrape, `get()`), by metric. */
@@ -96,6 +105,13 @@ export function createWorkerMetrics(registry: Registry = new Registry()): Worker
       'Task status updates that could not be written to the status table',
       ['task'],
     ),
+    idempotency: counter('tq_idempotency_total', 'What the idempotency guard found before a handler ran, by outcome', [
+      'task',
+      'outcome',
+    ]),
+    idempotencyStoreErrors: counter('tq_idempotency_store_errors_total', 'Calls to the idempotency store that failed', [
+      'task',
+    ]),
   };
 }
 

@@ -57,11 +57,19 @@ export class Settlement {
    * Deletes a message whose handler succeeded (in the next batch: no promise per delete). Returns
    * a promise only when a heartbeat call must land first.
    */
-  succeeded(held: Held, id: string, result: unknown, durationMs: number, log: MessageLog): Promise<void> | undefined {
-    this.#metrics.succeeded(durationMs / 1000);
+  succeeded(
+    held: Held,
+    id: string,
+    result: unknown,
+    durationMs: number,
+    log: MessageLog,
+    duplicate = false,
+  ): Promise<void> | undefined {
+    if (!duplicate) this.#metrics.succeeded(durationMs / 1000);
     const heartbeat = leaveHeartbeat(held);
-    if (heartbeat !== undefined) return heartbeat.then(() => this.#delete(held, id, result, durationMs, log));
-    this.#delete(held, id, result, durationMs, log);
+    if (heartbeat !== undefined)
+      return heartbeat.then(() => this.#delete(held, id, result, durationMs, log, duplicate));
+    this.#delete(held, id, result, durationMs, log, duplicate);
     return undefined;
   }
 
@@ -74,13 +82,16 @@ export class Settlement {
     );
   };
 
-  #delete(held: Held, id: string, result: unknown, durationMs: number, log: MessageLog): void {
+  #delete(held: Held, id: string, result: unknown, durationMs: number, log: MessageLog, duplicate: boolean): void {
     this.#queue.delete(held, this.#deleted);
-    if (this.#logger.isLevelEnabled('info')) {
+    if (duplicate) {
+      log.get().info({ result }, 'task already done (idempotency record): acknowledged without running the handler');
+    } else if (this.#logger.isLevelEnabled('info')) {
       log.get().info({ durationMs: Math.round(durationMs), result }, 'task succeeded');
     }
     if (this.#events.listenerCount('succeeded') > 0) {
-      this.#events.emit('succeeded', { id, messageId: held.messageId, attempt: held.attempt, durationMs, result });
+      const data = { id, messageId: held.messageId, attempt: held.attempt, durationMs, result };
+      this.#events.emit('succeeded', duplicate ? { ...data, duplicate } : data);
     }
   }
 

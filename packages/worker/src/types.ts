@@ -6,6 +6,7 @@ import type { StatusStore } from '@tq/status';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { RetryOptions } from './backoff.js';
+import type { IdempotencyOptions } from './guard.js';
 import type { WorkerMetrics } from './observability.js';
 
 // The worker's public types: what users write (handlers), pass (options) and listen to (events).
@@ -131,6 +132,18 @@ export interface WorkerOptions<TTask extends TaskName> {
    */
   status?: boolean | StatusStore;
   /**
+   * Run the handler's effect once per task, however often SQS delivers it: before the handler, the
+   * task's key (its `idempotencyKey`, else its id) is claimed in the idempotency table with a
+   * conditional put and a lease, renewed while the handler runs; after success the key is marked
+   * done with the handler's result. A later delivery of a done task is acknowledged without
+   * running the handler (the `succeeded` event carries the stored result and `duplicate: true`);
+   * one that finds another worker's live lease is retried when the lease runs out; one whose
+   * holder crashed takes over once its lease expired; a failed handler gives the claim up so the
+   * retry runs. A key reused for a different payload is dead-lettered (`IDEMPOTENCY_KEY_REUSED`).
+   * `true` builds the store from the environment. Default false.
+   */
+  idempotency?: boolean | IdempotencyOptions;
+  /**
    * An extra readiness condition, ANDed with the worker's own for `ready` and `/readyz`: e.g.
    * the HTTP relay's endpoint accepting connections. While it is false the worker takes no new
    * messages (those it holds run on); it looks again every half second. Must be cheap.
@@ -144,7 +157,17 @@ export interface WorkerOptions<TTask extends TaskName> {
 export interface WorkerEvents {
   started: [{ queueUrl: string; deadLetterQueueUrl: string; maxReceiveCount: number | undefined }];
   received: [{ messageId: string; attempt: number }];
-  succeeded: [{ id: string; messageId: string; attempt: number; durationMs: number; result: unknown }];
+  succeeded: [
+    {
+      id: string;
+      messageId: string;
+      attempt: number;
+      durationMs: number;
+      result: unknown;
+      /** The idempotency guard found the task done: the handler did not run; `result` is the stored one. */
+      duplicate?: boolean;
+    },
+  ];
   retrying: [{ id: string | undefined; messageId: string; attempt: number; delaySeconds: number; error: unknown }];
   'dead-lettered': [
     { id: string | undefined; messageId: string; attempt: number; code: string; reason: string; error?: unknown },

@@ -14,6 +14,7 @@ import { createOwnedSqsClients } from './clients.js';
 import { type DecodeOptions, decodeMessage } from './decode.js';
 import { WorkerError } from './errors.js';
 import { HandlerRunner, MessageLog } from './execution.js';
+import { type Gate, IdempotencyGuard } from './guard.js';
 import { Heartbeat } from './heartbeat.js';
 import { type Held, hold } from './held.js';
 import {
@@ -91,6 +92,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   /** Whether "not ready" was logged (so each change is logged once). */
   #pausedLogged = false;
   readonly #status: StatusRecorder | undefined;
+  readonly #guard: IdempotencyGuard | undefined;
 
   constructor(options: WorkerOptions<TTask>, registry: TaskRegistry, settings: ResolvedOptions) {
     super();
@@ -139,6 +141,16 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
           logger: this.#logger,
           metrics: this.metrics,
           on: (event, listener) => this.on(event, listener),
+        })
+      : undefined;
+    this.#guard = options.idempotency
+      ? new IdempotencyGuard({
+          idempotency: options.idempotency,
+          task: options.task,
+          prefix: this.#prefix,
+          visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
+          logger: this.#logger,
+          metrics: this.metrics,
         })
       : undefined;
     this.#queue = new TaskQueue({ sqs, receiver, receiveOptions });
@@ -386,14 +398,27 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
 
   /** Calls the handler and settles the message by how the call ended. */
   async #handle(held: Held, envelope: TaskEnvelope<TTask>, form: string, log: MessageLog): Promise<Settled> {
+    let gate: Gate | undefined;
+    if (this.#guard !== undefined) {
+      gate = await this.#guard.enter(envelope);
+      if (gate.kind !== 'run') return await this.#gated(held, envelope, gate, log);
+    }
+    const claim = gate?.kind === 'run' ? gate.claim : undefined;
     this.#status?.running(envelope.id, held.attempt, held.receivedAt, envelope.payload);
     const outcome = await this.#handlers.run(held, envelope, form, log);
     if (outcome.kind === 'succeeded') {
+      // The effect is recorded before the message is deleted: a crash between the two leaves a
+      // redelivery that the record answers.
+      if (claim !== undefined) await this.#guard?.succeeded(claim, outcome.result, log.get());
       const waiting = this.#settlement.succeeded(held, envelope.id, outcome.result, outcome.durationMs, log);
       if (waiting !== undefined) await waiting;
       return 'succeeded';
     }
-    if (outcome.kind === 'ignoring-abort') return this.#abandon(held, outcome.ended, log);
+    if (outcome.kind === 'ignoring-abort') {
+      this.#guard?.abandoned(claim);
+      return this.#abandon(held, outcome.ended, log);
+    }
+    await this.#guard?.failed(claim);
     log.bind({ id: envelope.id });
     const logger = log.get();
     const seconds = outcome.durationMs / 1000;
@@ -405,6 +430,49 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     const failure = outcomeOfError(outcome.error);
     this.#taskMetrics.ended(failure.kind === 'poison' ? 'dead-lettered' : 'failed', seconds);
     return await this.#settlement.failed(held, envelope.id, failure, logger, outcome.error);
+  }
+
+  /** Settles a message the idempotency guard did not let run. */
+  async #gated(
+    held: Held,
+    envelope: TaskEnvelope<TTask>,
+    gate: Exclude<Gate, { kind: 'run' }>,
+    log: MessageLog,
+  ): Promise<Settled> {
+    log.bind({ id: envelope.id });
+    switch (gate.kind) {
+      case 'done': {
+        const waiting = this.#settlement.succeeded(held, envelope.id, gate.result, 0, log, true);
+        if (waiting !== undefined) await waiting;
+        return 'succeeded';
+      }
+      case 'busy':
+        return await this.#settlement.failed(
+          held,
+          envelope.id,
+          {
+            kind: 'failed',
+            message: 'another worker holds the idempotency lease',
+            delaySeconds: gate.retryInSeconds,
+          },
+          log.get(),
+        );
+      case 'reused':
+        return await this.#settlement.failed(
+          held,
+          envelope.id,
+          { kind: 'poison', code: 'IDEMPOTENCY_KEY_REUSED', message: gate.message },
+          log.get(),
+        );
+      case 'unavailable':
+        return await this.#settlement.failed(
+          held,
+          envelope.id,
+          { kind: 'failed', message: 'idempotency store unreachable' },
+          log.get(),
+          gate.error,
+        );
+    }
   }
 
   /**
@@ -473,6 +541,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.#heartbeat.stop();
     await this.#queue.flush();
     await this.#status?.close();
+    this.#guard?.close();
     await this.#health?.close();
     if (this.#signalHandler) {
       process.off('SIGTERM', this.#signalHandler);

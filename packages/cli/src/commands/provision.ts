@@ -1,26 +1,38 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { classifyAwsError } from '@tq/aws';
-import { ensureStatusTable } from '@tq/status';
+import { ensureIdempotencyTable, ensureStatusTable, idempotencyTableName } from '@tq/status';
 import { describeChange } from '@tq/topology';
 import type { Command } from 'commander';
 import { type CliContext, createContext } from '../context.js';
 
+/** The idempotency table's name: `TQ_IDEMPOTENCY_TABLE`, else `<prefix>-idempotency`. */
+export function idempotencyTable(context: CliContext): string {
+  return process.env.TQ_IDEMPOTENCY_TABLE || idempotencyTableName(context.env.prefix);
+}
+
 /**
- * The task status table (`@tq/status`): created when missing. Resolves true when it was (or, with
- * `dryRun`, would be) created.
+ * The tables of the state outside the queues (`@tq/status`): task status and idempotency records,
+ * each created when missing. Resolves with the names of those it created (or, with `dryRun`,
+ * would create).
  */
-export async function provisionStatusTable(context: CliContext, dryRun: boolean): Promise<boolean> {
+export async function provisionStateTables(context: CliContext, dryRun: boolean): Promise<string[]> {
   const { dynamodb, tableName } = context.status();
-  if (dryRun) {
-    try {
-      await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
-      return false;
-    } catch (error) {
-      if (classifyAwsError(error) === 'not-found') return true;
-      throw error;
-    }
+  const tables = [
+    { name: tableName, ensure: ensureStatusTable },
+    { name: idempotencyTable(context), ensure: ensureIdempotencyTable },
+  ];
+  const created: string[] = [];
+  for (const table of tables) {
+    if (dryRun) {
+      try {
+        await dynamodb.send(new DescribeTableCommand({ TableName: table.name }));
+      } catch (error) {
+        if (classifyAwsError(error) !== 'not-found') throw error;
+        created.push(table.name);
+      }
+    } else if ((await table.ensure(dynamodb, table.name)) === 'created') created.push(table.name);
   }
-  return (await ensureStatusTable(dynamodb, tableName)) === 'created';
+  return created;
 }
 
 /**
@@ -41,9 +53,9 @@ export function registerProvision(program: Command): void {
         const reconcile = { prune: options.prune ?? false };
         const changes = options.dryRun ? await provisioner.plan(reconcile) : await provisioner.apply(reconcile);
         for (const change of changes) console.log(describeChange(change));
-        const table = await provisionStatusTable(context, options.dryRun ?? false);
-        if (table) console.log(`+ create table ${context.status().tableName}`);
-        const count = changes.length + (table ? 1 : 0);
+        const tables = await provisionStateTables(context, options.dryRun ?? false);
+        for (const table of tables) console.log(`+ create table ${table}`);
+        const count = changes.length + tables.length;
         const where = context.env.endpoint ?? `AWS ${context.env.region}`;
         if (count === 0) console.log(`tq: ${context.env.prefix} is up to date on ${where}`);
         else console.log(`tq: ${count} change(s) ${options.dryRun ? 'planned' : 'applied'} on ${where}`);

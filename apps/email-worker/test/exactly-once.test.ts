@@ -1,0 +1,216 @@
+import { execFile } from 'node:child_process';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { createTask, queueName } from '@tq/contracts';
+import { ensureIdempotencyTable, idempotencyTableName } from '@tq/status';
+import {
+  type LocalEndpoint,
+  queueCounts,
+  type SmtpSink,
+  type SpawnedProcess,
+  spawnTs,
+  startLocalEndpoint,
+  startSmtpSink,
+  waitForExit,
+  waitForOutput,
+} from '@tq/testing';
+import { createProvisioner, defineTopology } from '@tq/topology';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+/**
+ * A pass-through HTTP proxy in front of the endpoint that can hold SQS deletes: a held request is
+ * never forwarded nor answered, so a worker can be killed between its SMTP send and its delete.
+ */
+async function startProxy(target: string) {
+  let holding = false;
+  const held: (() => void)[] = [];
+  const heldWaiters: (() => void)[] = [];
+  const server: Server = createServer((incoming, outgoing) => {
+    const chunks: Buffer[] = [];
+    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+    incoming.on('end', () => {
+      const operation = String(incoming.headers['x-amz-target'] ?? '');
+      if (holding && /^AmazonSQS\.DeleteMessage/.test(operation)) {
+        held.push(() => outgoing.destroy());
+        for (const wake of heldWaiters.splice(0)) wake();
+        return;
+      }
+      const url = new URL(incoming.url ?? '/', target);
+      const forward = request(
+        url,
+        { method: incoming.method, headers: { ...incoming.headers, host: url.host } },
+        (answer) => {
+          outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(outgoing);
+        },
+      );
+      forward.on('error', () => outgoing.destroy());
+      forward.end(Buffer.concat(chunks));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hold(on: boolean) {
+      holding = on;
+    },
+    /** Resolves once a delete is being held. */
+    async heldDelete(): Promise<void> {
+      if (held.length > 0) return;
+      await new Promise<void>((resolve) => heldWaiters.push(resolve));
+    },
+    async stop() {
+      for (const drop of held.splice(0)) drop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** The same envelope as any SQS client would send it: the aws CLI. */
+async function sendWithAwsCli(endpoint: LocalEndpoint, queueUrl: string, body: string): Promise<void> {
+  await run(
+    'aws',
+    ['--endpoint-url', endpoint.endpoint, '--region', endpoint.region, 'sqs', 'send-message'].concat([
+      '--queue-url',
+      queueUrl,
+      '--message-body',
+      body,
+      '--message-attributes',
+      JSON.stringify({ task: { DataType: 'String', StringValue: 'send_email' } }),
+    ]),
+    { env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_PAGER: '' } },
+  );
+}
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('email worker: one mail per task, however often SQS delivers it (the real process)', () => {
+  let endpoint: LocalEndpoint;
+  let sqs: SQSClient;
+  let smtp: SmtpSink;
+  const children: SpawnedProcess[] = [];
+  let count = 0;
+
+  /**
+   * A prefix of its own per test (topology + idempotency table): a stopped worker's aborted long
+   * poll may still take a message at the endpoint, which would hide it from the next test.
+   */
+  async function provision(): Promise<{ prefix: string; queueUrl: string }> {
+    count += 1;
+    const prefix = `eo${count}x${Date.now().toString(36)}`;
+    const sns = new SNSClient(endpoint.clientConfig);
+    const s3 = new S3Client(endpoint.clientConfig);
+    await createProvisioner({ sqs, sns, s3, topology: defineTopology({ prefix, bucket: false }) }).apply();
+    sns.destroy();
+    s3.destroy();
+    const dynamodb = new DynamoDBClient(endpoint.clientConfig);
+    await ensureIdempotencyTable(dynamodb, idempotencyTableName(prefix));
+    dynamodb.destroy();
+    const queueUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: queueName(prefix, 'send_email') }))).QueueUrl;
+    return { prefix, queueUrl: queueUrl ?? '' };
+  }
+
+  beforeAll(async () => {
+    endpoint = await startLocalEndpoint();
+    sqs = new SQSClient(endpoint.clientConfig);
+    smtp = await startSmtpSink();
+  });
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await smtp?.stop();
+    sqs?.destroy();
+    await endpoint?.stop();
+  });
+
+  function startWorker(prefix: string, endpointUrl: string, env: Record<string, string> = {}): SpawnedProcess {
+    const child = spawnTs(main, [], {
+      TQ_ENDPOINT: endpointUrl,
+      AWS_REGION: endpoint.region,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      TQ_PREFIX: prefix,
+      TQ_HTTP_PORT: 'off',
+      TQ_STATUS: 'off',
+      SMTP_URL: smtp.url,
+      EMAIL_FROM: 'Acme <no-reply@acme.example>',
+      ...env,
+    });
+    children.push(child);
+    return child;
+  }
+
+  const mailsFor = (id: string) => smtp.messages.filter((mail) => mail.parsed.messageId === `<${id}@acme.example>`);
+  const drained = (queueUrl: string) => async () => {
+    const counts = await queueCounts(sqs, queueUrl);
+    return counts.visible + counts.inFlight + counts.delayed === 0;
+  };
+
+  it('the same envelope sent twice with the aws CLI: one mail; the second delivery is acknowledged unrun', async () => {
+    const { prefix, queueUrl } = await provision();
+    const worker = startWorker(prefix, endpoint.endpoint);
+    await waitForOutput(worker, /"msg":"worker started"/);
+    const envelope = createTask('send_email', { to: ['ada@example.com'], subject: 'Twice', text: 'once' });
+    await sendWithAwsCli(endpoint, queueUrl, JSON.stringify(envelope));
+    await sendWithAwsCli(endpoint, queueUrl, JSON.stringify(envelope));
+    await until(
+      async () => /already done \(idempotency record\)/.test(worker.output()) && (await drained(queueUrl)()),
+      'both deliveries settled',
+    );
+    expect(mailsFor(envelope.id)).toHaveLength(1);
+    worker.kill('SIGTERM');
+    expect((await waitForExit(worker)).code).toBe(0);
+  });
+
+  async function killedBetweenSendAndDelete(env: Record<string, string>) {
+    const { prefix, queueUrl } = await provision();
+    const proxy = await startProxy(endpoint.endpoint);
+    try {
+      const envelope = createTask('send_email', { to: ['ada@example.com'], subject: 'Killed', text: 'once' });
+      // Visibility 3 s: the message of the killed worker comes back quickly.
+      const first = startWorker(prefix, proxy.url, { TQ_VISIBILITY_TIMEOUT: '3', ...env });
+      await waitForOutput(first, /"msg":"worker started"/);
+      proxy.hold(true);
+      await sendWithAwsCli(endpoint, queueUrl, JSON.stringify(envelope));
+      await proxy.heldDelete();
+      // The mail went out and the worker is deleting the message: kill it before the delete lands.
+      expect(mailsFor(envelope.id)).toHaveLength(1);
+      first.kill('SIGKILL');
+      await waitForExit(first);
+      proxy.hold(false);
+      const second = startWorker(prefix, endpoint.endpoint, env);
+      await until(drained(queueUrl), 'the redelivered message to be settled');
+      second.kill('SIGTERM');
+      await waitForExit(second);
+      return { mails: mailsFor(envelope.id), output: second.output() };
+    } finally {
+      await proxy.stop();
+    }
+  }
+
+  it('SIGKILL after the SMTP send, before the delete: the redelivery sends nothing', async () => {
+    const { mails, output } = await killedBetweenSendAndDelete({});
+    expect(mails).toHaveLength(1);
+    expect(output).toMatch(/already done \(idempotency record\)/);
+  });
+
+  it('control: the same crash with TQ_IDEMPOTENCY=off sends the mail twice (what the guard prevents)', async () => {
+    const { mails } = await killedBetweenSendAndDelete({ TQ_IDEMPOTENCY: 'off' });
+    expect(mails).toHaveLength(2);
+  });
+});
