@@ -45,6 +45,27 @@ describe('parseTask', () => {
     expect(first.ok && first.envelope.createdAt).toBe('2026-11-28T09:00:00Z');
   });
 
+  it('fills an envelope without id (a scheduled firing) from defaults; without defaults it stays invalid', () => {
+    const scheduled = {
+      task: 'send_email',
+      version: 1,
+      createdAt: '2026-12-01T02:00:00Z',
+      idempotencyKey: 'schedule:nightly:2026-12-01T02:00:00Z',
+      payload: { to: ['ada@example.com'], subject: 'Nightly', text: 'x' },
+    };
+    const defaults = { id: '6f1c2c39-5b8e-4a59-9d1e-0d5c8d8b9a10', createdAt: '2026-12-01T02:00:01Z' };
+    const parsed = parseTask(scheduled, { defaults });
+    expect(parsed.ok && parsed.envelope).toMatchObject({
+      id: defaults.id,
+      createdAt: '2026-12-01T02:00:00Z',
+      idempotencyKey: 'schedule:nightly:2026-12-01T02:00:00Z',
+    });
+    expect(parsed.ok && parsed.form).toBe('envelope');
+    const bare = parseTask(scheduled);
+    expect(bare.ok).toBe(false);
+    expect(bare.ok ? [] : bare.error.violations.map((violation) => violation.path)).toContain('/id');
+  });
+
   it('rejects a __proto__ field in the flat form as the envelope form does, instead of dropping it', () => {
     const flat = parseTask(
       '{"task":"send_email","to":"a@example.com","subject":"s","body":"b","__proto__":{"admin":true}}',

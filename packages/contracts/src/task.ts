@@ -144,8 +144,10 @@ export type ParseTaskResult =
 export interface ParseTaskOptions {
   registry?: TaskRegistry;
   /**
-   * Envelope fields for flat-form input, which carries none. Workers pass the SQS message id
-   * and sent timestamp so a redelivered flat message keeps the same id. Read only for flat input.
+   * Envelope fields for flat-form input, which carries none, and for an envelope without `id`
+   * (a scheduled firing: EventBridge Scheduler cannot make a UUID). Workers pass the SQS message
+   * id and sent timestamp so a redelivered message keeps the same id. Without defaults an
+   * envelope must carry its id.
    */
   defaults?: { id?: string | undefined; createdAt?: string | undefined };
 }
@@ -174,7 +176,18 @@ export function parseTask(input: unknown, options: ParseTaskOptions = {}): Parse
       violations: [{ path: '/task', message: 'Expected required property "task" to be a string' }],
     });
   }
-  if ('payload' in record) return validateEnvelope(record, reg, 'envelope');
+  if ('payload' in record) {
+    // An envelope that leaves its id (and time) to the queue, as a scheduled firing does
+    // (EventBridge Scheduler can template a time but no UUID): the worker's defaults fill them.
+    if (record.id === undefined && options.defaults?.id !== undefined) {
+      const filled: Record<string, unknown> = { ...record, id: options.defaults.id };
+      if (filled.createdAt === undefined && options.defaults.createdAt !== undefined) {
+        filled.createdAt = options.defaults.createdAt;
+      }
+      return validateEnvelope(filled, reg, 'envelope');
+    }
+    return validateEnvelope(record, reg, 'envelope');
+  }
 
   const definition = reg.get(record.task);
   if (!definition) return unknownTask(record.task, reg);

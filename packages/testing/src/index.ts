@@ -26,6 +26,7 @@ export {
   localClientConfig,
   startLocalEndpoint,
 } from './local-endpoint.js';
+export { LocalScheduler, type ScheduleFiring } from './local-scheduler.js';
 export { type SpawnedProcess, spawnTs, waitForExit, waitForOutput } from './process.js';
 export {
   createQueue,

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
+import { LocalScheduler } from './local-scheduler.js';
 import { createStores, debouncedSaver, StateDirectory } from './persistence.js';
 
 /** Static credentials for the local endpoint, which checks none. */
@@ -27,6 +28,12 @@ export interface LocalEndpointOptions {
    * with `dataDir`, else in memory. Default true.
    */
   dynamodb?: boolean;
+  /**
+   * Serve EventBridge Scheduler's API on the same port (`LocalScheduler`, requests told apart by
+   * their signing service `scheduler`) and fire its schedules into the endpoint's SNS. Its
+   * schedules and firings live in `<dataDir>/scheduler.json` with `dataDir`. Default true.
+   */
+  scheduler?: boolean;
   /** Called when saving the state failed (default: a warning on stderr); the endpoint keeps serving. */
   onSaveError?: (error: unknown) => void;
 }
@@ -41,6 +48,8 @@ export interface LocalEndpoint {
   readonly clientConfig: AwsClientConfig;
   /** The folder the state is kept in, when `dataDir` was given. */
   readonly dataDir: string | undefined;
+  /** The EventBridge Scheduler of the endpoint (undefined with `scheduler: false`): its firings. */
+  readonly scheduler: LocalScheduler | undefined;
   /** What was loaded from `dataDir` on start. */
   readonly restored: { queues: number; messages: number; objects: number } | undefined;
   /** Saves the state now (with `dataDir`); `stop()` does too. */
@@ -109,6 +118,24 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
       done();
     });
   }
+  const scheduler =
+    options.scheduler === false
+      ? undefined
+      : new LocalScheduler({
+          region,
+          ...(options.dataDir ? { stateFile: join(options.dataDir, 'scheduler.json') } : {}),
+        });
+  if (scheduler) {
+    app.addHook('onRequest', (request, reply, done) => {
+      const authorization = request.headers.authorization;
+      if (typeof authorization === 'string' && authorization.includes('/scheduler/aws4_request')) {
+        reply.hijack();
+        scheduler.handle(request.raw, reply.raw);
+        return;
+      }
+      done();
+    });
+  }
   let address: string;
   try {
     address = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
@@ -121,15 +148,18 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
   if (state && stores && saved) state.restore(stores, saved, port);
   // Clients connect over IPv4 loopback even when the listener binds a wildcard address.
   const endpoint = `http://127.0.0.1:${port}`;
+  await scheduler?.start(endpoint);
   let stopped: Promise<void> | undefined;
   const save = async () => {
     await saver?.flush();
   };
   const stop = () => {
-    stopped ??= app.close().then(async () => {
-      if (state && stores) await state.save(stores).catch(onSaveError);
-      if (dynamo) await new Promise<void>((resolve) => dynamo.close(() => resolve()));
-    });
+    stopped ??= (scheduler?.stop() ?? Promise.resolve())
+      .then(() => app.close())
+      .then(async () => {
+        if (state && stores) await state.save(stores).catch(onSaveError);
+        if (dynamo) await new Promise<void>((resolve) => dynamo.close(() => resolve()));
+      });
     return stopped;
   };
   const restored = saved
@@ -145,6 +175,7 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
     region,
     clientConfig: localClientConfig(endpoint, region),
     dataDir: options.dataDir,
+    scheduler,
     restored,
     save,
     stop,

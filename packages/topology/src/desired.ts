@@ -10,6 +10,7 @@ import {
   type Violation,
 } from '@tq/contracts';
 import { TopologyError } from './errors.js';
+import type { ScheduleDefinition } from './schedules.js';
 
 /** Per-task overrides of the registry's queue defaults. */
 export interface TaskQueueOptions extends Partial<QueueSettings> {
@@ -56,6 +57,8 @@ export interface TopologyOptions {
   subscribers?: ExtraSubscriber[];
   /** Copy queues for second consumers (the ActiveMQ bridge). */
   copies?: TaskCopies[];
+  /** Recurring and one-time tasks (`defineSchedule`): EventBridge Scheduler on AWS, `tq up`'s scheduler locally. */
+  schedules?: readonly ScheduleDefinition[];
 }
 
 /** One queue as it should exist. Attribute values are the strings SQS reports. */
@@ -83,6 +86,8 @@ export interface DesiredTopology {
   readonly topic: string;
   readonly bucket: string | undefined;
   readonly queues: readonly QueueSpec[];
+  /** The schedules (`defineSchedule`), in the order given. */
+  readonly schedules: readonly ScheduleDefinition[];
 }
 
 const DEFAULT_DLQ_RETENTION = 1_209_600;
@@ -221,8 +226,22 @@ export function defineTopology(options: TopologyOptions = {}): DesiredTopology {
     if (names.has(queue.name)) violations.push({ path: `/queues/${queue.name}`, message: 'queue name used twice' });
     names.add(queue.name);
   }
+  const scheduleNames = new Set<string>();
+  for (const schedule of options.schedules ?? []) {
+    const path = `/schedules/${schedule.name}`;
+    if (scheduleNames.has(schedule.name)) violations.push({ path, message: 'schedule name used twice' });
+    scheduleNames.add(schedule.name);
+    if (!tasks.includes(schedule.task)) {
+      violations.push({ path, message: `task "${schedule.task}" is not provisioned here` });
+    } else if (options.queues?.[schedule.task]?.fifo) {
+      violations.push({
+        path,
+        message: `${schedule.task} is a FIFO task: schedules publish to the topic, which cannot deliver to FIFO queues`,
+      });
+    }
+  }
   if (violations.length > 0) throw new TopologyError('INVALID_SETTINGS', 'invalid topology settings', { violations });
   const bucket =
     options.bucket === false ? undefined : (options.bucket ?? `${prefix.toLowerCase().replace(/_/g, '-')}-artifacts`);
-  return { prefix, topic: topicName(prefix), bucket, queues };
+  return { prefix, topic: topicName(prefix), bucket, queues, schedules: [...(options.schedules ?? [])] };
 }

@@ -3,9 +3,11 @@ import type { Violation } from '@tq/contracts';
 /**
  * - `INVALID_SETTINGS`: a queue setting is outside AWS's range, or the configuration is inconsistent.
  * - `IMMUTABLE_ATTRIBUTE`: an existing resource differs in something AWS cannot change (FIFO-ness).
- * - `AWS_ERROR`: a call to SQS, SNS or S3 failed; see `cause`.
+ * - `INVALID_SCHEDULE`: a schedule's name, expression, time zone or payload is invalid
+ *   (`defineSchedule`), or it cannot run where it is deployed.
+ * - `AWS_ERROR`: a call to SQS, SNS, S3 or EventBridge Scheduler failed; see `cause`.
  */
-export type TopologyErrorCode = 'INVALID_SETTINGS' | 'IMMUTABLE_ATTRIBUTE' | 'AWS_ERROR';
+export type TopologyErrorCode = 'INVALID_SETTINGS' | 'INVALID_SCHEDULE' | 'IMMUTABLE_ATTRIBUTE' | 'AWS_ERROR';
 
 const TOPOLOGY_ERROR = Symbol.for('@tq/topology/TopologyError');
 

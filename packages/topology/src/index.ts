@@ -30,3 +30,22 @@ export {
   type ProvisionerOptions,
   type ReconcileOptions,
 } from './provisioner.js';
+export {
+  listScheduleNames,
+  type ScheduleChange,
+  type ScheduleSyncOptions,
+  scheduleRequest,
+  syncSchedules,
+} from './schedule-sync.js';
+export {
+  checkDeployable,
+  defineSchedule,
+  nextRuns,
+  ONE_TIME_PREFIX,
+  SCHEDULED_TIME,
+  type ScheduleDefinition,
+  type ScheduleOptions,
+  SNS_PUBLISH_TARGET,
+  scheduleMessage,
+  scheduleTarget,
+} from './schedules.js';

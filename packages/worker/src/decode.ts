@@ -99,7 +99,8 @@ function validate(
   unwrapped: boolean,
   form: 'claim-check' | undefined,
 ): Decoded {
-  // Only the flat form takes these; the send time is worked out only if it is asked for.
+  // The flat form and envelopes without an id (scheduled firings) take these; the send time is
+  // worked out only if it is asked for.
   const defaults = {
     id: message.MessageId || undefined,
     get createdAt() {
