@@ -82,6 +82,14 @@ export {
   type TaskVersionDefinition,
 } from './registry.js';
 export {
+  atExpression,
+  ONE_TIME_PREFIX,
+  SCHEDULE_INPUT_MAX_CHARS,
+  SCHEDULED_TIME,
+  SNS_PUBLISH_TARGET,
+  scheduleTarget,
+} from './schedule-target.js';
+export {
   type CreateTaskOptions,
   createTask,
   type InferTaskVersions,

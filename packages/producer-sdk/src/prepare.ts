@@ -53,6 +53,13 @@ export function checkSendOptions(options: SendOptions): void {
       problems.push('delaySeconds cannot be combined with groupId: FIFO queues have no per-message delay');
     }
   }
+  if (options.at !== undefined) {
+    const at = options.at instanceof Date ? options.at : new Date(options.at);
+    if (Number.isNaN(at.getTime())) problems.push(`at is "${String(options.at)}", must be a Date or an ISO 8601 time`);
+    if (options.delaySeconds !== undefined) problems.push('give at or delaySeconds, not both');
+    if (options.groupId !== undefined)
+      problems.push('at cannot be combined with groupId: FIFO queues have no per-message delay');
+  }
   if (options.groupId !== undefined) {
     if (!FIFO_ID.test(options.groupId)) {
       problems.push('groupId must be 1-128 printable ASCII characters without spaces');

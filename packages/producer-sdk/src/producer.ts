@@ -1,20 +1,31 @@
 import { createHash } from 'node:crypto';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  ConflictException,
+  CreateScheduleCommand,
+  CreateScheduleGroupCommand,
+  ResourceNotFoundException,
+  SchedulerClient,
+} from '@aws-sdk/client-scheduler';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
+  atExpression,
   awsClientSettings,
   claimCheckKey,
   encodeMessageBody,
   formatS3Uri,
+  ONE_TIME_PREFIX,
   readEnvironment,
+  SCHEDULE_INPUT_MAX_CHARS,
+  scheduleTarget,
   type TaskName,
   type TaskPayload,
 } from '@tq/contracts';
 import { createStatusStore, event, type StatusStore } from '@tq/status';
 import { sendBatch } from './batch.js';
 import { Destinations } from './destinations.js';
-import { fromAwsError, PayloadTooLargeError } from './errors.js';
+import { fromAwsError, PayloadTooLargeError, ProducerError } from './errors.js';
 import { activeTraceContext, byteSize, fifoFields, type Prepared, prepareTask, sendResult } from './prepare.js';
 import type { BatchItem, BatchItemResult, Producer, ProducerOptions, SendOptions, SendResult } from './types.js';
 
@@ -88,12 +99,96 @@ export function createProducer(options: ProducerOptions = {}): Producer {
     prepared.claimCheck = uri;
   }
 
+  let scheduler = options.scheduler;
+  const schedulerClient = () => {
+    if (!scheduler) {
+      const endpoint = process.env.TQ_SCHEDULER_ENDPOINT || environment.endpoint;
+      scheduler = new SchedulerClient(awsClientSettings({ ...environment, endpoint }));
+      owned.push(scheduler);
+    }
+    return scheduler;
+  };
+  const scheduleGroup = process.env.TQ_SCHEDULE_GROUP || prefix;
+
+  /**
+   * Holds a task until `at` in a one-time EventBridge Scheduler schedule that publishes its
+   * envelope to the topic, and deletes itself after.
+   */
+  async function sendLater(prepared: Prepared, at: Date): Promise<SendResult> {
+    const roleArn =
+      process.env.TQ_SCHEDULER_ROLE_ARN ||
+      (environment.endpoint || process.env.TQ_SCHEDULER_ENDPOINT ? 'arn:aws:iam::000000000000:role/tq-scheduler' : '');
+    if (!roleArn) {
+      throw new ProducerError(
+        'INVALID_OPTIONS',
+        'send(..., { at }) beyond 15 minutes needs TQ_SCHEDULER_ROLE_ARN: the role EventBridge Scheduler publishes with (TqTopology.environment() sets it)',
+      );
+    }
+    const topicArn = await destinations.topic();
+    const name = `${ONE_TIME_PREFIX}${prepared.envelope.id}`;
+    const target = scheduleTarget(
+      { task: prepared.envelope.task, message: prepared.body, attributes: prepared.attributes as never },
+      { topicArn, roleArn },
+    );
+    if (target.Input.length > SCHEDULE_INPUT_MAX_CHARS) {
+      // EventBridge Scheduler takes 8,192 characters of input: a larger task goes by claim check.
+      if (!options.largePayloads)
+        throw new PayloadTooLargeError(target.Input.length, SCHEDULE_INPUT_MAX_CHARS, 'topic');
+      prepared.limit = 0;
+      await claimCheck(prepared);
+      target.Input = scheduleTarget(
+        { task: prepared.envelope.task, message: prepared.body, attributes: prepared.attributes as never },
+        { topicArn, roleArn },
+      ).Input;
+    }
+    const request = {
+      Name: name,
+      GroupName: scheduleGroup,
+      ScheduleExpression: atExpression(at),
+      ScheduleExpressionTimezone: 'UTC',
+      FlexibleTimeWindow: { Mode: 'OFF' as const },
+      ActionAfterCompletion: 'DELETE' as const,
+      Description: `tq ${prepared.envelope.task} ${prepared.envelope.id}`,
+      Target: target,
+    };
+    const client = schedulerClient();
+    const create = () => client.send(new CreateScheduleCommand(request));
+    const out = await create()
+      .catch(async (error: unknown) => {
+        if (!(error instanceof ResourceNotFoundException)) throw error;
+        // The group is made by the deployment (or `tq up`); make it where it is missing.
+        await client.send(new CreateScheduleGroupCommand({ Name: scheduleGroup })).catch((created: unknown) => {
+          if (!(created instanceof ConflictException)) throw created;
+        });
+        return await create();
+      })
+      .catch((error: unknown) => {
+        throw fromAwsError(error, `schedule group ${scheduleGroup}`);
+      });
+    const result = sent(prepared, out.ScheduleArn as string);
+    return { ...result, route: 'schedule', scheduledFor: at.toISOString() };
+  }
+
+  /** `at` within SQS's reach becomes a delay; beyond it, the time to schedule for. */
+  function resolveAt(sendOptions: SendOptions): { options: SendOptions; later?: Date } {
+    if (sendOptions.at === undefined) return { options: sendOptions };
+    const at = sendOptions.at instanceof Date ? sendOptions.at : new Date(sendOptions.at);
+    if (Number.isNaN(at.getTime())) return { options: sendOptions }; // prepareTask reports it
+    const { at: _at, ...rest } = sendOptions;
+    const seconds = Math.max(0, Math.ceil((at.getTime() - Date.now()) / 1000));
+    if (seconds <= 900) return { options: seconds > 0 ? { ...rest, delaySeconds: seconds } : rest };
+    return { options: rest, later: at };
+  }
+
   async function send<TTask extends TaskName>(
     task: TTask,
     payload: TaskPayload<TTask>,
-    sendOptions: SendOptions = {},
+    given: SendOptions = {},
   ): Promise<SendResult> {
+    if (given.at !== undefined) prepareTask(task, payload, given, { ...prepareContext, trace: {} }); // option errors first
+    const { options: sendOptions, later } = resolveAt(given);
     const prepared = prepareTask(task, payload, sendOptions, { ...prepareContext, trace: activeTraceContext() });
+    if (later !== undefined) return await sendLater(prepared, later);
     await claimCheck(prepared);
     if (prepared.route === 'topic') {
       const arn = await destinations.topic();
@@ -139,10 +234,24 @@ export function createProducer(options: ProducerOptions = {}): Producer {
 
   return {
     send,
-    sendBatch: (items: readonly BatchItem[]): Promise<BatchItemResult[]> => {
+    sendBatch: async (given: readonly BatchItem[]): Promise<BatchItemResult[]> => {
+      // Tasks for later than SQS can delay go one by one to the scheduler; the rest in batches.
+      const resolved = given.map((item) => ({ item, ...resolveAt(item.options ?? {}) }));
+      const later = resolved.flatMap(({ item, later: at }, index) => (at ? [{ item, index }] : []));
+      const items = resolved
+        .filter(({ later: at }) => at === undefined)
+        .map(({ item, options: o }) => ({ ...item, options: o }) as BatchItem);
+      const scheduled = await Promise.all(
+        later.map(({ item }) =>
+          send(item.task, item.payload as never, item.options).then(
+            (result): BatchItemResult => ({ ok: true, ...result }),
+            (error: unknown): BatchItemResult => ({ ok: false, error: error as ProducerError }),
+          ),
+        ),
+      );
       // Before any entry is sent, so `sent` never follows a worker's `received` on the timeline.
       const at = new Date().toISOString();
-      return sendBatch(items, {
+      const batched = await sendBatch(items, {
         sqs,
         sns,
         destinations,
@@ -159,6 +268,14 @@ export function createProducer(options: ProducerOptions = {}): Producer {
         }
         return results;
       });
+      if (later.length === 0) return batched;
+      const out: BatchItemResult[] = [];
+      let next = 0;
+      const byIndex = new Map(later.map(({ index }, position) => [index, scheduled[position] as BatchItemResult]));
+      for (let index = 0; index < given.length; index += 1) {
+        out.push(byIndex.get(index) ?? (batched[next++] as BatchItemResult));
+      }
+      return out;
     },
     status: (id: string) => status().reader.get(id),
     async flush() {

@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { TaskName, TaskPayload, TaskRegistry, TaskValidationError } from '@tq/contracts';
@@ -47,6 +48,8 @@ export interface ProducerOptions {
   batchConcurrency?: number;
   /** Attempts per batch entry that failed transiently (throttling, network, server faults). Default 4. */
   batchAttempts?: number;
+  /** For `send(..., { at })` beyond 15 minutes; default: one for `TQ_SCHEDULER_ENDPOINT`, else the endpoint. */
+  scheduler?: SchedulerClient;
 }
 
 /** Per-send options. */
@@ -55,6 +58,15 @@ export interface SendOptions {
   route?: 'topic' | 'queue';
   /** Per-message delay, 0-900 s. Only SQS can delay one message, so this sends to the queue. */
   delaySeconds?: number;
+  /**
+   * Deliver at this time instead of now. Within SQS's 15 minutes it is a `delaySeconds` send to
+   * the queue; beyond, a one-time EventBridge Scheduler schedule (`once-<id>` in the group
+   * `TQ_SCHEDULE_GROUP`, default the prefix; deleted after it fires) publishes the envelope to the
+   * topic then. On AWS that needs `TQ_SCHEDULER_ROLE_ARN` (the role the scheduler publishes
+   * with; `TqTopology.environment()` sets it); locally `tq up`'s endpoint runs it. A time in the
+   * past sends now.
+   */
+  at?: Date | string;
   /**
    * FIFO message group: sends to the task's FIFO queue (`<prefix>-<task>.fifo`), where tasks of
    * one group are handled one at a time, in order.
@@ -77,7 +89,10 @@ export interface SendResult {
   id: string;
   /** SNS or SQS message id. */
   messageId: string;
-  route: 'topic' | 'queue';
+  /** `schedule`: held by a one-time schedule until `at`. */
+  route: 'topic' | 'queue' | 'schedule';
+  /** With `at` beyond 15 minutes: when it will be sent (ISO 8601). */
+  scheduledFor?: string;
   /** `s3://` URI of the stored envelope when the task went by claim check. */
   claimCheck?: string;
 }

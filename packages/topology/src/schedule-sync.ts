@@ -10,8 +10,9 @@ import {
   type SchedulerClient,
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
+import { ONE_TIME_PREFIX, scheduleTarget } from '@tq/contracts';
 import { TopologyError } from './errors.js';
-import { ONE_TIME_PREFIX, type ScheduleDefinition, scheduleMessage, scheduleTarget } from './schedules.js';
+import { type ScheduleDefinition, scheduleMessage } from './schedules.js';
 
 /** What `syncSchedules` takes. */
 export interface ScheduleSyncOptions {

@@ -1,7 +1,10 @@
 import {
+  atExpression,
   registry as builtinRegistry,
   createTask,
   isTaskValidationError,
+  ONE_TIME_PREFIX,
+  SCHEDULED_TIME,
   type TaskName,
   type TaskPayload,
   type TaskRegistry,
@@ -10,12 +13,7 @@ import {
 import { Cron } from 'croner';
 import { TopologyError } from './errors.js';
 
-/** The EventBridge Scheduler universal target that publishes to SNS. */
-export const SNS_PUBLISH_TARGET = 'arn:aws:scheduler:::aws-sdk:sns:publish';
-/** EventBridge Scheduler's context attribute for the time a firing was scheduled for (ISO 8601, UTC). */
-export const SCHEDULED_TIME = '<aws.scheduler.scheduled-time>';
-/** Names of one-time schedules made by `producer.send(..., { at })` start with this. */
-export const ONE_TIME_PREFIX = 'once-';
+export { ONE_TIME_PREFIX, SCHEDULED_TIME, SNS_PUBLISH_TARGET, scheduleTarget } from '@tq/contracts';
 
 const RATE_UNITS = { second: 1, minute: 60, hour: 3600, day: 86_400 } as const;
 type RateUnit = keyof typeof RATE_UNITS;
@@ -237,7 +235,7 @@ export function defineSchedule<TTask extends TaskName>(options: ScheduleOptions<
             : new Cron(at, { timezone, paused: true }).nextRun(new Date(0));
       if (instant === null || Number.isNaN(instant.getTime())) throw new Error(`"${String(at)}" is not a time`);
       const iso = instant.toISOString().replace(/\.\d{3}Z$/, 'Z');
-      definition = { ...base, kind, at: iso, expression: `at(${iso.slice(0, 19)})`, expressionTimezone: 'UTC' };
+      definition = { ...base, kind, at: iso, expression: atExpression(instant), expressionTimezone: 'UTC' };
     }
   } catch (error) {
     violations.push({ path: `/${kind}`, message: (error as Error).message });
@@ -284,26 +282,6 @@ export function scheduleMessage(schedule: ScheduleDefinition): string {
     idempotencyKey: `schedule:${schedule.name}:${SCHEDULED_TIME}`,
     payload: schedule.payload,
   });
-}
-
-/**
- * The EventBridge Scheduler target of a schedule: SNS `Publish` on the topic (universal target)
- * with the `task` attribute the subscriptions filter on.
- */
-export function scheduleTarget(
-  schedule: Pick<ScheduleDefinition, 'task'> & { message: string },
-  options: { topicArn: string; roleArn: string },
-) {
-  return {
-    Arn: SNS_PUBLISH_TARGET,
-    RoleArn: options.roleArn,
-    Input: JSON.stringify({
-      TopicArn: options.topicArn,
-      Message: schedule.message,
-      MessageAttributes: { task: { DataType: 'String', StringValue: schedule.task } },
-    }),
-    RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 3600 },
-  };
 }
 
 /** EventBridge Scheduler's shortest rate: sub-minute rates run on the local scheduler only. */
