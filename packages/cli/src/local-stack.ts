@@ -16,9 +16,18 @@ import {
   startLocalEndpoint,
   startSmtpSink,
 } from '@tq/testing';
+import { nextRuns, syncSchedules } from '@tq/topology';
 import { idempotencyTable, provisionStateTables } from './commands/provision.js';
 import { createContext } from './context.js';
 import { UsageError } from './errors.js';
+import {
+  loadSchedules,
+  scheduleGroup,
+  schedulerClient,
+  schedulerRole,
+  schedulesFile,
+  topicArnOf,
+} from './schedules.js';
 
 /** Options of the local stack (`tq up`, and `tq demo` when nothing is running). */
 export interface LocalStackOptions {
@@ -44,6 +53,11 @@ export interface LocalStackOptions {
    * `TQ_ACTIVEMQ=1` (and `TQ_ACTIVEMQ_URL` is not set). Default 61613 and 61616; 0 picks free ones.
    */
   activemqPorts?: { stomp: number; openwire: number };
+  /**
+   * Schedules file (`--schedules`; default `TQ_SCHEDULES`, else `./tq.schedules.json` when it
+   * exists): converged with the endpoint's EventBridge Scheduler, which fires them into SNS.
+   */
+  schedules?: string;
   /** Where log lines go (default stdout). */
   log?: (line: string) => void;
 }
@@ -208,6 +222,9 @@ function activemqConfig(): string {
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? ((line: string) => console.log(line));
   const base = readEnvironment();
+  // Read and checked first: a schedule with a bad payload stops tq up before anything starts.
+  const scheduleFile = schedulesFile(options.schedules);
+  const schedules = scheduleFile ? await loadSchedules(scheduleFile) : [];
   let local: LocalEndpoint | undefined;
   let sink: SmtpSink | undefined;
   let broker: ActiveMq | undefined;
@@ -272,6 +289,42 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         log(
           `tq: task status and idempotency records off: their tables could not be created (${(error as Error).message})`,
         );
+      }
+      // The file is the desired state: with none, the embedded scheduler keeps no recurring
+      // schedules (one-time sends stay); an external endpoint is left alone without a file.
+      if (scheduleFile || local) {
+        const scheduler = schedulerClient(env);
+        try {
+          const group = scheduleGroup(env);
+          await syncSchedules({
+            scheduler,
+            group,
+            roleArn: schedulerRole(env),
+            topicArn: await topicArnOf(env, context.sns),
+            schedules,
+            prune: true,
+          });
+          for (const schedule of schedules) {
+            const [next] = nextRuns(schedule, 1);
+            log(
+              `tq: schedule ${schedule.name}: ${schedule.task} ${schedule.expression}${schedule.kind === 'cron' ? ` (${schedule.timezone})` : ''}, next ${next ? next.toISOString() : 'never'}`,
+            );
+          }
+          if (scheduleFile)
+            log(`tq: ${schedules.length} schedule(s) from ${displayPath(scheduleFile)} (\`tq schedules\`)`);
+        } catch (error) {
+          if (scheduleFile) throw error;
+          log(`tq: schedules off: the endpoint's scheduler did not answer (${(error as Error).message})`);
+        } finally {
+          scheduler.destroy();
+        }
+        local?.scheduler?.onFiring((firing) => {
+          log(
+            firing.error
+              ? `tq: schedule ${firing.schedule} (${firing.scheduledTime}) failed to publish: ${firing.error}`
+              : `tq: schedule ${firing.schedule} fired for ${firing.scheduledTime} (message ${firing.messageId})`,
+          );
+        });
       }
     } finally {
       context.close();

@@ -5,6 +5,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerGet } from './commands/get.js';
 import { registerProvision } from './commands/provision.js';
+import { registerSchedules } from './commands/schedules.js';
 import { registerSchema } from './commands/schema.js';
 import { registerSend } from './commands/send.js';
 import { registerStats } from './commands/stats.js';
@@ -35,6 +36,7 @@ export function createProgram(): Command {
   registerSchema(program);
   registerGet(program);
   registerStatus(program);
+  registerSchedules(program);
   return program;
 }
 

@@ -41,6 +41,7 @@ export {
   checkDeployable,
   defineSchedule,
   nextRuns,
+  nextRunsOfExpression,
   ONE_TIME_PREFIX,
   SCHEDULED_TIME,
   type ScheduleDefinition,

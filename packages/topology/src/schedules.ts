@@ -244,6 +244,41 @@ export function defineSchedule<TTask extends TaskName>(options: ScheduleOptions<
   return definition;
 }
 
+/**
+ * When an EventBridge Scheduler expression (`cron(...)`, `rate(...)`, `at(...)`) fires next, as
+ * `tq schedules` shows for any schedule of a group: up to `count` times after `from`, a rate
+ * counting from `since` (its creation). Throws for an expression it cannot read.
+ */
+export function nextRunsOfExpression(
+  expression: string,
+  timezone: string | undefined,
+  count: number,
+  options: { from?: Date; since?: Date } = {},
+): Date[] {
+  const tz = timezone ?? 'UTC';
+  const base = {
+    name: 'x',
+    task: '',
+    version: 1,
+    payload: null,
+    timezone: tz,
+    enabled: true,
+    expression,
+    expressionTimezone: tz,
+  };
+  let definition: ScheduleDefinition;
+  if (expression.startsWith('cron(')) definition = { ...base, kind: 'cron', cron: parseCron(expression).unix };
+  else if (expression.startsWith('rate(')) definition = { ...base, kind: 'rate', rateSeconds: parseRate(expression) };
+  else {
+    const at = /^at\((.+)\)$/.exec(expression)?.[1];
+    if (!at) throw new Error(`"${expression}" is not a schedule expression`);
+    const instant =
+      tz === 'UTC' ? new Date(`${at}Z`) : new Cron(at, { timezone: tz, paused: true }).nextRun(new Date(0));
+    definition = { ...base, kind: 'at', at: (instant ?? new Date(Number.NaN)).toISOString() };
+  }
+  return nextRuns(definition, count, options);
+}
+
 /** When a schedule fires next, up to `count` times after `from` (a rate counts from `since`). */
 export function nextRuns(
   schedule: ScheduleDefinition,

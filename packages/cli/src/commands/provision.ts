@@ -1,9 +1,17 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { classifyAwsError } from '@tq/aws';
 import { ensureIdempotencyTable, ensureStatusTable, idempotencyTableName } from '@tq/status';
-import { describeChange } from '@tq/topology';
+import { describeChange, syncSchedules } from '@tq/topology';
 import type { Command } from 'commander';
 import { type CliContext, createContext } from '../context.js';
+import {
+  loadSchedules,
+  scheduleGroup,
+  schedulerClient,
+  schedulerRole,
+  schedulesFile,
+  topicArnOf,
+} from '../schedules.js';
 
 /** The idempotency table's name: `TQ_IDEMPOTENCY_TABLE`, else `<prefix>-idempotency`. */
 export function idempotencyTable(context: CliContext): string {
@@ -45,8 +53,15 @@ export function registerProvision(program: Command): void {
     .command('provision')
     .description('create or update the topic, task queues, DLQs, subscriptions and bucket (idempotent)')
     .option('--dry-run', 'print the changes without making them')
-    .option('--prune', 'also delete queues and subscriptions with the prefix that are not wanted')
-    .action(async (options: { dryRun?: boolean; prune?: boolean }) => {
+    .option('--prune', 'also delete queues, subscriptions and schedules with the prefix that are not wanted')
+    .option(
+      '--schedules <file>',
+      `schedules to converge with EventBridge Scheduler (default: TQ_SCHEDULES, else ./tq.schedules.json when present)`,
+    )
+    .action(async (options: { dryRun?: boolean; prune?: boolean; schedules?: string }) => {
+      const file = schedulesFile(options.schedules);
+      // Checked before anything changes: a bad schedule stops the whole run.
+      const schedules = file ? await loadSchedules(file) : undefined;
       const context = createContext();
       try {
         const provisioner = context.provisioner();
@@ -55,7 +70,34 @@ export function registerProvision(program: Command): void {
         for (const change of changes) console.log(describeChange(change));
         const tables = await provisionStateTables(context, options.dryRun ?? false);
         for (const table of tables) console.log(`+ create table ${table}`);
-        const count = changes.length + tables.length;
+        let scheduled = 0;
+        if (schedules) {
+          const scheduler = schedulerClient(context.env);
+          try {
+            const group = scheduleGroup(context.env);
+            const made = await syncSchedules({
+              scheduler,
+              group,
+              roleArn: schedulerRole(context.env),
+              topicArn: await topicArnOf(context.env, context.sns),
+              schedules,
+              prune: options.prune ?? false,
+              dryRun: options.dryRun ?? false,
+            });
+            const sign = { create: '+', 'create-group': '+', update: '~', delete: '-' } as const;
+            for (const change of made) {
+              const what = change.action === 'create-group' ? 'schedule group' : 'schedule';
+              const verb = change.action === 'create-group' ? 'create' : change.action;
+              console.log(
+                `${sign[change.action]} ${verb} ${what} ${change.action === 'create-group' ? change.name : `${group}/${change.name}`}`,
+              );
+            }
+            scheduled = made.length;
+          } finally {
+            scheduler.destroy();
+          }
+        }
+        const count = changes.length + tables.length + scheduled;
         const where = context.env.endpoint ?? `AWS ${context.env.region}`;
         if (count === 0) console.log(`tq: ${context.env.prefix} is up to date on ${where}`);
         else console.log(`tq: ${count} change(s) ${options.dryRun ? 'planned' : 'applied'} on ${where}`);

@@ -17,6 +17,7 @@ export interface UpOptions {
   workers: boolean;
   activemqPort: string;
   openwirePort: string;
+  schedules?: string;
 }
 
 /** Parses a port flag; throws `UsageError` naming it. */
@@ -48,6 +49,10 @@ export function registerUp(program: Command): void {
     .option('--no-workers', 'start the endpoint, queues and SMTP sink only')
     .option('--activemq-port <port>', 'STOMP port of the local ActiveMQ (with TQ_ACTIVEMQ=1)', '61613')
     .option('--openwire-port <port>', 'OpenWire (JMS) port of the local ActiveMQ (with TQ_ACTIVEMQ=1)', '61616')
+    .option(
+      '--schedules <file>',
+      'recurring tasks to run (default: TQ_SCHEDULES, else ./tq.schedules.json when present)',
+    )
     .action(async (options: UpOptions) => {
       // Listening before anything starts: a Ctrl-C during startup (or right after "ready") stops
       // everything cleanly instead of killing this process with its children half started.
@@ -74,6 +79,7 @@ export function registerUp(program: Command): void {
         mailDir: options.mailDir,
         ...(options.memory ? {} : { dataDir: options.dataDir, reset: options.reset ?? false }),
         workers: options.workers,
+        ...(options.schedules ? { schedules: options.schedules } : {}),
         activemqPorts: {
           stomp: portFlag('--activemq-port', options.activemqPort),
           openwire: portFlag('--openwire-port', options.openwirePort),
