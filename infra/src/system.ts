@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TqActiveMqBridgeService, type TqBacklogScaling, TqTopology, TqWorkerService } from '@tq/cdk';
+import { defineSchedule, type ScheduleDefinition, type ScheduleOptions } from '@tq/topology';
 import { type App, CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
@@ -52,6 +53,21 @@ export interface SystemSettings {
    * `<prefix>/activemq`, with `username` and `password`).
    */
   activemqUrl: string | undefined;
+  /**
+   * `tq:schedules`: a schedules file (the `tq.schedules.json` of `tq up`: a list of
+   * `defineSchedule` options, or `{ "schedules": [...] }`), relative to the working directory:
+   * each becomes an EventBridge Scheduler schedule of the core. Checked at synth: a bad payload
+   * fails it.
+   */
+  schedules: ScheduleDefinition[];
+}
+
+/** Reads and checks a schedules file (what `tq up --schedules` reads). */
+export function readSchedules(file: string): ScheduleDefinition[] {
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  const list = Array.isArray(raw) ? raw : (raw as { schedules?: unknown }).schedules;
+  if (!Array.isArray(list)) throw new Error(`${file} must hold a list of schedules, or { "schedules": [...] }`);
+  return list.map((entry) => defineSchedule(entry as ScheduleOptions));
 }
 
 /** Reads the settings from the app's context. */
@@ -72,6 +88,7 @@ export function settingsFrom(app: App): SystemSettings {
     ),
     images: context('tq:images') === 'asset' ? 'asset' : 'ecr',
     activemqUrl: context('tq:activemqUrl'),
+    schedules: context('tq:schedules') ? readSchedules(resolve(context('tq:schedules') as string)) : [],
     deployDir: resolve(context('tq:deployDir') ?? fileURLToPath(new URL('../../deploy', import.meta.url))),
   };
 }
@@ -98,6 +115,7 @@ export class TqCoreStack extends Stack {
         prefix: settings.prefix,
         // The ActiveMQ bridge's copy of every task, as tq provision makes it with TQ_ACTIVEMQ_URL.
         ...(settings.activemqUrl ? { copies: [{ consumer: 'activemq' }] } : {}),
+        schedules: settings.schedules,
       },
     });
     const vpc = new ec2.Vpc(this, 'Vpc', {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,6 +92,30 @@ describe('the CDK app (infra/)', () => {
     expect(JSON.stringify(bridge)).toContain('stomp+ssl://b-1.mq.eu-west-1.amazonaws.com:61614');
     // Without it, neither.
     expect(assembly.stacks.map((stack) => stack.stackName)).not.toContain('TqActivemqBridge');
+  });
+
+  it('adds the schedules of tq:schedules (the tq.schedules.json of tq up) to the core; a bad one fails the synth', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tq-infra-'));
+    const report = {
+      title: 'Nightly sales',
+      columns: [{ key: 'region', label: 'Region' }],
+      rows: [{ region: 'north' }],
+      destination: 's3://tq-artifacts/reports/nightly.pdf',
+    };
+    const file = join(dir, 'tq.schedules.json');
+    await writeFile(
+      file,
+      JSON.stringify([{ name: 'nightly', task: 'generate_report', payload: report, cron: '0 2 * * *' }]),
+    );
+    const core = synth({ 'tq:schedules': file }).assembly.getStackByName('TqCore').template as Template;
+    const schedules = Object.values(core.Resources).filter((resource) => resource.Type === 'AWS::Scheduler::Schedule');
+    expect(schedules.map((schedule) => schedule.Properties.ScheduleExpression)).toEqual(['cron(0 2 * * ? *)']);
+    await writeFile(
+      file,
+      JSON.stringify([{ name: 'nightly', task: 'generate_report', payload: { title: 'x' }, cron: '0 2 * * *' }]),
+    );
+    expect(() => synth({ 'tq:schedules': file })).toThrow(/invalid schedule "nightly"/);
+    await rm(dir, { recursive: true });
   });
 
   it('matches the committed templates (review changes to them)', async () => {

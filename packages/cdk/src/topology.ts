@@ -1,4 +1,4 @@
-import { CLAIM_CHECK_PREFIX, copyQueueName } from '@tq/contracts';
+import { CLAIM_CHECK_PREFIX, copyQueueName, ONE_TIME_PREFIX } from '@tq/contracts';
 import {
   BY_TASK_INDEX,
   IDEMPOTENCY_TTL_ATTRIBUTE,
@@ -8,12 +8,20 @@ import {
   statusTableDefinition,
   statusTableName,
 } from '@tq/status';
-import { type DesiredTopology, defineTopology, type QueueSpec, type TopologyOptions } from '@tq/topology';
+import {
+  checkDeployable,
+  type DesiredTopology,
+  defineTopology,
+  type QueueSpec,
+  scheduleRequest,
+  type TopologyOptions,
+} from '@tq/topology';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -90,6 +98,12 @@ export class TqTopology extends Construct {
   readonly statusTable: dynamodb.Table | undefined;
   /** The idempotency table (undefined with `idempotencyTable: false`). */
   readonly idempotencyTable: dynamodb.Table | undefined;
+  /** The schedule group (named after the prefix): the topology's schedules and one-time sends. */
+  readonly scheduleGroup: scheduler.CfnScheduleGroup;
+  /** The role EventBridge Scheduler publishes to the topic with (`sns:Publish` on it, nothing else). */
+  readonly schedulerRole: iam.Role;
+  /** The topology's schedules (`defineTopology({ schedules })`), by name. */
+  readonly schedules: ReadonlyMap<string, scheduler.CfnSchedule>;
 
   constructor(scope: Construct, id: string, props: TqTopologyProps = {}) {
     super(scope, id);
@@ -190,6 +204,47 @@ export class TqTopology extends Construct {
       });
     }
 
+    // Schedules: EventBridge Scheduler publishes each firing to the topic, with the `task` attribute
+    // the subscriptions filter on, under a role that may publish there and do nothing else.
+    const stack = Stack.of(this);
+    this.scheduleGroup = new scheduler.CfnScheduleGroup(this, 'ScheduleGroup', { name: this.desired.prefix });
+    this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+      description: `EventBridge Scheduler publishes the ${this.desired.prefix} schedules' tasks to the topic`,
+    });
+    this.topic.grantPublish(this.schedulerRole);
+    const schedules = new Map<string, scheduler.CfnSchedule>();
+    for (const definition of this.desired.schedules) {
+      checkDeployable(definition);
+      const request = scheduleRequest(definition, {
+        group: this.desired.prefix,
+        topicArn: this.topic.topicArn,
+        roleArn: this.schedulerRole.roleArn,
+      });
+      const schedule = new scheduler.CfnSchedule(this, `Schedule${definition.name.replace(/[^A-Za-z0-9]/g, '')}`, {
+        name: request.Name,
+        groupName: this.scheduleGroup.ref,
+        scheduleExpression: request.ScheduleExpression,
+        scheduleExpressionTimezone: request.ScheduleExpressionTimezone,
+        state: request.State,
+        ...(request.Description !== undefined ? { description: request.Description } : {}),
+        flexibleTimeWindow: { mode: 'OFF' },
+        target: {
+          arn: request.Target.Arn,
+          roleArn: request.Target.RoleArn,
+          input: request.Target.Input,
+          retryPolicy: {
+            maximumRetryAttempts: request.Target.RetryPolicy.MaximumRetryAttempts,
+            maximumEventAgeInSeconds: request.Target.RetryPolicy.MaximumEventAgeInSeconds,
+          },
+        },
+      });
+      schedules.set(definition.name, schedule);
+    }
+    this.schedules = schedules;
+
     if (this.desired.bucket) {
       const logs =
         props.accessLogs === false
@@ -270,6 +325,8 @@ export class TqTopology extends Construct {
       ...(this.idempotencyTable
         ? { TQ_IDEMPOTENCY_TABLE: idempotencyTableName(this.prefix) }
         : { TQ_IDEMPOTENCY: 'off' }),
+      TQ_SCHEDULE_GROUP: this.prefix,
+      TQ_SCHEDULER_ROLE_ARN: this.schedulerRole.roleArn,
       TQ_TOPIC_ARN: this.topic.topicArn,
       AWS_REGION: Stack.of(this).region,
     };
@@ -314,6 +371,34 @@ export class TqTopology extends Construct {
       actions: ['dynamodb:Query', 'dynamodb:GetItem'],
       resourceArns: [this.statusTable.tableArn, `${this.statusTable.tableArn}/index/${BY_TASK_INDEX}`],
     });
+  }
+
+  /**
+   * Lets `grantee` send tasks for later than SQS can delay (`send(..., { at })` beyond 15
+   * minutes): `scheduler:CreateSchedule` on the group's one-time schedules (`once-*`) only, and
+   * passing the scheduler role to EventBridge Scheduler (and to nothing else).
+   */
+  grantSendLater(grantee: iam.IGrantable): void {
+    const stack = Stack.of(this);
+    const schedules = stack.formatArn({
+      service: 'scheduler',
+      resource: 'schedule',
+      resourceName: `${this.prefix}/${ONE_TIME_PREFIX}*`,
+    });
+    const policy = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['scheduler:CreateSchedule'],
+      resourceArns: [schedules],
+    });
+    this.schedulerRole.grantPassRole(grantee.grantPrincipal);
+    const scope = policy.principalStatement ? grantee.grantPrincipal : undefined;
+    if (scope && scope instanceof Construct) {
+      Validations.of(scope).acknowledge({
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${this.prefix}/${ONE_TIME_PREFIX}*]`,
+        reason:
+          "One-time schedules are named after the task id they hold (`once-<id>`), not known in advance: the grant covers only that name prefix in the topology's own group.",
+      });
+    }
   }
 
   grantSend(grantee: iam.IGrantable, tasks: readonly string[]): void {

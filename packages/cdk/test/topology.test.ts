@@ -8,7 +8,7 @@ import {
   statusTableDefinition,
 } from '@tq/status';
 import { startLocalEndpoint, uniqueName } from '@tq/testing';
-import { createProvisioner, type DesiredTopology, defineTopology } from '@tq/topology';
+import { createProvisioner, type DesiredTopology, defineSchedule, defineTopology } from '@tq/topology';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -278,6 +278,111 @@ describe('TqTopology status table', () => {
   });
 });
 
+describe('TqTopology schedules', () => {
+  const report = {
+    title: 'Nightly sales',
+    columns: [{ key: 'region', label: 'Region' }],
+    rows: [{ region: 'north' }],
+    destination: 's3://tq-artifacts/reports/nightly.pdf',
+  };
+
+  it('makes an EventBridge schedule per definition, publishing to the topic under a publish-only role', () => {
+    const nightly = defineSchedule({
+      name: 'nightly-report',
+      task: 'generate_report',
+      payload: report,
+      cron: '0 2 * * *',
+      timezone: 'Europe/Paris',
+    });
+    const { template } = synth(
+      (stack) => new TqTopology(stack, 'Tq', { topology: { prefix: 'shop', schedules: [nightly] } }),
+    );
+    template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: 'shop' });
+    const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule')) as Resource[];
+    expect(schedules).toHaveLength(1);
+    const properties = schedules[0]?.Properties as {
+      Name: string;
+      ScheduleExpression: string;
+      ScheduleExpressionTimezone: string;
+      FlexibleTimeWindow: object;
+      Target: { Arn: string; Input: unknown; RoleArn: unknown };
+    };
+    expect(properties).toMatchObject({
+      Name: 'nightly-report',
+      ScheduleExpression: 'cron(0 2 * * ? *)',
+      ScheduleExpressionTimezone: 'Europe/Paris',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: { Arn: 'arn:aws:scheduler:::aws-sdk:sns:publish' },
+    });
+    // The input is the SNS Publish call: the topic (a token), the firing's envelope, the task attribute.
+    const parts = (properties.Target.Input as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+    const input = JSON.parse(parts.map((part) => (typeof part === 'string' ? part : 'TOPIC-ARN')).join('')) as {
+      TopicArn: string;
+      Message: string;
+      MessageAttributes: object;
+    };
+    expect(input.TopicArn).toBe('TOPIC-ARN');
+    expect(JSON.stringify(parts)).toContain('"Ref":"TqTopic');
+    expect(input.MessageAttributes).toEqual({ task: { DataType: 'String', StringValue: 'generate_report' } });
+    expect(JSON.parse(input.Message)).toEqual({
+      task: 'generate_report',
+      version: 1,
+      createdAt: '<aws.scheduler.scheduled-time>',
+      idempotencyKey: 'schedule:nightly-report:<aws.scheduler.scheduled-time>',
+      payload: report,
+    });
+    // The scheduler role: assumed by EventBridge Scheduler from this account, publishing on the topic only.
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          {
+            Action: 'sts:AssumeRole',
+            Effect: 'Allow',
+            Principal: { Service: 'scheduler.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
+          },
+        ],
+      },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyName: Match.stringLikeRegexp('^TqSchedulerRole'),
+      PolicyDocument: {
+        Statement: [{ Action: 'sns:Publish', Effect: 'Allow', Resource: { Ref: Match.stringLikeRegexp('^TqTopic') } }],
+      },
+    });
+  });
+
+  it('refuses what EventBridge cannot run: a sub-minute rate', () => {
+    const fast = defineSchedule({ name: 'fast', task: 'generate_report', payload: report, rate: '1 second' });
+    expect(() => synth((stack) => new TqTopology(stack, 'Tq', { topology: { schedules: [fast] } }))).toThrow(
+      /whole minutes/,
+    );
+  });
+
+  it("grantSendLater: CreateSchedule on the group's one-time schedules and PassRole of the scheduler role only", () => {
+    const { template } = synth((stack) => {
+      const tq = new TqTopology(stack, 'Tq', { topology: { prefix: 'shop' } });
+      const role = new iam.Role(stack, 'Checkout', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+      tq.grantSendLater(role);
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Checkout') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'scheduler:CreateSchedule',
+            Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':schedule/shop/once-\\*$')])] },
+          }),
+          Match.objectLike({
+            Action: 'iam:PassRole',
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^TqSchedulerRole'), 'Arn'] },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
 describe('TqTopology.grantSend', () => {
   it('grants sns:Publish on the topic and direct sends to the named tasks only: no ListTopics, no wildcard', () => {
     const { template } = synth((stack) => {
@@ -285,7 +390,9 @@ describe('TqTopology.grantSend', () => {
       const role = new iam.Role(stack, 'Checkout', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
       tq.grantSend(role, ['send_email']);
     });
-    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
+    const policies = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => !id.includes('SchedulerRole'))
+      .map(([, policy]) => policy) as Resource[];
     expect(policies).toHaveLength(1);
     const document = policies[0]?.Properties.PolicyDocument as { Statement: Record<string, unknown>[] };
     const statements = document.Statement;

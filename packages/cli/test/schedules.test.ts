@@ -80,6 +80,29 @@ describe('schedules from the command line', () => {
     expect(new Date(expected[0] as string).getUTCHours()).toBeLessThanOrEqual(1); // 02:00 in Paris is 00:00 or 01:00 UTC
   });
 
+  it('tq send --at beyond 15 minutes holds the task in a one-time schedule that tq schedules --all shows', async () => {
+    const prefix = uniqueName('at');
+    const env = { TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: prefix, TQ_BUCKET: '' };
+    expect((await runTq(['provision'], env)).code).toBe(0);
+    const at = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const sent = await runTq(
+      ['send', 'send_email', '{"to":["ada@example.com"],"subject":"Later","text":"x"}', '--at', at],
+      env,
+    );
+    expect(sent.code).toBe(0);
+    const id = sent.output.split('\n')[0]?.trim();
+    expect(sent.output).toContain(`via a one-time schedule for ${at.replace('Z', '.000Z')}`);
+    const listed = await runTq(['schedules', '--all'], env);
+    expect(listed.output).toMatch(new RegExp(`once-${id}\\s+send_email\\s+at\\(${at.slice(0, 19)}\\)`));
+    expect((await runTq(['schedules'], env)).output).not.toContain(`once-${id}`);
+    const bad = await runTq(
+      ['send', 'send_email', '{"to":["ada@example.com"],"subject":"x","text":"x"}', '--at', 'tomorrow'],
+      env,
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.output).toContain('--at is "tomorrow"');
+  });
+
   it('tq up runs the file: a 1 s rate sends a mail a second through the real workers', async () => {
     const schedules = await file('tq.schedules.json', [
       {

@@ -9,6 +9,7 @@ import { checkTask } from '../queues.js';
 interface SendFlags {
   route?: string;
   delay?: string;
+  at?: string;
   group?: string;
   dedupId?: string;
   idempotencyKey?: string;
@@ -51,6 +52,15 @@ function integer(flag: string, value: string): number {
   return number;
 }
 
+/** `--at`: an ISO 8601 time with a zone (`2026-12-01T02:00:00Z`, `...+01:00`). */
+function atFlag(value: string): Date {
+  const at = new Date(value);
+  if (!/(?:Z|[+-]\d\d:?\d\d)$/i.test(value) || Number.isNaN(at.getTime())) {
+    throw new UsageError(`--at is "${value}", must be an ISO 8601 time with its zone, such as 2026-12-01T02:00:00Z`);
+  }
+  return at;
+}
+
 /** `--delay`: SQS delays one message by 0 to 900 s. */
 function delaySeconds(value: string): number {
   const seconds = integer('--delay', value);
@@ -67,6 +77,7 @@ export function registerSend(program: Command): void {
     .argument('<payload>', 'the payload as JSON, @file.json, or - to read stdin')
     .option('--route <route>', 'topic (SNS fan-out, default) or queue (straight to the task queue)')
     .option('--delay <seconds>', 'deliver after 0-900 s (sends straight to the queue)')
+    .option('--at <time>', 'deliver at this ISO 8601 time (beyond 15 minutes: a one-time EventBridge schedule)')
     .option('--group <id>', 'FIFO message group (the task must be listed in TQ_FIFO_TASKS)')
     .option('--dedup-id <id>', 'FIFO deduplication id (default: the idempotency key, then the task id)')
     .option('--idempotency-key <key>', 'carried in the envelope so workers can recognise duplicates')
@@ -84,6 +95,7 @@ export function registerSend(program: Command): void {
       const options: SendOptions = {
         ...(flags.route ? { route: flags.route as 'topic' | 'queue' } : {}),
         ...(flags.delay !== undefined ? { delaySeconds: delaySeconds(flags.delay) } : {}),
+        ...(flags.at !== undefined ? { at: atFlag(flags.at) } : {}),
         ...(flags.group !== undefined ? { groupId: flags.group } : {}),
         ...(flags.dedupId !== undefined ? { deduplicationId: flags.dedupId } : {}),
         ...(flags.idempotencyKey !== undefined ? { idempotencyKey: flags.idempotencyKey } : {}),
@@ -102,7 +114,12 @@ export function registerSend(program: Command): void {
       });
       try {
         const result = await producer.send(task as never, payload as never, options);
-        const via = result.route === 'topic' ? `topic ${context.env.prefix}-tasks` : 'its queue';
+        const via =
+          result.route === 'topic'
+            ? `topic ${context.env.prefix}-tasks`
+            : result.route === 'schedule'
+              ? `a one-time schedule for ${result.scheduledFor}`
+              : 'its queue';
         console.log(result.id);
         console.error(
           `tq: sent ${task} ${result.id} via ${via} (message ${result.messageId}${result.claimCheck ? `, payload in ${result.claimCheck}` : ''})`,
