@@ -17,9 +17,22 @@ if (!pnpm || !/pnpm/.test(pnpm)) {
   console.error('deploy-app: run me through pnpm (pnpm run deploy), so I can call the same pnpm');
   process.exit(2);
 }
-const run = (args, cwd = root) => execFileSync(process.execPath, [pnpm, ...args], { cwd, stdio: 'inherit' });
+// turbo finds pnpm on PATH and runs it in each package's folder: a relative PATH entry (npx puts
+// ./node_modules/.bin first) would name a pnpm that is not there. Absolute entries only, the
+// root's own bin (with the pinned pnpm) first.
+const path = [
+  join(root, 'node_modules', '.bin'),
+  ...(process.env.PATH ?? '').split(':').filter((entry) => entry.startsWith('/')),
+];
+const env = { ...process.env, PATH: path.join(':') };
+const run = (args, cwd = root) => execFileSync(process.execPath, [pnpm, ...args], { cwd, stdio: 'inherit', env });
 
-run(['exec', 'turbo', 'run', 'build', `--filter=${name}...`]);
+// turbo itself, not through `pnpm exec` (which puts ./node_modules/.bin back in front).
+execFileSync(join(root, 'node_modules', '.bin', 'turbo'), ['run', 'build', `--filter=${name}...`], {
+  cwd: root,
+  stdio: 'inherit',
+  env,
+});
 rmSync(out, { recursive: true, force: true });
 run(['--filter', name, 'deploy', '--prod', '--legacy', out]);
 console.log(`deploy-app: ${name} is in ${out}; run it with \`node dist/main.js\` or build ${join(out, 'Dockerfile')}`);

@@ -121,7 +121,10 @@ describe('apps deploy into folders that run with plain node', () => {
       for (const { app, child, output } of children) {
         // Generous: four Node processes start at once on a possibly busy machine.
         const deadline = Date.now() + 120_000;
-        while (!output().includes('"msg":"worker started"')) {
+        // The bridge names its health address on a line of its own, which may follow "worker started".
+        const ready = () =>
+          output().includes('"msg":"worker started"') && /"http":"http:\/\/127\.0\.0\.1:\d+"/.test(output());
+        while (!ready()) {
           if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${app} did not start:\n${output()}`);
           await new Promise((resolve) => setTimeout(resolve, 100));
         }

@@ -73,6 +73,8 @@ export interface LocalStack {
   workers: string[];
   /** The ActiveMQ broker the bridge forwards to (`TQ_ACTIVEMQ_URL`, or the local one). */
   activemqUrl: string | undefined;
+  /** Each worker's `/metrics` URL by task, filled in as the workers start (for the console). */
+  metrics: Record<string, string>;
   /** Stops the workers gracefully (each finishes its running tasks), then the sink and endpoint. */
   stop(): Promise<void>;
   /** Kills the workers at once (SIGKILL): their messages come back when their visibility ends. */
@@ -229,6 +231,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let sink: SmtpSink | undefined;
   let broker: ActiveMq | undefined;
   const children: { name: string; child: ChildProcess }[] = [];
+  const metrics: Record<string, string> = {};
   const stop = async () => {
     await Promise.all(
       children.map(async ({ child }) => {
@@ -381,6 +384,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       );
     }
 
+    // The console reads each worker's throughput from the /metrics its "worker started" line names.
+    const noteMetrics = (line: string) => {
+      if (!line.includes('"worker started"')) return;
+      try {
+        const record = JSON.parse(line) as { task?: string; http?: string };
+        if (record.task && record.http) metrics[record.task] = `${record.http}/metrics`;
+      } catch {
+        // not a JSON log line
+      }
+    };
     let workers = options.workers === false ? [] : findWorkerApps();
     if (options.workers !== false && activemqUrl) {
       workers = [
@@ -424,7 +437,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       for (const stream of [child.stdout, child.stderr]) {
-        if (stream) createInterface({ input: stream }).on('line', (line) => log(formatLogLine(short, line)));
+        if (stream) {
+          createInterface({ input: stream }).on('line', (line) => {
+            noteMetrics(line);
+            log(formatLogLine(short, line));
+          });
+        }
       }
       child.once('exit', (code, signal) => {
         if (code !== 0 || signal) log(`tq: ${app.name} exited (${signal ?? `code ${code}`})`);
@@ -438,7 +456,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       void broker?.kill();
     };
-    return { env, smtpUrl, mailDir, workers: workers.map((app) => app.name), activemqUrl, stop, kill };
+    return { env, smtpUrl, mailDir, workers: workers.map((app) => app.name), activemqUrl, metrics, stop, kill };
   } catch (error) {
     await stop();
     throw error;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { classifyAwsError } from '@tq/aws';
 import { Command } from 'commander';
+import { registerConsole } from './commands/console.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerGet } from './commands/get.js';
@@ -37,6 +38,7 @@ export function createProgram(): Command {
   registerGet(program);
   registerStatus(program);
   registerSchedules(program);
+  registerConsole(program);
   return program;
 }
 

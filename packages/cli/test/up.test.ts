@@ -30,6 +30,11 @@ describe('tq up', () => {
       const buckets = await new S3Client(config).send(new ListBucketsCommand({}));
       expect(buckets.Buckets?.map((bucket) => bucket.Name)).toContain('uptest-artifacts');
       expect(child.output()).toContain('provisioned topic uptest-tasks');
+      // The web console, on loopback with its write token in the link's fragment.
+      const [, link] = child.output().match(/tq: console (http:\/\/127\.0\.0\.1:\d+\/#token=\S+)/) ?? [];
+      expect(link).toBeDefined();
+      const meta = (await (await fetch(new URL('/api/meta', link))).json()) as { prefix: string; readOnly: boolean };
+      expect(meta).toMatchObject({ prefix: 'uptest', readOnly: false });
       // The banner's commands work as printed: the clone's ./tq script, by path from elsewhere.
       const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'tq');
       expect(child.output()).toContain(`then try \`${resolve(script)} demo\``);

@@ -1,4 +1,6 @@
+import { startConsole } from '@tq/console';
 import type { Command } from 'commander';
+import { consoleLogger } from '../console-logger.js';
 import { UsageError } from '../errors.js';
 import { startLocalStack, tqCommand } from '../local-stack.js';
 
@@ -18,6 +20,8 @@ export interface UpOptions {
   activemqPort: string;
   openwirePort: string;
   schedules?: string;
+  console: boolean;
+  consolePort: string;
 }
 
 /** Parses a port flag; throws `UsageError` naming it. */
@@ -49,6 +53,8 @@ export function registerUp(program: Command): void {
     .option('--no-workers', 'start the endpoint, queues and SMTP sink only')
     .option('--activemq-port <port>', 'STOMP port of the local ActiveMQ (with TQ_ACTIVEMQ=1)', '61613')
     .option('--openwire-port <port>', 'OpenWire (JMS) port of the local ActiveMQ (with TQ_ACTIVEMQ=1)', '61616')
+    .option('--console-port <port>', 'port of the web console (0 picks a free one)', '0')
+    .option('--no-console', 'do not serve the web console')
     .option(
       '--schedules <file>',
       'recurring tasks to run (default: TQ_SCHEDULES, else ./tq.schedules.json when present)',
@@ -86,6 +92,22 @@ export function registerUp(program: Command): void {
         },
       });
       console.log(`tq: workers: ${stack.workers.length > 0 ? stack.workers.join(', ') : 'none'}`);
+      const web = options.console
+        ? await startConsole({
+            env: stack.env,
+            host: options.host,
+            port: portFlag('--console-port', options.consolePort),
+            metrics: stack.metrics,
+            logger: consoleLogger(),
+          }).catch(async (error: unknown) => {
+            await stack.stop();
+            throw error;
+          })
+        : undefined;
+      if (web)
+        console.log(
+          `tq: console ${web.link}${web.readOnly ? ' (read-only: set TQ_CONSOLE_TOKEN for write actions)' : ''}`,
+        );
       const broker = stack.activemqUrl ? ` TQ_ACTIVEMQ_URL=${stack.activemqUrl}` : '';
       console.log(
         `tq: in another shell: export TQ_ENDPOINT=${stack.env.endpoint} AWS_REGION=${stack.env.region}${broker}`,
@@ -105,6 +127,7 @@ export function registerUp(program: Command): void {
         stack.kill();
         process.exit(130);
       };
+      await web?.close();
       await stack.stop();
       console.log('tq: stopped');
     });

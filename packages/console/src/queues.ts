@@ -1,0 +1,374 @@
+import { type CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { classifyAwsError, copyMessageAttributes } from '@tq/aws';
+import { dlqName, FAILURE_ATTRIBUTES, parseTask, queueName, type TaskRegistry } from '@tq/contracts';
+
+/** Counts of one queue, as `GetQueueAttributes` reports them. */
+export interface QueueCounts {
+  name: string;
+  visible: number;
+  inFlight: number;
+  delayed: number;
+  /** CloudWatch's `ApproximateAgeOfOldestMessage` (seconds); undefined where there is no CloudWatch. */
+  oldestSeconds: number | undefined;
+}
+
+/** A task queue and its DLQ, or why they cannot be read. */
+export interface TaskQueueStats {
+  task: string;
+  queue: QueueCounts | undefined;
+  dlq: QueueCounts | undefined;
+  error?: string;
+}
+
+const FAILURE_NAMES: ReadonlySet<string> = new Set(Object.values(FAILURE_ATTRIBUTES));
+
+/**
+ * Reads the queues of a prefix: URLs looked up once, counts on every call, the oldest message's age
+ * from CloudWatch where there is one (the local endpoint has none: it is tried once).
+ */
+export class QueueReader {
+  readonly #sqs: SQSClient;
+  readonly #cloudwatch: CloudWatchClient | undefined;
+  readonly #prefix: string;
+  readonly #urls = new Map<string, Promise<string | undefined>>();
+  #cloudwatchAvailable = true;
+
+  constructor(options: { sqs: SQSClient; cloudwatch?: CloudWatchClient; prefix: string }) {
+    this.#sqs = options.sqs;
+    this.#cloudwatch = options.cloudwatch;
+    this.#prefix = options.prefix;
+  }
+
+  get prefix(): string {
+    return this.#prefix;
+  }
+
+  /** A queue's URL by name; undefined when it does not exist (looked up again next time). */
+  url(name: string): Promise<string | undefined> {
+    let url = this.#urls.get(name);
+    if (!url) {
+      url = this.#sqs.send(new GetQueueUrlCommand({ QueueName: name })).then(
+        (out) => out.QueueUrl,
+        (error: unknown) => {
+          this.#urls.delete(name);
+          if (classifyAwsError(error) === 'not-found') return undefined;
+          throw error;
+        },
+      );
+      this.#urls.set(name, url);
+    }
+    return url;
+  }
+
+  async #counts(name: string): Promise<QueueCounts | undefined> {
+    const url = await this.url(name);
+    if (!url) return undefined;
+    const out = await this.#sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: [
+          'ApproximateNumberOfMessages',
+          'ApproximateNumberOfMessagesNotVisible',
+          'ApproximateNumberOfMessagesDelayed',
+        ],
+      }),
+    );
+    const a = out.Attributes ?? {};
+    return {
+      name,
+      visible: Number(a.ApproximateNumberOfMessages ?? 0),
+      inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
+      delayed: Number(a.ApproximateNumberOfMessagesDelayed ?? 0),
+      oldestSeconds: await this.#oldest(name),
+    };
+  }
+
+  async #oldest(name: string): Promise<number | undefined> {
+    if (!this.#cloudwatch || !this.#cloudwatchAvailable) return undefined;
+    try {
+      const now = Date.now();
+      const out = await this.#cloudwatch.send(
+        new GetMetricStatisticsCommand({
+          Namespace: 'AWS/SQS',
+          MetricName: 'ApproximateAgeOfOldestMessage',
+          Dimensions: [{ Name: 'QueueName', Value: name }],
+          StartTime: new Date(now - 10 * 60_000),
+          EndTime: new Date(now),
+          Period: 60,
+          Statistics: ['Maximum'],
+        }),
+      );
+      const latest = (out.Datapoints ?? []).sort(
+        (a, b) => (b.Timestamp?.getTime() ?? 0) - (a.Timestamp?.getTime() ?? 0),
+      )[0];
+      return latest?.Maximum;
+    } catch {
+      this.#cloudwatchAvailable = false;
+      return undefined;
+    }
+  }
+
+  /** Every task queue of the registry with its DLQ. */
+  async overview(tasks: readonly string[]): Promise<TaskQueueStats[]> {
+    return await Promise.all(
+      tasks.map(async (task) => {
+        try {
+          const [queue, dlq] = await Promise.all([
+            this.#counts(queueName(this.#prefix, task)),
+            this.#counts(dlqName(this.#prefix, task)),
+          ]);
+          return { task, queue, dlq };
+        } catch (error) {
+          return { task, queue: undefined, dlq: undefined, error: (error as Error).message };
+        }
+      }),
+    );
+  }
+}
+
+/** A dead letter as the console lists it. */
+export interface DeadLetter {
+  messageId: string;
+  code: string;
+  reason: string | undefined;
+  sourceQueue: string | undefined;
+  attempts: number | undefined;
+  firstFailureAt: string | undefined;
+  sentAt: string | undefined;
+  body: string;
+  /** Where the body breaks the task's schema (JSON Pointers), for the page to highlight. */
+  violations: { path: string; message: string }[];
+}
+
+/** A DLQ read through: its messages by code, as of `scannedAt`. */
+export interface DeadLetterScan {
+  task: string;
+  scannedAt: string;
+  /** Messages the DLQ held when the scan started (`ApproximateNumberOfMessages`). */
+  total: number;
+  /** Messages read (at most `limit`). */
+  read: DeadLetter[];
+  codes: { code: string; count: number }[];
+}
+
+/** What `redrive` and `remove` did. */
+export interface DeadLetterAction {
+  moved: number;
+  deleted: number;
+  /** Wanted but not found in the DLQ any more (redriven or deleted by someone else). */
+  missing: string[];
+}
+
+function describe(message: Message, task: string, registry: TaskRegistry | undefined): DeadLetter {
+  const attribute = (name: string) => message.MessageAttributes?.[name]?.StringValue;
+  const sent = Number(message.Attributes?.SentTimestamp);
+  const body = message.Body ?? '';
+  const parsed = parseTask(body, {
+    ...(registry ? { registry } : {}),
+    defaults: { id: message.MessageId },
+  });
+  const violations = parsed.ok ? [] : parsed.error.violations.map((v) => ({ path: v.path, message: v.message }));
+  if (parsed.ok && parsed.envelope.task !== task) {
+    violations.push({ path: '/task', message: `a ${parsed.envelope.task} task on the ${task} DLQ` });
+  }
+  const attempts = Number(attribute(FAILURE_ATTRIBUTES.receiveCount) ?? message.Attributes?.ApproximateReceiveCount);
+  return {
+    messageId: message.MessageId ?? '',
+    code: attribute(FAILURE_ATTRIBUTES.code) ?? 'UNKNOWN',
+    reason: attribute(FAILURE_ATTRIBUTES.message),
+    sourceQueue: attribute(FAILURE_ATTRIBUTES.sourceQueue),
+    attempts: Number.isFinite(attempts) ? attempts : undefined,
+    firstFailureAt: attribute(FAILURE_ATTRIBUTES.firstFailureAt),
+    sentAt: Number.isFinite(sent) ? new Date(sent).toISOString() : undefined,
+    body,
+    violations,
+  };
+}
+
+/**
+ * Dead-letter queue operations. Reading a DLQ means receiving its messages: they are held
+ * (invisible) while the scan runs, so each is read once, then all made visible again at once. A
+ * scan or an action looks at no more messages than the DLQ held when it started, so it ends even
+ * if workers dead-letter more meanwhile.
+ */
+export class DeadLetters {
+  readonly #sqs: SQSClient;
+  readonly #queues: QueueReader;
+  readonly #registry: TaskRegistry | undefined;
+
+  constructor(options: { sqs: SQSClient; queues: QueueReader; registry?: TaskRegistry }) {
+    this.#sqs = options.sqs;
+    this.#queues = options.queues;
+    this.#registry = options.registry;
+  }
+
+  async #dlq(task: string): Promise<{ url: string; queueUrl: string | undefined }> {
+    const prefix = this.#queues.prefix;
+    const url = await this.#queues.url(dlqName(prefix, task));
+    if (!url) throw new Error(`${task} has no dead-letter queue ${dlqName(prefix, task)}: run tq provision`);
+    return { url, queueUrl: await this.#queues.url(queueName(prefix, task)) };
+  }
+
+  async #depth(url: string): Promise<number> {
+    const out = await this.#sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }),
+    );
+    return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
+  }
+
+  /**
+   * Reads up to `limit` messages of the DLQ, visiting each once (`visit`), holding the read ones for
+   * `holdSeconds`; returns the held messages whose handles `settle` did not consume, to release.
+   */
+  async #walk(
+    url: string,
+    limit: number,
+    visit: (messages: Message[]) => Promise<Message[]>,
+  ): Promise<{ total: number }> {
+    const total = await this.#depth(url);
+    const bound = Math.min(total, limit);
+    const held: Message[] = [];
+    let seen = 0;
+    let empty = 0;
+    try {
+      while (seen < bound && empty < 2) {
+        const { Messages = [] } = await this.#sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: url,
+            MaxNumberOfMessages: Math.min(10, bound - seen),
+            VisibilityTimeout: 120,
+            WaitTimeSeconds: 0,
+            MessageAttributeNames: ['All'],
+            MessageSystemAttributeNames: ['SentTimestamp', 'ApproximateReceiveCount'],
+          }),
+        );
+        if (Messages.length === 0) {
+          empty += 1;
+          continue;
+        }
+        empty = 0;
+        seen += Messages.length;
+        held.push(...(await visit(Messages)));
+      }
+    } finally {
+      await this.#release(url, held);
+    }
+    return { total };
+  }
+
+  async #release(url: string, messages: Message[]): Promise<void> {
+    for (let i = 0; i < messages.length; i += 10) {
+      const batch = messages.slice(i, i + 10);
+      await this.#sqs
+        .send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: url,
+            Entries: batch.map((message, index) => ({
+              Id: String(index),
+              ReceiptHandle: message.ReceiptHandle ?? '',
+              VisibilityTimeout: 0,
+            })),
+          }),
+        )
+        .catch(() => undefined); // they come back by themselves after the hold
+    }
+  }
+
+  /** Reads the DLQ of `task` (up to `limit` messages) and groups it by `tq-error-code`. */
+  async scan(task: string, limit = 10_000): Promise<DeadLetterScan> {
+    const { url } = await this.#dlq(task);
+    const read: DeadLetter[] = [];
+    const { total } = await this.#walk(url, limit, async (messages) => {
+      for (const message of messages) read.push(describe(message, task, this.#registry));
+      return messages;
+    });
+    const byCode = new Map<string, number>();
+    for (const letter of read) byCode.set(letter.code, (byCode.get(letter.code) ?? 0) + 1);
+    return {
+      task,
+      scannedAt: new Date().toISOString(),
+      total,
+      read,
+      codes: [...byCode].map(([code, count]) => ({ code, count })).sort((a, b) => b.count - a.count),
+    };
+  }
+
+  /**
+   * Moves the chosen dead letters (by message id, or all of a code) back to the task queue: the
+   * body as it is (or `replaceBody`, already validated by the caller) and its routing attributes,
+   * without the failure ones; sent, then deleted from the DLQ (a crash between the two can
+   * duplicate, never lose).
+   */
+  async redrive(
+    task: string,
+    pick: { messageIds?: readonly string[]; code?: string },
+    replaceBody?: string,
+  ): Promise<DeadLetterAction> {
+    const { url, queueUrl } = await this.#dlq(task);
+    if (!queueUrl) throw new Error(`${task} has no task queue: run tq provision`);
+    return await this.#act(url, task, pick, async (chosen) => {
+      const sent = await this.#sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: chosen.map((message, index) => ({
+            Id: String(index),
+            MessageBody: replaceBody ?? message.Body ?? '',
+            MessageAttributes: copyMessageAttributes(message.MessageAttributes, { drop: FAILURE_NAMES }),
+          })),
+        }),
+      );
+      return (sent.Successful ?? []).map((entry) => chosen[Number(entry.Id)] as Message);
+    });
+  }
+
+  /** Deletes the chosen dead letters for good. */
+  async remove(task: string, pick: { messageIds?: readonly string[]; code?: string }): Promise<DeadLetterAction> {
+    const { url } = await this.#dlq(task);
+    return await this.#act(url, task, pick, async (chosen) => chosen);
+  }
+
+  async #act(
+    url: string,
+    task: string,
+    pick: { messageIds?: readonly string[]; code?: string },
+    carry: (chosen: Message[]) => Promise<Message[]>,
+  ): Promise<DeadLetterAction> {
+    const wanted = new Set(pick.messageIds ?? []);
+    const matches = (message: Message) =>
+      pick.code !== undefined
+        ? (message.MessageAttributes?.[FAILURE_ATTRIBUTES.code]?.StringValue ?? 'UNKNOWN') === pick.code
+        : wanted.has(message.MessageId ?? '');
+    let moved = 0;
+    const found = new Set<string>();
+    await this.#walk(url, 100_000, async (messages) => {
+      const chosen = messages.filter(matches);
+      const rest = messages.filter((message) => !matches(message));
+      if (chosen.length === 0) return rest;
+      const done = await carry(chosen);
+      if (done.length > 0) {
+        await this.#sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: url,
+            Entries: done.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle ?? '' })),
+          }),
+        );
+      }
+      for (const message of done) found.add(message.MessageId ?? '');
+      moved += done.length;
+      // What could not be carried is released with the rest.
+      return [...rest, ...chosen.filter((message) => !done.includes(message))];
+    });
+    void task;
+    return { moved, deleted: moved, missing: [...wanted].filter((id) => !found.has(id)) };
+  }
+}

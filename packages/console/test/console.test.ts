@@ -1,0 +1,219 @@
+import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { createTask, readEnvironment } from '@tq/contracts';
+import { type LocalEndpoint, queueCounts, startLocalEndpoint, uniqueName } from '@tq/testing';
+import { createProvisioner, defineTopology } from '@tq/topology';
+import { createWorker, NonRetryableError, type Worker, type WorkerEvents } from '@tq/worker';
+import { pino } from 'pino';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Console, startConsole } from '../src/index.js';
+
+const run = promisify(execFile);
+/** Screenshots of each page, kept as test artifacts (ignored by git). */
+const artifacts = fileURLToPath(new URL('../test-results/', import.meta.url));
+
+async function until<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('tq console in a real browser (Debian chromium, playwright-core)', () => {
+  let endpoint: LocalEndpoint;
+  let sqs: SQSClient;
+  let consoleServer: Console;
+  let browser: Browser;
+  let page: Page;
+  let worker: Worker<'send_email'>;
+  const prefix = uniqueName('con');
+  const urls: Record<string, string> = {};
+  const succeeded: WorkerEvents['succeeded'][0][] = [];
+  /** Subjects the handler refuses once (then accepts): a dead letter that a redrive can fix. */
+  const refuseOnce = new Set<string>(['flaky-once']);
+
+  beforeAll(async () => {
+    await mkdir(artifacts, { recursive: true });
+    endpoint = await startLocalEndpoint();
+    sqs = new SQSClient(endpoint.clientConfig);
+    await createProvisioner({
+      sqs,
+      sns: new SNSClient(endpoint.clientConfig),
+      s3: new S3Client(endpoint.clientConfig),
+      topology: defineTopology({ prefix }),
+    }).apply();
+    for (const task of ['send_email', 'process_image', 'cleanup_data', 'generate_report']) {
+      for (const name of [`${prefix}-${task}`, `${prefix}-${task}-dlq`]) {
+        urls[name] = (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl as string;
+      }
+    }
+    worker = createWorker({
+      task: 'send_email',
+      sqs,
+      prefix,
+      logger: pino({ level: 'silent' }),
+      handleSignals: false,
+      waitTimeSeconds: 1,
+      handler: (email) => {
+        if (refuseOnce.delete(email.subject)) throw new NonRetryableError('mailbox full', { code: 'MAILBOX_FULL' });
+        return { subject: email.subject };
+      },
+    });
+    worker.on('succeeded', (event) => succeeded.push(event));
+    await worker.start();
+    const env = readEnvironment({ TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: prefix, AWS_REGION: endpoint.region });
+    consoleServer = await startConsole({ env, refreshMs: 500, logger: pino({ level: 'silent' }) });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = await browser.newPage();
+    await page.goto(consoleServer.link);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await consoleServer?.close();
+    await worker?.stop();
+    sqs?.destroy();
+    await endpoint?.stop();
+  });
+
+  it('overview: every task queue with the counts SQS reports (checked with the aws CLI), live', async () => {
+    for (let i = 0; i < 3; i += 1) {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: urls[`${prefix}-process_image`],
+          // Waiting work: no image worker runs here, so these stay visible.
+          MessageBody: JSON.stringify({ task: 'process_image', waiting: i }),
+        }),
+      );
+    }
+    await page.goto(`${consoleServer.url}#/`);
+    const cell = page.locator('tr[data-task="process_image"] td[data-field="visible"]');
+    await until(async () => (await cell.textContent()) === '3', 'the overview to show 3 visible (no reload)');
+    expect(await page.locator('tbody tr').count()).toBe(4);
+    const { stdout } = await run(
+      'aws',
+      [
+        '--endpoint-url',
+        endpoint.endpoint,
+        '--region',
+        endpoint.region,
+        'sqs',
+        'get-queue-attributes',
+        '--queue-url',
+        urls[`${prefix}-process_image`] as string,
+        '--attribute-names',
+        'All',
+      ],
+      { env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_PAGER: '' } },
+    );
+    const attributes = (JSON.parse(stdout) as { Attributes: Record<string, string> }).Attributes;
+    for (const [field, attribute] of [
+      ['visible', 'ApproximateNumberOfMessages'],
+      ['inFlight', 'ApproximateNumberOfMessagesNotVisible'],
+      ['delayed', 'ApproximateNumberOfMessagesDelayed'],
+    ] as const) {
+      expect(await page.locator(`tr[data-task="process_image"] td[data-field="${field}"]`).textContent()).toBe(
+        attributes[attribute],
+      );
+    }
+    await page.screenshot({ path: join(artifacts, 'overview.png'), fullPage: true });
+  });
+
+  it('dead letters: a poison message shows under its code within seconds; redriving one message moves exactly it', async () => {
+    const dlqUrl = urls[`${prefix}-send_email-dlq`] as string;
+    await sqs.send(
+      new SendMessageCommand({ QueueUrl: urls[`${prefix}-send_email`], MessageBody: '{"task": "send_email", oops' }),
+    );
+    const flaky = createTask('send_email', { to: ['ada@example.com'], subject: 'flaky-once', text: 'hi' });
+    await sqs.send(
+      new SendMessageCommand({ QueueUrl: urls[`${prefix}-send_email`], MessageBody: JSON.stringify(flaky) }),
+    );
+    await until(async () => (await queueCounts(sqs, dlqUrl)).visible === 2 || undefined, 'two dead letters');
+
+    await page.goto(`${consoleServer.url}#/dlq/send_email`);
+    const poisonCode = page.locator('button[data-code="INVALID_JSON"]');
+    await until(async () => {
+      if (await poisonCode.count()) return true;
+      await page.getByRole('button', { name: 'Read again' }).click();
+      return undefined;
+    }, 'the INVALID_JSON group');
+    expect(await poisonCode.textContent()).toBe('INVALID_JSON (1)');
+    expect(await page.locator('button[data-code="MAILBOX_FULL"]').textContent()).toBe('MAILBOX_FULL (1)');
+    await page.screenshot({ path: join(artifacts, 'dead-letters.png'), fullPage: true });
+
+    // Open the poison one: its reason and its body, the broken JSON shown as it is.
+    await poisonCode.click();
+    const rows = page.locator('tbody tr[data-message]');
+    await until(async () => (await rows.count()) === 1 || undefined, 'the list to show the INVALID_JSON group only');
+    await page.getByRole('button', { name: 'Open' }).click();
+    expect(await page.locator('pre.body').textContent()).toContain('oops');
+
+    // Redrive only the flaky one: the worker handles it now; the poison message stays.
+    await page.locator('button[data-code="MAILBOX_FULL"]').click();
+    await until(
+      async () => (await rows.first().locator('.badge').textContent()) === 'MAILBOX_FULL' || undefined,
+      'the MAILBOX_FULL group',
+    );
+    await page.locator('tbody input[type="checkbox"]').first().check();
+    await page.getByRole('button', { name: /Redrive selected/ }).click();
+    await page.getByRole('status').filter({ hasText: 'Redrove 1 message(s).' }).waitFor();
+    await until(() => succeeded.find((event) => event.id === flaky.id), 'the redriven task to be handled');
+    await until(async () => (await queueCounts(sqs, dlqUrl)).visible === 1 || undefined, 'one dead letter left');
+    await page.getByRole('button', { name: 'Read again' }).click();
+    await until(
+      async () => (await page.locator('button[data-code="MAILBOX_FULL"]').count()) === 0 || undefined,
+      'the group to go',
+    );
+    expect(await poisonCode.textContent()).toBe('INVALID_JSON (1)');
+  });
+
+  it('send form: refuses an invalid payload naming the fields, then sends a valid one that a worker handles', async () => {
+    await page.goto(`${consoleServer.url}#/send/send_email`);
+    const to = page.getByLabel(/^to/);
+    await to.fill('["not-an-email"]');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /Not sent/ })
+      .waitFor();
+    expect(await page.getByLabel(/^subject/).getAttribute('aria-invalid')).toBe('true');
+    expect(await page.locator('#field-payload-to-error').textContent()).toContain('must be an email address');
+    await page.screenshot({ path: join(artifacts, 'send-invalid.png'), fullPage: true });
+
+    await to.fill('["grace@example.com"]');
+    await page.getByLabel(/^subject/).fill('From the console');
+    await page.getByLabel(/^text/).fill('Sent with the form');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const sent = page.getByRole('status').filter({ hasText: 'Sent:' });
+    await sent.waitFor();
+    const id = (await sent.locator('a').textContent()) as string;
+    await until(() => succeeded.find((event) => event.id === id), 'the sent task to be handled');
+    await page.screenshot({ path: join(artifacts, 'send-sent.png'), fullPage: true });
+
+    // Task by id: without a status table here, the page says it is not tracked.
+    await sent.locator('a').click();
+    await page.getByText(/Not tracked/).waitFor();
+    await page.screenshot({ path: join(artifacts, 'task.png'), fullPage: true });
+  });
+});

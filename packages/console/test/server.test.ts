@@ -1,0 +1,89 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { readEnvironment } from '@tq/contracts';
+import { type LocalEndpoint, startLocalEndpoint, uniqueName } from '@tq/testing';
+import { createProvisioner, defineTopology } from '@tq/topology';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startConsole } from '../src/index.js';
+
+describe('console server: write actions need the token and are logged; read-only refuses them', () => {
+  let endpoint: LocalEndpoint;
+  beforeAll(async () => {
+    endpoint = await startLocalEndpoint();
+  });
+  afterAll(() => endpoint.stop());
+  const env = () => readEnvironment({ TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: uniqueName('srv') });
+
+  it('refuses a write without the token (401), takes it with the token, and logs every write action', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const environment = env();
+    const sqs = new SQSClient(endpoint.clientConfig);
+    await createProvisioner({
+      sqs,
+      sns: new SNSClient(endpoint.clientConfig),
+      s3: new S3Client(endpoint.clientConfig),
+      topology: defineTopology({ prefix: environment.prefix, bucket: false }),
+    }).apply();
+    sqs.destroy();
+    const web = await startConsole({ env: environment, token: 'secret-token', logger });
+    try {
+      expect(web.readOnly).toBe(false);
+      expect(web.link).toBe(`${web.url}#token=secret-token`);
+      const post = (token?: string) =>
+        fetch(`${web.url}api/tasks/send_email`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify({ payload: { to: ['a@example.com'], subject: 's', text: 't' }, send: true }),
+        });
+      expect((await post()).status).toBe(401);
+      expect((await post('wrong-token-value')).status).toBe(401);
+      // Validation alone needs no token: it changes nothing.
+      const check = await fetch(`${web.url}api/tasks/send_email`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ payload: { to: ['a@example.com'], subject: 's', text: 't' } }),
+      });
+      expect(await check.json()).toEqual({ valid: true });
+      const sent = await post('secret-token');
+      expect(sent.status).toBe(200);
+      const { id } = (await sent.json()) as { id: string };
+      expect(lines).toContainEqual(
+        expect.objectContaining({ msg: 'console: write action', action: 'send', task: 'send_email', id }),
+      );
+      expect(lines.filter((line) => line.msg === 'console: write action refused (bad or missing token)')).toHaveLength(
+        2,
+      );
+      // Security headers on every answer; the page's only inline script is allowed by its hash.
+      const page = await fetch(web.url);
+      expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self' 'sha256-[A-Za-z0-9+/=]+'/);
+      expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+    } finally {
+      await web.close();
+    }
+  });
+
+  it('read-only: every write action is refused (403) and the page says so', async () => {
+    const web = await startConsole({ env: env(), readOnly: true, logger: pino({ level: 'silent' }) });
+    try {
+      expect(web.readOnly).toBe(true);
+      expect(web.link).toBe(web.url);
+      const meta = (await (await fetch(`${web.url}api/meta`)).json()) as { readOnly: boolean };
+      expect(meta.readOnly).toBe(true);
+      for (const path of ['api/dlq/send_email/redrive', 'api/dlq/send_email/delete']) {
+        const response = await fetch(`${web.url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer anything' },
+          body: JSON.stringify({ code: 'INVALID_JSON' }),
+        });
+        expect(response.status).toBe(403);
+      }
+      const artifact = await fetch(`${web.url}api/artifacts?uri=${encodeURIComponent('s3://elsewhere/secret.txt')}`);
+      expect(artifact.status).toBe(403);
+    } finally {
+      await web.close();
+    }
+  });
+});
