@@ -17,6 +17,8 @@ export {
   type DeadLetterAction,
   type DeadLetterScan,
   DeadLetters,
+  type OldestAgeLookup,
+  oldestAgeLookup,
   type QueueCounts,
   QueueReader,
   type TaskQueueStats,

@@ -32,20 +32,62 @@ export interface TaskQueueStats {
 
 const FAILURE_NAMES: ReadonlySet<string> = new Set(Object.values(FAILURE_ATTRIBUTES));
 
+/** The oldest message's age of a queue by name, and whether CloudWatch answered so far. */
+export interface OldestAgeLookup {
+  lookup(name: string): Promise<number | undefined>;
+  available(): boolean;
+}
+
+/**
+ * The age of a queue's oldest message exists only as the CloudWatch metric
+ * `ApproximateAgeOfOldestMessage` (reading messages to find it would count as receives and push
+ * them towards the DLQ). Endpoints without CloudWatch (the local one) answer nothing: after the
+ * first failure the lookup stops asking. Without a client, there is no age.
+ */
+export function oldestAgeLookup(cloudwatch: CloudWatchClient | undefined): OldestAgeLookup {
+  let available = cloudwatch !== undefined;
+  return {
+    available: () => available,
+    async lookup(name) {
+      if (!cloudwatch || !available) return undefined;
+      try {
+        const now = Date.now();
+        const out = await cloudwatch.send(
+          new GetMetricStatisticsCommand({
+            Namespace: 'AWS/SQS',
+            MetricName: 'ApproximateAgeOfOldestMessage',
+            Dimensions: [{ Name: 'QueueName', Value: name }],
+            StartTime: new Date(now - 10 * 60_000),
+            EndTime: new Date(now),
+            Period: 60,
+            Statistics: ['Maximum'],
+          }),
+        );
+        const latest = (out.Datapoints ?? []).sort(
+          (a, b) => (b.Timestamp?.getTime() ?? 0) - (a.Timestamp?.getTime() ?? 0),
+        )[0];
+        return latest?.Maximum;
+      } catch {
+        available = false;
+        return undefined;
+      }
+    },
+  };
+}
+
 /**
  * Reads the queues of a prefix: URLs looked up once, counts on every call, the oldest message's age
  * from CloudWatch where there is one (the local endpoint has none: it is tried once).
  */
 export class QueueReader {
   readonly #sqs: SQSClient;
-  readonly #cloudwatch: CloudWatchClient | undefined;
+  readonly #oldest: OldestAgeLookup;
   readonly #prefix: string;
   readonly #urls = new Map<string, Promise<string | undefined>>();
-  #cloudwatchAvailable = true;
 
   constructor(options: { sqs: SQSClient; cloudwatch?: CloudWatchClient; prefix: string }) {
     this.#sqs = options.sqs;
-    this.#cloudwatch = options.cloudwatch;
+    this.#oldest = oldestAgeLookup(options.cloudwatch);
     this.#prefix = options.prefix;
   }
 
@@ -89,33 +131,8 @@ export class QueueReader {
       visible: Number(a.ApproximateNumberOfMessages ?? 0),
       inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
       delayed: Number(a.ApproximateNumberOfMessagesDelayed ?? 0),
-      oldestSeconds: await this.#oldest(name),
+      oldestSeconds: await this.#oldest.lookup(name),
     };
-  }
-
-  async #oldest(name: string): Promise<number | undefined> {
-    if (!this.#cloudwatch || !this.#cloudwatchAvailable) return undefined;
-    try {
-      const now = Date.now();
-      const out = await this.#cloudwatch.send(
-        new GetMetricStatisticsCommand({
-          Namespace: 'AWS/SQS',
-          MetricName: 'ApproximateAgeOfOldestMessage',
-          Dimensions: [{ Name: 'QueueName', Value: name }],
-          StartTime: new Date(now - 10 * 60_000),
-          EndTime: new Date(now),
-          Period: 60,
-          Statistics: ['Maximum'],
-        }),
-      );
-      const latest = (out.Datapoints ?? []).sort(
-        (a, b) => (b.Timestamp?.getTime() ?? 0) - (a.Timestamp?.getTime() ?? 0),
-      )[0];
-      return latest?.Maximum;
-    } catch {
-      this.#cloudwatchAvailable = false;
-      return undefined;
-    }
   }
 
   /** Every task queue of the registry with its DLQ. */

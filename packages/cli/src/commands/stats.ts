@@ -1,6 +1,7 @@
-import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { queueNameOf, queueStatistics, readDestinations } from '@tq/activemq';
+import { oldestAgeLookup } from '@tq/console';
 import { awsClientSettings, copyQueueName, registry } from '@tq/contracts';
 import type { Command } from 'commander';
 import { type CliContext, createContext } from '../context.js';
@@ -45,39 +46,10 @@ async function counts(context: CliContext, url: string, oldest: (name: string) =
   };
 }
 
-/**
- * The age of a queue's oldest message exists only as the CloudWatch metric
- * `ApproximateAgeOfOldestMessage` (reading messages to find out would count as receives and
- * push them towards the DLQ). Endpoints without CloudWatch (the local one) report nothing.
- */
+/** The oldest-message ages from CloudWatch (none where the endpoint serves no CloudWatch). */
 function oldestAge(context: CliContext) {
   const cloudwatch = new CloudWatchClient({ ...awsClientSettings(context.env), maxAttempts: 1 });
-  let available = true;
-  const lookup = async (name: string): Promise<number | undefined> => {
-    if (!available) return undefined;
-    try {
-      const now = Date.now();
-      const out = await cloudwatch.send(
-        new GetMetricStatisticsCommand({
-          Namespace: 'AWS/SQS',
-          MetricName: 'ApproximateAgeOfOldestMessage',
-          Dimensions: [{ Name: 'QueueName', Value: name }],
-          StartTime: new Date(now - 10 * 60_000),
-          EndTime: new Date(now),
-          Period: 60,
-          Statistics: ['Maximum'],
-        }),
-      );
-      const latest = (out.Datapoints ?? []).sort(
-        (a, b) => (b.Timestamp?.getTime() ?? 0) - (a.Timestamp?.getTime() ?? 0),
-      )[0];
-      return latest?.Maximum;
-    } catch {
-      available = false;
-      return undefined;
-    }
-  };
-  return { lookup, available: () => available, close: () => cloudwatch.destroy() };
+  return { ...oldestAgeLookup(cloudwatch), close: () => cloudwatch.destroy() };
 }
 
 /** Collects the stats of every registered task that has a queue. */
