@@ -21,6 +21,7 @@ export {
   oldestAgeLookup,
   type QueueCounts,
   QueueReader,
+  readQueueCounts,
   type TaskQueueStats,
 } from './queues.js';
 export { type Console, type ConsoleOptions, startConsole } from './server.js';

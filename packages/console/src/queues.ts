@@ -75,6 +75,29 @@ export function oldestAgeLookup(cloudwatch: CloudWatchClient | undefined): Oldes
   };
 }
 
+/** A queue's counts (`GetQueueAttributes`) and its oldest message's age (CloudWatch, when there). */
+export async function readQueueCounts(sqs: SQSClient, url: string, oldest: OldestAgeLookup): Promise<QueueCounts> {
+  const out = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ],
+    }),
+  );
+  const a = out.Attributes ?? {};
+  const name = url.split('/').at(-1) ?? url;
+  return {
+    name,
+    visible: Number(a.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
+    delayed: Number(a.ApproximateNumberOfMessagesDelayed ?? 0),
+    oldestSeconds: await oldest.lookup(name),
+  };
+}
+
 /**
  * Reads the queues of a prefix: URLs looked up once, counts on every call, the oldest message's age
  * from CloudWatch where there is one (the local endpoint has none: it is tried once).
@@ -114,25 +137,7 @@ export class QueueReader {
 
   async #counts(name: string): Promise<QueueCounts | undefined> {
     const url = await this.url(name);
-    if (!url) return undefined;
-    const out = await this.#sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: url,
-        AttributeNames: [
-          'ApproximateNumberOfMessages',
-          'ApproximateNumberOfMessagesNotVisible',
-          'ApproximateNumberOfMessagesDelayed',
-        ],
-      }),
-    );
-    const a = out.Attributes ?? {};
-    return {
-      name,
-      visible: Number(a.ApproximateNumberOfMessages ?? 0),
-      inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
-      delayed: Number(a.ApproximateNumberOfMessagesDelayed ?? 0),
-      oldestSeconds: await this.#oldest.lookup(name),
-    };
+    return url ? await readQueueCounts(this.#sqs, url, this.#oldest) : undefined;
   }
 
   /** Every task queue of the registry with its DLQ. */

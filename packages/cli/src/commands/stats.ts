@@ -1,7 +1,6 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { queueNameOf, queueStatistics, readDestinations } from '@tq/activemq';
-import { oldestAgeLookup } from '@tq/console';
+import { oldestAgeLookup, readQueueCounts } from '@tq/console';
 import { awsClientSettings, copyQueueName, registry } from '@tq/contracts';
 import type { Command } from 'commander';
 import { type CliContext, createContext } from '../context.js';
@@ -24,28 +23,6 @@ export interface TaskStats {
   dlq: QueueStats;
 }
 
-async function counts(context: CliContext, url: string, oldest: (name: string) => Promise<number | undefined>) {
-  const out = await context.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
-  );
-  const a = out.Attributes ?? {};
-  const name = url.split('/').at(-1) ?? url;
-  return {
-    name,
-    visible: Number(a.ApproximateNumberOfMessages ?? 0),
-    inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
-    delayed: Number(a.ApproximateNumberOfMessagesDelayed ?? 0),
-    oldestSeconds: await oldest(name),
-  };
-}
-
 /** The oldest-message ages from CloudWatch (none where the endpoint serves no CloudWatch). */
 function oldestAge(context: CliContext) {
   const cloudwatch = new CloudWatchClient({ ...awsClientSettings(context.env), maxAttempts: 1 });
@@ -58,8 +35,8 @@ export async function collectStats(context: CliContext, oldest = oldestAge(conte
   for (const task of registry.names()) {
     const queues = await findTaskQueues(context, task);
     const [queue, dlq] = await Promise.all([
-      counts(context, queues.queueUrl, oldest.lookup),
-      counts(context, queues.dlqUrl, oldest.lookup),
+      readQueueCounts(context.sqs, queues.queueUrl, oldest),
+      readQueueCounts(context.sqs, queues.dlqUrl, oldest),
     ]);
     rows.push({ task, queue, dlq });
   }
@@ -108,7 +85,7 @@ export async function collectActiveMqStats(context: CliContext): Promise<ActiveM
   const copies = await Promise.all(
     tasks.map(async (task) => {
       const copyUrl = await lookupQueue(context, copyQueueName(prefix, task, 'activemq'));
-      return copyUrl ? counts(context, copyUrl, async () => undefined) : undefined;
+      return copyUrl ? readQueueCounts(context.sqs, copyUrl, oldestAgeLookup(undefined)) : undefined;
     }),
   );
   const row = (
