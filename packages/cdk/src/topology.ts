@@ -401,6 +401,56 @@ export class TqTopology extends Construct {
     }
   }
 
+  /**
+   * Lets `grantee` run the web console (`@tq/console`): read every task queue's and DLQ's counts,
+   * the oldest-message metric, task status and the bucket's objects (artifacts); and, with
+   * `write`, what its actions do: read, redrive and delete dead letters (receive, change
+   * visibility, delete on the DLQs; send on the task queues) and send tasks (`grantSend`).
+   */
+  grantConsole(grantee: iam.IGrantable, options: { write?: boolean } = {}): void {
+    const tasks = [
+      ...new Set(
+        this.desired.queues.filter((q) => q.role === 'task' && q.task && !q.consumer).map((q) => q.task as string),
+      ),
+    ];
+    for (const task of tasks) {
+      this.queueFor(task).grant(grantee, 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes');
+      const dlq = this.deadLetterQueueFor(task);
+      dlq.grant(grantee, 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes');
+      // Reading a DLQ is receiving its messages (then making them visible again).
+      dlq.grant(grantee, 'sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility');
+      if (options.write) dlq.grant(grantee, 'sqs:DeleteMessage');
+    }
+    if (options.write) this.grantSend(grantee, tasks);
+    // ApproximateAgeOfOldestMessage: CloudWatch's GetMetricStatistics has no resource to name.
+    const metrics = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['cloudwatch:GetMetricStatistics'],
+      resourceArns: ['*'],
+    });
+    this.grantStatusRead(grantee);
+    // Artifacts open through the console: GetObject on the bucket's objects, nothing else.
+    if (this.bucket) {
+      iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: [this.bucket.arnForObjects('*')] });
+    }
+    const scope = metrics.principalStatement ? grantee.grantPrincipal : undefined;
+    if (scope && scope instanceof Construct) {
+      Validations.of(scope).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'cloudwatch:GetMetricStatistics supports no resource-level permissions: the console reads only the SQS age metric with it.',
+      });
+      if (this.bucket) {
+        const bucketId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket);
+        Validations.of(scope).acknowledge({
+          id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/*]`,
+          reason:
+            'Artifact keys are not known in advance: the console may read (GetObject only) any object of the artifacts bucket, which its users see anyway as task results.',
+        });
+      }
+    }
+  }
+
   grantSend(grantee: iam.IGrantable, tasks: readonly string[]): void {
     this.topic.grantPublish(grantee);
     for (const task of tasks) {

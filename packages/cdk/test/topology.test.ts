@@ -383,6 +383,49 @@ describe('TqTopology schedules', () => {
   });
 });
 
+describe('TqTopology.grantConsole', () => {
+  function consoleStatements(write: boolean) {
+    const app = new App();
+    const stack = new Stack(app, 'Tq', { env: ENV });
+    const tq = new TqTopology(stack, 'Tq');
+    const role = new iam.Role(stack, 'Console', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+    tq.grantConsole(role, { write });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }));
+    // A cdk-nag finding throws here.
+    const template = Template.fromJSON(app.synth().getStackByName('Tq').template);
+    const policies = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith('ConsoleDefaultPolicy'))
+      .map(([, policy]) => policy) as Resource[];
+    return policies.flatMap(
+      (policy) => (policy.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement,
+    );
+  }
+  const actionsOn = (statements: Record<string, unknown>[], queue: RegExp) =>
+    statements
+      .filter((statement) => queue.test(JSON.stringify(statement.Resource)))
+      .flatMap((statement) => [statement.Action].flat() as string[]);
+
+  it('reads: counts everywhere, receives on the DLQs only, no delete, no send', () => {
+    const statements = consoleStatements(false);
+    const all = statements.flatMap((statement) => [statement.Action].flat() as string[]);
+    expect(all).not.toContain('sqs:DeleteMessage');
+    expect(all).not.toContain('sqs:SendMessage');
+    expect(all).not.toContain('sns:Publish');
+    expect(actionsOn(statements, /TqQueuetqsendemaildlq/)).toEqual(
+      expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes']),
+    );
+    expect(actionsOn(statements, /TqQueuetqsendemail[0-9A-F]{8}"/)).not.toContain('sqs:ReceiveMessage');
+    expect(all).toEqual(expect.arrayContaining(['cloudwatch:GetMetricStatistics', 'dynamodb:Query']));
+  });
+
+  it('writes: deletes on the DLQs, sends to the task queues and the topic', () => {
+    const statements = consoleStatements(true);
+    expect(actionsOn(statements, /TqQueuetqsendemaildlq/)).toContain('sqs:DeleteMessage');
+    expect(actionsOn(statements, /TqQueuetqsendemail[0-9A-F]{8}"/)).toContain('sqs:SendMessage');
+    expect(statements.flatMap((statement) => [statement.Action].flat())).toContain('sns:Publish');
+  });
+});
+
 describe('TqTopology.grantSend', () => {
   it('grants sns:Publish on the topic and direct sends to the named tasks only: no ListTopics, no wildcard', () => {
     const { template } = synth((stack) => {

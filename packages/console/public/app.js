@@ -182,6 +182,12 @@ function DeadLetterView({ meta, task }) {
     setSelected(new Set());
     void load(false);
   }, [task, code, offset]);
+  // While the console is still reading the DLQ, show what it has and ask again shortly.
+  useEffect(() => {
+    if (!scan?.scanning) return undefined;
+    const timer = setTimeout(() => void load(false), 500);
+    return () => clearTimeout(timer);
+  }, [scan]);
   const act = async (action, pick, confirmText) => {
     if (confirmText && !confirm(confirmText)) return;
     setBusy(true);
@@ -217,7 +223,11 @@ function DeadLetterView({ meta, task }) {
       !scan
         ? html`<p class="loading">Reading the dead-letter queue…</p>`
         : html`
-          <p class="muted">${number(scan.read)} of ${number(scan.total)} message(s) read at ${scan.scannedAt.slice(11, 19)} UTC. <button onClick=${() => load(true)} disabled=${busy}>Read again</button></p>
+          <p class="muted" aria-busy=${scan.scanning}>${
+            scan.scanning
+              ? `Reading the dead-letter queue: ${number(scan.read)} of about ${number(scan.total)} so far…`
+              : `${number(scan.read)} of ${number(scan.total)} message(s) read at ${scan.scannedAt.slice(11, 19)} UTC.`
+          } <button onClick=${() => load(true)} disabled=${busy || scan.scanning}>Read again</button></p>
           <div class="codes" aria-label="failure codes">
             <button aria-pressed=${code === undefined} onClick=${() => {
               setCode(undefined);
@@ -232,9 +242,9 @@ function DeadLetterView({ meta, task }) {
             )}
           </div>
           <div class="toolbar">
-            <button class="primary" disabled=${busy || meta.readOnly || selected.size === 0} onClick=${() => act('redrive', { messageIds: [...selected] })}>Redrive selected (${selected.size})</button>
-            ${code ? html`<button disabled=${busy || meta.readOnly} onClick=${() => act('redrive', { code }, `Redrive every ${code} message of ${task}?`)}>Redrive all ${code}</button>` : ''}
-            <button class="danger" disabled=${busy || meta.readOnly || selected.size === 0} onClick=${() => act('delete', { messageIds: [...selected] }, `Delete ${selected.size} message(s) for good?`)}>Delete selected</button>
+            <button class="primary" disabled=${busy || scan.scanning || meta.readOnly || selected.size === 0} onClick=${() => act('redrive', { messageIds: [...selected] })}>Redrive selected (${selected.size})</button>
+            ${code ? html`<button disabled=${busy || scan.scanning || meta.readOnly} onClick=${() => act('redrive', { code }, `Redrive every ${code} message of ${task}?`)}>Redrive all ${code}</button>` : ''}
+            <button class="danger" disabled=${busy || scan.scanning || meta.readOnly || selected.size === 0} onClick=${() => act('delete', { messageIds: [...selected] }, `Delete ${selected.size} message(s) for good?`)}>Delete selected</button>
           </div>
           <table aria-label="dead-lettered messages">
             <thead><tr><th scope="col"><span class="muted">select</span></th><th scope="col">code</th><th scope="col">reason</th><th scope="col" class="num">attempts</th><th scope="col">first failure</th><th scope="col">source queue</th><th scope="col">message</th></tr></thead>

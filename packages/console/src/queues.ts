@@ -191,6 +191,13 @@ export interface DeadLetterAction {
   missing: string[];
 }
 
+/** Dead letters counted by code, most frequent first. */
+export function countCodes(letters: readonly DeadLetter[]): { code: string; count: number }[] {
+  const byCode = new Map<string, number>();
+  for (const letter of letters) byCode.set(letter.code, (byCode.get(letter.code) ?? 0) + 1);
+  return [...byCode].map(([code, count]) => ({ code, count })).sort((a, b) => b.count - a.count);
+}
+
 function describe(message: Message, task: string, registry: TaskRegistry | undefined): DeadLetter {
   const attribute = (name: string) => message.MessageAttributes?.[name]?.StringValue;
   const sent = Number(message.Attributes?.SentTimestamp);
@@ -255,7 +262,7 @@ export class DeadLetters {
   async #walk(
     url: string,
     limit: number,
-    visit: (messages: Message[]) => Promise<Message[]>,
+    visit: (messages: Message[], total: number) => Promise<Message[]>,
   ): Promise<{ total: number }> {
     const total = await this.#depth(url);
     const bound = Math.min(total, limit);
@@ -280,7 +287,7 @@ export class DeadLetters {
         }
         empty = 0;
         seen += Messages.length;
-        held.push(...(await visit(Messages)));
+        held.push(...(await visit(Messages, total)));
       }
     } finally {
       await this.#release(url, held);
@@ -306,23 +313,23 @@ export class DeadLetters {
     }
   }
 
-  /** Reads the DLQ of `task` (up to `limit` messages) and groups it by `tq-error-code`. */
-  async scan(task: string, limit = 10_000): Promise<DeadLetterScan> {
+  /**
+   * Reads the DLQ of `task` (up to `limit` messages) and groups it by `tq-error-code`; `progress`
+   * hears the messages read so far after every receive, so a page can show them while it reads.
+   */
+  async scan(
+    task: string,
+    limit = 10_000,
+    progress?: (read: readonly DeadLetter[], total: number) => void,
+  ): Promise<DeadLetterScan> {
     const { url } = await this.#dlq(task);
     const read: DeadLetter[] = [];
-    const { total } = await this.#walk(url, limit, async (messages) => {
+    const { total } = await this.#walk(url, limit, async (messages, total) => {
       for (const message of messages) read.push(describe(message, task, this.#registry));
+      progress?.(read, total);
       return messages;
     });
-    const byCode = new Map<string, number>();
-    for (const letter of read) byCode.set(letter.code, (byCode.get(letter.code) ?? 0) + 1);
-    return {
-      task,
-      scannedAt: new Date().toISOString(),
-      total,
-      read,
-      codes: [...byCode].map(([code, count]) => ({ code, count })).sort((a, b) => b.count - a.count),
-    };
+    return { task, scannedAt: new Date().toISOString(), total, read, codes: countCodes(read) };
   }
 
   /**

@@ -20,7 +20,7 @@ import { createProducer, type Producer } from '@tq/producer-sdk';
 import { createStatusStore, StatusNotTrackedError, type StatusStore } from '@tq/status';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { type Logger, pino } from 'pino';
-import { type DeadLetterScan, DeadLetters, QueueReader, type TaskQueueStats } from './queues.js';
+import { countCodes, type DeadLetter, DeadLetters, QueueReader, type TaskQueueStats } from './queues.js';
 
 /** What `startConsole` takes; everything defaults from the environment. */
 export interface ConsoleOptions {
@@ -180,16 +180,54 @@ export async function startConsole(options: ConsoleOptions = {}): Promise<Consol
     }, refreshMs);
   };
 
-  // DLQ scans are kept per task and refreshed on demand (a page reload, or after an action).
-  const scans = new Map<string, Promise<DeadLetterScan>>();
-  const scanOf = (task: string, fresh: boolean) => {
-    let scan = scans.get(task);
-    if (!scan || fresh) {
-      scan = deadLetters.scan(task);
-      scans.set(task, scan);
-      scan.catch(() => scans.delete(task));
-    }
-    return scan;
+  // DLQ scans are kept per task and refreshed on demand (a page reload, or after an action). A
+  // scan serves what it has read so far: the first page comes after one receive, not after all.
+  interface ScanState {
+    read: readonly DeadLetter[];
+    total: number;
+    done: boolean;
+    error?: string;
+    scannedAt: string;
+    firstBatch: Promise<void>;
+  }
+  const scans = new Map<string, ScanState>();
+  const scanOf = (task: string, fresh: boolean): ScanState => {
+    const existing = scans.get(task);
+    if (existing && !fresh) return existing;
+    if (existing && fresh && !existing.done) return existing; // one scan at a time
+    let first: () => void = () => undefined;
+    const state: ScanState = {
+      read: [],
+      total: 0,
+      done: false,
+      scannedAt: new Date().toISOString(),
+      firstBatch: new Promise<void>((resolve) => {
+        first = resolve;
+      }),
+    };
+    scans.set(task, state);
+    deadLetters
+      .scan(task, 10_000, (read, total) => {
+        state.read = read;
+        state.total = total;
+        first();
+      })
+      .then(
+        (scan) => {
+          state.read = scan.read;
+          state.total = scan.total;
+          state.scannedAt = scan.scannedAt;
+        },
+        (error: unknown) => {
+          state.error = (error as Error).message;
+          scans.delete(task);
+        },
+      )
+      .finally(() => {
+        state.done = true;
+        first();
+      });
+    return state;
   };
 
   // Open event streams end with the server: close() does not wait for the pages to go away.
@@ -292,16 +330,20 @@ export async function startConsole(options: ConsoleOptions = {}): Promise<Consol
   }>('/api/dlq/:task', async (request, reply) => {
     const { task } = request.params;
     if (!knownTask(task, reply)) return;
-    const scan = await scanOf(task, request.query.fresh === '1');
+    const scan = scanOf(task, request.query.fresh === '1');
+    await scan.firstBatch;
+    if (scan.error) return reply.code(502).send({ error: scan.error });
     const offset = Math.max(0, Number(request.query.offset ?? 0) || 0);
     const limit = Math.min(200, Math.max(1, Number(request.query.limit ?? 50) || 50));
-    const matching = request.query.code ? scan.read.filter((letter) => letter.code === request.query.code) : scan.read;
+    const read = scan.read;
+    const matching = request.query.code ? read.filter((letter) => letter.code === request.query.code) : read;
     return {
       task,
+      scanning: !scan.done,
       scannedAt: scan.scannedAt,
       total: scan.total,
-      read: scan.read.length,
-      codes: scan.codes,
+      read: read.length,
+      codes: countCodes(read),
       matching: matching.length,
       offset,
       messages: matching.slice(offset, offset + limit),

@@ -1,6 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { readEnvironment } from '@tq/contracts';
 import { type LocalEndpoint, startLocalEndpoint, uniqueName } from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
@@ -84,6 +84,76 @@ describe('console server: write actions need the token and are logged; read-only
       expect(artifact.status).toBe(403);
     } finally {
       await web.close();
+    }
+  });
+
+  it('serves a big DLQ while it reads it: the first page after one receive, then all of it, counted by code', async () => {
+    const environment = env();
+    const sqs = new SQSClient(endpoint.clientConfig);
+    await createProvisioner({
+      sqs,
+      sns: new SNSClient(endpoint.clientConfig),
+      s3: new S3Client(endpoint.clientConfig),
+      topology: defineTopology({ prefix: environment.prefix, bucket: false }),
+    }).apply();
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: `${environment.prefix}-send_email-dlq` }));
+    const total = 2000;
+    for (let i = 0; i < total; i += 10) {
+      await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl,
+          Entries: Array.from({ length: 10 }, (_, n) => ({
+            Id: String(n),
+            MessageBody: `{"broken": ${i + n}`,
+            MessageAttributes: {
+              'tq-error-code': {
+                DataType: 'String',
+                StringValue: (i + n) % 4 === 0 ? 'SCHEMA_VIOLATION' : 'INVALID_JSON',
+              },
+            },
+          })),
+        }),
+      );
+    }
+    const web = await startConsole({ env: environment, readOnly: true, logger: pino({ level: 'silent' }) });
+    try {
+      type Page = {
+        scanning: boolean;
+        read: number;
+        total: number;
+        codes: { code: string; count: number }[];
+        messages: unknown[];
+      };
+      const first = (await (await fetch(`${web.url}api/dlq/send_email?limit=50`)).json()) as Page;
+      expect(first.scanning).toBe(true);
+      expect(first.total).toBe(total);
+      expect(first.read).toBeGreaterThan(0);
+      expect(first.read).toBeLessThan(total);
+      expect(first.messages.length).toBe(Math.min(50, first.read));
+      let page = first;
+      while (page.scanning) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        page = (await (await fetch(`${web.url}api/dlq/send_email?limit=50`)).json()) as Page;
+      }
+      expect(page.read).toBe(total);
+      expect(page.codes).toEqual([
+        { code: 'INVALID_JSON', count: 1500 },
+        { code: 'SCHEMA_VIOLATION', count: 500 },
+      ]);
+      // Every message was made visible again after the scan: nothing is held by the console.
+      const counts = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      expect(counts.Attributes).toMatchObject({
+        ApproximateNumberOfMessages: String(total),
+        ApproximateNumberOfMessagesNotVisible: '0',
+      });
+    } finally {
+      await web.close();
+      sqs.destroy();
     }
   });
 });
