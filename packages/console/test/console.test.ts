@@ -186,6 +186,44 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
       'the group to go',
     );
     expect(await poisonCode.textContent()).toBe('INVALID_JSON (1)');
+
+    // Fix the poison message in the page: an edit that still breaks the schema is refused with its
+    // violations; a valid one is redriven and handled.
+    await poisonCode.click();
+    await until(async () => (await rows.count()) === 1 || undefined, 'the poison message');
+    await page.getByRole('button', { name: 'Open' }).click();
+    await page.getByRole('button', { name: 'Edit and redrive' }).click();
+    const editor = page.getByLabel('Body');
+    await editor.fill(JSON.stringify({ task: 'send_email', version: 1, payload: { to: ['ada@example.com'] } }));
+    await page.getByRole('button', { name: 'Validate and redrive' }).click();
+    await page.getByRole('status').filter({ hasText: '/payload/subject' }).waitFor();
+    const fixed = createTask('send_email', { to: ['ada@example.com'], subject: 'fixed by hand', text: 'hi' });
+    await editor.fill(JSON.stringify(fixed));
+    await page.getByRole('button', { name: 'Validate and redrive' }).click();
+    await page.getByRole('status').filter({ hasText: 'Redrove 1 message(s).' }).waitFor();
+    await until(() => succeeded.find((event) => event.id === fixed.id), 'the fixed task to be handled');
+    await until(async () => (await queueCounts(sqs, dlqUrl)).visible === 0 || undefined, 'an empty DLQ');
+  });
+
+  it('dead letters: deleting asks first, and deletes only what was selected', async () => {
+    const dlqUrl = urls[`${prefix}-send_email-dlq`] as string;
+    for (const body of ['not json 1', 'not json 2']) {
+      await sqs.send(new SendMessageCommand({ QueueUrl: urls[`${prefix}-send_email`], MessageBody: body }));
+    }
+    await until(async () => (await queueCounts(sqs, dlqUrl)).visible === 2 || undefined, 'two dead letters');
+    await page.goto(`${consoleServer.url}#/dlq/send_email`);
+    await page.getByRole('button', { name: 'Read again' }).click();
+    const rows = page.locator('tbody tr[data-message]');
+    await until(async () => (await rows.count()) === 2 || undefined, 'two rows');
+    await rows.first().locator('input[type="checkbox"]').check();
+    // Dismissing the confirmation deletes nothing; accepting it deletes the one selected.
+    page.once('dialog', (dialog) => void dialog.dismiss());
+    await page.getByRole('button', { name: 'Delete selected' }).click();
+    expect((await queueCounts(sqs, dlqUrl)).visible).toBe(2);
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Delete selected' }).click();
+    await page.getByRole('status').filter({ hasText: 'Deleted 1 message(s).' }).waitFor();
+    await until(async () => (await queueCounts(sqs, dlqUrl)).visible === 1 || undefined, 'one dead letter left');
   });
 
   it('send form: refuses an invalid payload naming the fields, then sends a valid one that a worker handles', async () => {
