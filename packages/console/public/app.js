@@ -105,7 +105,7 @@ function Overview({ meta }) {
   if (!state) return html`<p class="loading">Reading the queues…</p>`;
   return html`
     <h2>Queues</h2>
-    <p class="muted">Live: updated every few seconds. Throughput (received/s, done/s) comes from the workers' metrics when the console knows them, else the sparkline shows the backlog (visible, in flight).</p>
+    <p class="muted">Live: updated every few seconds. Throughput (received/s in blue, done/s in green) comes from the workers' metrics when the console knows them (as under tq up), with their readiness; else the sparkline follows the queue itself (visible in blue, in flight in green).</p>
     <table aria-label="Task queues and their dead-letter queues">
       <thead>
         <tr>
@@ -122,7 +122,14 @@ function Overview({ meta }) {
         ${state.queues.map(
           (row) => html`
             <tr data-task=${row.task}>
-              <th scope="row">${row.task}${row.error ? html` <span class="badge bad">${row.error}</span>` : ''}</th>
+              <th scope="row">
+                ${row.task}${row.error ? html` <span class="badge bad">${row.error}</span>` : ''}
+                ${
+                  state.workers?.[row.task] === undefined
+                    ? ''
+                    : html` <span class=${`badge ${state.workers[row.task] ? 'ok' : 'bad'}`} data-field="worker">${state.workers[row.task] ? 'worker ready' : 'worker not ready'}</span>`
+                }
+              </th>
               <td class="num" data-field="visible">${number(row.queue?.visible)}</td>
               <td class="num" data-field="inFlight">${number(row.queue?.inFlight)}</td>
               <td class="num" data-field="delayed">${number(row.queue?.delayed)}</td>

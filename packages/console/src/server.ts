@@ -78,13 +78,25 @@ const PAGES: Record<string, string> = {
   'console.css': 'text/css; charset=utf-8',
 };
 
-/** Reads `tq_tasks_succeeded_total` and `tq_messages_received_total` of a worker's `/metrics`. */
-async function scrape(url: string): Promise<{ received: number; succeeded: number } | undefined> {
+/**
+ * Reads `tq_tasks_succeeded_total` and `tq_messages_received_total` of a worker's `/metrics`, and
+ * its `/readyz` beside it.
+ */
+async function scrape(url: string): Promise<{ received: number; succeeded: number; ready: boolean } | undefined> {
   try {
-    const text = await (await fetch(url, { signal: AbortSignal.timeout(1000) })).text();
+    const [metrics, readyz] = await Promise.all([
+      fetch(url, { signal: AbortSignal.timeout(1000) }),
+      fetch(url.replace(/\/metrics$/, '/readyz'), { signal: AbortSignal.timeout(1000) }).catch(() => undefined),
+    ]);
+    const text = await metrics.text();
+    await readyz?.body?.cancel();
     const sum = (name: string) =>
       [...text.matchAll(new RegExp(`^${name}\\{[^}]*\\} ([0-9.e+]+)$`, 'gm'))].reduce((s, m) => s + Number(m[1]), 0);
-    return { received: sum('tq_messages_received_total'), succeeded: sum('tq_tasks_succeeded_total') };
+    return {
+      received: sum('tq_messages_received_total'),
+      succeeded: sum('tq_tasks_succeeded_total'),
+      ready: readyz?.status === 200,
+    };
   } catch {
     return undefined;
   }
@@ -137,7 +149,13 @@ export async function startConsole(options: ConsoleOptions = {}): Promise<Consol
 
   // The live view: one poll for every open page, with throughput from the previous sample.
   let latest:
-    | { at: number; queues: TaskQueueStats[]; rates: Record<string, { received?: number; done?: number }> }
+    | {
+        at: number;
+        queues: TaskQueueStats[];
+        rates: Record<string, { received?: number; done?: number }>;
+        /** Per task with a known worker: whether its `/readyz` says ready (false: unreachable or not ready). */
+        workers: Record<string, boolean>;
+      }
     | undefined;
   let previous: { at: number; counters: Record<string, { received: number; succeeded: number }> } | undefined;
   const listeners = new Set<(data: string) => void>();
@@ -145,9 +163,11 @@ export async function startConsole(options: ConsoleOptions = {}): Promise<Consol
     const at = Date.now();
     const stats = await queues.overview(tasks);
     const counters: Record<string, { received: number; succeeded: number }> = {};
+    const workers: Record<string, boolean> = {};
     await Promise.all(
       Object.entries(options.metrics ?? {}).map(async ([task, url]) => {
         const read = await scrape(url);
+        workers[task] = read?.ready ?? false;
         if (read) counters[task] = read;
       }),
     );
@@ -164,7 +184,7 @@ export async function startConsole(options: ConsoleOptions = {}): Promise<Consol
       }
     }
     previous = { at, counters };
-    latest = { at, queues: stats, rates };
+    latest = { at, queues: stats, rates, workers };
     const data = JSON.stringify(latest);
     for (const listener of listeners) listener(data);
   };

@@ -64,6 +64,7 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
       logger: pino({ level: 'silent' }),
       handleSignals: false,
       waitTimeSeconds: 1,
+      http: { port: 0 },
       handler: (email) => {
         if (refuseOnce.delete(email.subject)) throw new NonRetryableError('mailbox full', { code: 'MAILBOX_FULL' });
         return { subject: email.subject };
@@ -72,7 +73,14 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
     worker.on('succeeded', (event) => succeeded.push(event));
     await worker.start();
     const env = readEnvironment({ TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: prefix, AWS_REGION: endpoint.region });
-    consoleServer = await startConsole({ env, refreshMs: 500, logger: pino({ level: 'silent' }) });
+    const health = worker.http as { host: string; port: number };
+    consoleServer = await startConsole({
+      env,
+      refreshMs: 500,
+      logger: pino({ level: 'silent' }),
+      // As tq up does: the worker's metrics (throughput) and readiness.
+      metrics: { send_email: `http://${health.host}:${health.port}/metrics` },
+    });
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: [
@@ -111,6 +119,13 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
     const cell = page.locator('tr[data-task="process_image"] td[data-field="visible"]');
     await until(async () => (await cell.textContent()) === '3', 'the overview to show 3 visible (no reload)');
     expect(await page.locator('tbody tr').count()).toBe(4);
+    await page.locator('tr[data-task="send_email"] [data-field="worker"]', { hasText: 'worker ready' }).waitFor();
+    expect(await page.locator('tr[data-task="process_image"] [data-field="worker"]').count()).toBe(0);
+    const overview = (await (await fetch(`${consoleServer.url}api/overview`)).json()) as {
+      rates: Record<string, { received: number; done: number }>;
+      workers: Record<string, boolean>;
+    };
+    expect(overview.workers).toEqual({ send_email: true });
     const { stdout } = await run(
       'aws',
       [

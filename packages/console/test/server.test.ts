@@ -1,4 +1,4 @@
-import { S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { readEnvironment } from '@tq/contracts';
@@ -154,6 +154,45 @@ describe('console server: write actions need the token and are logged; read-only
     } finally {
       await web.close();
       sqs.destroy();
+    }
+  });
+
+  it('opens and downloads artifacts of the allow-list through the console, and nothing outside it', async () => {
+    const environment = env();
+    const s3 = new S3Client({ ...endpoint.clientConfig, forcePathStyle: true });
+    await s3.send(new CreateBucketCommand({ Bucket: environment.bucket }));
+    const pdf = Buffer.from('%PDF-1.7 a report');
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: environment.bucket,
+        Key: 'reports/q3.pdf',
+        Body: pdf,
+        ContentType: 'application/pdf',
+      }),
+    );
+    const web = await startConsole({ env: environment, readOnly: true, logger: pino({ level: 'silent' }) });
+    try {
+      const uri = encodeURIComponent(`s3://${environment.bucket}/reports/q3.pdf`);
+      const inline = await fetch(`${web.url}api/artifacts?uri=${uri}`);
+      expect(inline.status).toBe(200);
+      expect(inline.headers.get('content-type')).toBe('application/pdf');
+      expect(inline.headers.get('content-disposition')).toBe('inline; filename="q3.pdf"');
+      expect(inline.headers.get('content-security-policy')).toContain('sandbox');
+      expect(Buffer.from(await inline.arrayBuffer()).equals(pdf)).toBe(true);
+      const download = await fetch(`${web.url}api/artifacts?uri=${uri}&download=1`);
+      expect(download.headers.get('content-disposition')).toBe('attachment; filename="q3.pdf"');
+      await download.body?.cancel();
+      const missing = await fetch(
+        `${web.url}api/artifacts?uri=${encodeURIComponent(`s3://${environment.bucket}/nope.pdf`)}`,
+      );
+      expect(missing.status).toBe(404);
+      const traversal = await fetch(
+        `${web.url}api/artifacts?uri=${encodeURIComponent(`s3://${environment.bucket}/a/../b`)}`,
+      );
+      expect(traversal.status).toBe(403);
+    } finally {
+      await web.close();
+      s3.destroy();
     }
   });
 });
