@@ -16,18 +16,11 @@ import {
   startLocalEndpoint,
   startSmtpSink,
 } from '@tq/testing';
-import { nextRuns, syncSchedules } from '@tq/topology';
+import { nextRuns } from '@tq/topology';
 import { idempotencyTable, provisionStateTables } from './commands/provision.js';
 import { createContext } from './context.js';
 import { UsageError } from './errors.js';
-import {
-  loadSchedules,
-  scheduleGroup,
-  schedulerClient,
-  schedulerRole,
-  schedulesFile,
-  topicArnOf,
-} from './schedules.js';
+import { convergeSchedules, loadSchedules, schedulesFile } from './schedules.js';
 
 /** Options of the local stack (`tq up`, and `tq demo` when nothing is running). */
 export interface LocalStackOptions {
@@ -296,17 +289,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       // The file is the desired state: with none, the embedded scheduler keeps no recurring
       // schedules (one-time sends stay); an external endpoint is left alone without a file.
       if (scheduleFile || local) {
-        const scheduler = schedulerClient(env);
         try {
-          const group = scheduleGroup(env);
-          await syncSchedules({
-            scheduler,
-            group,
-            roleArn: schedulerRole(env),
-            topicArn: await topicArnOf(env, context.sns),
-            schedules,
-            prune: true,
-          });
+          await convergeSchedules(env, context.sns, schedules, { prune: true });
           for (const schedule of schedules) {
             const [next] = nextRuns(schedule, 1);
             log(
@@ -318,8 +302,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         } catch (error) {
           if (scheduleFile) throw error;
           log(`tq: schedules off: the endpoint's scheduler did not answer (${(error as Error).message})`);
-        } finally {
-          scheduler.destroy();
         }
         local?.scheduler?.onFiring((firing) => {
           log(

@@ -5,7 +5,14 @@ import { pathToFileURL } from 'node:url';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { CreateTopicCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { awsClientSettings, type TqEnvironment, topicName } from '@tq/contracts';
-import { defineSchedule, isTopologyError, type ScheduleDefinition, type ScheduleOptions } from '@tq/topology';
+import {
+  defineSchedule,
+  isTopologyError,
+  type ScheduleChange,
+  type ScheduleDefinition,
+  type ScheduleOptions,
+  syncSchedules,
+} from '@tq/topology';
 import { UsageError } from './errors.js';
 
 /** The file `tq up`, `tq provision` and `tq schedules` read schedules from when none is named. */
@@ -98,4 +105,33 @@ export async function topicArnOf(env: TqEnvironment, sns: SNSClient): Promise<st
   if (env.topicArn) return env.topicArn;
   const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: topicName(env.prefix) }));
   return TopicArn as string;
+}
+
+/**
+ * Converges the schedule group of the environment (`TQ_SCHEDULE_GROUP`, else the prefix) with
+ * `schedules` through the Scheduler API of `TQ_SCHEDULER_ENDPOINT` or the endpoint, publishing to
+ * the topic with `TQ_SCHEDULER_ROLE_ARN`: what `tq provision --schedules` and `tq up` do.
+ */
+export async function convergeSchedules(
+  env: TqEnvironment,
+  sns: SNSClient,
+  schedules: readonly ScheduleDefinition[],
+  options: { prune: boolean; dryRun?: boolean },
+): Promise<{ group: string; changes: ScheduleChange[] }> {
+  const scheduler = schedulerClient(env);
+  try {
+    const group = scheduleGroup(env);
+    const changes = await syncSchedules({
+      scheduler,
+      group,
+      roleArn: schedulerRole(env),
+      topicArn: await topicArnOf(env, sns),
+      schedules,
+      prune: options.prune,
+      dryRun: options.dryRun ?? false,
+    });
+    return { group, changes };
+  } finally {
+    scheduler.destroy();
+  }
 }

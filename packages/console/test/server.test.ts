@@ -15,10 +15,8 @@ describe('console server: write actions need the token and are logged; read-only
   });
   afterAll(() => endpoint.stop());
   const env = () => readEnvironment({ TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: uniqueName('srv') });
-
-  it('refuses a write without the token (401), takes it with the token, and logs every write action', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  /** A prefix of its own with its topic and queues (no bucket). */
+  async function provisioned() {
     const environment = env();
     const sqs = new SQSClient(endpoint.clientConfig);
     await createProvisioner({
@@ -27,6 +25,13 @@ describe('console server: write actions need the token and are logged; read-only
       s3: new S3Client(endpoint.clientConfig),
       topology: defineTopology({ prefix: environment.prefix, bucket: false }),
     }).apply();
+    return { environment, sqs };
+  }
+
+  it('refuses a write without the token (401), takes it with the token, and logs every write action', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const { environment, sqs } = await provisioned();
     sqs.destroy();
     const web = await startConsole({ env: environment, token: 'secret-token', logger });
     try {
@@ -88,14 +93,7 @@ describe('console server: write actions need the token and are logged; read-only
   });
 
   it('serves a big DLQ while it reads it: the first page after one receive, then all of it, counted by code', async () => {
-    const environment = env();
-    const sqs = new SQSClient(endpoint.clientConfig);
-    await createProvisioner({
-      sqs,
-      sns: new SNSClient(endpoint.clientConfig),
-      s3: new S3Client(endpoint.clientConfig),
-      topology: defineTopology({ prefix: environment.prefix, bucket: false }),
-    }).apply();
+    const { environment, sqs } = await provisioned();
     const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: `${environment.prefix}-send_email-dlq` }));
     const total = 2000;
     for (let i = 0; i < total; i += 10) {

@@ -1,17 +1,10 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { classifyAwsError } from '@tq/aws';
 import { ensureIdempotencyTable, ensureStatusTable, idempotencyTableName } from '@tq/status';
-import { describeChange, syncSchedules } from '@tq/topology';
+import { describeChange } from '@tq/topology';
 import type { Command } from 'commander';
 import { type CliContext, createContext } from '../context.js';
-import {
-  loadSchedules,
-  scheduleGroup,
-  schedulerClient,
-  schedulerRole,
-  schedulesFile,
-  topicArnOf,
-} from '../schedules.js';
+import { convergeSchedules, loadSchedules, schedulesFile } from '../schedules.js';
 
 /** The idempotency table's name: `TQ_IDEMPOTENCY_TABLE`, else `<prefix>-idempotency`. */
 export function idempotencyTable(context: CliContext): string {
@@ -72,30 +65,18 @@ export function registerProvision(program: Command): void {
         for (const table of tables) console.log(`+ create table ${table}`);
         let scheduled = 0;
         if (schedules) {
-          const scheduler = schedulerClient(context.env);
-          try {
-            const group = scheduleGroup(context.env);
-            const made = await syncSchedules({
-              scheduler,
-              group,
-              roleArn: schedulerRole(context.env),
-              topicArn: await topicArnOf(context.env, context.sns),
-              schedules,
-              prune: options.prune ?? false,
-              dryRun: options.dryRun ?? false,
-            });
-            const sign = { create: '+', 'create-group': '+', update: '~', delete: '-' } as const;
-            for (const change of made) {
-              const what = change.action === 'create-group' ? 'schedule group' : 'schedule';
-              const verb = change.action === 'create-group' ? 'create' : change.action;
-              console.log(
-                `${sign[change.action]} ${verb} ${what} ${change.action === 'create-group' ? change.name : `${group}/${change.name}`}`,
-              );
-            }
-            scheduled = made.length;
-          } finally {
-            scheduler.destroy();
+          const { group, changes: made } = await convergeSchedules(context.env, context.sns, schedules, {
+            prune: options.prune ?? false,
+            dryRun: options.dryRun ?? false,
+          });
+          const sign = { create: '+', 'create-group': '+', update: '~', delete: '-' } as const;
+          for (const change of made) {
+            const what = change.action === 'create-group' ? 'schedule group' : 'schedule';
+            const verb = change.action === 'create-group' ? 'create' : change.action;
+            const name = change.action === 'create-group' ? change.name : `${group}/${change.name}`;
+            console.log(`${sign[change.action]} ${verb} ${what} ${name}`);
           }
+          scheduled = made.length;
         }
         const count = changes.length + tables.length + scheduled;
         const where = context.env.endpoint ?? `AWS ${context.env.region}`;
