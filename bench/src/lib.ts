@@ -4,8 +4,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   CreateQueueCommand,
+  DeleteMessageBatchCommand,
   DeleteQueueCommand,
   GetQueueAttributesCommand,
+  ReceiveMessageCommand,
   SendMessageBatchCommand,
   type SendMessageBatchRequestEntry,
   SQSClient,
@@ -181,7 +183,12 @@ export async function runInChild(scenario: string, contender: string, config: un
     process.execPath,
     // Compiled JavaScript all the way down (`pnpm bench` builds first): what users run, with no
     // TypeScript loader in the measured process.
-    [join(here, 'contender.js'), scenario, contender],
+    [
+      ...(process.env.BENCH_CHILD_ARGS ? process.env.BENCH_CHILD_ARGS.split(' ') : []),
+      join(here, 'contender.js'),
+      scenario,
+      contender,
+    ],
     {
       stdio: ['pipe', 'pipe', 'inherit'],
       env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
@@ -219,4 +226,44 @@ export async function drainWithWorker(
   const seconds = (performance.now() - started) / 1000;
   await worker.stop();
   return count / seconds;
+}
+
+/**
+ * A hand-rolled queue consumer, what a team writes instead of a runtime: `pollers` loops, each
+ * receive 10 → `handle` each body at once → `DeleteMessageBatch` → receive again, no validation,
+ * retries or heartbeats. Resolves with the tasks/s from `started` once `count` were handled.
+ */
+export async function rawConsumerLoop(options: {
+  clientConfig: AwsClientConfig;
+  queueUrl: string;
+  count: number;
+  pollers: number;
+  started: number;
+  handle: (body: string) => Promise<void>;
+}): Promise<number> {
+  const sqs = new SQSClient(options.clientConfig);
+  let handled = 0;
+  let seconds = 0;
+  const loops = Array.from({ length: options.pollers }, async () => {
+    while (handled < options.count) {
+      const out = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      const messages = out.Messages ?? [];
+      if (messages.length === 0) continue;
+      await Promise.all(messages.map((message) => options.handle(message.Body ?? '')));
+      await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: options.queueUrl,
+          Entries: messages.map((message, i) => ({ Id: String(i), ReceiptHandle: message.ReceiptHandle })),
+        }),
+      );
+      handled += messages.length;
+      // The clock stops at the last task, not when the other loops' long polls come back empty.
+      if (handled >= options.count && seconds === 0) seconds = (performance.now() - options.started) / 1000;
+    }
+  });
+  await Promise.all(loops);
+  sqs.destroy();
+  return options.count / seconds;
 }

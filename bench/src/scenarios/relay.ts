@@ -7,10 +7,24 @@ import type { AwsClientConfig } from '@tq/testing';
 import { createWorker } from '@tq/worker';
 import { pino } from 'pino';
 import { Pool } from 'undici';
-import { createQueues, deleteQueues, drainWithWorker, preload, remaining, type Scenario } from '../lib.js';
+import {
+  createQueues,
+  deleteQueues,
+  drainWithWorker,
+  preload,
+  rawConsumerLoop,
+  remaining,
+  type Scenario,
+} from '../lib.js';
 
 /** The same worker with the endpoint's wait as an in-process handler: the queue side's own ceiling. */
 const RUNTIME_ONLY = 'tq worker, same wait in-process';
+/** The relay with one batch received ahead of a free slot (`TQ_PREFETCH=10`). */
+const RELAY_PREFETCH = 'tq http-relay, prefetch 10';
+/** What a team writes instead: receive 10, POST each, delete the batch, receive again. */
+const RAW_RELAY = 'hand-rolled relay (receive → POST → delete)';
+/** Messages received ahead by the relay's prefetch contender and the runtime alone. */
+const PREFETCH = 10;
 
 interface Config {
   answerMs: number;
@@ -36,7 +50,7 @@ function relayScenario(name: string, title: string, answerMs: number, concurrenc
     title,
     unit: 'tasks/s',
     // The runtime alone (the same wait in-process, no HTTP) shows what the relay's HTTP side costs.
-    contenders: ['tq http-relay', RUNTIME_ONLY, 'undici POST loop'],
+    contenders: ['tq http-relay', RELAY_PREFETCH, RUNTIME_ONLY, RAW_RELAY, 'undici POST loop'],
     reference: 'undici POST loop',
     referenceNote: 'the same envelopes POSTed by a bare undici Pool loop at the same concurrency, no queue',
     rounds: (context) => (context.quick ? 1 : 3),
@@ -65,7 +79,31 @@ function relayScenario(name: string, title: string, answerMs: number, concurrenc
     },
     async run(contender, config) {
       const started = performance.now();
-      if (contender === 'tq http-relay' || contender === RUNTIME_ONLY) {
+      if (contender === RAW_RELAY) {
+        const target = new URL(config.url);
+        const pool = new Pool(target.origin, { connections: config.concurrency });
+        const value = await rawConsumerLoop({
+          clientConfig: config.clientConfig,
+          queueUrl: config.queueUrl,
+          count: config.bodies.length,
+          // Ten in flight per receive: as many loops as it takes to keep `concurrency` requests out.
+          pollers: Math.ceil(config.concurrency / 10),
+          started,
+          handle: async (body) => {
+            const answer = await pool.request({
+              path: target.pathname,
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body,
+            });
+            await answer.body.dump();
+            if (answer.statusCode !== 200) throw new Error(`HTTP ${answer.statusCode}`);
+          },
+        });
+        await pool.close();
+        return { value };
+      }
+      if (contender !== 'undici POST loop') {
         const common = {
           endpoint: config.clientConfig.endpoint,
           region: config.clientConfig.region,
@@ -79,6 +117,7 @@ function relayScenario(name: string, title: string, answerMs: number, concurrenc
           contender === RUNTIME_ONLY
             ? createWorker({
                 ...common,
+                prefetch: PREFETCH,
                 task: 'send_email',
                 concurrency: config.concurrency,
                 handler: () =>
@@ -90,7 +129,7 @@ function relayScenario(name: string, title: string, answerMs: number, concurrenc
                 task: 'send_email',
                 url: config.url,
                 concurrency: config.concurrency,
-                worker: common,
+                worker: contender === RELAY_PREFETCH ? { ...common, prefetch: PREFETCH } : common,
               });
         const value = await drainWithWorker(worker, config.bodies.length, started);
         return { value };

@@ -1,6 +1,5 @@
 import { CLAIM_CHECK_PREFIX, copyQueueName, ONE_TIME_PREFIX } from '@tq/contracts';
 import {
-  BY_TASK_INDEX,
   IDEMPOTENCY_TTL_ATTRIBUTE,
   idempotencyTableDefinition,
   idempotencyTableName,
@@ -55,7 +54,7 @@ export interface TqTopologyProps {
   removalPolicy?: RemovalPolicy;
   /**
    * The task status table (`@tq/status`: `tq status <id>`, `producer.status(id)`), as
-   * `statusTableDefinition` describes it: on-demand, TTL on `expiresAt`, the `by-task` index,
+   * `statusTableDefinition` describes it: on-demand, TTL on `expiresAt`, no secondary index,
    * point-in-time recovery. Default true; workers then record status (`TQ_STATUS=on`).
    */
   statusTable?: boolean;
@@ -182,14 +181,6 @@ export class TqTopology extends Construct {
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         removalPolicy,
       });
-      for (const index of definition.GlobalSecondaryIndexes) {
-        this.statusTable.addGlobalSecondaryIndex({
-          indexName: index.IndexName,
-          partitionKey: key(index.KeySchema, 'HASH'),
-          sortKey: key(index.KeySchema, 'RANGE'),
-          projectionType: dynamodb.ProjectionType.ALL,
-        });
-      }
     }
 
     if (props.idempotencyTable !== false) {
@@ -341,7 +332,6 @@ export class TqTopology extends Construct {
   /** Lets `grantee` write task status (what a worker or a producer with `status: true` does). */
   grantStatusWrite(grantee: iam.IGrantable): void {
     if (!this.statusTable) return;
-    // The table only (Table.grant would add its indexes too, which writes never touch).
     iam.Grant.addToPrincipal({
       grantee,
       actions: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
@@ -363,13 +353,13 @@ export class TqTopology extends Construct {
     });
   }
 
-  /** Lets `grantee` read task status (`tq status`, `producer.status(id)`, `tq results`): queries on the table and its index. */
+  /** Lets `grantee` read task status (`tq status`, `producer.status(id)`, `tq results`): queries on the table, nothing else. */
   grantStatusRead(grantee: iam.IGrantable): void {
     if (!this.statusTable) return;
     iam.Grant.addToPrincipal({
       grantee,
       actions: ['dynamodb:Query', 'dynamodb:GetItem'],
-      resourceArns: [this.statusTable.tableArn, `${this.statusTable.tableArn}/index/${BY_TASK_INDEX}`],
+      resourceArns: [this.statusTable.tableArn],
     });
   }
 

@@ -29,7 +29,7 @@ export {
   type StatusStoreOptions,
   statusEnabled,
 } from './store.js';
-export { BY_TASK_INDEX, ensureStatusTable, STATUS_TTL_ATTRIBUTE, statusTableDefinition } from './table.js';
+export { ensureStatusTable, STATUS_TTL_ATTRIBUTE, statusTableDefinition } from './table.js';
 export {
   DEFAULT_TTL_SECONDS,
   FINAL_STATES,

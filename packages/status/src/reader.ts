@@ -6,8 +6,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { classifyAwsError } from '@tq/aws';
 import { fromItem } from './attributes.js';
-import { BY_TASK_INDEX } from './table.js';
 import { FINAL_STATES, type TaskEvent, type TaskState, type TaskStatus } from './types.js';
+import { type RecentEntry, recentKey } from './writer.js';
 
 /** Thrown when the status table does not exist: nothing is tracked on this endpoint/account. */
 export class StatusNotTrackedError extends Error {
@@ -128,6 +128,8 @@ export class StatusReader {
 
   /** A task's status, or undefined when the store never heard of it (or it expired). */
   async get(id: string): Promise<TaskStatus | undefined> {
+    // `#…` keys hold a task type's index items, never a task (task ids are UUIDs).
+    if (id.startsWith('#')) return undefined;
     const items: Record<string, unknown>[] = [];
     for await (const item of this.#items({
       KeyConditionExpression: '#id = :id',
@@ -143,30 +145,41 @@ export class StatusReader {
 
   /**
    * A task type's most recently finished tasks (succeeded or dead-lettered), newest first;
-   * `state` keeps only those that ended in it. Each is read whole (`get`), so what it shows is
-   * what `get` would.
+   * `state` keeps only those that ended in it. Read from the type's index items (`#recent#<task>`,
+   * newest first): an item sorts by the newest task it lists, so once the tasks found are at least
+   * as new as the next item's newest, no later item can list a newer one. Each task is read whole
+   * (`get`), so what it shows is what `get` would.
    */
   async recent(task: string, options: { limit?: number; state?: TaskState } = {}): Promise<TaskStatus[]> {
     const limit = options.limit ?? 10;
     const found: TaskStatus[] = [];
     const seen = new Set<string>();
+    /** Entries read but not yet taken, newest first. */
+    let waiting: RecentEntry[] = [];
+    const take = async (newerThan: string) => {
+      while (found.length < limit && waiting.length > 0 && (waiting[0] as RecentEntry).finishedAt >= newerThan) {
+        const entry = waiting.shift() as RecentEntry;
+        if (seen.has(entry.id) || (options.state && entry.state !== options.state)) continue;
+        seen.add(entry.id);
+        const status = await this.get(entry.id);
+        if (!status || (options.state && status.state !== options.state)) continue;
+        found.push(status);
+      }
+    };
     for await (const item of this.#items({
-      IndexName: BY_TASK_INDEX,
-      KeyConditionExpression: '#task = :task',
-      ExpressionAttributeNames: { '#task': 'task' },
-      ExpressionAttributeValues: { ':task': { S: task } },
+      KeyConditionExpression: '#id = :id',
+      ExpressionAttributeNames: { '#id': 'id' },
+      ExpressionAttributeValues: { ':id': { S: recentKey(task) } },
       ScanIndexForward: false,
-      Limit: Math.max(limit * 2, 20),
+      Limit: Math.max(limit, 10),
     })) {
-      const id = item.id?.S;
-      if (!id || seen.has(id)) continue;
-      seen.add(id);
-      if (options.state && item.state?.S !== options.state) continue;
-      const status = await this.get(id);
-      if (!status || (options.state && status.state !== options.state)) continue;
-      found.push(status);
-      if (found.length >= limit) break;
+      const newest = (item.step?.S ?? '').split('#')[0] ?? '';
+      await take(newest);
+      if (found.length >= limit) return found;
+      const entries = JSON.parse(item.data?.S ?? '[]') as RecentEntry[];
+      waiting = [...waiting, ...entries].sort((a, b) => b.finishedAt.localeCompare(a.finishedAt));
     }
+    await take('');
     return found;
   }
 }

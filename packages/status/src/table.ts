@@ -7,15 +7,14 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { classifyAwsError } from '@tq/aws';
 
-/** The index `recent()` queries: a task type's finished tasks by `finishedAt` (only final items carry it). */
-export const BY_TASK_INDEX = 'by-task';
 /** The attribute DynamoDB's TTL deletes items by (seconds since the epoch). */
 export const STATUS_TTL_ATTRIBUTE = 'expiresAt';
 
 /**
  * The status table as it should exist: one item per group of steps (key `id` + `step`, so a task's
- * items are one `Query`); the sparse `by-task` index (`task`, `finishedAt`) over final items; TTL
- * on `expiresAt`; on-demand capacity. The AWS deploy's constructs describe the same table.
+ * items are one `Query`), and per task type index items under `#recent#<task>` that list its
+ * finished tasks (what `recent()` reads; no secondary index); TTL on `expiresAt`; on-demand
+ * capacity. The AWS deploy's constructs describe the same table.
  */
 export function statusTableDefinition(tableName: string) {
   return {
@@ -24,22 +23,10 @@ export function statusTableDefinition(tableName: string) {
     AttributeDefinitions: [
       { AttributeName: 'id', AttributeType: 'S' as const },
       { AttributeName: 'step', AttributeType: 'S' as const },
-      { AttributeName: 'task', AttributeType: 'S' as const },
-      { AttributeName: 'finishedAt', AttributeType: 'S' as const },
     ],
     KeySchema: [
       { AttributeName: 'id', KeyType: 'HASH' as const },
       { AttributeName: 'step', KeyType: 'RANGE' as const },
-    ],
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: BY_TASK_INDEX,
-        KeySchema: [
-          { AttributeName: 'task', KeyType: 'HASH' as const },
-          { AttributeName: 'finishedAt', KeyType: 'RANGE' as const },
-        ],
-        Projection: { ProjectionType: 'ALL' as const },
-      },
     ],
   };
 }

@@ -80,6 +80,25 @@ export function timelineSteps(events: TaskEvent[]): TaskEvent[] {
 /** DynamoDB's limit of items per `BatchWriteItem`. */
 const BATCH_SIZE = 25;
 
+/** The key (`id`) of a task type's index items: `#` never starts a task id (a UUID). */
+export function recentKey(task: string): string {
+  return `#recent#${task}`;
+}
+
+/** How many of a call's items are tasks' items (not index items). */
+function taskItems(requests: { PutRequest: { Item: Record<string, AttributeValue> } }[]): number {
+  let count = 0;
+  for (const request of requests) if (!request.PutRequest.Item.id?.S?.startsWith('#')) count += 1;
+  return count;
+}
+
+/** One finished task as a task type's index item lists it. */
+export interface RecentEntry {
+  id: string;
+  state: TaskState;
+  finishedAt: string;
+}
+
 /** Payload fields that name what a task reads: URIs beneath them are inputs, not outputs. */
 const INPUT_KEYS = new Set(['source', 'sources', 'input', 'inputs', 'attachments']);
 
@@ -168,9 +187,15 @@ export class StatusWriter {
   #drain(): void {
     while (this.#pending.size > 0 && this.#inFlight.size < this.#options.concurrency) {
       const batch: [string, Pending][] = [];
+      // Each task type with a finished task in the batch adds its index item to the call.
+      const indexed = new Set<string>();
       for (const entry of this.#pending) {
+        const [, pending] = entry;
+        const final = FINAL_STATES.includes((pending.events.at(-1) as TaskEvent).state);
+        const adds = final && !indexed.has(pending.task) ? 2 : 1;
+        if (batch.length + indexed.size + adds > BATCH_SIZE) break;
+        if (final) indexed.add(pending.task);
         batch.push(entry);
-        if (batch.length === BATCH_SIZE) break;
       }
       for (const [id] of batch) this.#pending.delete(id);
       const write = this.#write(batch).finally(() => {
@@ -184,6 +209,7 @@ export class StatusWriter {
   async #write(batch: [string, Pending][]): Promise<void> {
     const now = Date.now();
     let requests = batch.map(([id, pending]) => ({ PutRequest: { Item: this.#item(id, pending, now) } }));
+    for (const item of this.#indexItems(batch, now)) requests.push({ PutRequest: { Item: item } });
     // Unprocessed items (throttling) are tried again, up to 4 times in all, with growing waits.
     for (let attempt = 1; requests.length > 0; attempt += 1) {
       try {
@@ -191,16 +217,16 @@ export class StatusWriter {
           new BatchWriteItemCommand({ RequestItems: { [this.#options.tableName]: requests } }),
         );
         const left = (out.UnprocessedItems?.[this.#options.tableName] ?? []) as typeof requests;
-        this.stats.written += requests.length - left.length;
+        this.stats.written += taskItems(requests) - taskItems(left);
         requests = left;
       } catch (error) {
         if (attempt >= 4 || !['throttled', 'transient'].includes(classifyAwsError(error))) {
-          this.#failed(requests.length, error);
+          this.#failed(taskItems(requests), error);
           return;
         }
       }
       if (requests.length > 0 && attempt >= 4) {
-        this.#failed(requests.length, new Error(`${requests.length} status item(s) left unprocessed (throttled)`));
+        this.#failed(taskItems(requests), new Error(`${requests.length} status item(s) left unprocessed (throttled)`));
         return;
       }
       if (requests.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
@@ -221,6 +247,40 @@ export class StatusWriter {
     }
   }
 
+  /**
+   * A task type's index items: one per task type with finished tasks in the batch, listing them
+   * (id, state, when), keyed `#recent#<task>` and sorted by the newest of them, so the most
+   * recently finished tasks of a type are one `Query` away. They replace a global secondary
+   * index on the task type, which would cost a second write for every item (and throttle the
+   * table once one busy task type passed a partition's 1,000 writes a second); these cost one
+   * write per batch of up to 24 tasks.
+   */
+  #indexItems(batch: [string, Pending][], now: number): Record<string, AttributeValue>[] {
+    const byTask = new Map<string, RecentEntry[]>();
+    for (const [id, { task, events }] of batch) {
+      const last = events[events.length - 1] as TaskEvent;
+      if (!FINAL_STATES.includes(last.state)) continue;
+      let entries = byTask.get(task);
+      if (!entries) {
+        entries = [];
+        byTask.set(task, entries);
+      }
+      entries.push({ id, state: last.state, finishedAt: last.at });
+    }
+    const expiresAt = { N: String(Math.floor(now / 1000) + this.#options.ttlSeconds) };
+    return [...byTask].map(([task, entries]) => {
+      entries.sort((a, b) => b.finishedAt.localeCompare(a.finishedAt));
+      this.#sequence = (this.#sequence + 1) % 1_000_000;
+      const newest = (entries[0] as RecentEntry).finishedAt;
+      return {
+        id: { S: recentKey(task) },
+        step: { S: `${newest}#${this.#writerId}-${this.#sequence}` },
+        data: { S: JSON.stringify(entries) },
+        expiresAt,
+      };
+    });
+  }
+
   /** One item: the task's steps buffered together, its state after them, and what a final step carries. */
   #item(id: string, pending: Pending, now: number): Record<string, AttributeValue> {
     const { events, details, task } = pending;
@@ -228,9 +288,10 @@ export class StatusWriter {
     const first = events[0] as TaskEvent;
     const attempt = Math.max(...events.map((step) => step.attempt));
     this.#sequence = (this.#sequence + 1) % 1_000_000;
-    // Keys, the index's attributes and the TTL are attributes; everything else is one JSON string
-    // (`data`): each attribute costs the SDK serialization work, and a busy worker writes thousands.
-    const data: Record<string, unknown> = { state: last.state, attempt, events: timelineSteps(events) };
+    // The keys and the TTL are attributes; everything else is one JSON string (`data`): each
+    // attribute costs the SDK and DynamoDB work, and a busy worker writes thousands.
+    const data: Record<string, unknown> = { task, state: last.state, attempt, events: timelineSteps(events) };
+    if (FINAL_STATES.includes(last.state)) data.finishedAt = last.at;
     if (last.state === 'succeeded') {
       if (last.durationMs !== undefined) data.durationMs = last.durationMs;
       if (details.result !== undefined) {
@@ -243,17 +304,13 @@ export class StatusWriter {
     } else if (details.error) {
       data.error = details.error;
     }
-    const item: Record<string, AttributeValue> = {
+    return {
       id: { S: id },
       // Sorts a task's items by attempt, then time; the writer's counter keeps two groups apart.
       step: { S: `${String(attempt).padStart(5, '0')}#${first.at}#${this.#writerId}-${this.#sequence}` },
-      task: { S: task },
-      state: { S: last.state },
       data: { S: JSON.stringify(data) },
       expiresAt: { N: String(Math.floor(now / 1000) + this.#options.ttlSeconds) },
     };
-    if (FINAL_STATES.includes(last.state)) item.finishedAt = { S: last.at };
-    return item;
   }
 }
 

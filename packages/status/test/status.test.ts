@@ -116,6 +116,49 @@ describe('status store against the local endpoint (DynamoDB served by dynalite o
     expect((await reader.recent('process_image')).map((status) => status.id)).toEqual(['r-3', 'r-2', 'r-1']);
   });
 
+  it('lists the newest finished tasks exactly, across index items of several writers and calls', async () => {
+    // Two workers record interleaved finishing times of three task types; one flush carries 60
+    // tasks, so the calls (25 items at most, index items included) split them several ways.
+    const second = createStatusStore({ endpoint: endpoint.endpoint, tableName: store.tableName, coalesceMs: 20 });
+    const types = ['send_email', 'cleanup_data', 'generate_report'] as const;
+    // Later than anything the other tests record in this table.
+    const base = Date.parse('2031-01-01T10:00:00.000Z');
+    const finished: { id: string; task: string; at: string; state: 'succeeded' | 'dead-lettered' }[] = [];
+    for (let i = 0; i < 80; i += 1) {
+      const task = types[i % 3] as string;
+      const at = new Date(base + ((i * 37) % 80) * 1000).toISOString();
+      const state = i % 7 === 0 ? 'dead-lettered' : 'succeeded';
+      const writer = i % 4 === 0 ? second.writer : store.writer;
+      const id = `x-${i}`;
+      writer.record(id, task, { state: 'running', attempt: 1, at });
+      writer.record(
+        id,
+        task,
+        { state, attempt: 1, at },
+        state === 'succeeded' ? { result: i } : { error: { message: 'no' } },
+      );
+      finished.push({ id, task, at, state });
+    }
+    await Promise.all([store.writer.flush(), second.writer.flush()]);
+    expect(store.writer.stats).toMatchObject({ failed: 0, dropped: 0 });
+    expect(second.writer.stats).toMatchObject({ written: 20, failed: 0, dropped: 0 });
+    for (const task of types) {
+      const newest = (state?: string) =>
+        finished
+          .filter((entry) => entry.task === task && (!state || entry.state === state))
+          .sort((a, b) => b.at.localeCompare(a.at))
+          .slice(0, 12)
+          .map((entry) => entry.id);
+      expect((await store.reader.recent(task, { limit: 12 })).map((status) => status.id)).toEqual(newest());
+      expect((await store.reader.recent(task, { limit: 12, state: 'succeeded' })).map((status) => status.id)).toEqual(
+        newest('succeeded'),
+      );
+    }
+    // An index key is not a task.
+    expect(await store.reader.get('#recent#send_email')).toBeUndefined();
+    await second.close();
+  });
+
   it('a missing table reads as "not tracked"; an unreachable store is reported once and never throws', async () => {
     const missing = createStatusStore({ endpoint: endpoint.endpoint, tableName: 'no-such-table' });
     await expect(missing.reader.get('x')).rejects.toBeInstanceOf(StatusNotTrackedError);

@@ -35,6 +35,8 @@ export interface BatcherOptions<TItem> {
 interface Pending<TItem> {
   item: TItem;
   attempts: number;
+  /** When it was queued (`performance.now()`), for the window of the batch it waits in. */
+  at: number;
   /** Called once: with `undefined` when SQS accepted the entry, with the error when it failed for good. */
   done(error: unknown, item: TItem): void;
 }
@@ -73,7 +75,12 @@ export class Batcher<TItem> {
   /** Queues one operation; resolves when SQS accepted it, rejects when it failed for good. */
   add(item: TItem): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#enqueue({ item, attempts: 0, done: (error) => (error === undefined ? resolve() : reject(error)) });
+      this.#enqueue({
+        item,
+        attempts: 0,
+        at: 0,
+        done: (error) => (error === undefined ? resolve() : reject(error)),
+      });
     });
   }
 
@@ -83,7 +90,7 @@ export class Batcher<TItem> {
    * wait (a long-lived `done` makes no closure per item).
    */
   push(item: TItem, done: (error: unknown, item: TItem) => void): void {
-    this.#enqueue({ item, attempts: 0, done });
+    this.#enqueue({ item, attempts: 0, at: 0, done });
   }
 
   /** Sends everything queued now and resolves when nothing is pending or in flight. */
@@ -106,13 +113,18 @@ export class Batcher<TItem> {
   }
 
   #enqueue(pending: Pending<TItem>): void {
+    pending.at = performance.now();
     this.#queue.push(pending);
     if (this.#waiting >= this.#maxSize) this.#drain(false);
-    else
-      this.#timer ??= setTimeout(() => {
-        this.#timer = undefined;
-        this.#drain(true);
-      }, this.#windowMs);
+    else this.#schedule(this.#windowMs);
+  }
+
+  /** Sends the partial batch waiting in `ms` unless it fills (or a timer is already set) first. */
+  #schedule(ms: number): void {
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.#drain(true);
+    }, ms);
   }
 
   #drain(partial: boolean): void {
@@ -129,8 +141,15 @@ export class Batcher<TItem> {
       this.#inFlight += 1;
       void this.#sendBatch(batch).finally(() => {
         this.#inFlight -= 1;
-        // Entries that gathered while this call was out go now rather than waiting for a timer.
-        if (this.#waiting > 0) this.#drain(true);
+        // Entries that gathered while this call was out go as a whole batch, or once the oldest
+        // of them has waited its window: not as a partial batch at once, which under a steady
+        // load would turn every call into one of a few entries.
+        if (this.#waiting >= this.#maxSize) this.#drain(false);
+        else if (this.#waiting > 0) {
+          const left = this.#windowMs - (performance.now() - (this.#queue[this.#head] as Pending<TItem>).at);
+          if (left <= 0) this.#drain(true);
+          else this.#schedule(left);
+        }
         this.#checkIdle();
       });
     }

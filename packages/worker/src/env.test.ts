@@ -5,6 +5,7 @@ describe('readWorkerEnvironment', () => {
   it('applies defaults and reads every variable', () => {
     expect(readWorkerEnvironment({}, { concurrency: 4, httpPort: 9000 })).toEqual({
       concurrency: 4,
+      prefetch: 0,
       visibilityTimeoutSeconds: 30,
       handlerTimeoutMs: 900_000,
       shutdownGraceMs: 25_000,
@@ -14,11 +15,12 @@ describe('readWorkerEnvironment', () => {
     expect(
       readWorkerEnvironment({
         TQ_CONCURRENCY: '32',
+        TQ_PREFETCH: '10',
         TQ_VISIBILITY_TIMEOUT: '120',
         TQ_HTTP_PORT: 'off',
         TQ_SHUTDOWN_GRACE_MS: '0',
       }),
-    ).toMatchObject({ concurrency: 32, visibilityTimeoutSeconds: 120, http: false, shutdownGraceMs: 0 });
+    ).toMatchObject({ concurrency: 32, prefetch: 10, visibilityTimeoutSeconds: 120, http: false, shutdownGraceMs: 0 });
   });
 
   it('names the variable, its value and the range when a value is unusable', () => {

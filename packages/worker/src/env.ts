@@ -40,6 +40,7 @@ export function envString(
 /** Worker settings every app reads the same way (see the apps' READMEs). */
 export interface WorkerEnvironment {
   concurrency: number;
+  prefetch: number;
   visibilityTimeoutSeconds: number;
   handlerTimeoutMs: number;
   shutdownGraceMs: number;
@@ -50,7 +51,7 @@ export interface WorkerEnvironment {
 type EnvLimit = Limit & { env: string; default: number };
 
 /**
- * Reads `TQ_CONCURRENCY`, `TQ_VISIBILITY_TIMEOUT`, `TQ_HANDLER_TIMEOUT_MS`, `TQ_SHUTDOWN_GRACE_MS`,
+ * Reads `TQ_CONCURRENCY`, `TQ_PREFETCH`, `TQ_VISIBILITY_TIMEOUT`, `TQ_HANDLER_TIMEOUT_MS`, `TQ_SHUTDOWN_GRACE_MS`,
  * `TQ_ABORT_WAIT_MS`, `TQ_HTTP_PORT` (0 picks a free port, `off` disables) and `TQ_HTTP_HOST`,
  * with each app's defaults and the ranges of `WORKER_LIMITS`. Throws `ConfigError` naming the
  * variable and its allowed range.
@@ -72,6 +73,7 @@ export function readWorkerEnvironment(
     envNumber(env, limit.env, { default: fallback ?? limit.default, min: limit.min, max: limit.max });
   return {
     concurrency: read(WORKER_LIMITS.concurrency, defaults.concurrency),
+    prefetch: read(WORKER_LIMITS.prefetch, defaults.prefetch),
     visibilityTimeoutSeconds: read(WORKER_LIMITS.visibilityTimeoutSeconds, defaults.visibilityTimeoutSeconds),
     handlerTimeoutMs: read(WORKER_LIMITS.handlerTimeoutMs, defaults.handlerTimeoutMs),
     shutdownGraceMs: read(WORKER_LIMITS.shutdownGraceMs, defaults.shutdownGraceMs),

@@ -21,6 +21,7 @@ export const WORKER_LIMITS = {
   concurrency: { min: 1, max: 10_000, integer: true, default: 10, env: 'TQ_CONCURRENCY' },
   batchSize: { min: 1, max: 10, integer: true, default: 10 },
   pollers: { min: 1, max: 100, integer: true },
+  prefetch: { min: 0, max: 1_000, integer: true, default: 0, env: 'TQ_PREFETCH' },
   waitTimeSeconds: { min: 0, max: 20, integer: true, default: 20 },
   emptyReceiveDelayMs: { min: 0, max: 600_000, integer: false },
   visibilityTimeoutSeconds: {

@@ -9,6 +9,8 @@ export interface ResolvedOptions {
   concurrency: number;
   batchSize: number;
   pollers: number;
+  /** Messages held beyond `concurrency`, waiting for a slot (0 on FIFO queues: see `prefetch`). */
+  prefetch: number;
   waitTimeSeconds: number;
   emptyReceiveDelayMs: number;
   visibilityTimeoutSeconds: number;
@@ -50,6 +52,7 @@ export function resolveOptions<TTask extends TaskName>(
   check(problems, 'concurrency', options.concurrency, L.concurrency);
   check(problems, 'batchSize', options.batchSize, L.batchSize);
   check(problems, 'pollers', options.pollers, L.pollers);
+  check(problems, 'prefetch', options.prefetch, L.prefetch);
   check(problems, 'waitTimeSeconds', options.waitTimeSeconds, L.waitTimeSeconds);
   check(problems, 'emptyReceiveDelayMs', options.emptyReceiveDelayMs, L.emptyReceiveDelayMs);
   check(problems, 'visibilityTimeoutSeconds', options.visibilityTimeoutSeconds, L.visibilityTimeoutSeconds);
@@ -70,13 +73,15 @@ export function resolveOptions<TTask extends TaskName>(
     throw new WorkerError('INVALID_OPTIONS', `invalid worker options: ${problems.join('; ')}`);
   }
   const concurrency = options.concurrency ?? L.concurrency.default;
-  const batchSize = Math.min(options.batchSize ?? L.batchSize.default, concurrency);
+  const prefetch = options.prefetch ?? L.prefetch.default;
+  const batchSize = Math.min(options.batchSize ?? L.batchSize.default, concurrency + prefetch);
   const waitTimeSeconds = options.waitTimeSeconds ?? L.waitTimeSeconds.default;
   return {
     concurrency,
     batchSize,
-    // Enough receives in flight to fill every slot, at most 10.
-    pollers: options.pollers ?? Math.min(10, Math.max(1, Math.ceil(concurrency / batchSize))),
+    // Enough receives in flight to fill every slot and the prefetch buffer, at most 10.
+    pollers: options.pollers ?? Math.min(10, Math.max(1, Math.ceil((concurrency + prefetch) / batchSize))),
+    prefetch,
     waitTimeSeconds,
     // Without long polling an empty receive would be followed by the next at once.
     emptyReceiveDelayMs: options.emptyReceiveDelayMs ?? (waitTimeSeconds === 0 ? 500 : 0),

@@ -10,6 +10,10 @@ const RECEIVE_LANDING_MS = 300;
 export interface PollerHost {
   /** Messages held right now (each takes a slot until it is settled). */
   held(): number;
+  /** Messages that may be held at once: the slots and the prefetch buffer. */
+  capacity(): number;
+  /** Messages received ahead and waiting for a slot (the prefetch buffer). */
+  buffered(): number;
   /** Takes the messages of one receive. */
   accept(messages: Message[]): void;
   /** A receive failed; the next one waits `retryInMs`. */
@@ -25,7 +29,6 @@ const PAUSED_RECHECK_MS = 500;
 
 /** What the poller is set up with. */
 export interface PollerSettings {
-  concurrency: number;
   batchSize: number;
   pollers: number;
   waitTimeSeconds: number;
@@ -36,8 +39,9 @@ export interface PollerSettings {
 }
 
 /**
- * Keeps receives going for the free slots: up to `pollers` receive calls in flight, each asking
- * for what is free (a whole batch once one is out), so no message waits in the worker for a slot.
+ * Keeps receives going for the free slots (and the prefetch buffer behind them): up to `pollers`
+ * receive calls in flight, each asking for what is free (a whole batch once one is out). Without
+ * prefetch no message waits in the worker for a slot.
  * Failing receives back off exponentially with one probe at a time, until one succeeds.
  */
 export class Poller {
@@ -90,15 +94,17 @@ export class Poller {
       }, PAUSED_RECHECK_MS);
       return;
     }
-    const { concurrency, batchSize } = this.#settings;
+    const { batchSize } = this.#settings;
+    const capacity = this.#host.capacity();
     // During an outage one receive probes; the rest wait until it succeeds.
     const pollers = this.#failures > 0 ? 1 : this.#settings.pollers;
     while (this.#active < pollers) {
-      const free = concurrency - this.#host.held() - this.#requested;
+      const free = capacity - this.#host.held() - this.#requested;
       if (free <= 0) return;
-      // With a receive already out, wait until a whole batch is free rather than asking for
-      // one message at a time; with none out, ask for whatever is free.
-      if (this.#active > 0 && free < batchSize) return;
+      // With a receive already out, or prefetched messages to start meanwhile, wait until a
+      // whole batch is free rather than asking for one message at a time; with neither, a slot
+      // would sit idle: ask for whatever is free.
+      if ((this.#active > 0 || this.#host.buffered() > 0) && free < batchSize) return;
       const poll = this.#poll(Math.min(batchSize, free));
       this.#polls.add(poll);
       void poll.finally(() => this.#polls.delete(poll));

@@ -88,8 +88,18 @@ export interface WorkerOptions<TTask extends TaskName> {
   concurrency?: number;
   /** Messages asked for per receive, 1-10. Default 10. */
   batchSize?: number;
-  /** Receive calls in flight at once. Default: enough to fill `concurrency` (at most 10). */
+  /** Receive calls in flight at once. Default: enough to fill `concurrency` and `prefetch` (at most 10). */
   pollers?: number;
+  /**
+   * Messages received ahead of a free slot, held (their visibility extended by the heartbeat)
+   * until a running task ends, so a freed slot starts its next task at once instead of after a
+   * receive's round trip, and receives ask for whole batches. What Celery calls prefetching and
+   * AMQP consumers a prefetch count. Worth it for short tasks with many in flight; each message
+   * waiting here is invisible to other workers meanwhile, so keep it to a batch or two. Ignored
+   * on FIFO queues (a message waiting here would block its group). Default 0 (`TQ_PREFETCH` in
+   * the apps).
+   */
+  prefetch?: number;
   /** Long-poll wait, 0-20 s. Default 20. */
   waitTimeSeconds?: number;
   /**

@@ -81,6 +81,10 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   /** Work in progress (a message outside a FIFO group, a group, a release): what shutdown waits for. */
   readonly #work = new Set<Promise<unknown>>();
   readonly #groups = new Map<string, Held[]>();
+  /** Messages received ahead of a slot (`prefetch`), oldest first; started as slots free. */
+  readonly #waiting: Held[] = [];
+  /** Messages being handled or settled, and abandoned ones whose handler still runs: the slots taken. */
+  #running = 0;
   /** Aborts receives (the receiving client listens on it). */
   readonly #pollAbort = new AbortController();
   /** Aborted when shutdown's grace is over: running handlers and claim-check downloads. */
@@ -184,6 +188,9 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   #pollerHost() {
     return {
       held: () => this.#held.size,
+      // Prefetched messages wait outside a FIFO group's order only on standard queues.
+      capacity: () => this.#settings.concurrency + (this.#queue.fifo ? 0 : this.#settings.prefetch),
+      buffered: () => this.#waiting.length,
       accept: (messages: Message[]) => this.#accept(messages),
       receiveFailed: (error: unknown, consecutive: number, retryInMs: number) => {
         this.#taskMetrics.receiveError();
@@ -251,6 +258,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         queueUrl: this.#queue.url,
         deadLetterQueueUrl: this.#queue.deadLetterUrl,
         concurrency: this.#settings.concurrency,
+        ...(this.#settings.prefetch > 0 && !this.#queue.fifo ? { prefetch: this.#settings.prefetch } : {}),
         pollers: this.#settings.pollers,
         ...(this.#health ? { http: `http://${this.#health.host}:${this.#health.port}` } : {}),
       },
@@ -301,12 +309,8 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         continue;
       }
       if (held.groupId === undefined) {
-        const work = this.#process(held);
-        // #process takes itself out of the set when it ends (one that ended already is not added).
-        if (held.state !== 'done') {
-          held.work = work;
-          this.#work.add(work);
-        }
+        if (this.#running < this.#settings.concurrency) this.#start(held);
+        else this.#waiting.push(held);
         continue;
       }
       const group = this.#groups.get(held.groupId);
@@ -315,6 +319,24 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         this.#groups.set(held.groupId, [held]);
         this.#track(this.#processGroup(held.groupId));
       }
+    }
+  }
+
+  /** Starts a message outside a FIFO group. */
+  #start(held: Held): void {
+    const work = this.#process(held);
+    // #process takes itself out of the set when it ends (one that ended already is not added).
+    if (held.state !== 'done') {
+      held.work = work;
+      this.#work.add(work);
+    }
+  }
+
+  /** Starts prefetched messages while slots are free (none once stopping: shutdown hands them back). */
+  #startWaiting(): void {
+    while (this.#waiting.length > 0 && this.#running < this.#settings.concurrency && this.#state === 'running') {
+      const next = this.#waiting.shift() as Held;
+      if (next.state === 'waiting') this.#start(next);
     }
   }
 
@@ -342,6 +364,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   /** One message from its start to its settlement; frees its slot at the end (see #abandon). */
   async #process(held: Held): Promise<Settled> {
     held.state = 'handling';
+    this.#running += 1;
     const log = new MessageLog(this.#logger, held.messageId, held.attempt);
     let settled: Settled = 'released';
     try {
@@ -355,6 +378,8 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       if (settled !== 'abandoned') {
         held.state = 'done';
         this.#held.delete(held);
+        this.#running -= 1;
+        this.#startWaiting();
       }
       if (held.work !== undefined) this.#work.delete(held.work);
       this.#poller.pump();
@@ -491,6 +516,8 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     void ended.then(() => {
       held.state = 'done';
       this.#held.delete(held);
+      this.#running -= 1;
+      this.#startWaiting();
       this.#poller.pump();
     });
     return 'abandoned';
@@ -522,6 +549,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
 
     // Waiting messages go back untouched; FIFO group runners stop after the current one.
     const waiting = [...this.#held].filter((held) => held.state === 'waiting' && held.groupId === undefined);
+    this.#waiting.length = 0;
     if (waiting.length > 0) await this.#settlement.release(waiting);
 
     const allDone = async () => {

@@ -416,3 +416,107 @@ describe('createWorker: polling', () => {
     counting.destroy();
   });
 });
+
+describe('createWorker: prefetch', () => {
+  it('holds up to concurrency + prefetch, runs at most concurrency, and starts a prefetched task as a slot frees', async () => {
+    const { queue } = await harness.queues();
+    const gates = new Map<string, () => void>();
+    let running = 0;
+    let peak = 0;
+    const started: string[] = [];
+    const worker = harness.worker({
+      task: 'send_email',
+      queueUrl: queue.url,
+      concurrency: 2,
+      prefetch: 3,
+      handler: async (payload) => {
+        running += 1;
+        peak = Math.max(peak, running);
+        started.push(payload.subject);
+        await new Promise<void>((resolve) => gates.set(payload.subject, resolve));
+        running -= 1;
+      },
+    });
+    const succeeded = record(worker, 'succeeded');
+    for (let i = 0; i < 8; i += 1)
+      await sendEnvelope(harness.sqs, queue.url, { ...samples.send_email, subject: `s${i}` });
+    await worker.start();
+    // Two run; three more wait in the worker (received, invisible to others), none beyond that.
+    await vi.waitFor(() => expect(worker.inFlight).toBe(5), { timeout: 60_000 });
+    expect(running).toBe(2);
+    expect(await queueCounts(harness.sqs, queue.url)).toMatchObject({ visible: 3, inFlight: 5 });
+    // Ending one task starts a prefetched one with no receive in between.
+    const first = started[0] as string;
+    (gates.get(first) as () => void)();
+    await vi.waitFor(() => expect(started).toHaveLength(3), { timeout: 60_000 });
+    expect(running).toBe(2);
+    // Open every gate as its task starts, until all eight are done.
+    const opener = setInterval(() => {
+      for (const [subject, open] of gates) {
+        gates.delete(subject);
+        open();
+      }
+    }, 10);
+    await succeeded.waitFor(8);
+    clearInterval(opener);
+    expect(peak).toBe(2);
+    expect(new Set(started).size).toBe(8);
+  });
+
+  it('keeps prefetched messages invisible with the heartbeat, and stop() hands them back untouched', async () => {
+    const { queue } = await harness.queues();
+    const release = latch();
+    const attempts: number[] = [];
+    const worker = harness.worker({
+      task: 'send_email',
+      queueUrl: queue.url,
+      concurrency: 1,
+      prefetch: 4,
+      visibilityTimeoutSeconds: 4,
+      handler: async (_payload, context) => {
+        attempts.push(context.attempt);
+        await release.promise;
+      },
+    });
+    for (let i = 0; i < 5; i += 1) await sendEnvelope(harness.sqs, queue.url);
+    await worker.start();
+    await vi.waitFor(() => expect(worker.inFlight).toBe(5), { timeout: 60_000 });
+    // Past two visibility timeouts: without the heartbeat the four waiting messages would be visible again.
+    await new Promise((resolve) => setTimeout(resolve, 9000));
+    expect(await queueCounts(harness.sqs, queue.url)).toMatchObject({ visible: 0, inFlight: 5 });
+    const stopping = worker.stop();
+    // The four that never started are back in the queue at once, not after their visibility timeout.
+    await vi.waitFor(async () => expect(await queueCounts(harness.sqs, queue.url)).toMatchObject({ visible: 4 }), {
+      timeout: 60_000,
+    });
+    release.open();
+    await stopping;
+    expect(attempts).toEqual([1]);
+    expect(await queueCounts(harness.sqs, queue.url)).toMatchObject({ visible: 4, inFlight: 0 });
+    const next = harness.worker({ task: 'send_email', queueUrl: queue.url, handler: () => {} });
+    const done = record(next, 'succeeded');
+    await next.start();
+    expect(await done.waitFor(4)).toHaveLength(4);
+  }, 60_000);
+
+  it('is ignored on FIFO queues, where a waiting message would hold up its group', async () => {
+    const { queue } = await harness.queues({ fifo: true });
+    const release = latch();
+    const worker = harness.worker({
+      task: 'send_email',
+      queueUrl: queue.url,
+      concurrency: 2,
+      prefetch: 5,
+      handler: () => release.promise,
+    });
+    const succeeded = record(worker, 'succeeded');
+    for (let i = 0; i < 6; i += 1) await sendEnvelope(harness.sqs, queue.url, samples.send_email, { groupId: `g${i}` });
+    await worker.start();
+    await vi.waitFor(() => expect(worker.inFlight).toBe(2), { timeout: 60_000 });
+    // A second long poll's worth: nothing more is taken while both slots are busy.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(worker.inFlight).toBe(2);
+    release.open();
+    await succeeded.waitFor(6);
+  });
+});
