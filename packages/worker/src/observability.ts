@@ -20,6 +20,8 @@ export interface WorkerMetrics {
   duration: Histogram<'task' | 'outcome'>;
   /** `tq_tasks_in_flight`: messages held by this worker (running or waiting behind their FIFO group). */
   inFlight: Gauge<'task'>;
+  /** `tq_tasks_prefetched`: of those, messages received ahead of a free slot and waiting for one (`prefetch`). */
+  prefetched: Gauge<'task'>;
   /** `tq_receive_errors_total` */
   receiveErrors: Counter<'task'>;
   /** `tq_status_write_failures_total`: status updates that could not be written (the task's status is unknown). */
@@ -99,6 +101,18 @@ export function createWorkerMetrics(registry: Registry = new Registry()): Worker
           collect,
         }),
     ),
+    prefetched: reuse(
+      registry,
+      'tq_tasks_prefetched',
+      () =>
+        new Gauge({
+          name: 'tq_tasks_prefetched',
+          help: 'Messages received ahead of a free slot, waiting for one (prefetch); counted in tq_tasks_in_flight too',
+          labelNames: ['task'],
+          registers,
+          collect,
+        }),
+    ),
     receiveErrors: counter('tq_receive_errors_total', 'Failed ReceiveMessage calls', ['task']),
     statusWriteFailures: counter(
       'tq_status_write_failures_total',
@@ -127,12 +141,14 @@ export class TaskMetrics {
   readonly #metrics: WorkerMetrics;
   readonly #task: string;
   readonly #inFlight: () => number;
+  readonly #prefetched: () => number;
   readonly #bound: {
     received: { inc(value?: number): void };
     succeeded: { inc(value?: number): void };
     failed: { inc(): void };
     retried: { inc(): void };
     inFlight: { set(value: number): void };
+    prefetched: { set(value: number): void };
     receiveErrors: { inc(): void };
     duration: Record<DurationOutcome, { observe(value: number): void }>;
   };
@@ -140,10 +156,11 @@ export class TaskMetrics {
   #succeeded = 0;
   readonly #unregister: (() => void)[];
 
-  constructor(metrics: WorkerMetrics, task: string, inFlight: () => number) {
+  constructor(metrics: WorkerMetrics, task: string, inFlight: () => number, prefetched: () => number = () => 0) {
     this.#metrics = metrics;
     this.#task = task;
     this.#inFlight = inFlight;
+    this.#prefetched = prefetched;
     const labels = { task };
     // Label sets bound once (prom-client still hashes them on each update).
     this.#bound = {
@@ -152,6 +169,7 @@ export class TaskMetrics {
       failed: metrics.failed.labels(labels),
       retried: metrics.retried.labels(labels),
       inFlight: metrics.inFlight.labels(labels),
+      prefetched: metrics.prefetched.labels(labels),
       receiveErrors: metrics.receiveErrors.labels(labels),
       duration: {
         succeeded: metrics.duration.labels({ task, outcome: 'succeeded' }),
@@ -165,6 +183,7 @@ export class TaskMetrics {
       onCollect(metrics.received, publish),
       onCollect(metrics.succeeded, publish),
       onCollect(metrics.inFlight, publish),
+      onCollect(metrics.prefetched, publish),
     ];
   }
 
@@ -202,6 +221,7 @@ export class TaskMetrics {
     this.#received = 0;
     this.#succeeded = 0;
     this.#bound.inFlight.set(this.#inFlight());
+    this.#bound.prefetched.set(this.#prefetched());
   }
 
   /** Publishes the last counts and stops publishing on reads (the worker has stopped). */

@@ -135,7 +135,12 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     setMaxListeners(settings.concurrency + 16, this.#shutdownAbort.signal);
     this.#logger = (options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })).child({ task: options.task });
     this.metrics = createWorkerMetrics(options.metricsRegistry);
-    this.#taskMetrics = new TaskMetrics(this.metrics, options.task, () => this.#held.size);
+    this.#taskMetrics = new TaskMetrics(
+      this.metrics,
+      options.task,
+      () => this.#held.size,
+      () => this.#waiting.length,
+    );
 
     this.#status = options.status
       ? new StatusRecorder({

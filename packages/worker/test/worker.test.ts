@@ -445,6 +445,9 @@ describe('createWorker: prefetch', () => {
     await vi.waitFor(() => expect(worker.inFlight).toBe(5), { timeout: 60_000 });
     expect(running).toBe(2);
     expect(await queueCounts(harness.sqs, queue.url)).toMatchObject({ visible: 3, inFlight: 5 });
+    expect(await worker.metrics.registry.getSingleMetricAsString('tq_tasks_prefetched')).toContain(
+      'tq_tasks_prefetched{task="send_email"} 3',
+    );
     // Ending one task starts a prefetched one with no receive in between.
     const first = started[0] as string;
     (gates.get(first) as () => void)();
