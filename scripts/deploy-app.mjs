@@ -3,8 +3,8 @@
 // node_modules with the workspace packages it uses, its Dockerfile) that runs with plain
 // `node dist/main.js`. Run from an app folder: `pnpm run deploy [out-dir]` (default: deploy/<app>).
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,4 +35,16 @@ execFileSync(join(root, 'node_modules', '.bin', 'turbo'), ['run', 'build', `--fi
 });
 rmSync(out, { recursive: true, force: true });
 run(['--filter', name, 'deploy', '--prod', '--legacy', out]);
+// pnpm 10's legacy deploy to a folder outside the workspace also links the app's bins under the
+// workspace at the same path (`/tmp/x` → `<workspace>/tmp/x/node_modules/.bin`): remove that
+// copy, and the folders it made that are empty then, so deploys leave nothing behind.
+if (relative(root, out).startsWith('..')) {
+  const stray = join(root, out);
+  if (existsSync(join(stray, 'node_modules', '.bin'))) {
+    rmSync(join(stray, 'node_modules'), { recursive: true, force: true });
+    for (let dir = stray; dir !== root && existsSync(dir) && readdirSync(dir).length === 0; dir = dirname(dir)) {
+      rmdirSync(dir);
+    }
+  }
+}
 console.log(`deploy-app: ${name} is in ${out}; run it with \`node dist/main.js\` or build ${join(out, 'Dockerfile')}`);
