@@ -118,8 +118,9 @@ function consumerScenario(
         const worker = createWorker({
           task: 'send_email',
           // As the worker apps run it: the worker makes its own clients from the endpoint
-          // setting. An injected client is used as configured (the SDK's defaults here).
-          ...(contender === 'tq worker'
+          // setting (with status on too, so the two differ by status alone). An injected
+          // client is used as configured (the SDK's defaults here).
+          ...(contender === 'tq worker' || contender === STATUS_ON
             ? { endpoint: config.clientConfig.endpoint, region: config.clientConfig.region }
             : { sqs }),
           queueUrl: config.queueUrl,
@@ -136,8 +137,15 @@ function consumerScenario(
         worker.on('succeeded', () => progress.hit());
         await worker.start();
         await progress.done;
+        const handled = performance.now();
+        const backlog = status ? (status.writer as unknown as { pendingCount?: number }).pendingCount : undefined;
         await status?.writer.flush();
         const seconds = (performance.now() - started) / 1000;
+        if (process.env.BENCH_DEBUG && status) {
+          console.error(
+            `status: tasks done at ${((handled - started) / 1000).toFixed(2)} s, last item written at ${seconds.toFixed(2)} s, ${backlog} pending at the last task`,
+          );
+        }
         if (status && (status.writer.stats.failed > 0 || status.writer.stats.dropped > 0)) {
           throw new Error(`status writes lost: ${JSON.stringify(status.writer.stats)}`);
         }

@@ -1,0 +1,66 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { StatusWriter } from '../src/index.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** A DynamoDB client that accepts every `BatchWriteItem` after `callMs`, counting the items. */
+function stubDynamoDb(callMs: number) {
+  const calls: number[] = [];
+  const client = {
+    send(command: { input: { RequestItems: Record<string, unknown[]> } }) {
+      const items = Object.values(command.input.RequestItems).reduce((sum, list) => sum + list.length, 0);
+      calls.push(items);
+      return new Promise((resolve) => setTimeout(() => resolve({ UnprocessedItems: {} }), callMs));
+    },
+  };
+  return { client: client as unknown as DynamoDBClient, calls };
+}
+
+describe('StatusWriter', () => {
+  it('keeps up with a worker recording 5,000 tasks a second: a finished call starts the next at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] });
+    const { client, calls } = stubDynamoDb(20);
+    const writer = new StatusWriter({ dynamodb: client, tableName: 'status' });
+    let n = 0;
+    // One second of a busy worker: 5 quick tasks a millisecond, each received, running, succeeded.
+    for (let ms = 0; ms < 1000; ms += 1) {
+      for (let i = 0; i < 5; i += 1) {
+        const id = `t-${n++}`;
+        const at = new Date().toISOString();
+        writer.record(id, 'send_email', { state: 'received', attempt: 1, at });
+        writer.record(id, 'send_email', { state: 'running', attempt: 1, at });
+        writer.record(id, 'send_email', { state: 'succeeded', attempt: 1, at, durationMs: 0 });
+      }
+      await vi.advanceTimersByTimeAsync(1);
+    }
+    // Calls of 20 ms, 8 at once, 24 tasks each: about 9,600 tasks a second. Only the last window's
+    // tasks (100 ms, coalescing) and the calls in flight are left; a timer between rounds of
+    // calls capped the writer at 2,000 a second.
+    expect(writer.stats.written).toBeGreaterThan(4000);
+    expect(writer.pendingCount).toBeLessThan(1000);
+    const flushed = writer.flush();
+    await vi.advanceTimersByTimeAsync(1000);
+    await flushed;
+    expect(writer.stats).toEqual({ written: 5000, failed: 0, dropped: 0 });
+    // One item per task (its three steps coalesced), plus one index item per call.
+    expect(calls.reduce((sum, items) => sum + items, 0)).toBe(5000 + calls.length);
+  });
+
+  it('still coalesces a task whose steps arrive within the window into one item', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] });
+    const { client, calls } = stubDynamoDb(1);
+    const writer = new StatusWriter({ dynamodb: client, tableName: 'status', coalesceMs: 100 });
+    writer.record('a', 'send_email', { state: 'running', attempt: 1, at: new Date().toISOString() });
+    await vi.advanceTimersByTimeAsync(60);
+    writer.record('a', 'send_email', { state: 'succeeded', attempt: 1, at: new Date().toISOString() });
+    expect(calls).toEqual([]);
+    await vi.advanceTimersByTimeAsync(50);
+    // One call: the task's item (both steps) and its type's index item.
+    expect(calls).toEqual([2]);
+    await writer.flush();
+    expect(writer.stats.written).toBe(1);
+  });
+});
