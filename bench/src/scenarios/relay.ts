@@ -36,6 +36,18 @@ interface Config {
   concurrency: number;
 }
 
+/** One envelope POSTed as a bare client does it: the answer read to its end, anything but 200 an error. */
+async function post(pool: Pool, target: URL, body: string): Promise<void> {
+  const answer = await pool.request({
+    path: target.pathname,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+  await answer.body.dump();
+  if (answer.statusCode !== 200) throw new Error(`HTTP ${answer.statusCode}`);
+}
+
 /** The worker endpoints by URL: started in `prepare`, closed in `verify` (both in the orchestrator). */
 const servers = new Map<string, Server>();
 
@@ -89,16 +101,7 @@ function relayScenario(name: string, title: string, answerMs: number, concurrenc
           // Ten in flight per receive: as many loops as it takes to keep `concurrency` requests out.
           pollers: Math.ceil(config.concurrency / 10),
           started,
-          handle: async (body) => {
-            const answer = await pool.request({
-              path: target.pathname,
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              body,
-            });
-            await answer.body.dump();
-            if (answer.statusCode !== 200) throw new Error(`HTTP ${answer.statusCode}`);
-          },
+          handle: (body) => post(pool, target, body),
         });
         await pool.close();
         return { value };
@@ -142,14 +145,7 @@ function relayScenario(name: string, title: string, answerMs: number, concurrenc
           while (next < config.bodies.length) {
             const body = config.bodies[next] as string;
             next += 1;
-            const answer = await pool.request({
-              path: target.pathname,
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              body,
-            });
-            await answer.body.dump();
-            if (answer.statusCode !== 200) throw new Error(`HTTP ${answer.statusCode}`);
+            await post(pool, target, body);
           }
         }),
       );
