@@ -227,7 +227,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
     const result = sendResult(prepared, messageId);
     if (recordSent) {
       const { task, createdAt } = prepared.envelope;
-      status().writer.record(result.id, task, { ...event('sent', 0), at: createdAt });
+      status().writer.record(result.id, task, event('sent', 0, undefined, createdAt));
     }
     return result;
   }
@@ -263,7 +263,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
       }).then((results) => {
         if (recordSent) {
           results.forEach((result, index) => {
-            if (result.ok) status().writer.record(result.id, items[index]?.task ?? '', { ...event('sent', 0), at });
+            if (result.ok) status().writer.record(result.id, items[index]?.task ?? '', event('sent', 0, undefined, at));
           });
         }
         return results;

@@ -45,6 +45,7 @@ export {
   event,
   findArtifacts,
   findInputs,
+  isoTime,
   StatusWriter,
   type StatusWriterOptions,
   type StatusWriterStats,

@@ -51,8 +51,13 @@ export interface StatusWriterStats {
 
 interface Pending {
   task: string;
-  /** When its first step was buffered (`performance.now()`): it is written `coalesceMs` after. */
+  /** When its first step was buffered (`performance.now()`): it is written `coalesceMs` after at the latest. */
   since: number;
+  /**
+   * Its last step ends the attempt (`succeeded`, `dead-lettered`, `retrying`): no step of this
+   * delivery is to come, so it may fill a batch before its window ends.
+   */
+  settled: boolean;
   events: TaskEvent[];
   details: StepDetails;
 }
@@ -81,6 +86,9 @@ export function timelineSteps(events: TaskEvent[]): TaskEvent[] {
 
 /** DynamoDB's limit of items per `BatchWriteItem`. */
 const BATCH_SIZE = 25;
+
+/** The steps after which a delivery records nothing more (its next step, if any, is a new attempt). */
+const SETTLING_STATES: readonly TaskState[] = [...FINAL_STATES, 'retrying'];
 
 /** The key (`id`) of a task type's index items: `#` never starts a task id (a UUID). */
 export function recentKey(task: string): string {
@@ -138,6 +146,8 @@ export class StatusWriter {
   #down = false;
   #failedInOutage = 0;
   #sequence = 0;
+  /** Buffered tasks whose last step settled their attempt (`Pending.settled`). */
+  #settled = 0;
   /** Tells this writer's items from another's that buffered the same task at the same millisecond. */
   readonly #writerId = Math.random().toString(36).slice(2, 8);
   readonly stats: StatusWriterStats = { written: 0, failed: 0, dropped: 0 };
@@ -157,7 +167,10 @@ export class StatusWriter {
     return this.#pending.size;
   }
 
-  /** Buffers one step of a task; written within `coalesceMs` (or as soon as a write slot frees). */
+  /**
+   * Buffers one step of a task. It is written within `coalesceMs`, sooner when its attempt has
+   * settled and enough settled tasks wait to fill a `BatchWriteItem`.
+   */
   record(id: string, task: string, event: TaskEvent, details: StepDetails = {}): void {
     let pending = this.#pending.get(id);
     if (!pending) {
@@ -165,14 +178,23 @@ export class StatusWriter {
         this.stats.dropped += 1;
         return;
       }
-      pending = { task, since: performance.now(), events: [], details: {} };
+      pending = { task, since: performance.now(), settled: false, events: [], details: {} };
       this.#pending.set(id, pending);
     }
     const step = event.durationMs === undefined ? event : { ...event, durationMs: Math.round(event.durationMs) };
     pending.events.push(step.message === undefined ? step : { ...step, message: cut(step.message) });
+    const settled = SETTLING_STATES.includes(step.state);
+    if (settled !== pending.settled) {
+      pending.settled = settled;
+      this.#settled += settled ? 1 : -1;
+    }
     if (details.result !== undefined) pending.details.result = details.result;
     if (details.inputs !== undefined) pending.details.inputs = details.inputs;
     if (details.error !== undefined) pending.details.error = { ...details.error, message: cut(details.error.message) };
+    // A full call's worth of settled tasks goes now if a call slot is free (else when one frees).
+    if (settled && this.#settled >= BATCH_SIZE - 1 && this.#inFlight.size < this.#options.concurrency) {
+      this.#drain(false);
+    }
     this.#wake(this.#options.coalesceMs);
   }
 
@@ -197,30 +219,42 @@ export class StatusWriter {
   }
 
   /**
-   * Starts calls for the tasks whose window is over (all of them with `all`), oldest first, while
-   * call slots are free; the tasks still in their window are drained when the oldest's ends. A
-   * write that ends drains at once: under load the writer keeps `concurrency` calls busy instead
-   * of waiting for a timer between rounds (which capped it at `concurrency × 25` items per window,
-   * 2,000 a second, below what one busy worker records).
+   * Starts calls while call slots are free, oldest tasks first: a call for the tasks whose window
+   * is over (all of them with `all`), topped up with settled tasks; or, before any window is over,
+   * a full call of settled tasks. A busy worker's tasks settle within their window (received,
+   * running, succeeded in a few milliseconds), so its calls leave full, 24 tasks and an index
+   * item, instead of with the few whose windows happened to end since the last call. A write
+   * that ends drains at once, so under load `concurrency` calls stay busy (a timer between
+   * rounds capped the writer at `concurrency × 25` items per window, 2,000 a second).
    */
   #drain(all: boolean): void {
     const ripe = performance.now() - this.#options.coalesceMs;
     while (this.#pending.size > 0 && this.#inFlight.size < this.#options.concurrency) {
+      // The map keeps the order tasks were first buffered in: the first is the oldest.
+      const due = all || (this.#pending.values().next().value as Pending).since <= ripe;
+      // Not a full call of settled tasks yet (a call holds 24 tasks of one type and its index item).
+      if (!due && this.#settled < BATCH_SIZE - 1) break;
       const batch: [string, Pending][] = [];
       // Each task type with a finished task in the batch adds its index item to the call.
       const indexed = new Set<string>();
+      let full = false;
       for (const entry of this.#pending) {
         const [, pending] = entry;
-        // The map keeps the order tasks were first buffered in: the rest are younger still.
-        if (!all && pending.since > ripe) break;
+        if (!all && !pending.settled && pending.since > ripe) continue;
         const final = FINAL_STATES.includes((pending.events.at(-1) as TaskEvent).state);
         const adds = final && !indexed.has(pending.task) ? 2 : 1;
-        if (batch.length + indexed.size + adds > BATCH_SIZE) break;
+        if (batch.length + indexed.size + adds > BATCH_SIZE) {
+          full = true;
+          break;
+        }
         if (final) indexed.add(pending.task);
         batch.push(entry);
       }
-      if (batch.length === 0) break;
-      for (const [id] of batch) this.#pending.delete(id);
+      if (batch.length === 0 || (!due && !full && batch.length + indexed.size < BATCH_SIZE)) break;
+      for (const [id, pending] of batch) {
+        this.#pending.delete(id);
+        if (pending.settled) this.#settled -= 1;
+      }
       const write = this.#write(batch).finally(() => {
         this.#inFlight.delete(write);
         this.#drain(false);
@@ -343,6 +377,27 @@ export class StatusWriter {
 }
 
 /** The state a step records, for callers building events. */
-export function event(state: TaskState, attempt: number, extra: Omit<TaskEvent, 'state' | 'attempt' | 'at'> = {}) {
-  return { state, attempt, at: new Date().toISOString(), ...extra } satisfies TaskEvent;
+export function event(
+  state: TaskState,
+  attempt: number,
+  extra?: Omit<TaskEvent, 'state' | 'attempt' | 'at'>,
+  at: string = isoTime(),
+): TaskEvent {
+  const step: TaskEvent = { state, attempt, at };
+  return extra === undefined ? step : Object.assign(step, extra);
+}
+
+let lastMs = Number.NaN;
+let lastIso = '';
+/**
+ * `new Date(ms).toISOString()`, kept for the millisecond: a busy worker stamps several steps in
+ * each (received, running and succeeded of quick tasks), and formatting a date costs more than
+ * the rest of recording a step.
+ */
+export function isoTime(ms: number = Date.now()): string {
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
 }

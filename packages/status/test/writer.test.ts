@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { StatusWriter } from '../src/index.js';
+import { event, isoTime, StatusWriter } from '../src/index.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -47,6 +47,37 @@ describe('StatusWriter', () => {
     expect(writer.stats).toEqual({ written: 5000, failed: 0, dropped: 0 });
     // One item per task (its three steps coalesced), plus one index item per call.
     expect(calls.reduce((sum, items) => sum + items, 0)).toBe(5000 + calls.length);
+    // Settled tasks fill whole calls (24 tasks and the index item): 209 calls for 5,000 tasks,
+    // not a call for whichever few windows ended since the last one.
+    expect(calls.length).toBe(Math.ceil(5000 / 24));
+    expect(calls.filter((items) => items < 25).length).toBeLessThanOrEqual(1);
+  });
+
+  it('sends a full call of settled tasks at once, and holds a running task for its window', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] });
+    const { client, calls } = stubDynamoDb(1);
+    const writer = new StatusWriter({ dynamodb: client, tableName: 'status', coalesceMs: 100 });
+    const at = () => new Date().toISOString();
+    writer.record('long', 'send_email', { state: 'running', attempt: 1, at: at() });
+    for (let i = 0; i < 23; i += 1) {
+      writer.record(`t-${i}`, 'send_email', { state: 'running', attempt: 1, at: at() });
+      writer.record(`t-${i}`, 'send_email', { state: 'succeeded', attempt: 1, at: at() });
+    }
+    // 23 settled tasks and their index item do not fill a call: nothing goes before the window.
+    await vi.advanceTimersByTimeAsync(10);
+    expect(calls).toEqual([]);
+    writer.record('t-23', 'send_email', { state: 'retrying', attempt: 1, at: at(), delaySeconds: 5 });
+    // The 24th settled task (a retry settles its attempt too) fills a call: it leaves at once,
+    // without the running task, whose later steps would otherwise go in an item of their own.
+    expect(calls).toEqual([25]);
+    await vi.advanceTimersByTimeAsync(50);
+    writer.record('long', 'send_email', { state: 'succeeded', attempt: 1, at: at() });
+    expect(calls).toEqual([25]);
+    // At the end of its window the running task goes, both steps in one item, with its index item.
+    await vi.advanceTimersByTimeAsync(50);
+    expect(calls).toEqual([25, 2]);
+    await writer.flush();
+    expect(writer.stats.written).toBe(25);
   });
 
   it('still coalesces a task whose steps arrive within the window into one item', async () => {
@@ -62,5 +93,19 @@ describe('StatusWriter', () => {
     expect(calls).toEqual([2]);
     await writer.flush();
     expect(writer.stats.written).toBe(1);
+  });
+
+  it('stamps steps with the ISO time of their millisecond', () => {
+    for (const ms of [0, 1_764_547_200_000, 1_764_547_200_000, 1_764_547_200_001, 1_764_547_199_999]) {
+      expect(isoTime(ms)).toBe(new Date(ms).toISOString());
+    }
+    expect(event('received', 2, undefined, isoTime(5))).toEqual({
+      state: 'received',
+      attempt: 2,
+      at: '1970-01-01T00:00:00.005Z',
+    });
+    const step = event('succeeded', 1, { durationMs: 3 });
+    expect(step).toMatchObject({ state: 'succeeded', attempt: 1, durationMs: 3 });
+    expect(Math.abs(Date.parse(step.at) - Date.now())).toBeLessThan(60_000);
   });
 });

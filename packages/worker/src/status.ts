@@ -1,4 +1,4 @@
-import { createStatusStore, event, findInputs, type StatusStore } from '@tq/status';
+import { createStatusStore, event, findInputs, isoTime, type StatusStore } from '@tq/status';
 import type { Logger } from 'pino';
 import { onCollect, type WorkerMetrics } from './observability.js';
 import type { WorkerEvents } from './types.js';
@@ -78,7 +78,7 @@ export class StatusRecorder {
     const writer = this.#store.writer;
     const inputs = findInputs(payload);
     if (inputs.length > 0) this.#inputs.set(id, inputs);
-    writer.record(id, this.#task, { ...event('received', attempt), at: new Date(receivedAt).toISOString() });
+    writer.record(id, this.#task, event('received', attempt, undefined, isoTime(receivedAt)));
     writer.record(id, this.#task, event('running', attempt));
   }
 
