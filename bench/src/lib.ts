@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,12 @@ export interface Measurement {
   peakRssMb?: number;
   /** User + system CPU of the contender's process during the run, seconds. */
   cpuSeconds?: number;
+  /**
+   * CPU seconds the servers spent while the contender ran (the endpoint, the SMTP sink and the
+   * scenario's own: a broker, a second endpoint). On a machine whose cores the contender shares
+   * with them, contender + servers over the run's length says whether the cores were the limit.
+   */
+  serverCpuSeconds?: number;
   /** Anything else worth keeping in the JSON results. */
   extra?: Record<string, number | string>;
 }
@@ -63,6 +69,33 @@ export interface Scenario<TConfig = unknown> {
   run(contender: string, config: TConfig): Promise<Measurement>;
   /** Checks after a run (nothing lost, nothing left), in the orchestrator. */
   verify?(context: BenchContext, config: TConfig): Promise<void>;
+  /** Process ids of servers `prepare` started for this run (their CPU is counted as the servers'). */
+  servers?(config: TConfig): number[];
+}
+
+let clockTicks: number | undefined;
+/**
+ * CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`; undefined
+ * where there is no `/proc` (not Linux) or the process is gone.
+ */
+export function processCpuSeconds(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime: fields 14 and 15 of the line, 12 and 13 after the name.
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }
 
 /** Percentile of sorted numbers (nearest rank). */

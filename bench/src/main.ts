@@ -6,7 +6,7 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEndpointProcess } from '@tq/testing';
-import { type BenchContext, type Measurement, median, runInChild } from './lib.js';
+import { type BenchContext, type Measurement, median, processCpuSeconds, runInChild } from './lib.js';
 import { loadScenarios } from './scenarios/index.js';
 import { startSmtpProcess } from './smtp-process.js';
 
@@ -47,6 +47,8 @@ interface Row {
   peakRssMb: number;
   /** Median CPU seconds of the contender's process per run. */
   cpuSeconds?: number;
+  /** Median CPU seconds of the servers (endpoint, SMTP sink, the scenario's own) per run. */
+  serverCpuSeconds?: number;
   ratio: number;
 }
 
@@ -103,7 +105,17 @@ try {
     /** One run of one contender on fresh resources, checked afterwards. */
     const runOnce = async (contender: string): Promise<Measurement> => {
       const config = await scenario.prepare(context, contender);
+      const servers = [endpoint.pid, smtp.pid, ...(scenario.servers?.(config) ?? [])];
+      const serverCpu = () => {
+        const seconds = servers.map(processCpuSeconds);
+        return seconds.every((s) => s !== undefined) ? seconds.reduce((sum, s) => sum + (s as number), 0) : undefined;
+      };
+      const before = serverCpu();
       const measurement = await runInChild(scenario.name, contender, config);
+      const after = serverCpu();
+      if (before !== undefined && after !== undefined) {
+        measurement.serverCpuSeconds = Math.round((after - before) * 100) / 100;
+      }
       await scenario.verify?.(context, config);
       return measurement;
     };
@@ -119,7 +131,7 @@ try {
         const measurement = await runOnce(contender);
         runs.get(contender)?.push(measurement);
         console.error(
-          `  round ${round + 1} ${contender.padEnd(16)} ${measurement.value.toFixed(1)} ${scenario.unit}${measurement.p99 !== undefined ? ` p50 ${measurement.p50?.toFixed(1)} p99 ${measurement.p99.toFixed(1)}` : ''}  rss ${measurement.peakRssMb} MB  cpu ${measurement.cpuSeconds} s`,
+          `  round ${round + 1} ${contender.padEnd(16)} ${measurement.value.toFixed(1)} ${scenario.unit}${measurement.p99 !== undefined ? ` p50 ${measurement.p50?.toFixed(1)} p99 ${measurement.p99.toFixed(1)}` : ''}  rss ${measurement.peakRssMb} MB  cpu ${measurement.cpuSeconds} s${measurement.serverCpuSeconds === undefined ? '' : `  servers' cpu ${measurement.serverCpuSeconds} s`}`,
         );
       }
     }
@@ -142,6 +154,9 @@ try {
         ...(measurements.every((m) => m.cpuSeconds !== undefined)
           ? { cpuSeconds: median(measurements.map((m) => m.cpuSeconds as number)) }
           : {}),
+        ...(measurements.every((m) => m.serverCpuSeconds !== undefined)
+          ? { serverCpuSeconds: median(measurements.map((m) => m.serverCpuSeconds as number)) }
+          : {}),
         ratio: pairedRatio(measurements, runs.get(scenario.reference) ?? [], scenario.lowerIsBetter === true),
       });
     }
@@ -157,11 +172,11 @@ const format = (n: number | undefined) =>
 const lines = [
   `Machine: ${machine}. ${new Date().toISOString().slice(0, 10)}, ${Math.round((Date.now() - started) / 1000)} s${quick ? ', --quick' : ''}.`,
   '',
-  '| scenario | contender | median | p50 | p99 | peak RSS MB | CPU s | ratio |',
-  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  "| scenario | contender | median | p50 | p99 | peak RSS MB | CPU s | servers' CPU s | ratio |",
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map(
     (row) =>
-      `| ${row.scenario} | ${row.contender} | ${format(row.median)} ${row.unit} | ${format(row.p50)} | ${format(row.p99)} | ${Math.round(row.peakRssMb)} | ${format(row.cpuSeconds)} | ${row.contender === row.reference ? '1.00 (reference)' : `${row.ratio.toFixed(2)} × ${row.reference}`} |`,
+      `| ${row.scenario} | ${row.contender} | ${format(row.median)} ${row.unit} | ${format(row.p50)} | ${format(row.p99)} | ${Math.round(row.peakRssMb)} | ${format(row.cpuSeconds)} | ${format(row.serverCpuSeconds)} | ${row.contender === row.reference ? '1.00 (reference)' : `${row.ratio.toFixed(2)} × ${row.reference}`} |`,
   ),
 ];
 console.log(lines.join('\n'));

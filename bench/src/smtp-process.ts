@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The SMTP sink in a process of its own (it parses every mail; that CPU is not the contenders'). */
-export async function startSmtpProcess(): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startSmtpProcess(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const script = join(dirname(fileURLToPath(import.meta.url)), 'smtp-main.js');
   const child = spawn(process.execPath, [script], {
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -20,6 +20,7 @@ export async function startSmtpProcess(): Promise<{ url: string; stop(): Promise
   });
   return {
     url,
+    pid: child.pid ?? 0,
     async stop() {
       if (child.exitCode !== null) return;
       const exited = once(child, 'exit');

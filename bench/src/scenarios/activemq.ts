@@ -178,6 +178,10 @@ export const activemq: Scenario<Config> = {
     await broker.close();
     return { value };
   },
+  servers(config) {
+    const broker = brokers.get(config.stompUrl);
+    return broker ? [broker.pid] : [];
+  },
   async verify(context, config) {
     const broker = brokers.get(config.stompUrl);
     try {

@@ -1,3 +1,5 @@
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, SQS, SQSClient } from '@aws-sdk/client-sqs';
 import { createTask, encodeMessageBody } from '@tq/contracts';
@@ -12,6 +14,13 @@ import { createQueues, deleteQueues, preload, remaining, type Scenario } from '.
 /** The contender that records task status (`@tq/status`) on the endpoint's DynamoDB. */
 const STATUS_ON = 'tq worker (status on)';
 const STATUS_TABLE = 'bench-task-status';
+/**
+ * The bound of status on: a worker that records nothing while another process puts the same
+ * items into the same store as the tasks finish (`store-load.ts`). What is left of the gap to the
+ * plain worker is the store's CPU on the shared cores, which no writer can save.
+ */
+const STORE_LOAD = 'tq worker (store load only)';
+const STORE_LOAD_SCRIPT = fileURLToPath(new URL('../store-load.js', import.meta.url));
 
 interface Config {
   clientConfig: AwsClientConfig;
@@ -93,7 +102,7 @@ function consumerScenario(
         handlerMs,
         concurrency: 50,
       };
-      if (contender === STATUS_ON) {
+      if (contender === STATUS_ON || contender === STORE_LOAD) {
         const store = await startEndpointProcess();
         statusEndpoints.set(store.endpoint, store);
         const dynamodb = new DynamoDBClient(store.clientConfig);
@@ -108,7 +117,12 @@ function consumerScenario(
       const handle = config.handlerMs > 0 ? () => sleep(config.handlerMs) : () => Promise.resolve();
       const progress = counter(config.count);
       const started = performance.now();
-      if (contender === 'tq worker' || contender === 'tq worker (injected client)' || contender === STATUS_ON) {
+      if (
+        contender === 'tq worker' ||
+        contender === 'tq worker (injected client)' ||
+        contender === STATUS_ON ||
+        contender === STORE_LOAD
+      ) {
         // Status on: every task's steps go to the status table on the endpoint's DynamoDB; the
         // run ends when the last write landed, so the writes' cost is inside the measured time.
         const status =
@@ -120,7 +134,7 @@ function consumerScenario(
           // As the worker apps run it: the worker makes its own clients from the endpoint
           // setting (with status on too, so the two differ by status alone). An injected
           // client is used as configured (the SDK's defaults here).
-          ...(contender === 'tq worker' || contender === STATUS_ON
+          ...(contender === 'tq worker' || contender === STATUS_ON || contender === STORE_LOAD
             ? { endpoint: config.clientConfig.endpoint, region: config.clientConfig.region }
             : { sqs }),
           queueUrl: config.queueUrl,
@@ -134,9 +148,28 @@ function consumerScenario(
             await handle();
           },
         });
-        worker.on('succeeded', () => progress.hit());
+        let succeeded = 0;
+        worker.on('succeeded', () => {
+          succeeded += 1;
+          progress.hit();
+        });
+        // Store load only: the side process follows the count of finished tasks, every 10 ms.
+        const load =
+          contender === STORE_LOAD
+            ? fork(STORE_LOAD_SCRIPT, [config.statusEndpoint as string, STATUS_TABLE], { execArgv: [] })
+            : undefined;
+        const follow = load ? setInterval(() => load.send({ tasks: succeeded }), 10) : undefined;
         await worker.start();
         await progress.done;
+        if (load) {
+          clearInterval(follow);
+          const loaded = new Promise((resolve, reject) => {
+            load.once('message', resolve);
+            load.once('exit', (code) => reject(new Error(`store load exited (${code}) before it was done`)));
+          });
+          load.send({ tasks: succeeded, end: true });
+          await loaded;
+        }
         const handled = performance.now();
         const backlog = status ? (status.writer as unknown as { pendingCount?: number }).pendingCount : undefined;
         await status?.writer.flush();
@@ -249,6 +282,10 @@ function consumerScenario(
       sqs.destroy();
       return { value: config.count / seconds };
     },
+    servers(config) {
+      const store = config.statusEndpoint ? statusEndpoints.get(config.statusEndpoint) : undefined;
+      return store ? [store.pid] : [];
+    },
     async verify(context, config) {
       if (config.statusEndpoint) {
         await statusEndpoints.get(config.statusEndpoint)?.stop();
@@ -277,8 +314,9 @@ export const consumerNoop = consumerScenario(
   // Runs take about 4 s and single rounds move by ±0.15 on a shared host: five of them.
   5,
   // What an injected client costs: the worker's own clients cache the SDK's middleware. What
-  // recording every task's status costs (the lifecycle issue asks for at least 0.8x).
-  ['tq worker (injected client)', STATUS_ON],
+  // recording every task's status costs (the lifecycle issue asks for at least 0.8x), and what
+  // the store alone takes from the shared cores.
+  ['tq worker (injected client)', STATUS_ON, STORE_LOAD],
 );
 export const consumerSlow = consumerScenario(
   'consumer-50ms',
