@@ -210,21 +210,47 @@ export async function pool<T>(items: readonly T[], limit: number, work: (item: T
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+/**
+ * Where `--pin` puts processes: the contender on the first core, the servers (endpoint, SMTP
+ * sink, brokers, side processes) on the others, so neither takes the other's CPU, as on AWS,
+ * where SQS and DynamoDB do not run on the worker's machine. Undefined without `--pin`.
+ */
+export interface Pinning {
+  contender: string;
+  servers: string;
+}
+
+/** Pins a running process, all its threads, to `cores` (a `taskset` list such as `1-3`). */
+export function pinProcess(pid: number, cores: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { stdio: 'ignore' });
+}
+
 /** Runs one contender of a scenario in a child process and returns its measurement. */
-export async function runInChild(scenario: string, contender: string, config: unknown): Promise<Measurement> {
+export async function runInChild(
+  scenario: string,
+  contender: string,
+  config: unknown,
+  pinning?: Pinning,
+): Promise<Measurement> {
+  // Compiled JavaScript all the way down (`pnpm bench` builds first): what users run, with no
+  // TypeScript loader in the measured process.
+  const args = [
+    ...(process.env.BENCH_CHILD_ARGS ? process.env.BENCH_CHILD_ARGS.split(' ') : []),
+    join(here, 'contender.js'),
+    scenario,
+    contender,
+  ];
   const child = spawn(
-    process.execPath,
-    // Compiled JavaScript all the way down (`pnpm bench` builds first): what users run, with no
-    // TypeScript loader in the measured process.
-    [
-      ...(process.env.BENCH_CHILD_ARGS ? process.env.BENCH_CHILD_ARGS.split(' ') : []),
-      join(here, 'contender.js'),
-      scenario,
-      contender,
-    ],
+    pinning ? 'taskset' : process.execPath,
+    pinning ? ['-c', pinning.contender, process.execPath, ...args] : args,
     {
       stdio: ['pipe', 'pipe', 'inherit'],
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      env: {
+        ...process.env,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        // Processes the contender starts beside it that stand in for a service go there.
+        ...(pinning ? { BENCH_SERVER_CORES: pinning.servers } : {}),
+      },
     },
   );
   child.stdin?.end(JSON.stringify(config));

@@ -1,4 +1,4 @@
-// `pnpm bench [scenario...] [--quick] [--only=contender,...] [--rounds=N]`: runs each scenario's contenders alternately, one process
+// `pnpm bench [scenario...] [--quick] [--only=contender,...] [--rounds=N] [--pin]`: runs each scenario's contenders alternately, one process
 // each, against a local endpoint and SMTP sink in processes of their own; prints a markdown table
 // and writes bench/results/<date>.json.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -6,7 +6,15 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEndpointProcess } from '@tq/testing';
-import { type BenchContext, type Measurement, median, processCpuSeconds, runInChild } from './lib.js';
+import {
+  type BenchContext,
+  type Measurement,
+  median,
+  type Pinning,
+  pinProcess,
+  processCpuSeconds,
+  runInChild,
+} from './lib.js';
 import { loadScenarios } from './scenarios/index.js';
 import { startSmtpProcess } from './smtp-process.js';
 
@@ -23,6 +31,16 @@ const roundsOption = option('rounds') === undefined ? undefined : Number(option(
 if (roundsOption !== undefined && !(Number.isInteger(roundsOption) && roundsOption > 0)) {
   console.error('--rounds must be a positive integer');
   process.exit(2);
+}
+// `--pin`: each contender on core 0, the servers on the other cores (see `Pinning`).
+let pinning: Pinning | undefined;
+if (args.includes('--pin')) {
+  const cores = availableParallelism();
+  if (cores < 2) {
+    console.error('--pin needs at least 2 cores');
+    process.exit(2);
+  }
+  pinning = { contender: '0', servers: cores === 2 ? '1' : `1-${cores - 1}` };
 }
 const wanted = args.filter((arg) => !arg.startsWith('--'));
 const scenarios = await loadScenarios();
@@ -68,6 +86,10 @@ function pairedRatio(runs: Measurement[], reference: Measurement[], lowerIsBette
 
 const endpoint = await startEndpointProcess();
 const smtp = await startSmtpProcess();
+if (pinning) {
+  pinProcess(endpoint.pid, pinning.servers);
+  pinProcess(smtp.pid, pinning.servers);
+}
 const context: BenchContext = {
   endpoint: endpoint.endpoint,
   clientConfig: endpoint.clientConfig,
@@ -80,7 +102,7 @@ const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()}
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
 // Quick, partial and other-than-default-rounds runs go to a file of their own (git-ignored) so they
 // never replace a full run's rows.
-const partial = quick || only !== undefined || roundsOption !== undefined;
+const partial = quick || only !== undefined || roundsOption !== undefined || pinning !== undefined;
 const resultsFile = join(resultsDir, `${new Date().toISOString().slice(0, 10)}${partial ? '.partial' : ''}.json`);
 
 /** Merges this run's rows into today's file, scenario by scenario, so a crash loses only one. */
@@ -93,7 +115,7 @@ async function save(): Promise<void> {
   const merged = [...previous.rows.filter((row) => !ran.has(row.scenario)), ...rows];
   await writeFile(
     resultsFile,
-    `${JSON.stringify({ machine, quick, date: new Date().toISOString(), rows: merged }, null, 2)}\n`,
+    `${JSON.stringify({ machine, quick, ...(pinning ? { pinning } : {}), date: new Date().toISOString(), rows: merged }, null, 2)}\n`,
   );
 }
 try {
@@ -105,13 +127,15 @@ try {
     /** One run of one contender on fresh resources, checked afterwards. */
     const runOnce = async (contender: string): Promise<Measurement> => {
       const config = await scenario.prepare(context, contender);
-      const servers = [endpoint.pid, smtp.pid, ...(scenario.servers?.(config) ?? [])];
+      const own = scenario.servers?.(config) ?? [];
+      if (pinning) for (const pid of own) pinProcess(pid, pinning.servers);
+      const servers = [endpoint.pid, smtp.pid, ...own];
       const serverCpu = () => {
         const seconds = servers.map(processCpuSeconds);
         return seconds.every((s) => s !== undefined) ? seconds.reduce((sum, s) => sum + (s as number), 0) : undefined;
       };
       const before = serverCpu();
-      const measurement = await runInChild(scenario.name, contender, config);
+      const measurement = await runInChild(scenario.name, contender, config, pinning);
       const after = serverCpu();
       if (before !== undefined && after !== undefined) {
         measurement.serverCpuSeconds = Math.round((after - before) * 100) / 100;
@@ -170,7 +194,7 @@ try {
 const format = (n: number | undefined) =>
   n === undefined ? '' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
 const lines = [
-  `Machine: ${machine}. ${new Date().toISOString().slice(0, 10)}, ${Math.round((Date.now() - started) / 1000)} s${quick ? ', --quick' : ''}.`,
+  `Machine: ${machine}. ${new Date().toISOString().slice(0, 10)}, ${Math.round((Date.now() - started) / 1000)} s${quick ? ', --quick' : ''}${pinning ? `, --pin (contenders on core ${pinning.contender}, servers on ${pinning.servers})` : ''}.`,
   '',
   "| scenario | contender | median | p50 | p99 | peak RSS MB | CPU s | servers' CPU s | ratio |",
   '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -9,7 +9,7 @@ import { createWorker } from '@tq/worker';
 import { pino } from 'pino';
 import { Consumer } from 'sqs-consumer';
 import { Squiss } from 'squiss-ts';
-import { createQueues, deleteQueues, preload, remaining, type Scenario } from '../lib.js';
+import { createQueues, deleteQueues, pinProcess, preload, remaining, type Scenario } from '../lib.js';
 
 /** The contender that records task status (`@tq/status`) on the endpoint's DynamoDB. */
 const STATUS_ON = 'tq worker (status on)';
@@ -158,6 +158,8 @@ function consumerScenario(
           contender === STORE_LOAD
             ? fork(STORE_LOAD_SCRIPT, [config.statusEndpoint as string, STATUS_TABLE], { execArgv: [] })
             : undefined;
+        // Pinned (`--pin`): the store's client stands in for a service, so it runs on the servers' cores.
+        if (load?.pid && process.env.BENCH_SERVER_CORES) pinProcess(load.pid, process.env.BENCH_SERVER_CORES);
         const follow = load ? setInterval(() => load.send({ tasks: succeeded }), 10) : undefined;
         await worker.start();
         await progress.done;
