@@ -73,6 +73,26 @@ export interface Scenario<TConfig = unknown> {
   servers?(config: TConfig): number[];
 }
 
+/**
+ * The contenders an `--only` list names, in the scenario's order, the reference always among
+ * them. The list is split on commas, but a run of pieces that joins back into a contender's name
+ * (`tq http-relay, prefetch 10`) is that contender, the longest such run first.
+ */
+export function selectContenders(list: string, contenders: readonly string[], reference: string): string[] {
+  const normal = (name: string) => name.replace(/\s*,\s*/g, ',').trim();
+  const byName = new Map(contenders.map((name) => [normal(name), name]));
+  const pieces = list.split(',').map((piece) => piece.trim());
+  const named = new Set<string>([reference]);
+  for (let i = 0; i < pieces.length; ) {
+    let end = pieces.length;
+    while (end > i + 1 && !byName.has(pieces.slice(i, end).join(','))) end -= 1;
+    const name = byName.get(pieces.slice(i, end).join(','));
+    if (name) named.add(name);
+    i = end;
+  }
+  return contenders.filter((name) => named.has(name));
+}
+
 let clockTicks: number | undefined;
 /**
  * CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`; undefined

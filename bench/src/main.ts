@@ -14,6 +14,7 @@ import {
   pinProcess,
   processCpuSeconds,
   runInChild,
+  selectContenders,
 } from './lib.js';
 import { loadScenarios } from './scenarios/index.js';
 import { startSmtpProcess } from './smtp-process.js';
@@ -21,11 +22,9 @@ import { startSmtpProcess } from './smtp-process.js';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const option = (name: string) => args.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
-// `--only=tq worker,raw receive/delete`: just these contenders (the reference always runs).
-const only = option('only')
-  ?.split(',')
-  .map((name) => name.trim())
-  .filter(Boolean);
+// `--only=tq worker,raw receive/delete`: just these contenders (the reference always runs). A
+// name with commas in it (`tq http-relay, prefetch 10`) is taken whole (`selectContenders`).
+const only = option('only');
 // `--rounds=5`: more rounds than the scenario's default, for a steadier median.
 const roundsOption = option('rounds') === undefined ? undefined : Number(option('rounds'));
 if (roundsOption !== undefined && !(Number.isInteger(roundsOption) && roundsOption > 0)) {
@@ -121,7 +120,8 @@ async function save(): Promise<void> {
 try {
   for (const scenario of selected) {
     const rounds = roundsOption ?? scenario.rounds(context);
-    const contenders = scenario.contenders.filter((c) => !only || only.includes(c) || c === scenario.reference);
+    const contenders =
+      only === undefined ? scenario.contenders : selectContenders(only, scenario.contenders, scenario.reference);
     const runs = new Map<string, Measurement[]>(contenders.map((c) => [c, []]));
     console.error(`\n${scenario.name}: ${scenario.title} (${rounds} rounds, ${contenders.join(' / ')})`);
     /** One run of one contender on fresh resources, checked afterwards. */
