@@ -1,4 +1,10 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import {
+  type ClientRequest,
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestOptions,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { type TaskName, toFlatMessage } from '@tq/contracts';
@@ -71,20 +77,33 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000));
 }
 
-/** Reads at most `limit` bytes of a body as text, then drops the rest (never buffering it). */
-async function readReason(body: AsyncIterable<Buffer> & { destroy(): unknown }, limit = MAX_REASON_BYTES) {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size >= limit) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+/**
+ * Reads an answer's body: keeps its first `keep` bytes and, once it has them, destroys the rest
+ * unread when `cut` (a long body is never buffered), else reads on to the end so the connection
+ * goes back to the pool. Events, not an async iterator: this runs once per task.
+ */
+function readBody(body: IncomingMessage, keep: number, cut: boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = () => resolve(size === 0 ? '' : Buffer.concat(chunks).subarray(0, keep).toString('utf8'));
+    body.on('data', (chunk: Buffer) => {
+      // Past what is kept (or keeping nothing): read on to the end for the connection's sake.
+      if (size >= keep) return;
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > keep && cut) {
+        body.destroy();
+        finish();
+      }
+    });
+    body.once('end', finish);
+    body.once('error', reject);
+  });
 }
+
+/** At most `limit` bytes of a body as text; the rest is dropped (never buffered). */
+const readReason = (body: IncomingMessage, limit = MAX_REASON_BYTES) => readBody(body, limit, true);
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 /** No connection within the connect timeout: counted as refused (the endpoint is not there). */
@@ -92,16 +111,21 @@ const CONNECT_TIMEOUT = 'TQ_RELAY_CONNECT_TIMEOUT';
 /** The connection went quiet for the whole timeout, waiting for the answer's headers or its next chunk. */
 const ANSWER_TIMEOUT = 'TQ_RELAY_TIMEOUT';
 
+/** What an aborted request's error carries: node's `AbortError` shape, the signal's reason as its cause. */
+function abortCause(signal: AbortSignal): { name: string; code: string; cause: unknown } {
+  return { name: 'AbortError', code: 'ABORT_ERR', cause: signal.reason };
+}
+
 /** An error with a `code`, as node's own network errors have. */
 function codedError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
 /**
- * One request on a keep-alive agent, resolved with the answer once its headers are in: no answer
- * within `timeoutMs` of quiet on the connection (waiting for headers, and later between body
- * chunks) destroys the request with `TQ_RELAY_TIMEOUT`; no connection within `connectMs`, with
- * `TQ_RELAY_CONNECT_TIMEOUT`.
+ * One request on a keep-alive agent; `answer` resolves once the answer's headers are in. No
+ * answer within `timeoutMs` of quiet on the connection (waiting for headers, and later between
+ * body chunks) destroys the request with `TQ_RELAY_TIMEOUT`; no connection within `connectMs`,
+ * with `TQ_RELAY_CONNECT_TIMEOUT`.
  */
 function exchange(
   send: typeof httpRequest,
@@ -109,37 +133,28 @@ function exchange(
   body: string | undefined,
   timeoutMs: number,
   connectMs: number,
-): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const request = send({ ...options, timeout: timeoutMs }, resolve);
-    request.once('error', reject);
-    request.once('timeout', () => {
-      request.destroy(codedError(ANSWER_TIMEOUT, `no answer for ${timeoutMs / 1000} s`));
+): { request: ClientRequest; answer: Promise<IncomingMessage> } {
+  let request: ClientRequest | undefined;
+  const answer = new Promise<IncomingMessage>((resolve, reject) => {
+    request = send({ ...options, timeout: timeoutMs }, resolve);
+    const sent = request;
+    sent.once('error', reject);
+    sent.once('timeout', () => {
+      sent.destroy(codedError(ANSWER_TIMEOUT, `no answer for ${timeoutMs / 1000} s`));
     });
     if (connectMs < timeoutMs) {
-      request.once('socket', (socket) => {
+      sent.once('socket', (socket) => {
         if (!socket.connecting) return;
         const timer = setTimeout(() => {
-          request.destroy(codedError(CONNECT_TIMEOUT, `no connection within ${connectMs / 1000} s`));
+          sent.destroy(codedError(CONNECT_TIMEOUT, `no connection within ${connectMs / 1000} s`));
         }, connectMs);
         socket.once('connect', () => clearTimeout(timer));
         socket.once('close', () => clearTimeout(timer));
       });
     }
-    request.end(body);
+    sent.end(body);
   });
-}
-
-/** The whole body of a short answer as text. */
-async function readText(body: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Reads an answer's body to its end without keeping it (the connection goes back to the pool). */
-async function discard(body: IncomingMessage): Promise<void> {
-  for await (const _ of body);
+  return { request: request as ClientRequest, answer };
 }
 
 /**
@@ -245,24 +260,39 @@ export function createRelayWorker<TTask extends TaskName>(options: RelayOptions<
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(Buffer.byteLength(message));
     }
+    const signal = context.signal;
+    signal.throwIfAborted();
+    const { request, answer: answered } = exchange(
+      send,
+      {
+        agent,
+        protocol: target.protocol,
+        hostname: host,
+        port,
+        path,
+        method: mode === 'query' ? 'GET' : 'POST',
+        headers,
+      },
+      mode === 'post' ? message : undefined,
+      timeoutMs,
+      connectMs,
+    );
+    // One listener for the request and the reading of its answer: an abort (the handler's
+    // timeout, a shutdown past its grace) ends the request where it is.
+    const abort = () => request.destroy(Object.assign(new Error('the request was aborted'), abortCause(signal)));
+    signal.addEventListener('abort', abort);
+    try {
+      return await settle(answered);
+    } finally {
+      signal.removeEventListener('abort', abort);
+    }
+  }
+
+  /** Waits for the answer and turns it into the task's result or error (the table above). */
+  async function settle(answered: Promise<IncomingMessage>): Promise<RelayResult> {
     let answer: IncomingMessage;
     try {
-      answer = await exchange(
-        send,
-        {
-          agent,
-          protocol: target.protocol,
-          hostname: host,
-          port,
-          path,
-          method: mode === 'query' ? 'GET' : 'POST',
-          headers,
-          signal: context.signal,
-        },
-        mode === 'post' ? message : undefined,
-        timeoutMs,
-        connectMs,
-      );
+      answer = await answered;
     } catch (error) {
       const code = (error as { code?: string }).code ?? '';
       if (CONNECT_ERRORS.has(code) || code === CONNECT_TIMEOUT) {
@@ -283,12 +313,11 @@ export function createRelayWorker<TTask extends TaskName>(options: RelayOptions<
       count('2xx');
       const type = String(answer.headers['content-type'] ?? '');
       if (!/^text\/|json/.test(type)) {
-        await discard(answer);
+        // Read to the end unkept, so the connection goes back to the pool.
+        await readBody(answer, 0, false);
         return { status };
       }
-      // A short answer is read whole (the common case, and the cheapest); a long one only in part.
-      const length = Number(answer.headers['content-length'] ?? Number.NaN);
-      if (length <= MAX_REASON_BYTES) return { status, body: await readText(answer) };
+      // The first 1 KiB of a text answer is the result; a longer one is not read further.
       return { status, body: await readReason(answer) };
     }
     const reason = await readReason(answer).catch(() => '');

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createTask, FAILURE_ATTRIBUTES } from '@tq/contracts';
-import { createQueueWithDlq, type LocalEndpoint, startLocalEndpoint, waitForMessages } from '@tq/testing';
+import { createQueueWithDlq, type LocalEndpoint, queueCounts, startLocalEndpoint, waitForMessages } from '@tq/testing';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRelayWorker, parseRetryAfter, type RelayOptions, type RelayWorker } from '../src/relay.js';
@@ -254,6 +254,36 @@ describe('http relay: settlement by the answer', () => {
     release();
     await stopped;
     expect(await succeeded).toBe(id);
+  });
+
+  it('stop() past its grace aborts a request the endpoint never answers and returns the message', async () => {
+    let stopped = false;
+    let closed: (beforeStopped: boolean) => void = () => {};
+    const aborted = new Promise<boolean>((resolve) => {
+      closed = resolve;
+    });
+    const { server, url } = await startEndpoint((_entry, _times, response) => {
+      // Never answers; the relay's own timeout (60 s) is far off, so only the abort ends it.
+      response.once('close', () => {
+        if (!response.writableFinished) closed(!stopped);
+      });
+    });
+    servers.push(server);
+    const { worker, send, queue } = await relay(url, { timeoutSeconds: 60, worker: { shutdownGraceMs: 300 } });
+    const received = new Promise<void>((resolve) => worker.once('received', () => resolve()));
+    worker.once('stopped', () => {
+      stopped = true;
+    });
+    await worker.start();
+    await send('never answered');
+    await received;
+    await worker.stop();
+    // The abort reached the request: the endpoint saw its connection close unanswered, while the
+    // worker was still stopping (closing the pool after 'stopped' would close it too, later).
+    expect(await aborted).toBe(true);
+    // Nothing was deleted: the message is still on the queue, for another attempt.
+    const counts = await queueCounts(sqs, queue.url);
+    expect(counts.visible + counts.inFlight).toBe(1);
   });
 
   it('reads Retry-After as seconds or an HTTP date', () => {
