@@ -1,6 +1,4 @@
 import { execFile } from 'node:child_process';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -15,6 +13,7 @@ import {
   type SmtpSink,
   type SpawnedProcess,
   spawnTs,
+  startHoldingProxy,
   startLocalEndpoint,
   startSmtpSink,
   waitForExit,
@@ -25,56 +24,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-
-/**
- * A pass-through HTTP proxy in front of the endpoint that can hold SQS deletes: a held request is
- * never forwarded nor answered, so a worker can be killed between its SMTP send and its delete.
- */
-async function startProxy(target: string) {
-  let holding = false;
-  const held: (() => void)[] = [];
-  const heldWaiters: (() => void)[] = [];
-  const server: Server = createServer((incoming, outgoing) => {
-    const chunks: Buffer[] = [];
-    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-    incoming.on('end', () => {
-      const operation = String(incoming.headers['x-amz-target'] ?? '');
-      if (holding && /^AmazonSQS\.DeleteMessage/.test(operation)) {
-        held.push(() => outgoing.destroy());
-        for (const wake of heldWaiters.splice(0)) wake();
-        return;
-      }
-      const url = new URL(incoming.url ?? '/', target);
-      const forward = request(
-        url,
-        { method: incoming.method, headers: { ...incoming.headers, host: url.host } },
-        (answer) => {
-          outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(outgoing);
-        },
-      );
-      forward.on('error', () => outgoing.destroy());
-      forward.end(Buffer.concat(chunks));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    hold(on: boolean) {
-      holding = on;
-    },
-    /** Resolves once a delete is being held. */
-    async heldDelete(): Promise<void> {
-      if (held.length > 0) return;
-      await new Promise<void>((resolve) => heldWaiters.push(resolve));
-    },
-    async stop() {
-      for (const drop of held.splice(0)) drop();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 /** The same envelope as any SQS client would send it: the aws CLI. */
 async function sendWithAwsCli(endpoint: LocalEndpoint, queueUrl: string, body: string): Promise<void> {
@@ -179,20 +128,20 @@ describe('email worker: one mail per task, however often SQS delivers it (the re
 
   async function killedBetweenSendAndDelete(env: Record<string, string>) {
     const { prefix, queueUrl } = await provision();
-    const proxy = await startProxy(endpoint.endpoint);
+    const proxy = await startHoldingProxy(endpoint.endpoint);
     try {
       const envelope = createTask('send_email', { to: ['ada@example.com'], subject: 'Killed', text: 'once' });
       // Visibility 3 s: the message of the killed worker comes back quickly.
       const first = startWorker(prefix, proxy.url, { TQ_VISIBILITY_TIMEOUT: '3', ...env });
       await waitForOutput(first, /"msg":"worker started"/);
-      proxy.hold(true);
+      proxy.hold(/^AmazonSQS\.DeleteMessage/);
       await sendWithAwsCli(endpoint, queueUrl, JSON.stringify(envelope));
-      await proxy.heldDelete();
+      await proxy.held();
       // The mail went out and the worker is deleting the message: kill it before the delete lands.
       expect(mailsFor(envelope.id)).toHaveLength(1);
       first.kill('SIGKILL');
       await waitForExit(first);
-      proxy.hold(false);
+      proxy.hold(undefined);
       const second = startWorker(prefix, endpoint.endpoint, env);
       await until(drained(queueUrl), 'the redelivered message to be settled');
       second.kill('SIGTERM');

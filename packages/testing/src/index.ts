@@ -28,6 +28,7 @@ export {
 } from './local-endpoint.js';
 export { LocalScheduler, type ScheduleFiring } from './local-scheduler.js';
 export { type SpawnedProcess, spawnTs, waitForExit, waitForOutput } from './process.js';
+export { type HoldingProxy, startHoldingProxy } from './proxy.js';
 export {
   createQueue,
   createQueueWithDlq,

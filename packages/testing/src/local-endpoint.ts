@@ -157,6 +157,9 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
     stopped ??= (scheduler?.stop() ?? Promise.resolve())
       .then(() => app.close())
       .then(async () => {
+        // The server is closed, so nothing changes any more: the last save sees the final state,
+        // and no timer or running save of the saver can write after this one.
+        await saver?.close();
         if (state && stores) await state.save(stores).catch(onSaveError);
         if (dynamo) await new Promise<void>((resolve) => dynamo.close(() => resolve()));
       });

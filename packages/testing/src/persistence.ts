@@ -328,11 +328,13 @@ export class StateDirectory {
 
 /**
  * Calls `save` shortly after changes: `SAVE_DELAY_MS` after the last one, and at least every
- * `SAVE_MAX_WAIT_MS` while they keep coming. `flush()` saves now if anything is pending.
+ * `SAVE_MAX_WAIT_MS` while they keep coming. `flush()` saves now if anything is pending; `close()`
+ * cancels what is pending and waits for a save already running, after which it never saves again.
  */
 export function debouncedSaver(save: () => Promise<void>, onError: (error: unknown) => void) {
   let timer: NodeJS.Timeout | undefined;
   let firstPendingAt = 0;
+  let closed = false;
   let running: Promise<void> = Promise.resolve();
   const run = () => {
     timer = undefined;
@@ -342,6 +344,7 @@ export function debouncedSaver(save: () => Promise<void>, onError: (error: unkno
   };
   return {
     changed(): void {
+      if (closed) return;
       const now = Date.now();
       if (firstPendingAt === 0) firstPendingAt = now;
       if (timer) clearTimeout(timer);
@@ -356,6 +359,12 @@ export function debouncedSaver(save: () => Promise<void>, onError: (error: unkno
       } else {
         await running;
       }
+    },
+    async close(): Promise<void> {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await running;
     },
   };
 }

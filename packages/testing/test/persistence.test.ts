@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, watch } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createQueue, createQueueWithDlq, queueCounts, startLocalEndpoint, waitForMessages } from '../src/index.js';
+import { SAVE_MAX_WAIT_MS } from '../src/persistence.js';
 
 async function waitFor(check: () => Promise<boolean>, what: string, deadlineMs = 60_000): Promise<void> {
   const deadline = Date.now() + deadlineMs;
@@ -191,6 +192,34 @@ describe('local endpoint with a data folder', () => {
       after.destroy();
       await second.stop();
     }
+  });
+
+  it('writes nothing into the data folder once stop() has resolved', async () => {
+    const dir = await dataDir();
+    const endpoint = await startLocalEndpoint({ dataDir: dir });
+    const sqs = new SQSClient(endpoint.clientConfig);
+    try {
+      // A change whose debounced save is still pending when stop() is called.
+      await createQueue(sqs, { name: 'pending-save' });
+    } finally {
+      sqs.destroy();
+    }
+    await endpoint.stop();
+    const writes: string[] = [];
+    const watchers = [watch(dir, (_event, name) => writes.push(String(name)))];
+    if (existsSync(join(dir, 'objects'))) {
+      watchers.push(watch(join(dir, 'objects'), (_event, name) => writes.push(`objects/${name}`)));
+    }
+    try {
+      // A save left behind would fire within SAVE_MAX_WAIT_MS; wait well past it.
+      await new Promise((resolve) => setTimeout(resolve, SAVE_MAX_WAIT_MS * 3));
+    } finally {
+      for (const watcher of watchers) watcher.close();
+    }
+    expect(writes).toEqual([]);
+    expect(
+      JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')).queues.map((q: { name: string }) => q.name),
+    ).toEqual(['pending-save']);
   });
 
   it('saves shortly after each change, so a killed endpoint keeps what it had acknowledged', async () => {
