@@ -8,7 +8,7 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { awsClientSettings, readEnvironment } from '@tq/contracts';
+import { awsClientSettings, readEnvironment, serviceEndpoint } from '@tq/contracts';
 import { fromAttribute } from './attributes.js';
 import { ensureTable } from './table.js';
 import { DEFAULT_TTL_SECONDS, MAX_RESULT_BYTES } from './types.js';
@@ -107,7 +107,7 @@ export class IdempotencyStore {
 
   constructor(options: IdempotencyStoreOptions = {}) {
     const env = readEnvironment();
-    const endpoint = options.endpoint ?? (process.env.TQ_DYNAMODB_ENDPOINT || env.endpoint);
+    const endpoint = options.endpoint ?? serviceEndpoint('dynamodb', env);
     this.#owned = options.dynamodb === undefined;
     this.dynamodb =
       options.dynamodb ??

@@ -51,4 +51,5 @@ export {
   type StatusWriterStats,
   type StepDetails,
   timelineSteps,
+  type WrittenCallback,
 } from './writer.js';

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { awsClientSettings, readEnvironment } from '@tq/contracts';
+import { awsClientSettings, readEnvironment, serviceEndpoint } from '@tq/contracts';
 import { StatusReader } from './reader.js';
 import { statusTableName } from './types.js';
 import { StatusWriter, type StatusWriterOptions } from './writer.js';
@@ -55,7 +55,7 @@ export function idempotencyEnabled(
 /** Builds the status store from options and the environment. Makes no call until used. */
 export function createStatusStore(options: StatusStoreOptions = {}): StatusStore {
   const env = readEnvironment();
-  const endpoint = options.endpoint ?? (process.env.TQ_DYNAMODB_ENDPOINT || env.endpoint);
+  const endpoint = options.endpoint ?? serviceEndpoint('dynamodb', env);
   const owned = options.dynamodb === undefined;
   const dynamodb =
     options.dynamodb ??

@@ -60,7 +60,17 @@ interface Pending {
   settled: boolean;
   events: TaskEvent[];
   details: StepDetails;
+  /** Told when the item holding these steps is written or given up on (see `record`). */
+  onWritten: WrittenCallback<never> | undefined;
+  token: unknown;
 }
+
+/**
+ * Hears whether the item holding a step reached the table (`true`) or was given up on (`false`:
+ * store unreachable past the retries, table missing, or the step dropped at `maxPending`), with
+ * the token given to `record`. Called once, never throws into the writer.
+ */
+export type WrittenCallback<TToken> = (written: boolean, token: TToken) => void;
 
 /** Every `s3://` URI in a value (the outputs a handler reports), at most 50. */
 export function findArtifacts(value: unknown, found = new Set<string>(), depth = 0): string[] {
@@ -100,6 +110,34 @@ function taskItems(requests: { PutRequest: { Item: Record<string, AttributeValue
   let count = 0;
   for (const request of requests) if (!request.PutRequest.Item.id?.S?.startsWith('#')) count += 1;
   return count;
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
+/** The task ids of the items a call left unwritten. */
+function unwrittenIds(requests: { PutRequest: { Item: Record<string, AttributeValue> } }[]): Set<string> {
+  const ids = new Set<string>();
+  for (const request of requests) {
+    const id = request.PutRequest.Item.id?.S;
+    if (id !== undefined && !id.startsWith('#')) ids.add(id);
+  }
+  return ids;
+}
+
+/** Adds a waiter to a buffered task: a second one (two final steps in one window) chains after the first. */
+function addWaiter<TToken>(pending: Pending, onWritten: WrittenCallback<TToken>, token: TToken): void {
+  const first = pending.onWritten as WrittenCallback<unknown> | undefined;
+  if (first === undefined) {
+    pending.onWritten = onWritten as WrittenCallback<never>;
+    pending.token = token;
+    return;
+  }
+  const firstToken = pending.token;
+  pending.onWritten = ((written: boolean) => {
+    first(written, firstToken);
+    onWritten(written, token);
+  }) as WrittenCallback<never>;
+  pending.token = undefined;
 }
 
 /** One finished task as a task type's index item lists it. */
@@ -169,18 +207,37 @@ export class StatusWriter {
 
   /**
    * Buffers one step of a task. It is written within `coalesceMs`, sooner when its attempt has
-   * settled and enough settled tasks wait to fill a `BatchWriteItem`.
+   * settled and enough settled tasks wait to fill a `BatchWriteItem`. With `onWritten`, the caller
+   * hears (with `token`, so one function serves every task) when that write has landed or was
+   * given up on: a worker deletes a message only after its final step is durable.
    */
-  record(id: string, task: string, event: TaskEvent, details: StepDetails = {}): void {
+  record<TToken>(
+    id: string,
+    task: string,
+    event: TaskEvent,
+    details: StepDetails = {},
+    onWritten?: WrittenCallback<TToken>,
+    token?: TToken,
+  ): void {
     let pending = this.#pending.get(id);
     if (!pending) {
       if (this.#pending.size >= this.#options.maxPending) {
         this.stats.dropped += 1;
+        onWritten?.(false, token as TToken);
         return;
       }
-      pending = { task, since: performance.now(), settled: false, events: [], details: {} };
+      pending = {
+        task,
+        since: performance.now(),
+        settled: false,
+        events: [],
+        details: {},
+        onWritten: undefined,
+        token: undefined,
+      };
       this.#pending.set(id, pending);
     }
+    if (onWritten !== undefined) addWaiter(pending, onWritten, token as TToken);
     const step = event.durationMs === undefined ? event : { ...event, durationMs: Math.round(event.durationMs) };
     pending.events.push(step.message === undefined ? step : { ...step, message: cut(step.message) });
     const settled = SETTLING_STATES.includes(step.state);
@@ -268,7 +325,18 @@ export class StatusWriter {
     }
   }
 
+  /** Writes a batch, then tells each task's waiter whether its item landed. */
   async #write(batch: [string, Pending][]): Promise<void> {
+    const unwritten = await this.#put(batch);
+    for (const [id, pending] of batch) {
+      if (pending.onWritten !== undefined) {
+        pending.onWritten(!unwritten.has(id), pending.token as never);
+      }
+    }
+  }
+
+  /** Puts a batch's items; resolves with the ids of the tasks whose item is not in the table. */
+  async #put(batch: [string, Pending][]): Promise<ReadonlySet<string>> {
     const now = Date.now();
     let requests = batch.map(([id, pending]) => ({ PutRequest: { Item: this.#item(id, pending, now) } }));
     for (const item of this.#indexItems(batch, now)) requests.push({ PutRequest: { Item: item } });
@@ -284,12 +352,12 @@ export class StatusWriter {
       } catch (error) {
         if (attempt >= 4 || !['throttled', 'transient'].includes(classifyAwsError(error))) {
           this.#failed(taskItems(requests), error);
-          return;
+          return unwrittenIds(requests);
         }
       }
       if (requests.length > 0 && attempt >= 4) {
         this.#failed(taskItems(requests), new Error(`${requests.length} status item(s) left unprocessed (throttled)`));
-        return;
+        return unwrittenIds(requests);
       }
       if (requests.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
     }
@@ -298,6 +366,7 @@ export class StatusWriter {
       this.#options.onOutage?.({ kind: 'recovered', failed: this.#failedInOutage });
       this.#failedInOutage = 0;
     }
+    return NONE;
   }
 
   #failed(count: number, error: unknown): void {

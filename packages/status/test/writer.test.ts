@@ -95,6 +95,55 @@ describe('StatusWriter', () => {
     expect(writer.stats.written).toBe(1);
   });
 
+  it('tells a waiter once its step is in the table, or that it was given up on', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] });
+    // Accepts calls but leaves task `b` unprocessed every time (throttled past the retries).
+    let release: () => void = () => {};
+    const client = {
+      send(command: { input: { RequestItems: Record<string, { PutRequest: { Item: { id: { S: string } } } }[]> } }) {
+        const requests = Object.values(command.input.RequestItems)[0] ?? [];
+        const left = requests.filter((request) => request.PutRequest.Item.id.S === 'b');
+        return new Promise((resolve) => {
+          release = () => resolve({ UnprocessedItems: left.length > 0 ? { status: left } : {} });
+        });
+      },
+    } as unknown as DynamoDBClient;
+    const writer = new StatusWriter({ dynamodb: client, tableName: 'status', coalesceMs: 10 });
+    const heard: [string, boolean][] = [];
+    const hear = (written: boolean, token: string) => heard.push([token, written]);
+    const at = new Date().toISOString();
+    writer.record('a', 'send_email', { state: 'running', attempt: 1, at });
+    writer.record('a', 'send_email', { state: 'succeeded', attempt: 1, at }, {}, hear, 'a');
+    writer.record('b', 'send_email', { state: 'succeeded', attempt: 1, at }, {}, hear, 'b');
+    await vi.advanceTimersByTimeAsync(10);
+    // The call is out but has not answered: nobody is told anything yet.
+    expect(heard).toEqual([]);
+    release();
+    // `b` is tried again with growing waits, then given up on; `a` was written in the first call.
+    for (let i = 0; i < 4; i += 1) {
+      await vi.advanceTimersByTimeAsync(1000);
+      release();
+    }
+    await writer.flush();
+    expect(heard.sort()).toEqual([
+      ['a', true],
+      ['b', false],
+    ]);
+    expect(writer.stats).toMatchObject({ written: 1, failed: 1 });
+  });
+
+  it('tells a waiter at once when its step is dropped at maxPending', () => {
+    const { client } = stubDynamoDb(1);
+    const writer = new StatusWriter({ dynamodb: client, tableName: 'status', maxPending: 1 });
+    const at = new Date().toISOString();
+    const heard: boolean[] = [];
+    writer.record('a', 'send_email', { state: 'running', attempt: 1, at });
+    writer.record('b', 'send_email', { state: 'succeeded', attempt: 1, at }, {}, (written) => heard.push(written));
+    expect(heard).toEqual([false]);
+    expect(writer.stats.dropped).toBe(1);
+    return writer.flush();
+  });
+
   it('stamps steps with the ISO time of their millisecond', () => {
     for (const ms of [0, 1_764_547_200_000, 1_764_547_200_000, 1_764_547_200_001, 1_764_547_199_999]) {
       expect(isoTime(ms)).toBe(new Date(ms).toISOString());

@@ -7,6 +7,7 @@ import type { TaskMetrics } from './observability.js';
 import { type AttemptOutcome, decide } from './policy.js';
 import type { TaskQueue } from './queue.js';
 import { sleep } from './sleep.js';
+import type { FinalSteps } from './status.js';
 import type { WorkerEvents } from './types.js';
 
 /**
@@ -34,6 +35,7 @@ export class Settlement {
   readonly #events: EventSink;
   readonly #logger: Logger;
   readonly #retry: RetryOptions | undefined;
+  readonly #finalSteps: FinalSteps | undefined;
   /** Until when an aborted long poll may still take a message at the endpoint (see `Poller.stop`). */
   pollsOverAt = 0;
 
@@ -44,6 +46,8 @@ export class Settlement {
     events: EventSink;
     logger: Logger;
     retry: RetryOptions | undefined;
+    /** With status on: final steps are made durable before their message is deleted. */
+    finalSteps?: FinalSteps | undefined;
   }) {
     this.#queue = options.queue;
     this.#held = options.held;
@@ -51,11 +55,13 @@ export class Settlement {
     this.#events = options.events;
     this.#logger = options.logger;
     this.#retry = options.retry;
+    this.#finalSteps = options.finalSteps;
   }
 
   /**
-   * Deletes a message whose handler succeeded (in the next batch: no promise per delete). Returns
-   * a promise only when a heartbeat call must land first.
+   * Deletes a message whose handler succeeded (in the next batch: no promise per delete), after
+   * its `succeeded` step is durable when status is on. Returns a promise only when a heartbeat
+   * call must land first.
    */
   succeeded(
     held: Held,
@@ -82,8 +88,14 @@ export class Settlement {
     );
   };
 
-  #delete(held: Held, id: string, result: unknown, durationMs: number, log: MessageLog, duplicate: boolean): void {
+  /** Deletes a message once its final step was written (or given up on: the work is done either way). */
+  readonly #stepWritten = (_written: boolean, held: Held): void => {
     this.#queue.delete(held, this.#deleted);
+  };
+
+  #delete(held: Held, id: string, result: unknown, durationMs: number, log: MessageLog, duplicate: boolean): void {
+    if (this.#finalSteps === undefined) this.#queue.delete(held, this.#deleted);
+    else this.#finalSteps.succeeded(id, held.attempt, durationMs, result, this.#stepWritten, held);
     if (duplicate) {
       log.get().info({ result }, 'task already done (idempotency record): acknowledged without running the handler');
     } else if (this.#logger.isLevelEnabled('info')) {
@@ -158,7 +170,9 @@ export class Settlement {
       await this.#queue.changeVisibility(held.receiptHandle, retryDelaySeconds(held.attempt, this.#retry));
       return 'retried';
     }
-    // Only now that the DLQ holds a copy may the original go.
+    // Only now that the DLQ holds a copy, and the status its final step, may the original go.
+    if (id !== undefined && this.#finalSteps !== undefined)
+      await this.#finalSteps.deadLettered(id, held.attempt, code, reason);
     this.#queue.deleteNow(held).catch((deleteError: unknown) => {
       log.warn({ err: deleteError }, 'delete after dead-lettering failed: the message may be dead-lettered twice');
     });

@@ -1,4 +1,4 @@
-import { createStatusStore, event, findInputs, isoTime, type StatusStore } from '@tq/status';
+import { createStatusStore, event, findInputs, isoTime, type StatusStore, type WrittenCallback } from '@tq/status';
 import type { Logger } from 'pino';
 import { onCollect, type WorkerMetrics } from './observability.js';
 import type { WorkerEvents } from './types.js';
@@ -6,12 +6,34 @@ import type { WorkerEvents } from './types.js';
 type On = <E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void) => unknown;
 
 /**
- * Writes a worker's task steps to the status store: `received` and `running` when a handler
- * starts, and the settlement's `succeeded`, `retrying` and `dead-lettered` from the worker's
- * events. Messages that never decoded have no task id, so they have no status (their dead letter
- * carries the reason). Nothing here can fail a task.
+ * Where settlement makes a task's final step durable before its message goes: the status
+ * recorder. A message deleted before its final step was written would leave the task `running`
+ * for good if the worker died in between; written first, a death in between only means a
+ * redelivery, which writes the step again.
  */
-export class StatusRecorder {
+export interface FinalSteps {
+  /** Records success; `then(written, token)` runs once the step is in the table or was given up on. */
+  succeeded<TToken>(
+    id: string,
+    attempt: number,
+    durationMs: number,
+    result: unknown,
+    then: WrittenCallback<TToken>,
+    token: TToken,
+  ): void;
+  /** Records a dead letter; resolves once the step is in the table (`true`) or was given up on. */
+  deadLettered(id: string, attempt: number, code: string, reason: string): Promise<boolean>;
+}
+
+/**
+ * Writes a worker's task steps to the status store: `received` and `running` when a handler
+ * starts, `retrying` from the worker's events, and the final `succeeded` and `dead-lettered`
+ * from settlement, which waits for them (`FinalSteps`) before it deletes the message. Messages
+ * that never decoded have no task id, so they have no status (their dead letter carries the
+ * reason). Nothing here can fail a task: a step the store did not take is counted, and the
+ * message is deleted all the same.
+ */
+export class StatusRecorder implements FinalSteps {
   readonly #store: StatusStore;
   readonly #owned: boolean;
   readonly #task: string;
@@ -53,23 +75,45 @@ export class StatusRecorder {
       failures.inc(writer.stats.failed - published);
       published = writer.stats.failed;
     });
-    options.on('succeeded', ({ id, attempt, durationMs, result }) => {
-      const inputs = this.#inputs.get(id) ?? [];
-      this.#inputs.delete(id);
-      writer.record(id, task, event('succeeded', attempt, { durationMs }), { result, inputs });
-    });
     options.on('retrying', ({ id, attempt, delaySeconds, error }) => {
       if (id === undefined) return;
       this.#inputs.delete(id);
       const failure = describe(error);
       writer.record(id, task, event('retrying', attempt, { delaySeconds, ...failure }), { error: failure });
     });
-    options.on('dead-lettered', ({ id, attempt, code, reason }) => {
-      if (id === undefined) return;
-      this.#inputs.delete(id);
-      writer.record(id, task, event('dead-lettered', attempt, { code, message: reason }), {
-        error: { code, message: reason },
-      });
+  }
+
+  succeeded<TToken>(
+    id: string,
+    attempt: number,
+    durationMs: number,
+    result: unknown,
+    then: WrittenCallback<TToken>,
+    token: TToken,
+  ): void {
+    const inputs = this.#inputs.get(id) ?? [];
+    this.#inputs.delete(id);
+    this.#store.writer.record(
+      id,
+      this.#task,
+      event('succeeded', attempt, { durationMs }),
+      { result, inputs },
+      then,
+      token,
+    );
+  }
+
+  deadLettered(id: string, attempt: number, code: string, reason: string): Promise<boolean> {
+    this.#inputs.delete(id);
+    return new Promise((resolve) => {
+      this.#store.writer.record(
+        id,
+        this.#task,
+        event('dead-lettered', attempt, { code, message: reason }),
+        { error: { code, message: reason } },
+        resolve,
+        undefined,
+      );
     });
   }
 
@@ -80,6 +124,11 @@ export class StatusRecorder {
     if (inputs.length > 0) this.#inputs.set(id, inputs);
     writer.record(id, this.#task, event('received', attempt, undefined, isoTime(receivedAt)));
     writer.record(id, this.#task, event('running', attempt));
+  }
+
+  /** Writes what is buffered now and waits for it (settlement's waiting deletes are then queued). */
+  flush(): Promise<void> {
+    return this.#store.writer.flush();
   }
 
   /** Writes what is buffered; closes the store if the worker made it. */

@@ -187,6 +187,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       events: this,
       logger: this.#logger,
       retry: settings.retry,
+      finalSteps: this.#status,
     });
   }
 
@@ -572,6 +573,8 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       await finished;
     }
     this.#heartbeat.stop();
+    // Final steps first: the deletes that wait for them join the queue's last batches.
+    await this.#status?.flush();
     await this.#queue.flush();
     await this.#status?.close();
     this.#guard?.close();
