@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { awsClientSettings, readEnvironment, type TqEnvironment } from '@tq/contracts';
+import { awsClientSettings, readEnvironment, serviceEndpoint, type TqEnvironment } from '@tq/contracts';
 import { createStatusStore, type StatusStore } from '@tq/status';
 import { createProvisioner, defineTopology, type Provisioner } from '@tq/topology';
 
@@ -54,9 +54,10 @@ export function createContext(overrides: Partial<TqEnvironment> = {}): CliContex
         }),
       }),
     status() {
+      const endpoint = serviceEndpoint('dynamodb', env);
       status ??= createStatusStore({
         prefix: env.prefix,
-        ...(env.endpoint && !process.env.TQ_DYNAMODB_ENDPOINT ? { endpoint: env.endpoint } : {}),
+        ...(endpoint ? { endpoint } : {}),
       });
       return status;
     },

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { CreateTopicCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { awsClientSettings, type TqEnvironment, topicName } from '@tq/contracts';
+import { awsServiceSettings, serviceEndpoint, type TqEnvironment, topicName } from '@tq/contracts';
 import {
   defineSchedule,
   isTopologyError,
@@ -75,8 +75,7 @@ export async function loadSchedules(file: string): Promise<ScheduleDefinition[]>
 
 /** A Scheduler client for `TQ_SCHEDULER_ENDPOINT`, else the endpoint (the local one serves the API too). */
 export function schedulerClient(env: TqEnvironment): SchedulerClient {
-  const endpoint = process.env.TQ_SCHEDULER_ENDPOINT || env.endpoint;
-  return new SchedulerClient({ ...awsClientSettings({ ...env, endpoint }), maxAttempts: 2 });
+  return new SchedulerClient({ ...awsServiceSettings('scheduler', env), maxAttempts: 2 });
 }
 
 /** The schedule group of the prefix: `TQ_SCHEDULE_GROUP`, else the prefix. */
@@ -91,7 +90,7 @@ export function scheduleGroup(env: TqEnvironment): string {
 export function schedulerRole(env: TqEnvironment): string {
   const role = process.env.TQ_SCHEDULER_ROLE_ARN;
   if (role) return role;
-  if (env.endpoint || process.env.TQ_SCHEDULER_ENDPOINT) return 'arn:aws:iam::000000000000:role/tq-scheduler';
+  if (serviceEndpoint('scheduler', env)) return 'arn:aws:iam::000000000000:role/tq-scheduler';
   throw new UsageError(
     'schedules on AWS need TQ_SCHEDULER_ROLE_ARN: the role EventBridge Scheduler publishes to the topic with (TqTopology makes it and puts it in environment())',
   );

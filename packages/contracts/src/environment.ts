@@ -41,15 +41,7 @@ export function readEnvironment(
   env: Readonly<Record<string, string | undefined>> = globalThis.process?.env ?? {},
 ): TqEnvironment {
   const endpoint = env.TQ_ENDPOINT || undefined;
-  if (endpoint !== undefined) {
-    let url: URL | undefined;
-    try {
-      url = new URL(endpoint);
-    } catch {}
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw new ConfigError(`TQ_ENDPOINT is "${endpoint}", must be an http(s) URL such as http://127.0.0.1:4566`);
-    }
-  }
+  if (endpoint !== undefined) checkHttpUrl('TQ_ENDPOINT', endpoint, 'http://127.0.0.1:4566');
   const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
     throw new ConfigError(`AWS_REGION is "${region}", must be a region name such as eu-west-1`);
@@ -144,4 +136,54 @@ export function awsClientSettings(
   };
   if (!env.AWS_ACCESS_KEY_ID) settings.credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
   return settings;
+}
+
+/** The AWS services tq calls. */
+export type AwsService = 'sqs' | 'sns' | 's3' | 'dynamodb' | 'scheduler';
+
+/**
+ * The variables that point one service at an endpoint of its own, for mixed setups: an
+ * SQS/SNS/S3 emulator (ElasticMQ, plain fauxqs) beside a separate DynamoDB (dynalite, DynamoDB
+ * Local) or EventBridge Scheduler.
+ */
+export const SERVICE_ENDPOINT_VARIABLES: Readonly<Partial<Record<AwsService, string>>> = {
+  dynamodb: 'TQ_DYNAMODB_ENDPOINT',
+  scheduler: 'TQ_SCHEDULER_ENDPOINT',
+};
+
+/**
+ * Where a service's calls go: its own variable (`TQ_DYNAMODB_ENDPOINT`, `TQ_SCHEDULER_ENDPOINT`)
+ * when set, else `TQ_ENDPOINT`, else real AWS (undefined). The one endpoint resolution every tq
+ * package uses. Throws `ConfigError` when the service's variable is not an http(s) URL.
+ */
+export function serviceEndpoint(
+  service: AwsService,
+  environment: TqEnvironment,
+  env: Readonly<Record<string, string | undefined>> = globalThis.process?.env ?? {},
+): string | undefined {
+  const variable = SERVICE_ENDPOINT_VARIABLES[service];
+  const own = variable === undefined ? undefined : env[variable] || undefined;
+  if (own === undefined) return environment.endpoint;
+  checkHttpUrl(variable as string, own, 'http://127.0.0.1:8000');
+  return own;
+}
+
+/** Throws `ConfigError` naming the variable unless its value is an http(s) URL. */
+function checkHttpUrl(variable: string, value: string, example: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {}
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ConfigError(`${variable} is "${value}", must be an http(s) URL such as ${example}`);
+  }
+}
+
+/** `awsClientSettings` for one service's client, at the endpoint `serviceEndpoint` resolves for it. */
+export function awsServiceSettings(
+  service: AwsService,
+  environment: TqEnvironment,
+  env: Readonly<Record<string, string | undefined>> = globalThis.process?.env ?? {},
+): AwsClientSettings {
+  return awsClientSettings({ ...environment, endpoint: serviceEndpoint(service, environment, env) }, env);
 }

@@ -47,12 +47,16 @@ export {
 } from './envelope.js';
 export {
   type AwsClientSettings,
+  type AwsService,
   awsClientSettings,
+  awsServiceSettings,
   ConfigError,
   copyQueueName,
   dlqName,
   queueName,
   readEnvironment,
+  SERVICE_ENDPOINT_VARIABLES,
+  serviceEndpoint,
   type TqEnvironment,
   topicName,
 } from './environment.js';

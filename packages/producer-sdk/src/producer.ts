@@ -12,6 +12,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   atExpression,
   awsClientSettings,
+  awsServiceSettings,
   claimCheckKey,
   encodeMessageBody,
   formatS3Uri,
@@ -19,6 +20,7 @@ import {
   readEnvironment,
   SCHEDULE_INPUT_MAX_CHARS,
   scheduleTarget,
+  serviceEndpoint,
   type TaskName,
   type TaskPayload,
 } from '@tq/contracts';
@@ -102,8 +104,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
   let scheduler = options.scheduler;
   const schedulerClient = () => {
     if (!scheduler) {
-      const endpoint = process.env.TQ_SCHEDULER_ENDPOINT || environment.endpoint;
-      scheduler = new SchedulerClient(awsClientSettings({ ...environment, endpoint }));
+      scheduler = new SchedulerClient(awsServiceSettings('scheduler', environment));
       owned.push(scheduler);
     }
     return scheduler;
@@ -117,7 +118,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
   async function sendLater(prepared: Prepared, at: Date): Promise<SendResult> {
     const roleArn =
       process.env.TQ_SCHEDULER_ROLE_ARN ||
-      (environment.endpoint || process.env.TQ_SCHEDULER_ENDPOINT ? 'arn:aws:iam::000000000000:role/tq-scheduler' : '');
+      (serviceEndpoint('scheduler', environment) ? 'arn:aws:iam::000000000000:role/tq-scheduler' : '');
     if (!roleArn) {
       throw new ProducerError(
         'INVALID_OPTIONS',
