@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AWS_ERROR_NAMES, type AwsErrorClass, classifyAwsError, isRetryableAwsError } from './errors.js';
+import {
+  AWS_ERROR_NAMES,
+  type AwsErrorClass,
+  classifyAwsError,
+  isRetryableAwsError,
+  isServiceMissingError,
+} from './errors.js';
 
 const named = (name: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(name), { name, ...extra });
 
@@ -41,5 +47,32 @@ describe('classifyAwsError', () => {
     expect(isRetryableAwsError(named('AccessDenied'))).toBe(false);
     expect(isRetryableAwsError(named('EntityTooLarge', { $metadata: { httpStatusCode: 400 } }))).toBe(false);
     expect(isRetryableAwsError(named('AbortError'))).toBe(false);
+  });
+});
+
+describe('isServiceMissingError', () => {
+  it('tells "this endpoint does not serve the service" from outages and ordinary errors', () => {
+    // What plain fauxqs answers a DynamoDB call, and what it answers a Scheduler call (seen there).
+    expect(
+      isServiceMissingError(named('InvalidAction', { $metadata: { httpStatusCode: 400 }, $fault: 'client' })),
+    ).toBe(true);
+    expect(
+      isServiceMissingError(
+        named('SyntaxError', { $metadata: { httpStatusCode: 404 }, $response: { statusCode: 404 } }),
+      ),
+    ).toBe(true);
+    expect(isServiceMissingError(named('UnknownOperationException'))).toBe(true);
+    expect(isServiceMissingError(named('Weird', { $metadata: { httpStatusCode: 501 } }))).toBe(true);
+    // A missing table, an outage, throttling, a plain syntax error in our own code: not "missing".
+    expect(isServiceMissingError(named('ResourceNotFoundException', { $metadata: { httpStatusCode: 400 } }))).toBe(
+      false,
+    );
+    expect(isServiceMissingError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(
+      false,
+    );
+    expect(isServiceMissingError(named('InternalError', { $metadata: { httpStatusCode: 500 } }))).toBe(false);
+    expect(isServiceMissingError(named('ThrottlingException', { $metadata: { httpStatusCode: 400 } }))).toBe(false);
+    expect(isServiceMissingError(new SyntaxError('Unexpected token'))).toBe(false);
+    expect(isServiceMissingError(undefined)).toBe(false);
   });
 });

@@ -125,3 +125,49 @@ export function isRetryableAwsError(error: unknown): boolean {
   const kind = classifyAwsError(error);
   return kind === 'transient' || kind === 'throttled' || kind === 'credentials';
 }
+
+/** What endpoints answer for an API they do not serve: JSON services' and emulators' names for it. */
+const MISSING_SERVICE_NAMES = new Set([
+  'InvalidAction',
+  'UnknownOperationException',
+  'NotImplemented',
+  'UnsupportedOperation',
+]);
+
+/**
+ * True when the endpoint does not serve the service asked for at all, as an SQS/SNS/S3 emulator
+ * (ElasticMQ, plain fauxqs) answers DynamoDB or EventBridge Scheduler: an unknown action or
+ * operation, HTTP 501, or an answer the SDK could not read as that service's protocol (fauxqs
+ * answers Scheduler's REST paths with an S3-style XML 404). Real AWS gives none of these for a
+ * call its service knows, so one such answer to a probe (`ListTables`) means "not here", never
+ * an outage (network errors and 5xx stay `transient`).
+ */
+export function isServiceMissingError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const shape = error as AwsErrorShape;
+  const name = typeof shape.name === 'string' ? shape.name : '';
+  const code = typeof shape.Code === 'string' ? shape.Code : typeof shape.code === 'string' ? shape.code : '';
+  if (MISSING_SERVICE_NAMES.has(name) || MISSING_SERVICE_NAMES.has(code)) return true;
+  const status = Number(shape.$metadata?.httpStatusCode ?? shape.$response?.statusCode);
+  if (status === 501) return true;
+  // The SDK's deserializer failed on the answer: it came from something other than this service.
+  return name === 'SyntaxError' && '$response' in shape && Number.isFinite(status);
+}
+
+/** What one probe call found out about a service at an endpoint (`probeService`). */
+export type ServiceProbe = 'served' | 'missing' | 'unknown';
+
+/**
+ * Asks an endpoint whether it serves a service with one cheap call of it (`ListTables`,
+ * `ListScheduleGroups`): `served` when it worked, `missing` when the endpoint answered that it
+ * does not serve it (`isServiceMissingError`), `unknown` when the call failed otherwise
+ * (unreachable, denied, throttled): callers treat that as served, so an outage is handled as one.
+ */
+export async function probeService(call: () => Promise<unknown>): Promise<ServiceProbe> {
+  try {
+    await call();
+    return 'served';
+  } catch (error) {
+    return isServiceMissingError(error) ? 'missing' : 'unknown';
+  }
+}

@@ -16,7 +16,15 @@
  *
  * @module
  */
-export { AWS_ERROR_NAMES, type AwsErrorClass, classifyAwsError, isRetryableAwsError } from './errors.js';
+export {
+  AWS_ERROR_NAMES,
+  type AwsErrorClass,
+  classifyAwsError,
+  isRetryableAwsError,
+  isServiceMissingError,
+  probeService,
+  type ServiceProbe,
+} from './errors.js';
 export {
   createS3AllowList,
   isS3LocationError,

@@ -21,6 +21,7 @@ import { idempotencyTable, provisionStateTables } from './commands/provision.js'
 import { createContext } from './context.js';
 import { UsageError } from './errors.js';
 import { convergeSchedules, loadSchedules, schedulesFile } from './schedules.js';
+import { probeStateServices, servicesOffLine } from './services.js';
 
 /** Options of the local stack (`tq up`, and `tq demo` when nothing is running). */
 export interface LocalStackOptions {
@@ -274,21 +275,29 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       );
       // An external endpoint may not serve DynamoDB: the system then runs without task status and
       // without idempotency records (the email worker's guard is off, delivery is at least once).
-      try {
-        await provisionStateTables(context, false);
-        log(
-          `tq: ${statusOn ? `task status in table ${context.status().tableName} (\`tq status <id>\`, \`tq results\`), ` : ''}idempotency records in ${idempotencyTable(context)}`,
-        );
-      } catch (error) {
+      const services = await probeStateServices(context);
+      const off = servicesOffLine(env, services);
+      if (off !== undefined) log(`tq: ${off}`);
+      if (services.dynamodb === 'missing') {
         statusOn = false;
         stateTables = false;
-        log(
-          `tq: task status and idempotency records off: their tables could not be created (${(error as Error).message})`,
-        );
+      } else {
+        try {
+          await provisionStateTables(context, false);
+          log(
+            `tq: ${statusOn ? `task status in table ${context.status().tableName} (\`tq status <id>\`, \`tq results\`), ` : ''}idempotency records in ${idempotencyTable(context)}`,
+          );
+        } catch (error) {
+          statusOn = false;
+          stateTables = false;
+          log(
+            `tq: task status and idempotency records off: their tables could not be created (${(error as Error).message})`,
+          );
+        }
       }
       // The file is the desired state: with none, the embedded scheduler keeps no recurring
       // schedules (one-time sends stay); an external endpoint is left alone without a file.
-      if (scheduleFile || local) {
+      if ((scheduleFile || local) && services.scheduler !== 'missing') {
         try {
           await convergeSchedules(env, context.sns, schedules, { prune: true });
           for (const schedule of schedules) {

@@ -1,4 +1,4 @@
-import { classifyAwsError } from '@tq/aws';
+import { classifyAwsError, isServiceMissingError } from '@tq/aws';
 
 /**
  * Why a send failed:
@@ -7,6 +7,8 @@ import { classifyAwsError } from '@tq/aws';
  * - `TOPIC_NOT_FOUND` / `QUEUE_NOT_FOUND` / `BUCKET_NOT_FOUND`: the resource does not exist (run `tq provision`).
  * - `THROTTLED`: AWS throttled the call after the SDK's retries.
  * - `CREDENTIALS`: no usable credentials, or access denied.
+ * - `SCHEDULER_UNAVAILABLE`: a send beyond 15 minutes, but the endpoint serves no EventBridge
+ *   Scheduler (an SQS/SNS emulator without it): point `TQ_SCHEDULER_ENDPOINT` at one.
  * - `AWS_ERROR`: any other failure of the call; see `cause`.
  */
 export type ProducerErrorCode =
@@ -17,6 +19,7 @@ export type ProducerErrorCode =
   | 'BUCKET_NOT_FOUND'
   | 'THROTTLED'
   | 'CREDENTIALS'
+  | 'SCHEDULER_UNAVAILABLE'
   | 'AWS_ERROR';
 
 const PRODUCER_ERROR = Symbol.for('@tq/producer-sdk/ProducerError');
@@ -67,6 +70,13 @@ export function isProducerError(value: unknown): value is ProducerError {
  */
 export function fromAwsError(error: unknown, target: string): ProducerError {
   const message = error instanceof Error ? error.message : String(error);
+  if (target.startsWith('schedule') && isServiceMissingError(error)) {
+    return new ProducerError(
+      'SCHEDULER_UNAVAILABLE',
+      'sends beyond 15 minutes need EventBridge Scheduler, and this endpoint serves none: set TQ_SCHEDULER_ENDPOINT to one (the endpoint of `tq up` serves it), or send within 15 minutes',
+      { cause: error },
+    );
+  }
   switch (classifyAwsError(error)) {
     case 'not-found': {
       const code = target.startsWith('topic')

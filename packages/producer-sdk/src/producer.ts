@@ -220,7 +220,8 @@ export function createProducer(options: ProducerOptions = {}): Producer {
   let statusStore: StatusStore | undefined = typeof options.status === 'object' ? options.status : undefined;
   const ownsStatusStore = statusStore === undefined;
   const status = () => {
-    statusStore ??= createStatusStore({ prefix, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
+    const endpoint = serviceEndpoint('dynamodb', environment);
+    statusStore ??= createStatusStore({ prefix, ...(endpoint ? { endpoint } : {}) });
     return statusStore;
   };
   const recordSent = options.status !== undefined && options.status !== false;

@@ -29,7 +29,13 @@ export {
   type StatusStoreOptions,
   statusEnabled,
 } from './store.js';
-export { ensureStatusTable, STATUS_TTL_ATTRIBUTE, statusTableDefinition } from './table.js';
+export {
+  ensureStatusTable,
+  PROBE_TIMEOUT_MS,
+  probeDynamoDb,
+  STATUS_TTL_ATTRIBUTE,
+  statusTableDefinition,
+} from './table.js';
 export {
   DEFAULT_TTL_SECONDS,
   FINAL_STATES,

@@ -4,22 +4,31 @@ import {
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { classifyAwsError } from '@tq/aws';
+import { classifyAwsError, isServiceMissingError } from '@tq/aws';
 import { fromItem } from './attributes.js';
 import { FINAL_STATES, type TaskEvent, type TaskState, type TaskStatus } from './types.js';
 import { type RecentEntry, recentKey } from './writer.js';
 
-/** Thrown when the status table does not exist: nothing is tracked on this endpoint/account. */
+/**
+ * Thrown when nothing is tracked on this endpoint/account: the status table does not exist
+ * (`reason: 'no-table'`), or the endpoint serves no DynamoDB at all (`'no-dynamodb'`: an
+ * SQS/SNS/S3 emulator such as ElasticMQ or plain fauxqs).
+ */
 export class StatusNotTrackedError extends Error {
   override readonly name = 'StatusNotTrackedError';
   readonly code = 'STATUS_NOT_TRACKED' as const;
   readonly tableName: string;
-  constructor(tableName: string, options?: { cause?: unknown }) {
+  readonly reason: 'no-table' | 'no-dynamodb';
+  constructor(tableName: string, options?: { cause?: unknown; reason?: 'no-table' | 'no-dynamodb' }) {
+    const reason = options?.reason ?? 'no-table';
     super(
-      `task status is not tracked here: the table ${tableName} does not exist (\`tq provision\` creates it; workers record with TQ_STATUS=on)`,
-      options,
+      reason === 'no-dynamodb'
+        ? 'task status is not tracked here: the endpoint serves no DynamoDB (set TQ_DYNAMODB_ENDPOINT to a DynamoDB endpoint such as dynalite or DynamoDB Local, then run `tq provision`)'
+        : `task status is not tracked here: the table ${tableName} does not exist (\`tq provision\` creates it; workers record with TQ_STATUS=on)`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
     );
     this.tableName = tableName;
+    this.reason = reason;
   }
 }
 
@@ -111,6 +120,9 @@ export class StatusReader {
 
   #notTracked(error: unknown): never {
     if (classifyAwsError(error) === 'not-found') throw new StatusNotTrackedError(this.#tableName, { cause: error });
+    if (isServiceMissingError(error)) {
+      throw new StatusNotTrackedError(this.#tableName, { cause: error, reason: 'no-dynamodb' });
+    }
     throw error;
   }
 

@@ -1,11 +1,13 @@
 import {
   CreateTableCommand,
   DescribeTableCommand,
-  type DynamoDBClient,
+  DynamoDBClient,
+  ListTablesCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { classifyAwsError } from '@tq/aws';
+import { classifyAwsError, probeService, type ServiceProbe } from '@tq/aws';
+import { awsServiceSettings, readEnvironment, serviceEndpoint } from '@tq/contracts';
 
 /** The attribute DynamoDB's TTL deletes items by (seconds since the epoch). */
 export const STATUS_TTL_ATTRIBUTE = 'expiresAt';
@@ -38,6 +40,31 @@ export function statusTableDefinition(tableName: string) {
  */
 export function ensureStatusTable(dynamodb: DynamoDBClient, tableName: string): Promise<'created' | 'exists'> {
   return ensureTable(dynamodb, statusTableDefinition(tableName), STATUS_TTL_ATTRIBUTE);
+}
+
+/** How long a probe waits for its answer. */
+export const PROBE_TIMEOUT_MS = 5_000;
+
+/**
+ * Whether `dynamodb`'s endpoint serves DynamoDB (one `ListTables` call; see `probeService`):
+ * `missing` on an SQS/SNS/S3 emulator without it, such as ElasticMQ or plain fauxqs. Without a
+ * client, asks the endpoint the environment names (`TQ_DYNAMODB_ENDPOINT`, else `TQ_ENDPOINT`);
+ * real AWS serves DynamoDB and is not asked.
+ */
+export async function probeDynamoDb(dynamodb?: DynamoDBClient): Promise<ServiceProbe> {
+  if (dynamodb !== undefined) {
+    // A frozen endpoint must not hold a worker's start: a probe that does not answer is `unknown`.
+    const abortSignal = AbortSignal.timeout(PROBE_TIMEOUT_MS);
+    return probeService(() => dynamodb.send(new ListTablesCommand({ Limit: 1 }), { abortSignal }));
+  }
+  const env = readEnvironment();
+  if (serviceEndpoint('dynamodb', env) === undefined) return 'served';
+  const client = new DynamoDBClient({ ...awsServiceSettings('dynamodb', env), maxAttempts: 2 });
+  try {
+    return await probeDynamoDb(client);
+  } finally {
+    client.destroy();
+  }
 }
 
 /** Creates a table from its definition when it does not exist, then turns on TTL on `ttlAttribute`. */

@@ -16,6 +16,7 @@
  * @module
  */
 export { type ActiveMq, type ActiveMqOptions, findActiveMqHome, startActiveMq } from './activemq.js';
+export { type DynamoDbEndpoint, startDynamoDb } from './dynamodb.js';
 export { type EndpointProcess, startEndpointProcess } from './endpoint-process.js';
 export { type AwsFault, injectAwsFault } from './faults.js';
 export {

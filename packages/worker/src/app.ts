@@ -1,6 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { awsClientSettings, readEnvironment, type TaskName, type TqEnvironment } from '@tq/contracts';
-import { idempotencyEnabled, statusEnabled } from '@tq/status';
+import { awsClientSettings, readEnvironment, serviceEndpoint, type TaskName, type TqEnvironment } from '@tq/contracts';
+import { idempotencyEnabled, probeDynamoDb, statusEnabled } from '@tq/status';
 import { type Logger, pino } from 'pino';
 import { readWorkerEnvironment, type WorkerEnvironment } from './env.js';
 import type { Worker, WorkerOptions } from './types.js';
@@ -41,6 +41,22 @@ export async function runWorkerApp<TTask extends TaskName>(options: {
   try {
     const env = readEnvironment();
     const runtime = readWorkerEnvironment(process.env, options.defaults);
+    // Apps record task status unless TQ_STATUS=off (the library's default is off).
+    let status = statusEnabled(true);
+    let idempotency = idempotencyEnabled(options.idempotency ?? false);
+    if ((status || idempotency) && (await probeDynamoDb()) === 'missing') {
+      const off =
+        status && idempotency
+          ? 'task status and idempotency records are'
+          : status
+            ? 'task status is'
+            : 'idempotency records are';
+      logger.warn(
+        `${serviceEndpoint('dynamodb', env)} serves no DynamoDB: ${off} off (point TQ_DYNAMODB_ENDPOINT at an endpoint that serves it to turn them on)`,
+      );
+      status = false;
+      idempotency = false;
+    }
     const s3 = new S3Client(awsClientSettings(env));
     const closers: (() => void)[] = [() => s3.destroy()];
     const worker = options.create({
@@ -53,9 +69,8 @@ export async function runWorkerApp<TTask extends TaskName>(options: {
         prefix: env.prefix,
         ...(env.endpoint ? { endpoint: env.endpoint } : {}),
         logger,
-        // Apps record task status unless TQ_STATUS=off (the library's default is off).
-        status: statusEnabled(true),
-        idempotency: idempotencyEnabled(options.idempotency ?? false),
+        status,
+        idempotency,
       },
       onStopped: (close) => closers.push(close),
     });

@@ -5,14 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { createTask } from '@tq/contracts';
 import { createStatusStore, ensureStatusTable, type StatusStore, type TaskStatus } from '@tq/status';
-import {
-  queueCounts,
-  type SpawnedProcess,
-  spawnTs,
-  startHoldingProxy,
-  waitForExit,
-  waitForOutput,
-} from '@tq/testing';
+import { queueCounts, type SpawnedProcess, spawnTs, startHoldingProxy, waitForExit, waitForOutput } from '@tq/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samples, useHarness } from './helpers.js';
 
@@ -127,7 +120,12 @@ describe('status converges with what happened, whatever kills the worker (real c
     const file = resultsFile();
     const ids = await sendMany(queue.url, 600);
     const env = { VISIBILITY: '2', CONCURRENCY: '20', HANDLER_MS: '5' };
-    const done = () => new Set(readResults(file).filter((line) => line.event === 'done').map((line) => line.id)).size;
+    const done = () =>
+      new Set(
+        readResults(file)
+          .filter((line) => line.event === 'done')
+          .map((line) => line.id),
+      ).size;
     for (let kill = 1; kill <= 5; kill += 1) {
       const worker = startWorker(harness.endpoint.endpoint, queue.url, file, env);
       const before = done();

@@ -5,6 +5,7 @@ import { describeChange } from '@tq/topology';
 import type { Command } from 'commander';
 import { type CliContext, createContext } from '../context.js';
 import { convergeSchedules, loadSchedules, schedulesFile } from '../schedules.js';
+import { probeStateServices, servicesOffLine } from '../services.js';
 
 /** The idempotency table's name: `TQ_IDEMPOTENCY_TABLE`, else `<prefix>-idempotency`. */
 export function idempotencyTable(context: CliContext): string {
@@ -61,10 +62,12 @@ export function registerProvision(program: Command): void {
         const reconcile = { prune: options.prune ?? false };
         const changes = options.dryRun ? await provisioner.plan(reconcile) : await provisioner.apply(reconcile);
         for (const change of changes) console.log(describeChange(change));
-        const tables = await provisionStateTables(context, options.dryRun ?? false);
+        const services = await probeStateServices(context);
+        const tables =
+          services.dynamodb === 'missing' ? [] : await provisionStateTables(context, options.dryRun ?? false);
         for (const table of tables) console.log(`+ create table ${table}`);
         let scheduled = 0;
-        if (schedules) {
+        if (schedules && services.scheduler !== 'missing') {
           const { group, changes: made } = await convergeSchedules(context.env, context.sns, schedules, {
             prune: options.prune ?? false,
             dryRun: options.dryRun ?? false,
@@ -82,6 +85,8 @@ export function registerProvision(program: Command): void {
         const where = context.env.endpoint ?? `AWS ${context.env.region}`;
         if (count === 0) console.log(`tq: ${context.env.prefix} is up to date on ${where}`);
         else console.log(`tq: ${count} change(s) ${options.dryRun ? 'planned' : 'applied'} on ${where}`);
+        const off = servicesOffLine(context.env, services);
+        if (off !== undefined) console.log(`tq: ${off}`);
       } finally {
         context.close();
       }
