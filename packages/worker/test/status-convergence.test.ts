@@ -142,8 +142,9 @@ describe('status converges with what happened, whatever kills the worker (real c
     expect(done()).toBe(ids.length);
     const states = new Map<string, string>();
     for (let start = 0; start < ids.length; start += 25) {
-      const statuses = await Promise.all(ids.slice(start, start + 25).map((id) => store.reader.get(id)));
-      ids.slice(start, start + 25).forEach((id, i) => states.set(id, statuses[i]?.state ?? 'none'));
+      const chunk = ids.slice(start, start + 25);
+      const statuses = await Promise.all(chunk.map((id) => store.reader.get(id)));
+      for (const [i, id] of chunk.entries()) states.set(id, statuses[i]?.state ?? 'none');
     }
     const wrong = [...states].filter(([, state]) => state !== 'succeeded');
     expect(wrong).toEqual([]);
