@@ -1,6 +1,7 @@
 // The CDK app: `pnpm --filter @tq/infra cdk synth` (offline), `cdk deploy TqCore`, then each app's stack.
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import config from '../../tq.config.js';
 import { buildSystem } from '../src/system.js';
 
 const app = new App();
@@ -9,4 +10,5 @@ Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { writeSuppressionsTo
 // Environment-agnostic unless the CLI knows the account (cdk deploy with credentials): synth needs no AWS.
 const account = process.env.CDK_DEFAULT_ACCOUNT;
 const region = process.env.CDK_DEFAULT_REGION;
-buildSystem(app, account && region ? { env: { account, region } } : {});
+// The project's worker apps and tasks: the repository's tq.config.ts, as every tq tool reads it.
+buildSystem(app, config, account && region ? { env: { account, region } } : {});

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TqActiveMqBridgeService, type TqBacklogScaling, TqTopology, TqWorkerService } from '@tq/cdk';
+import { TqActiveMqBridgeService, TqTopology, TqWorkerService } from '@tq/cdk';
+import type { TqConfig, WorkerApp } from '@tq/contracts';
 import { defineSchedule, type ScheduleDefinition, type ScheduleOptions } from '@tq/topology';
 import { type App, CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -9,28 +10,6 @@ import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-
-/** A worker app of this repository, as the system deploys it. */
-export interface WorkerApp {
-  /** Folder under `apps/`, image repository `<prefix>/<name>`, stack `Tq<Name>`. */
-  name: string;
-  task: string;
-  /** Tasks it sends (the report worker chains `send_email`). */
-  sends?: string[];
-  /** The app's own variables. */
-  environment?: Record<string, string>;
-  scaling?: TqBacklogScaling;
-  cpu?: number;
-  memoryLimitMiB?: number;
-}
-
-/** The four worker apps. */
-export const WORKER_APPS: readonly WorkerApp[] = [
-  { name: 'email-worker', task: 'send_email', scaling: { maxTasks: 4 } },
-  { name: 'image-worker', task: 'process_image', cpu: 1024, memoryLimitMiB: 2048 },
-  { name: 'cleanup-worker', task: 'cleanup_data', cpu: 1024, memoryLimitMiB: 2048 },
-  { name: 'report-worker', task: 'generate_report', sends: ['send_email'] },
-];
 
 /** Settings of the system, from the CDK context (`-c key=value` or cdk.json). */
 export interface SystemSettings {
@@ -62,16 +41,16 @@ export interface SystemSettings {
   schedules: ScheduleDefinition[];
 }
 
-/** Reads and checks a schedules file (what `tq up --schedules` reads). */
-export function readSchedules(file: string): ScheduleDefinition[] {
+/** Reads and checks a schedules file (what `tq up --schedules` reads) against the project's tasks. */
+export function readSchedules(file: string, config: TqConfig): ScheduleDefinition[] {
   const raw = JSON.parse(readFileSync(file, 'utf8')) as unknown;
   const list = Array.isArray(raw) ? raw : (raw as { schedules?: unknown }).schedules;
   if (!Array.isArray(list)) throw new Error(`${file} must hold a list of schedules, or { "schedules": [...] }`);
-  return list.map((entry) => defineSchedule(entry as ScheduleOptions));
+  return list.map((entry) => defineSchedule({ ...(entry as ScheduleOptions), registry: config.registry }));
 }
 
-/** Reads the settings from the app's context. */
-export function settingsFrom(app: App): SystemSettings {
+/** Reads the settings from the app's context, for the project's worker apps. */
+export function settingsFrom(app: App, config: TqConfig): SystemSettings {
   const context = (key: string): string | undefined => {
     const value = app.node.tryGetContext(key);
     return value === undefined ? undefined : String(value);
@@ -81,14 +60,14 @@ export function settingsFrom(app: App): SystemSettings {
     prefix: context('tq:prefix') ?? 'tq',
     emailFrom: context('tq:emailFrom') ?? 'tq <no-reply@example.com>',
     tags: Object.fromEntries(
-      [...WORKER_APPS.map((worker) => worker.name), 'activemq-bridge'].map((name) => [
+      [...config.workers.map((worker) => worker.name), 'activemq-bridge'].map((name) => [
         name,
         context(`tq:tag:${name}`) ?? tag,
       ]),
     ),
     images: context('tq:images') === 'asset' ? 'asset' : 'ecr',
     activemqUrl: context('tq:activemqUrl'),
-    schedules: context('tq:schedules') ? readSchedules(resolve(context('tq:schedules') as string)) : [],
+    schedules: context('tq:schedules') ? readSchedules(resolve(context('tq:schedules') as string), config) : [],
     deployDir: resolve(context('tq:deployDir') ?? fileURLToPath(new URL('../../deploy', import.meta.url))),
   };
 }
@@ -108,11 +87,13 @@ export class TqCoreStack extends Stack {
   readonly repositories: ReadonlyMap<string, ecr.Repository>;
   readonly smtpSecret: secretsmanager.Secret;
 
-  constructor(scope: Construct, id: string, settings: SystemSettings, props: StackProps = {}) {
+  constructor(scope: Construct, id: string, config: TqConfig, settings: SystemSettings, props: StackProps = {}) {
     super(scope, id, { description: 'tq: topology, status table, network, cluster, image repositories', ...props });
     this.topology = new TqTopology(this, 'Tq', {
       topology: {
         prefix: settings.prefix,
+        // The project's tasks: each queue's settings, and each worker service's facts, come from their definitions.
+        registry: config.registry,
         // The ActiveMQ bridge's copy of every task, as tq provision makes it with TQ_ACTIVEMQ_URL.
         ...(settings.activemqUrl ? { copies: [{ consumer: 'activemq' }] } : {}),
         schedules: settings.schedules,
@@ -130,7 +111,7 @@ export class TqCoreStack extends Stack {
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
     });
     const repositories = new Map<string, ecr.Repository>();
-    const apps = [...WORKER_APPS.map((worker) => worker.name), ...(settings.activemqUrl ? [BRIDGE_APP] : [])];
+    const apps = [...config.workers.map((worker) => worker.name), ...(settings.activemqUrl ? [BRIDGE_APP] : [])];
     for (const app of apps) {
       repositories.set(
         app,
@@ -179,7 +160,9 @@ export class TqWorkerStack extends Stack {
         `tq:images=asset needs ${folder}/Dockerfile: run \`pnpm --filter @tq/${worker.name} run deploy\` first`,
       );
     }
+    // This repository's email app: its sender and SMTP secret are deploy settings of the system.
     const email = worker.task === 'send_email';
+    // Sends, scaling, CPU, memory, concurrency and idempotency come from the task's definition.
     this.service = new TqWorkerService(this, 'Worker', {
       topology: core.topology,
       cluster: core.cluster,
@@ -188,12 +171,8 @@ export class TqWorkerStack extends Stack {
         settings.images === 'asset'
           ? ecs.ContainerImage.fromAsset(folder)
           : ecs.ContainerImage.fromEcrRepository(repository, settings.tags[worker.name]),
-      ...(worker.sends ? { sends: worker.sends } : {}),
       environment: { ...(email ? { EMAIL_FROM: settings.emailFrom } : {}), ...worker.environment },
       ...(email ? { secrets: { SMTP_URL: ecs.Secret.fromSecretsManager(core.smtpSecret) } } : {}),
-      ...(worker.scaling ? { scaling: worker.scaling } : {}),
-      ...(worker.cpu ? { cpu: worker.cpu } : {}),
-      ...(worker.memoryLimitMiB ? { memoryLimitMiB: worker.memoryLimitMiB } : {}),
     });
   }
 }
@@ -225,11 +204,15 @@ export class TqBridgeStack extends Stack {
   }
 }
 
-/** Every stack of the system, in the app. */
-export function buildSystem(app: App, props: StackProps = {}): { core: TqCoreStack; workers: Stack[] } {
-  const settings = settingsFrom(app);
-  const core = new TqCoreStack(app, 'TqCore', settings, props);
-  const workers: Stack[] = WORKER_APPS.map(
+/** Every stack of the system, in the app: the core and one stack per worker app of the project's config. */
+export function buildSystem(
+  app: App,
+  config: TqConfig,
+  props: StackProps = {},
+): { core: TqCoreStack; workers: Stack[] } {
+  const settings = settingsFrom(app, config);
+  const core = new TqCoreStack(app, 'TqCore', config, settings, props);
+  const workers: Stack[] = config.workers.map(
     (worker) => new TqWorkerStack(app, stackName(worker.name), core, worker, settings, props),
   );
   // A deploy of one app needs the core, never another app.

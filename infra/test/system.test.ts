@@ -7,7 +7,10 @@ import { promisify } from 'node:util';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { buildSystem, stackName, WORKER_APPS } from '../src/system.js';
+import config from '../../tq.config.js';
+import { buildSystem, stackName } from '../src/system.js';
+
+const WORKER_APPS = config.workers;
 
 const run = promisify(execFile);
 const infra = fileURLToPath(new URL('..', import.meta.url));
@@ -17,7 +20,7 @@ const cdkJson = JSON.parse(await readFile(join(infra, 'cdk.json'), 'utf8')) as {
 function synth(context: Record<string, string> = {}) {
   const app = new App({ context: { ...cdkJson.context, ...context } });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }));
-  const system = buildSystem(app);
+  const system = buildSystem(app, config);
   // A cdk-nag finding throws here, naming the rule and the resource.
   return { system, assembly: app.synth() };
 }

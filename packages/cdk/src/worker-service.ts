@@ -1,4 +1,4 @@
-import { formatS3Uri, parseS3Uri, registry } from '@tq/contracts';
+import { formatS3Uri, parseS3Uri, type TaskDefinition } from '@tq/contracts';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -9,17 +9,20 @@ import { Construct } from 'constructs';
 import { addWorkerContainer, grantConsume } from './container.js';
 import type { TqTopology } from './topology.js';
 
-/** How a worker service scales on its backlog. */
+/** How a worker service scales on its backlog. Each default comes from the task's definition (`scaling`). */
 export interface TqBacklogScaling {
-  /** Fewest tasks. Default 1; 0 with `scaleToZero`. */
+  /** Fewest tasks. Default: the definition's `minTasks` (0 means `scaleToZero`). */
   minTasks?: number;
-  /** Most tasks. Default 10. */
+  /** Most tasks. Default: the definition's `maxTasks`. */
   maxTasks?: number;
-  /** How long one message takes the handler, in seconds (measure it: `tq_handler_duration_seconds`). */
+  /**
+   * How long one message takes the handler, in seconds (measure it: `tq_handler_duration_seconds`).
+   * Default: the definition's `secondsPerMessage`.
+   */
   secondsPerMessage?: number;
   /** How long a message may wait in the queue, in seconds. Default 60. */
   acceptableLatencySeconds?: number;
-  /** Run no task while the queue is empty; the first message starts one. Default false. */
+  /** Run no task while the queue is empty; the first message starts one. Default: the definition's `minTasks` is 0. */
   scaleToZero?: boolean;
 }
 
@@ -38,40 +41,34 @@ export interface TqWorkerServiceProps {
   /**
    * What the worker may read and write in S3, as `s3://bucket/prefix/` locations: the same list
    * is its `TQ_S3_ALLOW` (the worker refuses anything else before any call) and its IAM grant.
-   * Default: the artifacts bucket. Claim checks (`tq/claim-checks/`) are always readable.
+   * Default: the definition's `s3Allow`, else the artifacts bucket. Claim checks
+   * (`tq/claim-checks/`) are always readable.
    */
   s3Allow?: readonly string[];
-  /** Whether the worker writes to S3 (results, variants, reports). Default: every task but `send_email`. */
+  /** Whether the worker writes to S3 (results, variants, reports). Default: the definition's `s3Writes`. */
   writesS3?: boolean;
-  /** Task types this worker sends (the report worker sends `send_email`): `sns:Publish` on the topic. */
+  /** Task types this worker sends (the report worker sends `send_email`): `sns:Publish` on the topic. Default: the definition's `sends`. */
   sends?: readonly string[];
   /**
    * Whether the worker guards its effects with idempotency records (`TQ_IDEMPOTENCY`), and so
-   * may use the idempotency table. Default: as the app does (on for `send_email` and
-   * `generate_report`, whose effects are mails; off for the others, whose outputs overwrite).
+   * may use the idempotency table. Default: the definition's `idempotency`.
    */
   idempotency?: boolean;
-  /** Messages at once per task (`TQ_CONCURRENCY`). Default 10. */
+  /**
+   * Messages at once per task (`TQ_CONCURRENCY`). Default: the definition's `worker.concurrency`
+   * (`cores`: one per vCPU of `cpu`).
+   */
   concurrency?: number;
   /** The worker's shutdown grace (`TQ_SHUTDOWN_GRACE_MS`), seconds. Default 25; ECS's stop timeout is this plus 15 s (at most 120). */
   shutdownGraceSeconds?: number;
+  /** Fargate CPU units. Default: the definition's `scaling.cpu`. */
   cpu?: number;
+  /** Fargate memory in MiB. Default: the definition's `scaling.memoryMiB`. */
   memoryLimitMiB?: number;
   scaling?: TqBacklogScaling;
   /** Days the logs are kept. Default one month. */
   logRetention?: logs.RetentionDays;
 }
-
-/** The tasks whose apps guard their effects by default (`runWorkerApp`'s `idempotency`). */
-const GUARDED_BY_DEFAULT = new Set(['send_email', 'generate_report']);
-
-/** How long a message of each built-in task takes, for the default scaling target (seconds). */
-const SECONDS_PER_MESSAGE: Record<string, number> = {
-  send_email: 1,
-  process_image: 2,
-  cleanup_data: 30,
-  generate_report: 5,
-};
 
 /** The backlog one task may have: messages it clears within the acceptable latency. */
 export function backlogTarget(options: {
@@ -108,7 +105,9 @@ export class TqWorkerService extends Construct {
   constructor(scope: Construct, id: string, props: TqWorkerServiceProps) {
     super(scope, id);
     const { topology, task } = props;
-    if (!registry.get(task)) throw new Error(`unknown task "${task}" (known: ${registry.names().join(', ')})`);
+    const { registry } = topology.desired;
+    const definition = registry.get(task) as TaskDefinition | undefined;
+    if (!definition) throw new Error(`unknown task "${task}" (this topology's tasks: ${registry.names().join(', ')})`);
     const spec = topology.desired.queues.find(
       (queue) => queue.role === 'task' && queue.task === task && !queue.consumer,
     );
@@ -118,20 +117,24 @@ export class TqWorkerService extends Construct {
     this.queue = topology.queueNamed(spec.name);
     this.deadLetterQueue = topology.queueNamed(spec.deadLetterQueue);
     const fifo = spec.fifo;
-    const concurrency = props.concurrency ?? 10;
+    // Every default is a fact of the task's definition, the one place it is stated.
+    const cpu = props.cpu ?? definition.scaling.cpu;
+    const declared = definition.worker.concurrency;
+    const concurrency = props.concurrency ?? (declared === 'cores' ? Math.max(1, Math.floor(cpu / 1024)) : declared);
     const graceSeconds = props.shutdownGraceSeconds ?? 25;
 
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
-      cpu: props.cpu ?? 512,
-      memoryLimitMiB: props.memoryLimitMiB ?? 1024,
+      cpu,
+      memoryLimitMiB: props.memoryLimitMiB ?? definition.scaling.memoryMiB,
     });
     const role = this.taskDefinition.taskRole;
     grantConsume(role, this.queue, this.deadLetterQueue);
-    const s3Allow = this.#grantS3(role, props);
-    if (props.sends && props.sends.length > 0) topology.grantSend(role, props.sends);
+    const s3Allow = this.#grantS3(role, props, definition);
+    const sends = props.sends ?? definition.sends;
+    if (sends.length > 0) topology.grantSend(role, sends);
     // Each task's steps go to the status table (writes only: reading is for tq status and producers).
     topology.grantStatusWrite(role);
-    const guarded = (props.idempotency ?? GUARDED_BY_DEFAULT.has(task)) && topology.idempotencyTable !== undefined;
+    const guarded = (props.idempotency ?? definition.idempotency) && topology.idempotencyTable !== undefined;
     if (guarded) topology.grantIdempotency(role);
 
     addWorkerContainer(this, this.taskDefinition, {
@@ -151,8 +154,13 @@ export class TqWorkerService extends Construct {
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
     });
 
-    const scaling = props.scaling ?? {};
-    const scaleToZero = scaling.scaleToZero ?? false;
+    const scaling: TqBacklogScaling = {
+      minTasks: definition.scaling.minTasks,
+      maxTasks: definition.scaling.maxTasks,
+      secondsPerMessage: definition.scaling.secondsPerMessage,
+      ...props.scaling,
+    };
+    const scaleToZero = scaling.scaleToZero ?? scaling.minTasks === 0;
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: props.cluster,
       taskDefinition: this.taskDefinition,
@@ -162,16 +170,16 @@ export class TqWorkerService extends Construct {
     });
     this.backlogTarget = backlogTarget({
       acceptableLatencySeconds: scaling.acceptableLatencySeconds ?? 60,
-      secondsPerMessage: scaling.secondsPerMessage ?? SECONDS_PER_MESSAGE[task] ?? 5,
+      secondsPerMessage: scaling.secondsPerMessage ?? definition.scaling.secondsPerMessage,
       concurrency,
     });
     this.#scale(props.cluster, scaling, scaleToZero);
   }
 
   /** The allow-list, and object reads (and writes) on exactly its locations plus the claim checks. */
-  #grantS3(role: iam.IRole, props: TqWorkerServiceProps): string[] {
+  #grantS3(role: iam.IRole, props: TqWorkerServiceProps, definition: TaskDefinition): string[] {
     const bucket = props.topology.desired.bucket;
-    const allow = [...(props.s3Allow ?? (bucket ? [`s3://${bucket}/`] : []))];
+    const allow = [...(props.s3Allow ?? definition.s3Allow ?? (bucket ? [`s3://${bucket}/`] : []))];
     if (allow.length === 0) return allow;
     const arns = (uri: string) => {
       // `s3://bucket` is the whole bucket, as the worker reads its TQ_S3_ALLOW.
@@ -181,7 +189,7 @@ export class TqWorkerService extends Construct {
     const reads = allow.map(arns);
     if (bucket) reads.push(arns(formatS3Uri(bucket, 'tq/claim-checks/')));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: reads }));
-    const writes = props.writesS3 ?? props.task !== 'send_email';
+    const writes = props.writesS3 ?? definition.s3Writes;
     if (writes) {
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: allow.map(arns) }),

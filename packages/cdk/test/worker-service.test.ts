@@ -1,3 +1,4 @@
+import { createRegistry, defineTask, Type } from '@tq/contracts';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -193,7 +194,8 @@ describe('TqWorkerService', () => {
   it('scales on the backlog per task: visible messages over running tasks, target from latency and handler time', () => {
     expect(backlogTarget({ acceptableLatencySeconds: 60, secondsPerMessage: 1, concurrency: 10 })).toBe(600);
     expect(services.email.backlogTarget).toBe(600);
-    expect(services.image.backlogTarget).toBe(600);
+    // process_image's concurrency is `cores` in its definition: one per vCPU of its 1,024 CPU units.
+    expect(services.image.backlogTarget).toBe(60);
     expect(services.cleanup.backlogTarget).toBe(4);
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
       PolicyType: 'TargetTrackingScaling',
@@ -223,6 +225,63 @@ describe('TqWorkerService', () => {
     // Scale to zero: no task at rest, a step starts the first one.
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 0, MaxCapacity: 10 });
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', { PolicyType: 'StepScaling' });
+  });
+
+  it("takes every default from the task's definition: a project's own task, not one of the four", () => {
+    const app = new App();
+    const stack = new Stack(app, 'Own', { env: ENV });
+    const transcode = defineTask({
+      name: 'transcode_video',
+      description: 'Transcodes a video.',
+      versions: { 1: { schema: Type.Object({ source: Type.String() }) } },
+      worker: { concurrency: 'cores' },
+      idempotency: true,
+      s3Allow: ['s3://videos/in/'],
+      sends: ['notify_user'],
+      scaling: { secondsPerMessage: 30, minTasks: 0, maxTasks: 6, cpu: 2048, memoryMiB: 4096 },
+    });
+    const notify = defineTask({
+      name: 'notify_user',
+      description: 'Notifies a user.',
+      versions: { 1: { schema: Type.Object({ user: Type.String() }) } },
+      s3Writes: false,
+    });
+    const topology = new TqTopology(stack, 'Tq', {
+      topology: { prefix: 'media', registry: createRegistry([transcode, notify]) },
+    });
+    const cluster = new ecs.Cluster(stack, 'Cluster', { containerInsightsV2: ecs.ContainerInsights.ENABLED });
+    const service = new TqWorkerService(stack, 'Transcode', {
+      topology,
+      cluster,
+      task: 'transcode_video',
+      image: IMAGE,
+    });
+    expect(() => new TqWorkerService(stack, 'Email', { topology, cluster, task: 'send_email', image: IMAGE })).toThrow(
+      'unknown task "send_email" (this topology\'s tasks: transcode_video, notify_user)',
+    );
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Cpu: '2048',
+      Memory: '4096',
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.arrayWith([
+            { Name: 'TQ_S3_ALLOW', Value: 's3://videos/in/' },
+            { Name: 'TQ_CONCURRENCY', Value: '2' },
+            { Name: 'TQ_IDEMPOTENCY', Value: 'on' },
+          ]),
+        }),
+      ],
+    });
+    // 60 s of latency × 2 slots (2 vCPU, `cores`) / 30 s a message; scale to zero with minTasks 0.
+    expect(service.backlogTarget).toBe(4);
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 0, MaxCapacity: 6 });
+    // It sends notify_user (its `sends`): the task role may publish to the topic.
+    const role = stack.resolve(
+      stack.getLogicalId(service.taskDefinition.taskRole.node.defaultChild as ecs.CfnTaskDefinition),
+    );
+    const actions = statementsOf(template, role).flatMap((statement) => statement.actions);
+    expect(actions).toContain('sns:Publish');
   });
 
   it('runs the HTTP relay as a worker service, with the worker in any language as a sidecar', () => {
