@@ -1,10 +1,11 @@
 // The cleanup worker as a program: environment in, running worker out (the README lists the variables).
+import { cleanupData } from '@tq/contracts';
 import { envNumber, runWorkerApp } from '@tq/worker';
 import { createCleanupWorker, DEFAULT_CLEANUP_LIMITS } from './worker.js';
 
 await runWorkerApp({
   name: 'cleanup-worker',
-  defaults: { concurrency: 2, visibilityTimeoutSeconds: 300, handlerTimeoutMs: 60 * 60_000 },
+  task: cleanupData,
   create: ({ s3, worker }) =>
     createCleanupWorker({
       s3,

@@ -1,13 +1,13 @@
 // The email worker as a program: environment in, running worker out (the README lists the variables).
+import { sendEmail } from '@tq/contracts';
 import { runWorkerApp } from '@tq/worker';
 import { readEmailConfig } from './config.js';
 import { createEmailWorker } from './worker.js';
 
 await runWorkerApp({
   name: 'email-worker',
-  // A duplicate delivery must not send a second mail: effects are claimed in the idempotency table.
-  idempotency: true,
-  defaults: { concurrency: 10, visibilityTimeoutSeconds: 60 },
+  // Concurrency, visibility and the idempotency guard (one mail per task) come from the definition.
+  task: sendEmail,
   create: ({ s3, worker }) => {
     const config = readEmailConfig();
     return createEmailWorker({

@@ -1,11 +1,11 @@
 // The image worker as a program: environment in, running worker out (the README lists the variables).
-import { availableParallelism } from 'node:os';
+import { processImage } from '@tq/contracts';
 import { envNumber, runWorkerApp } from '@tq/worker';
 import { createImageWorker } from './worker.js';
 
 await runWorkerApp({
   name: 'image-worker',
-  defaults: { concurrency: availableParallelism(), visibilityTimeoutSeconds: 120, handlerTimeoutMs: 5 * 60_000 },
+  task: processImage,
   create: ({ s3, worker }) =>
     createImageWorker({
       s3,

@@ -1,4 +1,5 @@
 // The report worker as a program: environment in, running worker out (the README lists the variables).
+import { generateReport } from '@tq/contracts';
 import { createProducer } from '@tq/producer-sdk';
 import { envNumber, envString, runWorkerApp } from '@tq/worker';
 import { DEFAULT_REPORT_LIMITS } from './data.js';
@@ -6,9 +7,8 @@ import { createReportWorker } from './worker.js';
 
 await runWorkerApp({
   name: 'report-worker',
-  // A duplicate delivery answers from the idempotency record: no second render, no second chained mail.
-  idempotency: true,
-  defaults: { concurrency: 2, visibilityTimeoutSeconds: 120, handlerTimeoutMs: 10 * 60_000 },
+  // Its defaults and idempotency guard (no second render, no second chained mail) come from the definition.
+  task: generateReport,
   create: ({ s3, worker, onStopped }) => {
     // The chained send_email shows up by id (`sent`) before the email worker takes it.
     const producer = createProducer({ s3, status: worker.status !== undefined && worker.status !== false });

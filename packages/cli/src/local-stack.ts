@@ -18,8 +18,9 @@ import {
 } from '@tq/testing';
 import { nextRuns } from '@tq/topology';
 import { idempotencyTable, provisionStateTables } from './commands/provision.js';
-import { createContext } from './context.js';
+import { contextFor } from './context.js';
 import { UsageError } from './errors.js';
+import { ConfigFileError, loadProject, type Project } from './project.js';
 import { convergeSchedules, loadSchedules, schedulesFile } from './schedules.js';
 import { probeStateServices, servicesOffLine } from './services.js';
 
@@ -54,6 +55,8 @@ export interface LocalStackOptions {
   schedules?: string;
   /** Where log lines go (default stdout). */
   log?: (line: string) => void;
+  /** The project whose worker apps run (default: the one `tq.config.ts` from the working directory up names). */
+  project?: Project;
 }
 
 /** A running local system. */
@@ -65,6 +68,8 @@ export interface LocalStack {
   mailDir: string | undefined;
   /** Worker apps started, by name. */
   workers: string[];
+  /** The project (`tq.config.ts`) it runs. */
+  project: Project;
   /** The ActiveMQ broker the bridge forwards to (`TQ_ACTIVEMQ_URL`, or the local one). */
   activemqUrl: string | undefined;
   /** Each worker's `/metrics` URL by task, filled in as the workers start (for the console). */
@@ -127,14 +132,46 @@ export function tqCommand(): string {
   return rel === 'tq' ? './tq' : script;
 }
 
-/** The worker apps of this repository (or the apps named), each with the command that runs it. */
-export function findWorkerApps(names?: string[]): { name: string; command: string[]; env?: Record<string, string> }[] {
+/** A program `tq up` runs beside the endpoint: its name, node's arguments, and its own variables. */
+interface AppCommand {
+  name: string;
+  command: string[];
+  env?: Record<string, string>;
+}
+
+/**
+ * The project's worker apps (`workers` of its config), each with the command that runs its
+ * program: TypeScript through tsx (resolved from this CLI, so a project needs no loader of its
+ * own), JavaScript as it is.
+ */
+export function projectWorkerApps(project: Project): AppCommand[] {
+  // From source (tests, `pnpm tq` in this repository) workspace packages resolve to their source too.
+  const conditions = import.meta.url.endsWith('.ts') ? ['--conditions=@tq/source'] : [];
+  const tsx = import.meta.resolve('tsx');
+  return project.config.workers.map((app) => {
+    const main = project.mainOf(app);
+    if (!existsSync(main)) {
+      throw new ConfigFileError(
+        `worker app "${app.name}": its main ${relative(process.cwd(), main) || main} does not exist (fix main in ${relative(process.cwd(), project.file) || project.file})`,
+      );
+    }
+    const typescript = /\.[mc]?tsx?$/.test(main);
+    return {
+      name: app.name,
+      command: [...conditions, ...(typescript ? ['--import', tsx] : []), main],
+      env: { ...app.environment },
+    };
+  });
+}
+
+/** Apps of this repository beside the project's workers (the ActiveMQ bridge, the HTTP relay), by name. */
+export function findWorkerApps(names: string[]): AppCommand[] {
   const here = dirname(fileURLToPath(import.meta.url));
   const fromSource = import.meta.url.endsWith('.ts');
   const apps = resolve(here, '..', '..', '..', 'apps');
   if (!existsSync(apps)) return [];
   return readdirSync(apps)
-    .filter((name) => (names ? names.includes(name) : name.endsWith('-worker')))
+    .filter((name) => names.includes(name))
     .sort()
     .flatMap((name) => {
       const source = join(apps, name, 'src', 'main.ts');
@@ -218,9 +255,10 @@ function activemqConfig(): string {
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? ((line: string) => console.log(line));
   const base = readEnvironment();
-  // Read and checked first: a schedule with a bad payload stops tq up before anything starts.
+  // Read and checked first: a bad config or a schedule with a bad payload stops tq up before anything starts.
+  const project = options.project ?? (await loadProject());
   const scheduleFile = schedulesFile(options.schedules);
-  const schedules = scheduleFile ? await loadSchedules(scheduleFile) : [];
+  const schedules = scheduleFile ? await loadSchedules(scheduleFile, project.config.registry) : [];
   let local: LocalEndpoint | undefined;
   let sink: SmtpSink | undefined;
   let broker: ActiveMq | undefined;
@@ -255,7 +293,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       );
     }
     const env = { ...base, endpoint: base.endpoint ?? (local?.endpoint as string) };
-    const context = createContext({ endpoint: env.endpoint });
+    const context = contextFor(project, { endpoint: env.endpoint });
     let statusOn = statusEnabled(true);
     let stateTables = true;
     try {
@@ -385,7 +423,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         // not a JSON log line
       }
     };
-    let workers = options.workers === false ? [] : findWorkerApps();
+    let workers = options.workers === false ? [] : projectWorkerApps(project);
     if (options.workers !== false && activemqUrl) {
       workers = [
         ...workers,
@@ -441,13 +479,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       children.push({ name: app.name, child });
     }
     if (options.workers !== false && workers.length === 0) {
-      log('tq: no worker apps found next to this tq (run it from the repository); queues only');
+      log(`tq: no worker apps in ${relative(process.cwd(), project.file) || project.file}; queues only`);
     }
     const kill = () => {
       for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       void broker?.kill();
     };
-    return { env, smtpUrl, mailDir, workers: workers.map((app) => app.name), activemqUrl, metrics, stop, kill };
+    return {
+      env,
+      smtpUrl,
+      mailDir,
+      workers: workers.map((app) => app.name),
+      project,
+      activemqUrl,
+      metrics,
+      stop,
+      kill,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { classifyAwsError } from '@tq/aws';
+import { isTaskValidationError } from '@tq/contracts';
 import { Command } from 'commander';
 import { registerConsole } from './commands/console.js';
 import { registerDemo } from './commands/demo.js';
@@ -13,6 +14,7 @@ import { registerStats } from './commands/stats.js';
 import { registerStatus } from './commands/status.js';
 import { registerUp } from './commands/up.js';
 import { UsageError } from './errors.js';
+import { setConfigFile } from './project.js';
 
 /** This package's version (`src/` and `dist/` sit at the same depth below package.json). */
 function version(): string {
@@ -27,7 +29,9 @@ export function createProgram(): Command {
     // Program options only before a command, so `tq schema <task> --version 2` is the command's own.
     .enablePositionalOptions()
     .showHelpAfterError()
-    .configureOutput({ outputError: (text, write) => write(text) });
+    .configureOutput({ outputError: (text, write) => write(text) })
+    .option('--config <file>', 'the project file (default: TQ_CONFIG, else tq.config.ts from here upward)')
+    .hook('preAction', (command) => setConfigFile(command.opts<{ config?: string }>().config));
   registerUp(program);
   registerProvision(program);
   registerSend(program);
@@ -75,6 +79,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       return code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : 2;
     }
     console.error(`tq: ${explain(error)}`);
-    return error instanceof UsageError ? 2 : 1;
+    // Input the user must fix: a bad flag or config (UsageError), a payload that breaks its schema.
+    return error instanceof UsageError || isTaskValidationError(error) ? 2 : 1;
   }
 }

@@ -1,6 +1,6 @@
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { classifyAwsError, parseRedrivePolicy } from '@tq/aws';
-import { dlqName, queueName, registry } from '@tq/contracts';
+import { dlqName, queueName, type TaskRegistry } from '@tq/contracts';
 import type { CliContext } from './context.js';
 import { UsageError } from './errors.js';
 
@@ -13,9 +13,11 @@ export interface TaskQueues {
   dlqArn: string;
 }
 
-/** Throws `UsageError` for a task name the registry does not know. */
-export function checkTask(task: string): void {
-  if (!registry.get(task)) throw new UsageError(`unknown task "${task}" (known: ${registry.names().join(', ')})`);
+/** Throws `UsageError` for a task name the project does not define. */
+export function checkTask(registry: TaskRegistry, task: string): void {
+  if (!registry.get(task)) {
+    throw new UsageError(`unknown task "${task}" (this project's tasks: ${registry.names().join(', ')})`);
+  }
 }
 
 /** A queue's URL by name, or undefined when it does not exist. */
@@ -38,7 +40,7 @@ async function arnOf(context: CliContext, url: string): Promise<string> {
  * (the redrive policy's target, else `<prefix>-<task>-dlq`). Throws when they do not exist.
  */
 export async function findTaskQueues(context: CliContext, task: string): Promise<TaskQueues> {
-  checkTask(task);
+  checkTask(context.registry, task);
   const prefix = context.env.prefix;
   let fifo = false;
   let queueUrl = await lookupQueue(context, queueName(prefix, task));

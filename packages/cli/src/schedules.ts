@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { CreateTopicCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { awsServiceSettings, serviceEndpoint, type TqEnvironment, topicName } from '@tq/contracts';
+import { awsServiceSettings, serviceEndpoint, type TaskRegistry, type TqEnvironment, topicName } from '@tq/contracts';
 import {
   defineSchedule,
   isTopologyError,
@@ -36,7 +36,7 @@ function isDefinition(value: unknown): value is ScheduleDefinition {
  * is such a list or `defineSchedule` results. Every entry goes through `defineSchedule`, so a bad
  * payload is refused here, before anything runs; throws `UsageError` listing each problem.
  */
-export async function loadSchedules(file: string): Promise<ScheduleDefinition[]> {
+export async function loadSchedules(file: string, registry: TaskRegistry): Promise<ScheduleDefinition[]> {
   let raw: unknown;
   try {
     if (/\.(m?js|cjs)$/.test(file)) {
@@ -58,7 +58,7 @@ export async function loadSchedules(file: string): Promise<ScheduleDefinition[]>
       continue;
     }
     try {
-      schedules.push(defineSchedule(entry as ScheduleOptions));
+      schedules.push(defineSchedule({ ...(entry as ScheduleOptions), registry }));
     } catch (error) {
       const name = (entry as { name?: unknown } | null)?.name;
       const label = typeof name === 'string' ? `"${name}"` : `#${index + 1}`;

@@ -27,7 +27,7 @@ describe('tq up with TQ_ACTIVEMQ=1: a local ActiveMQ and the bridge', () => {
     try {
       const [, endpoint] = (await waitForOutput(up, /endpoint (http:\/\/127\.0\.0\.1:\d+) \(embedded\)/)) as string[];
       const [, broker] = (await waitForOutput(up, /ActiveMQ (stomp:\/\/127\.0\.0\.1:\d+) \(STOMP\)/)) as string[];
-      await waitForOutput(up, /workers: cleanup-worker, email-worker, image-worker, report-worker, activemq-bridge/);
+      await waitForOutput(up, /workers: email-worker, image-worker, cleanup-worker, report-worker, activemq-bridge/);
       await waitForOutput(up, new RegExp(`export TQ_ENDPOINT=${endpoint} AWS_REGION=\\S+ TQ_ACTIVEMQ_URL=${broker}`));
       await waitForOutput(up, /activemq\s+info\s+taking tasks from ActiveMQ into tq/);
       const env = { TQ_ENDPOINT: endpoint, TQ_PREFIX: 'amqdemo', SMTP_URL: '', TQ_ACTIVEMQ_URL: broker };

@@ -73,10 +73,10 @@ describe('tq send, stats and dlq as subprocesses', () => {
     const unknown = await runTq(['send', 'mine_bitcoin', '{}'], env);
     expect(unknown.code).toBe(2);
     expect(unknown.output.trim()).toBe(
-      'tq: unknown task "mine_bitcoin" (known: send_email, process_image, cleanup_data, generate_report)',
+      'tq: unknown task "mine_bitcoin" (this project\'s tasks: send_email, process_image, cleanup_data, generate_report)',
     );
     const invalid = await runTq(['send', 'send_email', JSON.stringify({ to: ['nope'], subject: 'x' })], env);
-    expect(invalid.code).toBe(1);
+    expect(invalid.code).toBe(2);
     expect(invalid.output).toContain('tq: invalid send_email v1 task');
     expect(invalid.output).toContain('/payload/to/0');
     const delay = await runTq(['send', 'send_email', JSON.stringify(email), '--delay', 'soon'], env);

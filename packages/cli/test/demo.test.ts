@@ -15,7 +15,7 @@ describe('tq up with every worker, and tq demo against it', () => {
     });
     try {
       const [, endpoint] = (await waitForOutput(up, /endpoint (http:\/\/127\.0\.0\.1:\d+) \(embedded\)/)) as string[];
-      await waitForOutput(up, /workers: cleanup-worker, email-worker, image-worker, report-worker/);
+      await waitForOutput(up, /workers: email-worker, image-worker, cleanup-worker, report-worker/);
       // Each worker logs once it polls its queue.
       for (const app of ['cleanup', 'email', 'image', 'report']) {
         await waitForOutput(up, new RegExp(`${app}\\s+info\\s+worker started`));

@@ -104,13 +104,14 @@ describe('tq schema', () => {
     expect(result.output).toBe(await readFile(file, 'utf8'));
   });
 
-  it('rejects an unknown task or version with exit 1', async () => {
+  it('rejects an unknown task or version with exit 2', async () => {
     const unknown = await runTq(['schema', 'send_sms']);
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     expect(unknown.output.trim()).toBe(
-      'tq: unknown task "send_sms" (known: send_email, process_image, cleanup_data, generate_report)',
+      'tq: unknown task "send_sms" (this project\'s tasks: send_email, process_image, cleanup_data, generate_report)',
     );
     const version = await runTq(['schema', 'send_email', '--version', '3']);
+    expect(version.code).toBe(2);
     expect(version.output.trim()).toBe('tq: task "send_email" has no version 3 (supported: 1)');
   });
 });

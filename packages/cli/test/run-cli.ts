@@ -7,8 +7,8 @@ export { waitForOutput } from '@tq/testing';
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'bin.ts');
 
 /** Spawns `tq` from source as a real child process. */
-export function spawnTq(args: string[], env: Record<string, string | undefined> = {}): SpawnedProcess {
-  return spawnTs(bin, args, env);
+export function spawnTq(args: string[], env: Record<string, string | undefined> = {}, cwd?: string): SpawnedProcess {
+  return spawnTs(bin, args, env, cwd === undefined ? {} : { cwd });
 }
 
 /** Runs `tq` to completion and returns its exit code and output. */
@@ -16,8 +16,9 @@ export async function runTq(
   args: string[],
   env: Record<string, string | undefined> = {},
   stdin?: string,
+  cwd?: string,
 ): Promise<{ code: number | null; output: string }> {
-  const child = spawnTq(args, env);
+  const child = spawnTq(args, env, cwd);
   if (stdin !== undefined) child.stdin?.end(stdin);
   else child.stdin?.end();
   const { code } = await waitForExit(child);

@@ -35,6 +35,15 @@ export {
   S3Prefix,
   S3Uri,
 } from './common.js';
+export {
+  defineConfig,
+  isTqConfig,
+  type TqConfig,
+  type TqConfigInput,
+  WORKER_APP_NAME_PATTERN,
+  type WorkerApp,
+  type WorkerAppInput,
+} from './config.js';
 export { encodeMessageBody } from './encode.js';
 export {
   Envelope,
@@ -108,6 +117,14 @@ export {
   type TaskVersions,
   toFlatMessage,
 } from './task.js';
+export {
+  resolveTaskFacts,
+  TASK_FACT_RANGES,
+  type TaskFacts,
+  type TaskFactsInput,
+  type TaskScaling,
+  type TaskWorkerDefaults,
+} from './task-facts.js';
 export {
   AggregateFunction,
   builtinTasks,

@@ -3,6 +3,7 @@ import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { TaskDefinitionError, type Violation } from './errors.js';
 import { registerFormats } from './formats.js';
 import { checkQueueSettings, DEFAULT_QUEUE_SETTINGS, type QueueSettings } from './queue-settings.js';
+import { resolveTaskFacts, type TaskFacts, type TaskFactsInput } from './task-facts.js';
 import { collectViolations } from './violations.js';
 
 /** Task names: lowercase snake_case, usable in queue names (`<prefix>-<task>`). */
@@ -33,14 +34,16 @@ export interface TaskVersionDefinition<TSchema extends TObject = TObject> {
 export type TaskVersionDefinitions = Readonly<Record<number, TaskVersionDefinition>>;
 
 /**
- * A task type: its name, every supported payload version, and the queue settings it wants. The
- * type parameters keep the name and each version's schema, so payload types are inferred from
- * the definitions (`InferTaskVersions`) rather than kept beside them by hand.
+ * A task type: its name, every supported payload version, the queue settings it wants, and its
+ * operational facts (worker defaults, idempotency, S3 allow-list, what it sends, scaling): every
+ * fact about a task in one place, read by the worker, provisioning, the CLI and the CDK alike.
+ * The type parameters keep the name and each version's schema, so payload types are inferred
+ * from the definitions (`InferTaskVersions`) rather than kept beside them by hand.
  */
 export interface TaskDefinition<
   TName extends string = string,
   TVersions extends TaskVersionDefinitions = TaskVersionDefinitions,
-> {
+> extends TaskFacts {
   readonly name: TName;
   readonly description: string;
   /** Supported versions by number. A breaking payload change adds a version; old ones stay. */
@@ -48,22 +51,26 @@ export interface TaskDefinition<
   /** The version `createTask` uses when none is given: the highest supported. */
   readonly latestVersion: number;
   readonly queue: QueueSettings;
+  /** Whether its queue is FIFO (`<prefix>-<task>.fifo`): ordered per message group, sent straight to SQS. */
+  readonly fifo: boolean;
 }
 
-/** What `defineTask` takes. */
+/** What `defineTask` takes: a name, a description and versions; everything else has a default. */
 export interface TaskDefinitionInput<
   TName extends string,
   TVersions extends TaskVersionDefinitions = TaskVersionDefinitions,
-> {
+> extends TaskFactsInput {
   readonly name: TName;
   readonly description: string;
   readonly versions: TVersions;
   readonly queue?: Partial<QueueSettings>;
+  readonly fifo?: boolean;
 }
 
 /**
  * Declares a task type. Throws `TaskDefinitionError` for a bad name, no versions, a version
- * that is not a positive integer, or queue settings outside AWS's ranges.
+ * that is not a positive integer, queue settings outside AWS's ranges, or facts outside
+ * `TASK_FACT_RANGES` (each violation with its path and range).
  */
 export function defineTask<TName extends string, const TVersions extends TaskVersionDefinitions>(
   input: TaskDefinitionInput<TName, TVersions>,
@@ -82,12 +89,20 @@ export function defineTask<TName extends string, const TVersions extends TaskVer
       `task "${input.name}" has invalid queue settings: ${violations.map((v) => v.message).join('; ')}`,
     );
   }
+  const { facts, violations: factViolations } = resolveTaskFacts(input);
+  if (factViolations.length > 0) {
+    throw new TaskDefinitionError(
+      `task "${input.name}" has invalid settings: ${factViolations.map((v) => `${v.path}: ${v.message}`).join('; ')}`,
+    );
+  }
   return {
     name: input.name,
     description: input.description,
     versions: input.versions,
     latestVersion: Math.max(...versions),
     queue,
+    fifo: input.fifo ?? false,
+    ...facts,
   };
 }
 

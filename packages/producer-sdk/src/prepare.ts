@@ -114,11 +114,12 @@ export function prepareTask<TTask extends TaskName>(
   },
 ): Prepared {
   checkSendOptions(sendOptions);
-  if (sendOptions.groupId === undefined && context.fifoTasks?.includes(task)) {
+  const fifoTask = context.fifoTasks?.includes(task) || context.registry?.get(task)?.fifo === true;
+  if (sendOptions.groupId === undefined && fifoTask) {
     // A standard topic cannot deliver to a FIFO queue: without a group the task would reach nothing.
     throw new ProducerError(
       'INVALID_OPTIONS',
-      `invalid send options: ${task}'s queue is FIFO (TQ_FIFO_TASKS): give a groupId (\`tq send --group <id>\`)`,
+      `invalid send options: ${task}'s queue is FIFO (TQ_FIFO_TASKS or its definition): give a groupId (\`tq send --group <id>\`)`,
     );
   }
   const taskOptions: CreateTaskOptions = {};

@@ -152,7 +152,7 @@ describe('producer against the local endpoint', () => {
     const fifo = createProducer({ endpoint: 'http://127.0.0.1:9', prefix, fifoTasks: ['send_email'] });
     await expect(fifo.send('send_email', email)).rejects.toMatchObject({
       code: 'INVALID_OPTIONS',
-      message: expect.stringContaining("send_email's queue is FIFO (TQ_FIFO_TASKS): give a groupId"),
+      message: expect.stringContaining("send_email's queue is FIFO (TQ_FIFO_TASKS or its definition): give a groupId"),
     });
   });
 

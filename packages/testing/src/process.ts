@@ -16,10 +16,14 @@ export function spawnTs(
   entry: string,
   args: string[] = [],
   env: Record<string, string | undefined> = {},
+  options: { cwd?: string } = {},
 ): SpawnedProcess {
-  const child = spawn(process.execPath, ['--conditions=@tq/source', '--import', 'tsx', entry, ...args], {
+  // tsx as this module resolves it: the child's working directory may be a project without it.
+  const tsx = import.meta.resolve('tsx');
+  const child = spawn(process.execPath, ['--conditions=@tq/source', '--import', tsx, entry, ...args], {
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   let output = '';
   const append = (chunk: Buffer) => {

@@ -30,7 +30,13 @@ export async function startHoldingProxy(target: string): Promise<HoldingProxy> {
   const operations: string[] = [];
   let heldRequests: { forward: () => void; drop: () => void }[] = [];
   let waiters: { count: number; wake: () => void }[] = [];
-  const forward = (method: string, path: string, headers: Record<string, unknown>, body: Buffer, out: ServerResponse) => {
+  const forward = (
+    method: string,
+    path: string,
+    headers: Record<string, unknown>,
+    body: Buffer,
+    out: ServerResponse,
+  ) => {
     const url = new URL(path, target);
     const upstream = request(url, { method, headers: { ...headers, host: url.host } }, (answer) => {
       out.writeHead(answer.statusCode ?? 502, answer.headers);
@@ -45,7 +51,8 @@ export async function startHoldingProxy(target: string): Promise<HoldingProxy> {
     incoming.on('end', () => {
       const operation = String(incoming.headers['x-amz-target'] ?? `${incoming.method} ${incoming.url}`);
       operations.push(operation);
-      const send = () => forward(incoming.method ?? 'GET', incoming.url ?? '/', incoming.headers, Buffer.concat(chunks), out);
+      const send = () =>
+        forward(incoming.method ?? 'GET', incoming.url ?? '/', incoming.headers, Buffer.concat(chunks), out);
       if (holding?.test(operation)) {
         heldRequests.push({ forward: send, drop: () => out.destroy() });
         waiters = waiters.filter((waiter) => {

@@ -88,6 +88,8 @@ export interface DesiredTopology {
   readonly queues: readonly QueueSpec[];
   /** The schedules (`defineSchedule`), in the order given. */
   readonly schedules: readonly ScheduleDefinition[];
+  /** The task types it was computed from: their definitions carry each task's facts (worker, scaling, grants). */
+  readonly registry: TaskRegistry;
 }
 
 const DEFAULT_DLQ_RETENTION = 1_209_600;
@@ -156,7 +158,8 @@ export function defineTopology(options: TopologyOptions = {}): DesiredTopology {
   for (const task of tasks) {
     const definition = registry.get(task);
     if (!definition) continue;
-    const { fifo = false, ...overrides } = options.queues?.[task] ?? {};
+    // FIFO as the definition says (older definitions have no `fifo`), unless overridden.
+    const { fifo = definition.fifo ?? false, ...overrides } = options.queues?.[task] ?? {};
     const settings = { ...definition.queue, ...overrides };
     violations.push(...checkQueueSettings(settings, `/queues/${task}`));
     queues.push(
@@ -176,7 +179,7 @@ export function defineTopology(options: TopologyOptions = {}): DesiredTopology {
         violations.push({ path: `/copies/${index}/tasks`, message: `"${task}" is not a provisioned task` });
         continue;
       }
-      const { fifo = false, ...overrides } = options.queues?.[task] ?? {};
+      const { fifo = definition.fifo ?? false, ...overrides } = options.queues?.[task] ?? {};
       if (fifo) {
         violations.push({
           path: `/copies/${index}/tasks`,
@@ -233,7 +236,7 @@ export function defineTopology(options: TopologyOptions = {}): DesiredTopology {
     scheduleNames.add(schedule.name);
     if (!tasks.includes(schedule.task)) {
       violations.push({ path, message: `task "${schedule.task}" is not provisioned here` });
-    } else if (options.queues?.[schedule.task]?.fifo) {
+    } else if (options.queues?.[schedule.task]?.fifo ?? registry.get(schedule.task)?.fifo) {
       violations.push({
         path,
         message: `${schedule.task} is a FIFO task: schedules publish to the topic, which cannot deliver to FIFO queues`,
@@ -243,5 +246,5 @@ export function defineTopology(options: TopologyOptions = {}): DesiredTopology {
   if (violations.length > 0) throw new TopologyError('INVALID_SETTINGS', 'invalid topology settings', { violations });
   const bucket =
     options.bucket === false ? undefined : (options.bucket ?? `${prefix.toLowerCase().replace(/_/g, '-')}-artifacts`);
-  return { prefix, topic: topicName(prefix), bucket, queues, schedules: [...(options.schedules ?? [])] };
+  return { prefix, topic: topicName(prefix), bucket, queues, schedules: [...(options.schedules ?? [])], registry };
 }

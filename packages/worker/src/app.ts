@@ -1,5 +1,13 @@
+import { availableParallelism } from 'node:os';
 import { S3Client } from '@aws-sdk/client-s3';
-import { awsClientSettings, readEnvironment, serviceEndpoint, type TaskName, type TqEnvironment } from '@tq/contracts';
+import {
+  awsClientSettings,
+  readEnvironment,
+  serviceEndpoint,
+  type TaskDefinition,
+  type TaskName,
+  type TqEnvironment,
+} from '@tq/contracts';
 import { idempotencyEnabled, probeDynamoDb, statusEnabled } from '@tq/status';
 import { type Logger, pino } from 'pino';
 import { readWorkerEnvironment, type WorkerEnvironment } from './env.js';
@@ -26,10 +34,17 @@ export interface WorkerAppContext {
  */
 export async function runWorkerApp<TTask extends TaskName>(options: {
   name: string;
-  defaults: Partial<Omit<WorkerEnvironment, 'http'>> & { httpPort?: number };
+  /**
+   * The definition of the task it consumes: its worker defaults (concurrency, handler timeout),
+   * its queue's visibility timeout and whether its effect is guarded come from there, so they
+   * are stated once, in the project's config.
+   */
+  task?: TaskDefinition;
+  /** Defaults beyond (or over) the task's: the app's own, such as its HTTP port. */
+  defaults?: Partial<Omit<WorkerEnvironment, 'http'>> & { httpPort?: number };
   /**
    * Whether the app guards its handler's effect with the idempotency guard (`idempotency` of
-   * `createWorker`) unless `TQ_IDEMPOTENCY` says otherwise. Default false.
+   * `createWorker`) unless `TQ_IDEMPOTENCY` says otherwise. Default: the task's `idempotency`, else false.
    */
   idempotency?: boolean;
   create(context: WorkerAppContext): Worker<TTask>;
@@ -40,10 +55,20 @@ export async function runWorkerApp<TTask extends TaskName>(options: {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   try {
     const env = readEnvironment();
-    const runtime = readWorkerEnvironment(process.env, options.defaults);
+    const task = options.task;
+    const runtime = readWorkerEnvironment(process.env, {
+      ...(task
+        ? {
+            concurrency: task.worker.concurrency === 'cores' ? availableParallelism() : task.worker.concurrency,
+            visibilityTimeoutSeconds: task.queue.visibilityTimeoutSeconds,
+            handlerTimeoutMs: task.worker.handlerTimeoutMs,
+          }
+        : {}),
+      ...options.defaults,
+    });
     // Apps record task status unless TQ_STATUS=off (the library's default is off).
     let status = statusEnabled(true);
-    let idempotency = idempotencyEnabled(options.idempotency ?? false);
+    let idempotency = idempotencyEnabled(options.idempotency ?? task?.idempotency ?? false);
     if ((status || idempotency) && (await probeDynamoDb()) === 'missing') {
       const off =
         status && idempotency

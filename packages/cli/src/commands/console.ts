@@ -2,6 +2,7 @@ import { startConsole } from '@tq/console';
 import { readEnvironment } from '@tq/contracts';
 import type { Command } from 'commander';
 import { consoleLogger } from '../console-logger.js';
+import { loadProject } from '../project.js';
 import { portFlag } from './up.js';
 
 /** `tq console`: the web console against `TQ_ENDPOINT` (or AWS), until Ctrl-C. */
@@ -19,6 +20,7 @@ export function registerConsole(program: Command): void {
     .action(async (options: { port: string; host: string; readOnly?: boolean }) => {
       const web = await startConsole({
         env: readEnvironment(),
+        registry: (await loadProject()).config.registry,
         ...(options.readOnly ? { readOnly: true } : {}),
         host: options.host,
         port: portFlag('--port', options.port),

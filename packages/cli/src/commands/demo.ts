@@ -407,7 +407,7 @@ export function registerDemo(program: Command): void {
       } else if (process.env.SMTP_URL) {
         mailDir = undefined;
       }
-      const context = createContext(stack ? { endpoint: stack.env.endpoint } : {});
+      const context = await createContext(stack ? { endpoint: stack.env.endpoint } : {});
       try {
         if (!mailDir || !existsSync(mailDir)) {
           if (!stack) console.log(`tq demo: no mail folder at ${options.mailDir}; mails are not checked`);

@@ -280,7 +280,7 @@ export function registerDlq(program: Command): void {
     .option('--json', 'one JSON object per message')
     .action(async (task: string, options: { max: string; json?: boolean }) => {
       const max = positive('--max', options.max) ?? 10;
-      const context = createContext();
+      const context = await createContext();
       try {
         const queues = await findTaskQueues(context, task);
         const letters = await peek(context, queues, max);
@@ -331,7 +331,7 @@ export function registerDlq(program: Command): void {
         if (options.moveTask && (max !== undefined || options.code || options.dryRun || options.force)) {
           throw new UsageError('--move-task moves everything: it takes none of --max, --code, --dry-run, --force');
         }
-        const context = createContext();
+        const context = await createContext();
         try {
           const queues = await findTaskQueues(context, task);
           const from = queues.dlqUrl.split('/').at(-1);
@@ -377,7 +377,7 @@ export function registerDlq(program: Command): void {
     .argument('<task>', 'task type')
     .option('-y, --yes', 'do not ask')
     .action(async (task: string, options: { yes?: boolean }) => {
-      const context = createContext();
+      const context = await createContext();
       try {
         const queues = await findTaskQueues(context, task);
         const name = queues.dlqUrl.split('/').at(-1);

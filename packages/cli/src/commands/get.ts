@@ -2,10 +2,10 @@ import { createWriteStream, existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { classifyAwsError, parseS3Location, S3LocationError } from '@tq/aws';
+import { awsClientSettings, readEnvironment } from '@tq/contracts';
 import type { Command } from 'commander';
-import { createContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { displayPath } from '../local-stack.js';
 
@@ -40,9 +40,10 @@ export function registerGet(program: Command): void {
       if (target !== '-' && existsSync(target) && !options.force) {
         throw new UsageError(`${displayPath(target)} exists: give another destination, or --force to overwrite it`);
       }
-      const context = createContext();
+      // No project needed: an object is read by its URI alone.
+      const s3 = new S3Client({ ...awsClientSettings(readEnvironment()), maxAttempts: 2 });
       try {
-        const object = await context.s3
+        const object = await s3
           .send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }))
           .catch((error: unknown) => {
             if (classifyAwsError(error) === 'not-found') throw new Error(`${uri} does not exist`);
@@ -58,7 +59,7 @@ export function registerGet(program: Command): void {
           `tq: ${uri} -> ${displayPath(target)} (${object.ContentLength ?? '?'} bytes, ${object.ContentType ?? 'no type'})`,
         );
       } finally {
-        context.close();
+        s3.destroy();
       }
     });
 }

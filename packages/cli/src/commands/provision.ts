@@ -55,8 +55,8 @@ export function registerProvision(program: Command): void {
     .action(async (options: { dryRun?: boolean; prune?: boolean; schedules?: string }) => {
       const file = schedulesFile(options.schedules);
       // Checked before anything changes: a bad schedule stops the whole run.
-      const schedules = file ? await loadSchedules(file) : undefined;
-      const context = createContext();
+      const context = await createContext();
+      const schedules = file ? await loadSchedules(file, context.registry) : undefined;
       try {
         const provisioner = context.provisioner();
         const reconcile = { prune: options.prune ?? false };

@@ -71,7 +71,7 @@ export function registerSchedules(program: Command): void {
       if (!Number.isInteger(count) || count < 0 || count > 100) {
         throw new UsageError(`--next is "${options.next}", must be an integer from 0 to 100`);
       }
-      const context = createContext();
+      const context = await createContext();
       const scheduler = schedulerClient(context.env);
       try {
         const group = scheduleGroup(context.env);

@@ -87,7 +87,8 @@ export function registerSend(program: Command): void {
       '\nThe payload of each task type: tq schema <task> (its JSON Schema).\n\nExample:\n  tq send send_email \'{"to":["ada@example.com"],"subject":"Hi","text":"Hello"}\'',
     )
     .action(async (task: string, payloadArgument: string, flags: SendFlags) => {
-      checkTask(task);
+      const context = await createContext();
+      checkTask(context.registry, task);
       if (flags.route !== undefined && flags.route !== 'topic' && flags.route !== 'queue') {
         throw new UsageError(`--route is "${flags.route}", must be "topic" or "queue"`);
       }
@@ -101,8 +102,8 @@ export function registerSend(program: Command): void {
         ...(flags.idempotencyKey !== undefined ? { idempotencyKey: flags.idempotencyKey } : {}),
         ...(flags.id !== undefined ? { id: flags.id } : {}),
       };
-      const context = createContext();
       const producer = createProducer({
+        registry: context.registry,
         sqs: context.sqs,
         sns: context.sns,
         s3: context.s3,

@@ -1,7 +1,7 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { queueNameOf, queueStatistics, readDestinations } from '@tq/activemq';
 import { oldestAgeLookup, readQueueCounts } from '@tq/console';
-import { awsClientSettings, copyQueueName, registry } from '@tq/contracts';
+import { awsClientSettings, copyQueueName } from '@tq/contracts';
 import type { Command } from 'commander';
 import { type CliContext, createContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -32,7 +32,7 @@ function oldestAge(context: CliContext) {
 /** Collects the stats of every registered task that has a queue. */
 export async function collectStats(context: CliContext, oldest = oldestAge(context)): Promise<TaskStats[]> {
   const rows: TaskStats[] = [];
-  for (const task of registry.names()) {
+  for (const task of context.registry.names()) {
     const queues = await findTaskQueues(context, task);
     const [queue, dlq] = await Promise.all([
       readQueueCounts(context.sqs, queues.queueUrl, oldest),
@@ -77,7 +77,7 @@ export async function collectActiveMqStats(context: CliContext): Promise<ActiveM
   const setting = context.env.activemq;
   if (!url || !setting) return undefined;
   const prefix = context.env.prefix;
-  const tasks = setting.tasks === 'all' ? registry.names() : [...setting.tasks];
+  const tasks = setting.tasks === 'all' ? context.registry.names() : [...setting.tasks];
   const destinations = readDestinations(process.env, prefix, tasks);
   const ingest = process.env.ACTIVEMQ_INGEST_QUEUE || `${prefix}.ingest`;
   const ingestDlq = process.env.ACTIVEMQ_INGEST_DLQ || `${prefix}.ingest.dlq`;
@@ -197,7 +197,7 @@ export function registerStats(program: Command): void {
       if (!Number.isFinite(interval) || interval < 0.2) {
         throw new UsageError(`--interval is "${options.interval}", must be a number of seconds, at least 0.2`);
       }
-      const context = createContext();
+      const context = await createContext();
       const oldest = oldestAge(context);
       let stopped = false;
       const stop = () => {

@@ -1,8 +1,8 @@
-import { registry, type TaskName } from '@tq/contracts';
 import { FINAL_STATES, type TaskStatus } from '@tq/status';
 import type { Command } from 'commander';
 import { createContext } from '../context.js';
 import { UsageError } from '../errors.js';
+import { checkTask } from '../queues.js';
 
 const time = (iso: string) => iso.slice(11, 23);
 
@@ -48,7 +48,7 @@ export function registerStatus(program: Command): void {
     .option('--json', 'print the status as JSON')
     .action(async (id: string, options: { wait?: boolean; timeout: string; json?: boolean }) => {
       const timeoutMs = positive('--timeout', options.timeout) * 1000;
-      const context = createContext();
+      const context = await createContext();
       try {
         const reader = context.status().reader;
         const deadline = Date.now() + timeoutMs;
@@ -78,16 +78,14 @@ export function registerStatus(program: Command): void {
   program
     .command('results')
     .description('the most recent successful tasks per task type, with their results and artifacts')
-    .argument('[task]', `one task type (default: all of ${registry.names().join(', ')})`)
+    .argument('[task]', "one task type (default: all of the project's)")
     .option('-n, --limit <count>', 'tasks per type', '5')
     .option('--json', 'print JSON: { task: TaskStatus[] }')
     .action(async (task: string | undefined, options: { limit: string; json?: boolean }) => {
-      if (task !== undefined && !registry.has(task)) {
-        throw new UsageError(`unknown task "${task}" (known: ${registry.names().join(', ')})`);
-      }
       const limit = Math.floor(positive('--limit', options.limit));
-      const tasks = task ? [task as TaskName] : registry.names();
-      const context = createContext();
+      const context = await createContext();
+      if (task !== undefined) checkTask(context.registry, task);
+      const tasks = task ? [task] : context.registry.names();
       try {
         const reader = context.status().reader;
         const found: Record<string, TaskStatus[]> = {};

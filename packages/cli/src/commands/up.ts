@@ -95,6 +95,7 @@ export function registerUp(program: Command): void {
       const web = options.console
         ? await startConsole({
             env: stack.env,
+            registry: stack.project.config.registry,
             host: options.host,
             port: portFlag('--console-port', options.consolePort),
             metrics: stack.metrics,

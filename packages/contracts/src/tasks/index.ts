@@ -61,6 +61,12 @@ export const sendEmail = defineTask({
     },
   },
   queue: { visibilityTimeoutSeconds: 60, maxReceiveCount: 5 },
+  worker: { concurrency: 10 },
+  // One mail per task however often SQS delivers it.
+  idempotency: true,
+  // It reads attachments and writes nothing.
+  s3Writes: false,
+  scaling: { secondsPerMessage: 1, maxTasks: 4 },
 });
 
 /** `process_image`: image variants with sharp. */
@@ -71,6 +77,9 @@ export const processImage = defineTask({
     1: { schema: ProcessImageV1, refine: (p) => duplicates(p.variants, '/variants', (v) => v.name) },
   },
   queue: { visibilityTimeoutSeconds: 120, maxReceiveCount: 3 },
+  // CPU-bound: one image per core.
+  worker: { concurrency: 'cores', handlerTimeoutMs: 5 * 60_000 },
+  scaling: { secondsPerMessage: 2, cpu: 1024, memoryMiB: 2048 },
 });
 
 /** `cleanup_data`: CSV cleaning. */
@@ -79,6 +88,8 @@ export const cleanupData = defineTask({
   description: 'Streams a CSV from S3 through cleaning rules; writes cleaned rows, rejected rows and a summary.',
   versions: { 1: { schema: CleanupDataV1 } },
   queue: { visibilityTimeoutSeconds: 300, maxReceiveCount: 3 },
+  worker: { concurrency: 2, handlerTimeoutMs: 60 * 60_000 },
+  scaling: { secondsPerMessage: 30, cpu: 1024, memoryMiB: 2048 },
 });
 
 /** `generate_report`: a PDF report. */
@@ -106,6 +117,12 @@ export const generateReport = defineTask({
     },
   },
   queue: { visibilityTimeoutSeconds: 300, maxReceiveCount: 3 },
+  worker: { concurrency: 2, handlerTimeoutMs: 10 * 60_000 },
+  // A duplicate delivery answers from the idempotency record: no second render, no second mail.
+  idempotency: true,
+  // It can mail the report: a chained send_email.
+  sends: ['send_email'],
+  scaling: { secondsPerMessage: 5 },
 });
 
 /** The four built-in task types, in DESIGN.md's order. */

@@ -1,0 +1,13 @@
+// This repository's project file: its four task types and the worker apps that consume them.
+// Every tq tool reads it (found from the working directory upward); see "Your own tasks" in the README.
+import { builtinTasks, defineConfig } from '@tq/contracts';
+
+export default defineConfig({
+  tasks: builtinTasks,
+  workers: {
+    'email-worker': { task: 'send_email', main: 'apps/email-worker/src/main.ts' },
+    'image-worker': { task: 'process_image', main: 'apps/image-worker/src/main.ts' },
+    'cleanup-worker': { task: 'cleanup_data', main: 'apps/cleanup-worker/src/main.ts' },
+    'report-worker': { task: 'generate_report', main: 'apps/report-worker/src/main.ts' },
+  },
+});
