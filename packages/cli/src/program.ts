@@ -6,6 +6,7 @@ import { registerConsole } from './commands/console.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerGet } from './commands/get.js';
+import { registerInit } from './commands/init.js';
 import { registerProvision } from './commands/provision.js';
 import { registerSchedules } from './commands/schedules.js';
 import { registerSchema } from './commands/schema.js';
@@ -43,6 +44,7 @@ export function createProgram(): Command {
   registerStatus(program);
   registerSchedules(program);
   registerConsole(program);
+  registerInit(program);
   return program;
 }
 

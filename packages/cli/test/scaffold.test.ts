@@ -1,0 +1,153 @@
+// tq init and tq add task, as a team starts: a new folder outside any workspace, the @tq packages
+// linked in (the release check installs them from a registry instead), every tool on its tasks.
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { type LocalEndpoint, startLocalEndpoint, uniqueName, waitForExit } from '@tq/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerTask, taskNames } from '../src/scaffold/index.js';
+import { runTq, spawnTq, waitForOutput } from './run-cli.js';
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..', '..', '..');
+
+describe('tq init and tq add task: a project of its own from nothing', () => {
+  let endpoint: LocalEndpoint;
+  let work: string;
+  let project: string;
+  const prefix = uniqueName('init');
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    endpoint = await startLocalEndpoint();
+    work = mkdtempSync(join(tmpdir(), 'tq-init-'));
+    project = join(work, 'shop');
+    env = { TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: prefix, TQ_BUCKET: `${prefix}-artifacts` };
+  });
+  afterAll(async () => {
+    await endpoint?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('tq init writes the smallest project that runs and tests itself', async () => {
+    const init = await runTq(['init', 'shop', '--task', 'send_invoice'], env, undefined, work);
+    expect(init.code, init.output).toBe(0);
+    expect(
+      init.output
+        .split('\n')
+        .filter((line) => line.startsWith('+ '))
+        .sort(),
+    ).toEqual(
+      [
+        '+ .gitignore',
+        '+ README.md',
+        '+ package.json',
+        '+ tasks/send-invoice.ts',
+        '+ tq.config.ts',
+        '+ tsconfig.json',
+        '+ workers/send-invoice/handler.test.ts',
+        '+ workers/send-invoice/handler.ts',
+        '+ workers/send-invoice/main.ts',
+      ].sort(),
+    );
+    const manifest = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8'));
+    expect(manifest.scripts).toMatchObject({ up: 'tq up', test: 'vitest run' });
+    expect(manifest.dependencies['@tq/worker']).toMatch(/^\^\d+\.\d+\.\d+/);
+    expect(readFileSync(join(project, 'README.md'), 'utf8')).toContain('npm install && npm run up');
+    const again = await runTq(['init', 'shop'], env, undefined, work);
+    expect(again.code).toBe(2);
+    expect(again.output.trim()).toBe('tq: shop is not empty: tq init makes a project in a new or empty folder');
+    // The packages a registry install would bring, linked from this repository.
+    mkdirSync(join(project, 'node_modules', '@tq'), { recursive: true });
+    for (const name of ['contracts', 'worker', 'producer-sdk', 'testing']) {
+      symlinkSync(join(repo, 'packages', name), join(project, 'node_modules', '@tq', name), 'dir');
+    }
+    mkdirSync(join(project, 'node_modules', '@aws-sdk'), { recursive: true });
+    const sqs = join(repo, 'packages', 'testing', 'node_modules', '@aws-sdk', 'client-sqs');
+    symlinkSync(sqs, join(project, 'node_modules', '@aws-sdk', 'client-sqs'), 'dir');
+    symlinkSync(join(repo, 'node_modules', 'vitest'), join(project, 'node_modules', 'vitest'), 'dir');
+  });
+
+  it('every tool works on its task, typed, and tq up runs its worker: the result comes back', async () => {
+    const schema = await runTq(['schema', 'send_invoice'], env, undefined, project);
+    expect(schema.code, schema.output).toBe(0);
+    expect(JSON.parse(schema.output).properties.payload.required).toEqual(['message']);
+    expect((await runTq(['schema', 'send_email'], env, undefined, project)).code).toBe(2);
+    // The scaffold type-checks: payloads and results are typed from the config, no declaration to write.
+    const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
+    await run(process.execPath, [
+      tsc,
+      '-p',
+      project,
+      '--customConditions',
+      '@tq/source',
+      '--typeRoots',
+      join(repo, 'node_modules', '@types'),
+    ]);
+    // Its own test (npm test), with the packages' source as this repository's tests read them.
+    writeFileSync(
+      join(project, 'vitest.config.mjs'),
+      "export default { resolve: { conditions: ['@tq/source'] }, ssr: { resolve: { conditions: ['@tq/source'] } } };\n",
+    );
+    const vitest = await run(process.execPath, [join(repo, 'node_modules', 'vitest', 'vitest.mjs'), 'run'], {
+      cwd: project,
+    });
+    expect(vitest.stdout).toMatch(/1 passed/);
+    expect((await runTq(['provision'], env, undefined, project)).code).toBe(0);
+    const up = spawnTq(['up', '--memory', '--no-console'], { ...env, TQ_HTTP_PORT: 'off' }, project);
+    try {
+      await waitForOutput(up, /send-invoice-worker .*worker started|send-invo.*worker started/);
+      const sent = await runTq(['send', 'send_invoice', '{"message":"hello"}'], env, undefined, project);
+      expect(sent.code, sent.output).toBe(0);
+      const id = sent.output.split('\n')[0]?.trim() ?? '';
+      const status = await runTq(['status', id, '--wait', '--json'], env, undefined, project);
+      expect(status.code, status.output).toBe(0);
+      expect(JSON.parse(status.output)).toMatchObject({ state: 'succeeded', result: { echo: 'hello' } });
+    } finally {
+      up.kill('SIGTERM');
+      await waitForExit(up);
+    }
+  });
+
+  it('tq add task touches the config, the task file and its worker folder, nothing else', async () => {
+    const added = await runTq(['add', 'task', 'refund_order'], env, undefined, project);
+    expect(added.code, added.output).toBe(0);
+    expect(added.output.trim().split('\n')).toEqual([
+      '~ tq.config.ts',
+      '+ tasks/refund-order.ts',
+      '+ workers/refund-order/handler.ts',
+      '+ workers/refund-order/main.ts',
+      '+ workers/refund-order/handler.test.ts',
+    ]);
+    const schema = await runTq(['schema', 'refund_order'], env, undefined, project);
+    expect(schema.code, schema.output).toBe(0);
+    const stats = await runTq(['provision', '--dry-run'], env, undefined, project);
+    expect(stats.output).toContain(`+ create queue ${prefix}-refund_order`);
+    const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
+    await run(process.execPath, [
+      tsc,
+      '-p',
+      project,
+      '--customConditions',
+      '@tq/source',
+      '--typeRoots',
+      join(repo, 'node_modules', '@types'),
+    ]);
+    const twice = await runTq(['add', 'task', 'refund_order'], env, undefined, project);
+    expect(twice.code).toBe(2);
+    expect(twice.output).toContain('task "refund_order" is defined already');
+    const bad = await runTq(['add', 'task', 'Refund-Order'], env, undefined, project);
+    expect(bad.code).toBe(2);
+    expect(bad.output.trim()).toMatch(/^tq: task name "Refund-Order" must be lowercase snake_case/);
+  });
+
+  it('a config it cannot edit gets the lines to add by hand', () => {
+    expect(() => registerTask('export default {};\n', taskNames('refund_order'), 'tq.config.ts')).toThrow(
+      "add by hand import { refundOrder } from './tasks/refund-order.js';",
+    );
+  });
+});
