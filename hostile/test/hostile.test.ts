@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueUrlCommand, type Message, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { FAILURE_ATTRIBUTES, registry } from '@tq/contracts';
+import { FAILURE_ATTRIBUTES } from '@tq/contracts';
 import {
   type LocalEndpoint,
   queueCounts,
@@ -18,10 +18,12 @@ import {
 } from '@tq/testing';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import config from '../../tq.config.js';
 import { FOREIGN_SECRET, type HostileCase, hostileCases, objectsFor, SUITE_LIMITS } from './cases.js';
 
 const tq = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'packages', 'cli', 'src', 'bin.ts');
-const TASKS = registry.names();
+// The task types of the project `tq up` runs here: this repository's tq.config.ts.
+const TASKS = config.registry.names();
 
 describe('hostile input against tq up: every bad message ends in its DLQ with its reason', { timeout: 600_000 }, () => {
   let endpoint: LocalEndpoint;
