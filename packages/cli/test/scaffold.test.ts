@@ -21,6 +21,17 @@ describe('tq init and tq add task: a project of its own from nothing', () => {
   let project: string;
   const prefix = uniqueName('init');
   let env: Record<string, string>;
+  /** tsc on the project, with the linked packages' source types (no build needed). */
+  const typecheck = () =>
+    run(process.execPath, [
+      join(repo, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      project,
+      '--customConditions',
+      '@tq/source',
+      '--typeRoots',
+      join(repo, 'node_modules', '@types'),
+    ]);
 
   beforeAll(async () => {
     endpoint = await startLocalEndpoint();
@@ -78,16 +89,7 @@ describe('tq init and tq add task: a project of its own from nothing', () => {
     expect(JSON.parse(schema.output).properties.payload.required).toEqual(['message']);
     expect((await runTq(['schema', 'send_email'], env, undefined, project)).code).toBe(2);
     // The scaffold type-checks: payloads and results are typed from the config, no declaration to write.
-    const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
-    await run(process.execPath, [
-      tsc,
-      '-p',
-      project,
-      '--customConditions',
-      '@tq/source',
-      '--typeRoots',
-      join(repo, 'node_modules', '@types'),
-    ]);
+    await typecheck();
     // Its own test (npm test), with the packages' source as this repository's tests read them.
     writeFileSync(
       join(project, 'vitest.config.mjs'),
@@ -127,16 +129,7 @@ describe('tq init and tq add task: a project of its own from nothing', () => {
     expect(schema.code, schema.output).toBe(0);
     const stats = await runTq(['provision', '--dry-run'], env, undefined, project);
     expect(stats.output).toContain(`+ create queue ${prefix}-refund_order`);
-    const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
-    await run(process.execPath, [
-      tsc,
-      '-p',
-      project,
-      '--customConditions',
-      '@tq/source',
-      '--typeRoots',
-      join(repo, 'node_modules', '@types'),
-    ]);
+    await typecheck();
     const twice = await runTq(['add', 'task', 'refund_order'], env, undefined, project);
     expect(twice.code).toBe(2);
     expect(twice.output).toContain('task "refund_order" is defined already');
