@@ -1,8 +1,7 @@
 // The CDK app: `pnpm --filter @tq/infra cdk synth` (offline), `cdk deploy TqCore`, then each app's stack.
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import config from '../../tq.config.js';
-import { buildSystem } from '../src/system.js';
+import { buildRepositorySystem } from '../src/system.js';
 
 const app = new App();
 // cdk-nag's AwsSolutions pack: a finding fails the synth, with the report naming rule and resource.
@@ -11,4 +10,4 @@ Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { writeSuppressionsTo
 const account = process.env.CDK_DEFAULT_ACCOUNT;
 const region = process.env.CDK_DEFAULT_REGION;
 // The project's worker apps and tasks: the repository's tq.config.ts, as every tq tool reads it.
-buildSystem(app, config, account && region ? { env: { account, region } } : {});
+buildRepositorySystem(app, account && region ? { env: { account, region } } : {});

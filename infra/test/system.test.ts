@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { stackName } from '@tq/cdk';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import config from '../../tq.config.js';
-import { buildSystem, stackName } from '../src/system.js';
+import { buildRepositorySystem } from '../src/system.js';
 
 const WORKER_APPS = config.workers;
 
@@ -20,7 +21,7 @@ const cdkJson = JSON.parse(await readFile(join(infra, 'cdk.json'), 'utf8')) as {
 function synth(context: Record<string, string> = {}) {
   const app = new App({ context: { ...cdkJson.context, ...context } });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }));
-  const system = buildSystem(app, config);
+  const system = buildRepositorySystem(app);
   // A cdk-nag finding throws here, naming the rule and the resource.
   return { system, assembly: app.synth() };
 }
@@ -75,7 +76,7 @@ describe('the CDK app (infra/)', () => {
       const definition = Object.values(email.Resources).find((r) => r.Type === 'AWS::ECS::TaskDefinition');
       expect(JSON.stringify(definition?.Properties.ContainerDefinitions)).toMatch(/container-assets/);
       expect(() => synth({ 'tq:images': 'asset', 'tq:deployDir': join(deploy, 'nowhere') })).toThrow(
-        /tq:images=asset needs .*email-worker\/Dockerfile: run `pnpm --filter @tq\/email-worker run deploy` first/,
+        /tq:images=asset needs .*email-worker\/Dockerfile \(`pnpm --filter @tq\/email-worker run deploy` writes it/,
       );
     } finally {
       await rm(deploy, { recursive: true, force: true });

@@ -13,5 +13,18 @@
  * @module
  */
 export { TqActiveMqBridgeService, type TqActiveMqBridgeServiceProps } from './bridge-service.js';
+export {
+  BRIDGE_APP,
+  buildSystem,
+  readSchedules,
+  stackName,
+  systemSettings,
+  TqBridgeStack,
+  TqCoreStack,
+  type TqImageSource,
+  type TqSystemOptions,
+  type TqSystemSettings,
+  TqWorkerStack,
+} from './system.js';
 export { TqTopology, type TqTopologyProps } from './topology.js';
 export { backlogTarget, type TqBacklogScaling, TqWorkerService, type TqWorkerServiceProps } from './worker-service.js';

@@ -461,7 +461,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           TQ_STATUS: statusOn ? 'on' : 'off',
           ...(stateTables ? {} : { TQ_IDEMPOTENCY: 'off' }),
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-          ...app.env,
+          // The app's own settings (its config's environment), which the environment still overrides.
+          ...Object.fromEntries(
+            Object.entries(app.env ?? {}).map(([name, value]) => [name, process.env[name] ?? value]),
+          ),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

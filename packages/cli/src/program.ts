@@ -13,6 +13,7 @@ import { registerSchema } from './commands/schema.js';
 import { registerSend } from './commands/send.js';
 import { registerStats } from './commands/stats.js';
 import { registerStatus } from './commands/status.js';
+import { registerSynth } from './commands/synth.js';
 import { registerUp } from './commands/up.js';
 import { UsageError } from './errors.js';
 import { setConfigFile } from './project.js';
@@ -45,6 +46,7 @@ export function createProgram(): Command {
   registerSchedules(program);
   registerConsole(program);
   registerInit(program);
+  registerSynth(program);
   return program;
 }
 

@@ -1,7 +1,7 @@
 // tq init and tq add task, as a team starts: a new folder outside any workspace, the @tq packages
 // linked in (the release check installs them from a registry instead), every tool on its tasks.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,8 +54,11 @@ describe('tq init and tq add task: a project of its own from nothing', () => {
         .sort(),
     ).toEqual(
       [
+        '+ .dockerignore',
         '+ .gitignore',
+        '+ Dockerfile',
         '+ README.md',
+        '+ cdk.json',
         '+ package.json',
         '+ tasks/send-invoice.ts',
         '+ tq.config.ts',
@@ -66,7 +69,16 @@ describe('tq init and tq add task: a project of its own from nothing', () => {
       ].sort(),
     );
     const manifest = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8'));
-    expect(manifest.scripts).toMatchObject({ up: 'tq up', test: 'vitest run' });
+    expect(manifest.scripts).toMatchObject({
+      up: 'tq up',
+      test: 'vitest run',
+      synth: 'tq synth',
+      deploy: 'cdk deploy --all',
+    });
+    expect(JSON.parse(readFileSync(join(project, 'cdk.json'), 'utf8'))).toEqual({
+      app: 'npx tq synth',
+      context: { 'tq:prefix': 'shop' },
+    });
     expect(manifest.dependencies['@tq/worker']).toMatch(/^\^\d+\.\d+\.\d+/);
     expect(readFileSync(join(project, 'README.md'), 'utf8')).toContain('npm install && npm run up');
     const again = await runTq(['init', 'shop'], env, undefined, work);
@@ -74,8 +86,16 @@ describe('tq init and tq add task: a project of its own from nothing', () => {
     expect(again.output.trim()).toBe('tq: shop is not empty: tq init makes a project in a new or empty folder');
     // The packages a registry install would bring, linked from this repository.
     mkdirSync(join(project, 'node_modules', '@tq'), { recursive: true });
-    for (const name of ['contracts', 'worker', 'producer-sdk', 'testing']) {
+    for (const name of ['contracts', 'worker', 'producer-sdk', 'testing', 'cdk']) {
       symlinkSync(join(repo, 'packages', name), join(project, 'node_modules', '@tq', name), 'dir');
+    }
+    // The CDK library @tq/cdk is built with: one copy, as npm would hoist it.
+    for (const name of ['aws-cdk-lib', 'constructs']) {
+      symlinkSync(
+        realpathSync(join(repo, 'packages', 'cdk', 'node_modules', name)),
+        join(project, 'node_modules', name),
+        'dir',
+      );
     }
     mkdirSync(join(project, 'node_modules', '@aws-sdk'), { recursive: true });
     const sqs = join(repo, 'packages', 'testing', 'node_modules', '@aws-sdk', 'client-sqs');
@@ -130,6 +150,29 @@ describe('tq init and tq add task: a project of its own from nothing', () => {
     const stats = await runTq(['provision', '--dry-run'], env, undefined, project);
     expect(stats.output).toContain(`+ create queue ${prefix}-refund_order`);
     await typecheck();
+    // Its AWS app: the project's tasks and apps, the new one included, built from its Dockerfile.
+    const synth = await runTq(['synth'], env, undefined, project);
+    expect(synth.code, synth.output).toBe(0);
+    expect(synth.output.trim()).toBe('tq: 3 stacks in cdk.out: ShopCore, ShopSendInvoiceWorker, ShopRefundOrderWorker');
+    const core = JSON.parse(readFileSync(join(project, 'cdk.out', 'ShopCore.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: { QueueName?: string } }>;
+    };
+    const queues = Object.values(core.Resources)
+      .filter((resource) => resource.Type === 'AWS::SQS::Queue')
+      .map((resource) => resource.Properties.QueueName)
+      .sort();
+    expect(queues).toEqual([
+      'shop-refund_order',
+      'shop-refund_order-dlq',
+      'shop-send_invoice',
+      'shop-send_invoice-dlq',
+    ]);
+    const assets = JSON.parse(readFileSync(join(project, 'cdk.out', 'ShopRefundOrderWorker.assets.json'), 'utf8')) as {
+      dockerImages: Record<string, { source: { dockerBuildArgs: Record<string, string> } }>;
+    };
+    expect(Object.values(assets.dockerImages).map((image) => image.source.dockerBuildArgs)).toEqual([
+      { TQ_APP: 'refund-order-worker', TQ_MAIN: 'workers/refund-order/main.ts' },
+    ]);
     const twice = await runTq(['add', 'task', 'refund_order'], env, undefined, project);
     expect(twice.code).toBe(2);
     expect(twice.output).toContain('task "refund_order" is defined already');

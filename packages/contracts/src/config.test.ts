@@ -15,7 +15,12 @@ describe('defineConfig', () => {
     expect(isTqConfig(config)).toBe(true);
     expect(config.registry.names()).toEqual(['greet_user']);
     expect(config.registry.has('send_email')).toBe(false);
-    expect(config.workerOf('greet_user')).toMatchObject({ name: 'greeter', main: 'w.ts', environment: {} });
+    expect(config.workerOf('greet_user')).toMatchObject({
+      name: 'greeter',
+      main: 'w.ts',
+      environment: {},
+      secrets: {},
+    });
     expect(isTqConfig({ tasks: [], workers: [] })).toBe(false);
   });
 
@@ -52,6 +57,23 @@ describe('defineConfig', () => {
       [
         { tasks: [task('chain', { sends: ['missing'] })], workers: { a: { task: 'chain', main: 'a.ts' } } },
         'task "chain" sends "missing", which is not a defined task: define it, or remove it from sends',
+      ],
+      [
+        { tasks: [greet], workers: { a: { task: 'greet_user', main: 'a.ts', secrets: { SMTP_URL: 'SMTP URL' } } } },
+        `worker app "a": secret of SMTP_URL is "SMTP URL": name it in kebab-case, such as 'smtp-url'`,
+      ],
+      [
+        { tasks: [greet], workers: { a: { task: 'greet_user', main: 'a.ts', environment: { 'smtp-url': 'x' } } } },
+        'worker app "a": "smtp-url" is not a variable name: use UPPER_SNAKE_CASE',
+      ],
+      [
+        {
+          tasks: [greet],
+          workers: {
+            a: { task: 'greet_user', main: 'a.ts', environment: { SMTP_URL: 'x' }, secrets: { SMTP_URL: 'smtp-url' } },
+          },
+        },
+        'worker app "a": SMTP_URL is both a setting and a secret: keep it in one of environment and secrets',
       ],
     ];
     for (const [input, message] of cases) expect(() => defineConfig(input), message).toThrow(message);

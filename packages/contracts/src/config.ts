@@ -15,13 +15,25 @@ export interface WorkerAppInput {
   readonly main: string;
   /** Variables the app always gets (its own settings); the environment can still override them. */
   readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Variables the deployed app reads from a secret, by variable: the secret's name under the
+   * prefix (`SMTP_URL: 'smtp-url'` is the Secrets Manager secret `<prefix>/smtp-url`, which the
+   * CDK app creates empty for you to set). `tq up` leaves them to the environment.
+   */
+  readonly secrets?: Readonly<Record<string, string>>;
 }
 
 /** A worker app as the config resolved it. */
 export interface WorkerApp extends WorkerAppInput {
   readonly name: string;
   readonly environment: Readonly<Record<string, string>>;
+  readonly secrets: Readonly<Record<string, string>>;
 }
+
+/** Secret names: what Secrets Manager allows after the prefix, kept to kebab-case. */
+export const SECRET_NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
+/** Environment variable names an app's settings and secrets may have. */
+const VARIABLE_PATTERN = /^[A-Z_][A-Z0-9_]*$/;
 
 /** What `defineConfig` takes: the project's task types and its worker apps. */
 export interface TqConfigInput<TTasks extends readonly TaskDefinition[] = readonly TaskDefinition[]> {
@@ -86,7 +98,26 @@ export function defineConfig<const TTasks extends readonly TaskDefinition[]>(
       );
     }
     owner.set(task, name);
-    workers.push({ ...app, name, environment: { ...app.environment } });
+    for (const variable of [...Object.keys(app.environment ?? {}), ...Object.keys(app.secrets ?? {})]) {
+      if (!VARIABLE_PATTERN.test(variable)) {
+        throw new TaskDefinitionError(
+          `worker app "${name}": "${variable}" is not a variable name: use UPPER_SNAKE_CASE`,
+        );
+      }
+    }
+    for (const [variable, secret] of Object.entries(app.secrets ?? {})) {
+      if (typeof secret !== 'string' || !new RegExp(SECRET_NAME_PATTERN).test(secret)) {
+        throw new TaskDefinitionError(
+          `worker app "${name}": secret of ${variable} is "${String(secret)}": name it in kebab-case, such as 'smtp-url'`,
+        );
+      }
+      if (app.environment?.[variable] !== undefined) {
+        throw new TaskDefinitionError(
+          `worker app "${name}": ${variable} is both a setting and a secret: keep it in one of environment and secrets`,
+        );
+      }
+    }
+    workers.push({ ...app, name, environment: { ...app.environment }, secrets: { ...app.secrets } });
   }
   for (const definition of input.tasks) {
     if (!owner.has(definition.name)) {

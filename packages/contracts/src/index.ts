@@ -40,6 +40,7 @@ export {
   isTqConfig,
   type TqConfig,
   type TqConfigInput,
+  SECRET_NAME_PATTERN,
   WORKER_APP_NAME_PATTERN,
   type WorkerApp,
   type WorkerAppInput,

@@ -8,6 +8,10 @@ export interface ScaffoldFile {
 
 /** The AWS SDK release the @tq packages are built and tested with (the scaffold's test sends with it). */
 const AWS_SDK_VERSION = '3.1169.0';
+/** The CDK releases @tq/cdk is built and tested with: the library, its constructs, and the CLI that deploys. */
+const CDK = { lib: '^2.276.0', constructs: '^10.8.1', cli: '2.1148.1' } as const;
+/** tsx, which runs the workers' TypeScript in their image as `tq up` does locally. */
+const TSX_VERSION = '^4.20.6';
 
 /** The project's own files (`tq init`): package.json, config, TypeScript settings, README, .gitignore. */
 export function projectFiles(options: { name: string; first: TaskNames; version: string }): ScaffoldFile[] {
@@ -23,17 +27,24 @@ export function projectFiles(options: { name: string; first: TaskNames; version:
       up: 'tq up',
       test: 'vitest run',
       typecheck: 'tsc --noEmit',
+      synth: 'tq synth',
+      deploy: 'cdk deploy --all',
     },
     dependencies: {
       '@tq/contracts': tq,
       '@tq/producer-sdk': tq,
       '@tq/worker': tq,
+      tsx: TSX_VERSION,
     },
     devDependencies: {
       '@aws-sdk/client-sqs': AWS_SDK_VERSION,
+      '@tq/cdk': tq,
       '@tq/cli': tq,
       '@tq/testing': tq,
       '@types/node': '^20.19.0',
+      'aws-cdk': CDK.cli,
+      'aws-cdk-lib': CDK.lib,
+      constructs: CDK.constructs,
       typescript: '^5.9.0',
       vitest: '^4.1.0',
     },
@@ -62,8 +73,40 @@ export function projectFiles(options: { name: string; first: TaskNames; version:
     },
     { path: '.gitignore', content: 'node_modules/\n.tq/\ncdk.out/\n' },
     { path: 'README.md', content: readme(name, first) },
+    { path: 'Dockerfile', content: DOCKERFILE },
+    { path: '.dockerignore', content: 'node_modules\n.tq\ncdk.out\n.git\n**/*.test.ts\n' },
+    {
+      path: 'cdk.json',
+      content: `${JSON.stringify({ app: 'npx tq synth', context: { 'tq:prefix': name.replace(/^@[^/]+\//, '') } }, null, 2)}\n`,
+    },
   ];
 }
+
+/**
+ * The image of every worker app (\`npm run deploy\` builds one per app): the build arguments
+ * \`TQ_APP\` and \`TQ_MAIN\`, from the config, say which app it runs.
+ */
+const DOCKERFILE = `# One image per worker app: \`npm run deploy\` (cdk deploy) builds it with TQ_APP and TQ_MAIN
+# from tq.config.ts, and runs the app's TypeScript with tsx, as \`npm run up\` does locally.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \\
+    TQ_HTTP_HOST=0.0.0.0 \\
+    TQ_HTTP_PORT=8080
+WORKDIR /app
+COPY package.json package-lock.json* ./
+RUN if [ -f package-lock.json ]; then npm ci --omit=dev; else npm install --omit=dev; fi && npm cache clean --force
+COPY --chown=node:node . .
+ARG TQ_APP
+ARG TQ_MAIN
+ENV TQ_APP=\${TQ_APP} \\
+    TQ_MAIN=\${TQ_MAIN}
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=3s \\
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# exec: Node becomes PID 1, so SIGTERM reaches the worker's graceful shutdown.
+CMD ["sh", "-c", "exec node --import tsx \\"$TQ_MAIN\\""]
+`;
 
 /** The config of a new project: its first task and that task's worker app. */
 function configFile(first: TaskNames): string {
@@ -206,5 +249,15 @@ npx tq status $ID --wait
 - \`tasks/<task>.ts\`: a task's payload schema, queue settings and worker defaults.
 - \`workers/<task>/\`: its handler, its program (\`main.ts\`) and its test.
 - \`npx tq add task <name>\` adds a task type with its worker and test.
+
+## On AWS
+
+\`npm run synth\` builds the AWS app into \`cdk.out/\` offline: a core stack (the topic, each task's
+queue and dead-letter queue, the bucket, the status table, a cluster) and one stack per worker app,
+each sized and scaled from its task's definition. With AWS credentials and Docker,
+\`npm run deploy\` builds each app's image from the \`Dockerfile\` and deploys every stack
+(\`npx cdk bootstrap\` once per account and region first). Settings are CDK context in
+\`cdk.json\` or \`-c key=value\`: \`tq:prefix\` names every resource; \`tq:images=ecr\` runs images
+you push yourself (\`tq:tag\`, \`tq:tag:<app>\`) instead of building them.
 `;
 }
