@@ -1,9 +1,10 @@
 // This repository's project file: its four task types and the worker apps that consume them.
 // Every tq tool reads it (found from the working directory upward); see "Your own tasks" in the README.
-import { builtinTasks, defineConfig } from '@tq/contracts';
+// `pnpm tq add task <name>` adds a task type here, with its file and its worker's folder.
+import { cleanupData, defineConfig, generateReport, processImage, sendEmail } from '@tq/contracts';
 
 export default defineConfig({
-  tasks: builtinTasks,
+  tasks: [sendEmail, processImage, cleanupData, generateReport],
   workers: {
     'email-worker': {
       task: 'send_email',

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Builds one app and writes it as a self-contained folder (its dist, its production
-// node_modules with the workspace packages it uses, its Dockerfile) that runs with plain
-// `node dist/main.js`. Run from an app folder: `pnpm run deploy [out-dir]` (default: deploy/<app>).
+// node_modules with the workspace packages it uses, the project's config as tq.config.mjs, its
+// Dockerfile) that runs with plain `node dist/main.js`. Run from an app folder:
+// `pnpm run deploy [out-dir]` (default: deploy/<app>).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const app = process.cwd();
@@ -47,4 +49,16 @@ if (relative(root, out).startsWith('..')) {
     }
   }
 }
+// The project's tq.config.ts as one JavaScript module (its task files bundled in, packages left to
+// node_modules): what the relay and the bridge read, found from the folder without a TypeScript loader.
+await build({
+  entryPoints: [join(root, 'tq.config.ts')],
+  bundle: true,
+  packages: 'external',
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  outfile: join(out, 'tq.config.mjs'),
+  logLevel: 'warning',
+});
 console.log(`deploy-app: ${name} is in ${out}; run it with \`node dist/main.js\` or build ${join(out, 'Dockerfile')}`);

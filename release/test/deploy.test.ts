@@ -1,35 +1,26 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { createTask, encodeMessageBody, registry } from '@tq/contracts';
+import { createTask, encodeMessageBody } from '@tq/contracts';
 import { type LocalEndpoint, type SmtpSink, startLocalEndpoint, startSmtpSink, uniqueName } from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import config from '../../tq.config.js';
 
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** Every app of the repository, with the task type it consumes (`tq.task` in its package.json). */
+/** Every app folder of the repository: the config's worker apps, the relay and the bridge. */
 const apps = readdirSync(join(root, 'apps'))
   .filter((name) => existsSync(join(root, 'apps', name, 'package.json')))
-  .map((name) => {
-    const manifest = JSON.parse(readFileSync(join(root, 'apps', name, 'package.json'), 'utf8')) as {
-      tq?: { task?: string; relay?: boolean; bridge?: boolean };
-    };
-    return {
-      name,
-      task: manifest.tq?.task,
-      relay: manifest.tq?.relay === true,
-      bridge: manifest.tq?.bridge === true,
-    };
-  });
+  .map((name) => ({ name }));
 
 /**
  * Each app deploys as a self-contained folder (`pnpm run deploy`: its dist, its production
@@ -53,7 +44,12 @@ describe('apps deploy into folders that run with plain node', () => {
     // With the ActiveMQ bridge's copy queues, which it reads.
     await createProvisioner({
       ...clients,
-      topology: defineTopology({ prefix, bucket: false, copies: [{ consumer: 'activemq' }] }),
+      topology: defineTopology({
+        registry: config.registry,
+        prefix,
+        bucket: false,
+        copies: [{ consumer: 'activemq' }],
+      }),
     }).apply();
   });
   afterAll(async () => {
@@ -62,16 +58,13 @@ describe('apps deploy into folders that run with plain node', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('has one app per registered task type', () => {
-    // A task type without an app (or an app that is neither a task's worker nor the relay) fails here.
-    expect(
-      apps
-        .filter((app) => !app.relay && !app.bridge)
-        .map((app) => app.task)
-        .sort(),
-    ).toEqual([...registry.names()].sort());
-    expect(apps.filter((app) => app.relay).map((app) => app.name)).toEqual(['http-relay']);
-    expect(apps.filter((app) => app.bridge).map((app) => app.name)).toEqual(['activemq-bridge']);
+  it('has a folder for each worker app of the config (its main inside) and the relay and the bridge besides', () => {
+    for (const worker of config.workers) {
+      expect(resolve(root, worker.main).startsWith(join(root, 'apps', worker.name, 'src')), worker.name).toBe(true);
+      expect(existsSync(resolve(root, worker.main)), worker.main).toBe(true);
+    }
+    const others = apps.map((app) => app.name).filter((name) => !config.workers.some((w) => w.name === name));
+    expect(others.sort()).toEqual(['activemq-bridge', 'http-relay']);
   });
 
   it('deploys every app, starts each with plain node, and the email worker delivers a task', async () => {
@@ -85,7 +78,7 @@ describe('apps deploy into folders that run with plain node', () => {
       // The bridge ships its broker's configuration too.
       const extra = app === 'activemq-bridge' ? ['activemq.xml'] : [];
       expect(files.sort()).toEqual(
-        ['Dockerfile', 'README.md', ...extra, 'dist', 'node_modules', 'package.json'].sort(),
+        ['Dockerfile', 'README.md', ...extra, 'dist', 'node_modules', 'package.json', 'tq.config.mjs'].sort(),
       );
     }
 
@@ -153,5 +146,5 @@ describe('apps deploy into folders that run with plain node', () => {
     } finally {
       for (const { child } of children) child.kill('SIGKILL');
     }
-  }, 300_000);
+  }, 900_000);
 });

@@ -10,14 +10,35 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { parseTask } from '@tq/contracts';
-import { type LocalEndpoint, startLocalEndpoint, uniqueName, waitForMessages } from '@tq/testing';
+import {
+  type LocalEndpoint,
+  spawnCommand,
+  startLocalEndpoint,
+  uniqueName,
+  waitForExit,
+  waitForMessages,
+  waitForOutput,
+} from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { runServer } from 'verdaccio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const published = ['aws', 'contracts', 'producer-sdk', 'status'];
+/** Every public package of the workspace: what `changeset publish` publishes. */
+const published = [
+  'activemq',
+  'aws',
+  'cdk',
+  'cli',
+  'console',
+  'contracts',
+  'producer-sdk',
+  'status',
+  'testing',
+  'topology',
+  'worker',
+];
 
 async function pnpmCommand(): Promise<string[]> {
   const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { packageManager: string };
@@ -34,7 +55,15 @@ describe('release: packed packages install and work outside the workspace', () =
   let registry: Server;
   let registryUrl: string;
   let endpoint: LocalEndpoint;
+  let npmrc: string;
   const prefix = uniqueName('release');
+  /** Plain npm in `cwd`, against the throwaway registry only. */
+  const npm = (cwd: string, args: string[], env: Record<string, string> = {}) =>
+    run('npm', ['--userconfig', npmrc, '--no-audit', '--no-fund', ...args], {
+      cwd,
+      env: { ...process.env, npm_config_registry: registryUrl, ...env },
+      maxBuffer: 64 * 1024 * 1024,
+    });
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'tq-release-'));
@@ -80,7 +109,7 @@ describe('release: packed packages install and work outside the workspace', () =
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('publishes @tq/contracts and @tq/producer-sdk; a plain npm project installs, type-checks and sends a task', async () => {
+  it('publishes every public package to the registry', async () => {
     const host = registryUrl.replace(/^http:/, '');
     const signup = await fetch(`${registryUrl}-/user/org.couchdb.user:release`, {
       method: 'PUT',
@@ -89,16 +118,8 @@ describe('release: packed packages install and work outside the workspace', () =
     });
     expect(signup.status).toBe(201);
     const { token } = (await signup.json()) as { token: string };
-
-    const scratch = join(work, 'scratch');
-    await mkdir(join(scratch, 'src'), { recursive: true });
-    await writeFile(join(scratch, '.npmrc'), `registry=${registryUrl}\n${host}:_authToken=${token}\n`);
-    const npm = (args: string[]) =>
-      run('npm', [...args, '--userconfig', join(scratch, '.npmrc'), '--no-audit', '--no-fund'], {
-        cwd: scratch,
-        env: { ...process.env, npm_config_registry: registryUrl },
-        maxBuffer: 16 * 1024 * 1024,
-      });
+    npmrc = join(work, '.npmrc');
+    await writeFile(npmrc, `registry=${registryUrl}\n${host}:_authToken=${token}\n`);
 
     const [pnpm, ...pnpmArgs] = await pnpmCommand();
     const packs = join(work, 'packs');
@@ -108,19 +129,20 @@ describe('release: packed packages install and work outside the workspace', () =
       });
     }
     const tarballs = (await readdir(packs)).sort();
-    expect(tarballs).toEqual([
-      'tq-aws-0.0.0.tgz',
-      'tq-contracts-0.0.0.tgz',
-      'tq-producer-sdk-0.0.0.tgz',
-      'tq-status-0.0.0.tgz',
-    ]);
-    for (const tarball of tarballs) await npm(['publish', join(packs, tarball)]);
+    expect(tarballs).toEqual(published.map((name) => `tq-${name}-0.0.0.tgz`).sort());
+    for (const tarball of tarballs) await npm(work, ['publish', join(packs, tarball)]);
+  }, 300_000);
+
+  it('a plain npm project installs @tq/producer-sdk, type-checks and sends a task', async () => {
+    const scratch = join(work, 'scratch');
+    await mkdir(join(scratch, 'src'), { recursive: true });
+    const npmHere = (args: string[]) => npm(scratch, args);
 
     await writeFile(
       join(scratch, 'package.json'),
       JSON.stringify({ name: 'scratch', private: true, type: 'module' }, null, 2),
     );
-    await npm(['install', '@tq/producer-sdk@0.0.0', '@types/node@20.19.43']);
+    await npmHere(['install', '@tq/producer-sdk@0.0.0', '@types/node@20.19.43']);
     const manifest = JSON.parse(
       await readFile(join(scratch, 'node_modules', '@tq', 'producer-sdk', 'package.json'), 'utf8'),
     ) as { dependencies: Record<string, string>; exports: Record<string, unknown> };
@@ -202,4 +224,96 @@ describe('release: packed packages install and work outside the workspace', () =
     expect(parsed.ok && parsed.envelope.id).toBe(result.id);
     sqs.destroy();
   }, 240_000);
+
+  it("a team's path from the registry: tq init, npm install, npm test, tq up with a task sent and its status read back, tq add task, synth", async () => {
+    const team = join(work, 'team');
+    await mkdir(team);
+    // `npx @tq/cli init`: the CLI fetched from the registry, in a folder outside any workspace.
+    await npm(team, [
+      'exec',
+      '--yes',
+      '--package',
+      '@tq/cli@0.0.0',
+      '--',
+      'tq',
+      'init',
+      'shop',
+      '--task',
+      'send_invoice',
+    ]);
+    const shop = join(team, 'shop');
+    await npm(shop, ['install']);
+    const installed = JSON.parse(await readFile(join(shop, 'node_modules', '@tq', 'cli', 'package.json'), 'utf8'));
+    expect(installed.version).toBe('0.0.0');
+    const tested = await npm(shop, ['test']);
+    expect(tested.stdout).toMatch(/1 passed/);
+    await npm(shop, ['run', 'typecheck']);
+
+    const tq = join(shop, 'node_modules', '.bin', 'tq');
+    const teamPrefix = uniqueName('team');
+    const env = {
+      ...process.env,
+      TQ_ENDPOINT: endpoint.endpoint,
+      TQ_PREFIX: teamPrefix,
+      TQ_BUCKET: `${teamPrefix}-artifacts`,
+      AWS_REGION: endpoint.region,
+      TQ_HTTP_PORT: 'off',
+    };
+    const tqRun = (args: string[]) => run(tq, args, { cwd: shop, env });
+    await tqRun(['provision']);
+    const up = spawnCommand(tq, ['up', '--memory', '--no-console', '--smtp-port', '0'], { cwd: shop, env });
+    try {
+      await waitForOutput(up, /send-invoice\s.*worker started/);
+      const sent = await tqRun(['send', 'send_invoice', '{"message":"hello from the registry"}']);
+      const id = sent.stdout.split('\n')[0]?.trim() ?? '';
+      const status = await tqRun(['status', id, '--wait', '--json']);
+      expect(JSON.parse(status.stdout)).toMatchObject({
+        state: 'succeeded',
+        result: { echo: 'hello from the registry' },
+      });
+      // Validated against the project's schema: exit 2, nothing sent.
+      const invalid = await tqRun(['send', 'send_invoice', '{"msg":1}']).then(
+        () => 0,
+        (error: { code: number }) => error.code,
+      );
+      expect(invalid).toBe(2);
+    } finally {
+      up.kill('SIGTERM');
+      await waitForExit(up);
+    }
+
+    const added = await tqRun(['add', 'task', 'refund_order']);
+    expect(added.stdout.split('\n')[0]).toBe('~ tq.config.ts');
+    await npm(shop, ['run', 'typecheck']);
+    const synth = await npm(shop, ['run', 'synth']);
+    expect(synth.stdout).toContain('tq: 3 stacks in cdk.out: ShopCore, ShopSendInvoiceWorker, ShopRefundOrderWorker');
+    const core = JSON.parse(await readFile(join(shop, 'cdk.out', 'ShopCore.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: { QueueName?: string } }>;
+    };
+    expect(
+      Object.values(core.Resources)
+        .filter((resource) => resource.Type === 'AWS::SQS::Queue')
+        .map((resource) => resource.Properties.QueueName)
+        .sort(),
+    ).toEqual(['shop-refund_order', 'shop-refund_order-dlq', 'shop-send_invoice', 'shop-send_invoice-dlq']);
+    // The CDK CLI runs the same app (cdk.json: npx tq synth), offline, as `npm run deploy` would before deploying.
+    const out = join(work, 'cdk-cli-out');
+    await run(join(shop, 'node_modules', '.bin', 'cdk'), ['synth', '--quiet', '--no-notices', '-o', out], {
+      cwd: shop,
+      env: {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: '',
+        AWS_SECRET_ACCESS_KEY: '',
+        AWS_PROFILE: '',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        CDK_DISABLE_VERSION_CHECK: 'true',
+      },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    expect((await readdir(out)).filter((file) => file.endsWith('.template.json')).sort()).toEqual([
+      'ShopCore.template.json',
+      'ShopRefundOrderWorker.template.json',
+      'ShopSendInvoiceWorker.template.json',
+    ]);
+  }, 1_200_000);
 });

@@ -78,6 +78,7 @@ export function createBridge(options: BridgeOptions): Bridge {
         concurrency: config.concurrency,
         emptyReceiveDelayMs: config.pollDelayMs,
         metricsRegistry: registry,
+        registry: config.registry,
         handleSignals: false,
         http: false,
       },
@@ -88,12 +89,14 @@ export function createBridge(options: BridgeOptions): Bridge {
   let ingest: Ingest | undefined;
   if (config.mode !== 'forward') {
     producer ??= createProducer({
+      registry: config.registry,
       region: env.region,
       prefix: env.prefix,
       ...(env.endpoint ? { endpoint: env.endpoint } : {}),
     });
     ingest = createIngest({
       broker,
+      registry: config.registry,
       producer,
       queue: config.ingestQueue,
       deadLetterQueue: config.ingestDeadLetterQueue,

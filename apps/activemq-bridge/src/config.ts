@@ -1,5 +1,5 @@
 import { parseBrokerUrl, parseDestination, readDestinations } from '@tq/activemq';
-import { ConfigError, registry, type TaskName, type TqEnvironment } from '@tq/contracts';
+import { ConfigError, type TaskName, type TaskRegistry, type TqEnvironment } from '@tq/contracts';
 import { envNumber, envString } from '@tq/worker';
 
 /** Which way the bridge carries tasks. */
@@ -14,7 +14,9 @@ export interface BridgeConfig {
   login: string | undefined;
   passcode: string | undefined;
   mode: BridgeMode;
-  /** Task types forwarded to ActiveMQ (`TQ_ACTIVEMQ_TASKS`, default all). */
+  /** The project's task types (its tq.config.ts): what is forwarded and what ingest accepts. */
+  registry: TaskRegistry;
+  /** Task types forwarded to ActiveMQ (`TQ_ACTIVEMQ_TASKS`, default all of the project's). */
   tasks: TaskName[];
   /** STOMP destination per forwarded task (`ACTIVEMQ_DESTINATIONS`, default `/queue/<prefix>.<task>`). */
   destinations: Record<string, string>;
@@ -45,9 +47,10 @@ type Env = Readonly<Record<string, string | undefined>>;
  * Reads the bridge's environment: `TQ_ACTIVEMQ_URL`, `ACTIVEMQ_USER`/`ACTIVEMQ_PASSWORD`,
  * `ACTIVEMQ_MODE`, `TQ_ACTIVEMQ_TASKS` (through `env.activemq`), `ACTIVEMQ_DESTINATIONS`,
  * `ACTIVEMQ_BODY`, the Camel settings `ACTIVEMQ_POLL_DELAY_MS`, `ACTIVEMQ_CONSUMERS`,
- * `ACTIVEMQ_MAX_MESSAGES_PER_POLL`, and `ACTIVEMQ_INGEST_*`. Throws `ConfigError` naming the variable.
+ * `ACTIVEMQ_MAX_MESSAGES_PER_POLL`, and `ACTIVEMQ_INGEST_*`, for the project's tasks (`registry`).
+ * Throws `ConfigError` naming the variable.
  */
-export function readBridgeConfig(tq: TqEnvironment, env: Env = process.env): BridgeConfig {
+export function readBridgeConfig(tq: TqEnvironment, registry: TaskRegistry, env: Env = process.env): BridgeConfig {
   const url = envString(env, 'TQ_ACTIVEMQ_URL', { describe: "the broker's STOMP URL, e.g. stomp://127.0.0.1:61613" });
   parseBrokerUrl(url);
   const names = registry.names();
@@ -61,6 +64,7 @@ export function readBridgeConfig(tq: TqEnvironment, env: Env = process.env): Bri
     url,
     login: env.ACTIVEMQ_USER || undefined,
     passcode: env.ACTIVEMQ_PASSWORD || undefined,
+    registry,
     mode: envString(env, 'ACTIVEMQ_MODE', {
       default: 'both',
       pattern: /^(forward|ingest|both)$/,

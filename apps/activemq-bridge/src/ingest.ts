@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type BrokerConnection, type BrokerMessage, type BrokerSubscription, isBrokerError } from '@tq/activemq';
-import { isTaskValidationError, parseTask, type TaskEnvelope, type TaskName, type TaskPayload } from '@tq/contracts';
+import {
+  isTaskValidationError,
+  parseTask,
+  type TaskEnvelope,
+  type TaskName,
+  type TaskPayload,
+  type TaskRegistry,
+} from '@tq/contracts';
 import { isProducerError, type Producer } from '@tq/producer-sdk';
 import type { Logger } from 'pino';
 import type { BridgeMetrics } from './metrics.js';
@@ -9,6 +16,8 @@ import type { BridgeMetrics } from './metrics.js';
 /** Options of `createIngest`. */
 export interface IngestOptions {
   broker: BrokerConnection;
+  /** The project's task types: a message of any other type is dead-lettered. */
+  registry: TaskRegistry;
   /** Publishes into tq (SNS fan-out, like any producer). */
   producer: Pick<Producer, 'send'>;
   /** The ActiveMQ queue JMS/STOMP producers put tasks on, e.g. `/queue/tq.ingest`. */
@@ -65,6 +74,7 @@ interface Rejection {
  */
 export function taskOfMessage(
   message: Pick<BrokerMessage, 'body' | 'headers'>,
+  registry: TaskRegistry,
 ): { ok: true; envelope: TaskEnvelope; form: 'envelope' | 'flat' } | { ok: false; rejection: Rejection } {
   let value: unknown;
   try {
@@ -84,6 +94,7 @@ export function taskOfMessage(
   }
   const messageId = message.headers['message-id'];
   const parsed = parseTask(value, {
+    registry,
     defaults: {
       id: messageId ? idFromMessageId(messageId) : undefined,
       createdAt: message.headers.timestamp ? new Date(Number(message.headers.timestamp)).toISOString() : undefined,
@@ -167,7 +178,7 @@ export class Ingest {
   async #handle(message: BrokerMessage): Promise<void> {
     const { metrics, logger } = this.#options;
     const messageId = message.headers['message-id'];
-    const task = taskOfMessage(message);
+    const task = taskOfMessage(message, this.#options.registry);
     if (!task.ok) {
       await this.#deadLetter(message, task.rejection);
       metrics.rejected.labels({ code: task.rejection.code }).inc();

@@ -1,7 +1,7 @@
 // The ActiveMQ bridge as a program: environment in, running bridge out (the README lists the variables).
 import { readEnvironment } from '@tq/contracts';
 import { statusEnabled } from '@tq/status';
-import { readWorkerEnvironment } from '@tq/worker';
+import { loadProject, readWorkerEnvironment } from '@tq/worker';
 import { pino } from 'pino';
 import { createBridge } from './bridge.js';
 import { readBridgeConfig } from './config.js';
@@ -11,7 +11,9 @@ const logger = pino({ name: 'activemq-bridge', level: process.env.LOG_LEVEL ?? '
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 try {
   const env = readEnvironment();
-  const config = readBridgeConfig(env);
+  // The project's tasks: tq.config.ts from TQ_CONFIG, else from the working directory up.
+  const { config: project } = await loadProject();
+  const config = readBridgeConfig(env, project.registry);
   const { http, concurrency: _concurrency, ...runtime } = readWorkerEnvironment(process.env, { httpPort: 8080 });
   const bridge = createBridge({
     config,

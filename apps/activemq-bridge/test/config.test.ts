@@ -1,15 +1,17 @@
-import { readEnvironment } from '@tq/contracts';
+import { defineConfig, defineTask, readEnvironment, Type } from '@tq/contracts';
 import { describe, expect, it } from 'vitest';
+import repository from '../../../tq.config.js';
 import { readBridgeConfig } from '../src/config.js';
 import { forwardHeaders } from '../src/forward.js';
 import { idFromMessageId, taskOfMessage } from '../src/ingest.js';
 
+const { registry } = repository;
 const env = (vars: Record<string, string> = {}) =>
   readEnvironment({ TQ_PREFIX: 'shop', TQ_ACTIVEMQ_URL: 'stomp://127.0.0.1:61613', ...vars });
 
 describe('readBridgeConfig', () => {
   it("defaults to the original Camel route's settings and a destination per task", () => {
-    const config = readBridgeConfig(env(), { TQ_ACTIVEMQ_URL: 'stomp://127.0.0.1:61613' });
+    const config = readBridgeConfig(env(), registry, { TQ_ACTIVEMQ_URL: 'stomp://127.0.0.1:61613' });
     expect(config).toMatchObject({
       pollDelayMs: 5000,
       consumers: 5,
@@ -30,7 +32,7 @@ describe('readBridgeConfig', () => {
   });
 
   it('maps tasks to destinations and takes the Camel settings from the environment', () => {
-    const config = readBridgeConfig(env({ TQ_ACTIVEMQ_TASKS: 'send_email,generate_report' }), {
+    const config = readBridgeConfig(env({ TQ_ACTIVEMQ_TASKS: 'send_email,generate_report' }), registry, {
       TQ_ACTIVEMQ_URL: 'stomp://mq:61613',
       ACTIVEMQ_DESTINATIONS: 'send_email=mail.out, generate_report=/topic/reports',
       ACTIVEMQ_POLL_DELAY_MS: '1000',
@@ -62,7 +64,7 @@ describe('readBridgeConfig', () => {
     [{ ACTIVEMQ_DESTINATIONS: 'send_email=a b' }, /ACTIVEMQ_DESTINATIONS has "a b"/],
     [{ ACTIVEMQ_MODE: 'sideways' }, /ACTIVEMQ_MODE is "sideways", must be forward, ingest or both/],
   ])('rejects %j naming the variable', (vars, message) => {
-    expect(() => readBridgeConfig(env(), { TQ_ACTIVEMQ_URL: 'stomp://127.0.0.1:61613', ...vars })).toThrow(message);
+    expect(() => readBridgeConfig(env(), registry, { TQ_ACTIVEMQ_URL: 'stomp://127.0.0.1:61613', ...vars })).toThrow(message);
   });
 });
 
@@ -97,21 +99,52 @@ describe('messages', () => {
     expect(idFromMessageId('ID:host-1:1:1:1:2')).not.toBe(id);
     const flat = { task: 'send_email', to: 'a@example.com', subject: 's', body: 'b' };
     const headers = { 'message-id': 'ID:host-1:1:1:1:1' };
-    const parsed = taskOfMessage({ body: JSON.stringify(flat), headers });
+    const parsed = taskOfMessage({ body: JSON.stringify(flat), headers }, registry);
     expect(parsed.ok && parsed.envelope.id).toBe(id);
   });
 
   it('reads a bare payload with the task type in the tq_task header; names each problem otherwise', () => {
-    const bare = taskOfMessage({
-      body: '{"to":["a@example.com"],"subject":"s","text":"t"}',
-      headers: { tq_task: 'send_email' },
-    });
+    const bare = taskOfMessage(
+      { body: '{"to":["a@example.com"],"subject":"s","text":"t"}', headers: { tq_task: 'send_email' } },
+      registry,
+    );
     expect(bare.ok && bare.envelope.task).toBe('send_email');
-    const bad = taskOfMessage({ body: '{"task":"send_email","to":"nope"}', headers: {} });
+    const bad = taskOfMessage({ body: '{"task":"send_email","to":"nope"}', headers: {} }, registry);
     expect(bad.ok).toBe(false);
     expect(!bad.ok && bad.rejection.code).toBe('SCHEMA_VIOLATION');
     expect(!bad.ok && bad.rejection.reason).toMatch(/\/to\/0: must be an email address/);
-    const notJson = taskOfMessage({ body: '<xml/>', headers: {} });
+    const notJson = taskOfMessage({ body: '<xml/>', headers: {} }, registry);
     expect(!notJson.ok && notJson.rejection.code).toBe('INVALID_JSON');
+  });
+});
+
+describe("the bridge on a project's own tasks", () => {
+  const greet = defineTask({
+    name: 'greet_user',
+    description: 'Greets a user',
+    versions: { 1: { schema: Type.Object({ name: Type.String() }, { additionalProperties: false }) } },
+  });
+  const project = defineConfig({ tasks: [greet], workers: { greeter: { task: 'greet_user', main: 'g.ts' } } });
+
+  it("forwards the project's tasks and only those, each to its own destination", () => {
+    const config = readBridgeConfig(env(), project.registry, { TQ_ACTIVEMQ_URL: 'stomp://127.0.0.1:61613' });
+    expect(config.tasks).toEqual(['greet_user']);
+    expect(config.destinations).toEqual({ greet_user: '/queue/shop.greet_user' });
+    expect(() =>
+      readBridgeConfig(env({ TQ_ACTIVEMQ_TASKS: 'send_email' }), project.registry, {
+        TQ_ACTIVEMQ_URL: 'stomp://127.0.0.1:61613',
+      }),
+    ).toThrow('TQ_ACTIVEMQ_TASKS names "send_email", known tasks: greet_user');
+  });
+
+  it("ingests the project's tasks and dead-letters a type it does not define", () => {
+    const bare = taskOfMessage({ body: '{"name":"Ada"}', headers: { tq_task: 'greet_user' } }, project.registry);
+    expect(bare.ok && bare.envelope).toMatchObject({ task: 'greet_user', payload: { name: 'Ada' } });
+    const email = taskOfMessage(
+      { body: '{"to":["a@example.com"],"subject":"s","text":"t"}', headers: { tq_task: 'send_email' } },
+      project.registry,
+    );
+    expect(email.ok).toBe(false);
+    expect(!email.ok && email.rejection.reason).toContain('send_email');
   });
 });

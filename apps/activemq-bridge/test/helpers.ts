@@ -8,6 +8,7 @@ import { BrokerConnection, type BrokerMessage } from '@tq/activemq';
 import { readEnvironment, type TqEnvironment } from '@tq/contracts';
 import { type LocalEndpoint, uniqueName } from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
+import repository from '../../../tq.config.js';
 import { type BridgeConfig, readBridgeConfig } from '../src/config.js';
 
 const run = promisify(execFile);
@@ -42,9 +43,9 @@ export async function provisionWithCopies(endpoint: LocalEndpoint): Promise<{ pr
   return { prefix, env };
 }
 
-/** The bridge's configuration as `main.ts` reads it, with `vars` on top of the given broker URL. */
+/** The bridge's configuration as `main.ts` reads it (the repository's tasks), with `vars` on top of the given broker URL. */
 export function bridgeConfig(env: TqEnvironment, url: string, vars: Record<string, string> = {}): BridgeConfig {
-  return readBridgeConfig(env, { TQ_ACTIVEMQ_URL: url, ...vars });
+  return readBridgeConfig(env, repository.registry, { TQ_ACTIVEMQ_URL: url, ...vars });
 }
 
 export async function queueUrl(sqs: SQSClient, name: string): Promise<string> {

@@ -1,10 +1,12 @@
-import { registry, type TaskName } from '@tq/contracts';
+import type { TaskName, TaskRegistry } from '@tq/contracts';
 import { envNumber, envString } from '@tq/worker';
 import type { RelayMode, RelayPayload } from './relay.js';
 
 /** The relay's configuration, from the environment (the README lists each variable). */
 export interface RelayConfig {
   task: TaskName;
+  /** The project's task types (its tq.config.ts): the relayed task is one of them. */
+  registry: TaskRegistry;
   url: string;
   mode: RelayMode;
   payload: RelayPayload;
@@ -12,8 +14,14 @@ export interface RelayConfig {
   timeoutSeconds: number;
 }
 
-/** Reads `TQ_TASK`, `RELAY_URL`, `RELAY_MODE`, `RELAY_PAYLOAD`, `RELAY_CONCURRENCY`, `RELAY_TIMEOUT_SECONDS`. */
-export function readRelayConfig(env: Readonly<Record<string, string | undefined>> = process.env): RelayConfig {
+/**
+ * Reads `TQ_TASK` (one of the project's tasks, from its `registry`), `RELAY_URL`, `RELAY_MODE`,
+ * `RELAY_PAYLOAD`, `RELAY_CONCURRENCY`, `RELAY_TIMEOUT_SECONDS`.
+ */
+export function readRelayConfig(
+  registry: TaskRegistry,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): RelayConfig {
   const names = registry.names();
   const task = envString(env, 'TQ_TASK', {
     pattern: new RegExp(`^(${names.join('|')})$`),
@@ -35,6 +43,7 @@ export function readRelayConfig(env: Readonly<Record<string, string | undefined>
   }) as RelayPayload;
   return {
     task,
+    registry,
     url,
     mode,
     payload,

@@ -159,7 +159,10 @@ export function projectWorkerApps(project: Project): AppCommand[] {
     return {
       name: app.name,
       command: [...conditions, ...(typescript ? ['--import', tsx] : []), main],
-      env: { ...app.environment },
+      // The app's own settings (its config's environment), which a set variable still overrides.
+      env: Object.fromEntries(
+        Object.entries(app.environment).map(([name, value]) => [name, process.env[name] || value]),
+      ),
     };
   });
 }
@@ -393,6 +396,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         stompPort: ports.stomp,
         openwirePort: ports.openwire,
         prefix: env.prefix,
+        // A queue per task of the project, there before its first message (tq stats shows them).
+        queues: project.config.registry.names(),
         ...(dataDir ? { dataDir } : {}),
         log: (line) => {
           if (/ (WARN|ERROR) /.test(line)) log(`activemq ${line}`);
@@ -450,6 +455,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       const child = spawn(process.execPath, app.command, {
         env: {
           ...process.env,
+          // The relay and the bridge read the project's tasks from it, as the worker apps do.
+          TQ_CONFIG: project.file,
           TQ_ENDPOINT: env.endpoint,
           TQ_PREFIX: env.prefix,
           TQ_BUCKET: env.bucket,
@@ -461,10 +468,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           TQ_STATUS: statusOn ? 'on' : 'off',
           ...(stateTables ? {} : { TQ_IDEMPOTENCY: 'off' }),
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-          // The app's own settings (its config's environment), which the environment still overrides.
-          ...Object.fromEntries(
-            Object.entries(app.env ?? {}).map(([name, value]) => [name, process.env[name] ?? value]),
-          ),
+          ...app.env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

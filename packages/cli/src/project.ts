@@ -1,22 +1,13 @@
-import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { isTqConfig, type TqConfig, type WorkerApp } from '@tq/contracts';
+import {
+  CONFIG_FILE_NAMES,
+  findConfigFile,
+  loadProject as loadProjectFile,
+  type Project,
+  ProjectConfigError,
+} from '@tq/worker';
 import { UsageError } from './errors.js';
 
-/** The names `tq.config.*` may have, in the order they are looked for in each folder. */
-export const CONFIG_FILE_NAMES = ['tq.config.ts', 'tq.config.mts', 'tq.config.js', 'tq.config.mjs'] as const;
-
-/** A project's configuration as loaded from its file. */
-export interface Project {
-  /** The config file's absolute path. */
-  readonly file: string;
-  /** The project's root: the folder of the config file. */
-  readonly root: string;
-  readonly config: TqConfig;
-  /** The absolute path of a worker app's program. */
-  mainOf(app: WorkerApp): string;
-}
+export { CONFIG_FILE_NAMES, findConfigFile, type Project };
 
 /** Thrown when the project's configuration cannot be found or loaded: one line naming the file and the fix. */
 export class ConfigFileError extends UsageError {
@@ -30,73 +21,16 @@ export function setConfigFile(file: string | undefined): void {
   override = file;
 }
 
-/** The first `tq.config.*` in `from` or a folder above it. */
-export function findConfigFile(from: string = process.cwd()): string | undefined {
-  for (let dir = resolve(from); ; dir = dirname(dir)) {
-    for (const name of CONFIG_FILE_NAMES) {
-      const file = join(dir, name);
-      if (existsSync(file)) return file;
-    }
-    if (dirname(dir) === dir) return undefined;
-  }
-}
-
-const loaded = new Map<string, Promise<Project>>();
-
 /**
- * Loads the project's configuration: the file given with `--config`, else `TQ_CONFIG`, else the
- * first `tq.config.ts` (or `.mts`, `.js`, `.mjs`) from the working directory upward. TypeScript
- * loads as it is (tsx), with no build step. Throws `ConfigFileError` when there is none, when it
- * does not load, or when it is not a `defineConfig(...)` (its checks name the fix).
+ * Loads the project's configuration (`@tq/worker`'s `loadProject`): the file given with
+ * `--config`, else `TQ_CONFIG`, else the first `tq.config.ts` from the working directory upward.
+ * Throws `ConfigFileError` (exit 2) naming the file and the fix.
  */
-export function loadProject(options: { file?: string; cwd?: string } = {}): Promise<Project> {
-  const cwd = options.cwd ?? process.cwd();
-  const given = options.file ?? override ?? (process.env.TQ_CONFIG || undefined);
-  const file = given === undefined ? findConfigFile(cwd) : isAbsolute(given) ? given : resolve(cwd, given);
-  if (file === undefined) {
-    return Promise.reject(
-      new ConfigFileError(
-        `no tq.config.ts in ${cwd} or a folder above it: run \`tq init <dir>\` to make a project, or give one with --config (or TQ_CONFIG)`,
-      ),
-    );
-  }
-  let project = loaded.get(file);
-  if (!project) {
-    project = importProject(file, cwd);
-    loaded.set(file, project);
-  }
-  return project;
-}
-
-async function importProject(file: string, cwd: string): Promise<Project> {
-  const shown = relative(cwd, file) || file;
-  if (!existsSync(file)) throw new ConfigFileError(`${shown} does not exist: check --config or TQ_CONFIG`);
-  let module: { default?: unknown };
+export async function loadProject(options: { file?: string; cwd?: string } = {}): Promise<Project> {
   try {
-    const { tsImport } = await import('tsx/esm/api');
-    module = (await tsImport(pathToFileURL(file).href, import.meta.url)) as { default?: unknown };
+    return await loadProjectFile({ ...options, file: options.file ?? override });
   } catch (error) {
-    const message = (error as Error).message?.split('\n')[0] ?? String(error);
-    const name = (error as Error).name;
-    // A check of defineConfig/defineTask: the message names the problem and its fix.
-    const fix = name === 'TaskDefinitionError' ? '' : ' (fix the error, or the import it names)';
-    throw new ConfigFileError(`${shown}: ${message}${fix}`, { cause: error });
+    if (error instanceof ProjectConfigError) throw new ConfigFileError(error.message, { cause: error.cause });
+    throw error;
   }
-  // tsx hands a CommonJS-shaped default through once more when the file is compiled as CJS.
-  const exported =
-    isTqConfig(module.default) || module.default === undefined
-      ? module.default
-      : (module.default as { default?: unknown }).default;
-  if (!isTqConfig(exported)) {
-    throw new ConfigFileError(
-      `${shown} does not export a configuration: its default export must be defineConfig({ tasks, workers }) from @tq/contracts`,
-    );
-  }
-  const root = dirname(file);
-  return {
-    file,
-    root,
-    config: exported,
-    mainOf: (app) => resolve(root, app.main),
-  };
 }

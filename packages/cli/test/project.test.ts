@@ -1,10 +1,18 @@
 // A project outside this repository with a task type of its own: every tool must work from its
 // tq.config.ts, and none may fall back to tq's built-in four task types.
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+
+import { randomUUID } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  GetQueueUrlCommand,
+  ListQueuesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { type LocalEndpoint, startLocalEndpoint, uniqueName, waitForExit } from '@tq/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTq, spawnTq, waitForOutput } from './run-cli.js';
@@ -48,6 +56,23 @@ describe('a project of its own (tq.config.ts outside this repository)', () => {
     const builtin = await inProject(['schema', 'send_email']);
     expect(builtin.code).toBe(2);
     expect(builtin.output.trim()).toBe('tq: unknown task "send_email" (this project\'s tasks: greet_user)');
+    // Every version's schema as files, for producers and workers in other languages; a stale one goes.
+    const out = join(project, 'schemas');
+    mkdirSync(out);
+    writeFileSync(join(out, 'old_task.v1.json'), '{}');
+    writeFileSync(join(out, 'README.md'), 'kept');
+    const written = await inProject(['schema', '--out', 'schemas']);
+    expect(written.code, written.output).toBe(0);
+    expect(written.output.trim()).toBe('tq: 1 schema files in schemas');
+    expect(readdirSync(out).sort()).toEqual(['README.md', 'greet_user.v1.json']);
+    expect(JSON.parse(readFileSync(join(out, 'greet_user.v1.json'), 'utf8')).properties.task.const).toBe('greet_user');
+    expect((await inProject(['schema', 'greet_user', '--out', 'schemas'])).code).toBe(2);
+    // The demo sends the built-in example types: it says so instead of sending them here.
+    const demo = await inProject(['demo']);
+    expect(demo.code).toBe(2);
+    expect(demo.output.trim()).toMatch(
+      /^tq: tq demo sends tq's four example task types, and this project does not define send_email, process_image, cleanup_data, generate_report: /,
+    );
     const invalid = await inProject(['send', 'greet_user', '{"name": 5}']);
     expect(invalid.code).toBe(2);
     expect(invalid.output).toContain('/payload/name');
@@ -69,6 +94,38 @@ describe('a project of its own (tq.config.ts outside this repository)', () => {
     expect(stats.code, stats.output).toBe(0);
     const parsed = JSON.parse(stats.output.split('\n')[0] ?? '') as { tasks: { task: string }[] };
     expect(parsed.tasks.map((row) => row.task)).toEqual(['greet_user']);
+  });
+
+  it("tq dlq redrives the project's dead-lettered task, checked against its schema", async () => {
+    expect((await inProject(['provision'])).code).toBe(0);
+    const sqs = new SQSClient(endpoint.clientConfig);
+    try {
+      const url = (name: string) => sqs.send(new GetQueueUrlCommand({ QueueName: name })).then((r) => r.QueueUrl ?? '');
+      const dlq = await url(`${prefix}-greet_user-dlq`);
+      const envelope = (payload: unknown) => ({
+        id: randomUUID(),
+        task: 'greet_user',
+        version: 1,
+        createdAt: new Date().toISOString(),
+        payload,
+      });
+      const good = envelope({ name: 'Ada' });
+      const bad = envelope({ name: 5 });
+      for (const body of [good, bad]) {
+        await sqs.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: JSON.stringify(body) }));
+      }
+      const redrive = await inProject(['dlq', 'redrive', 'greet_user']);
+      expect(redrive.code, redrive.output).toBe(0);
+      // The valid one moves (an unknown task it is not); the one that breaks the schema stays.
+      expect(redrive.output).toMatch(/moved 1 message\(s\)/);
+      expect(redrive.output).toMatch(/SCHEMA_VIOLATION/);
+      const back = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: await url(`${prefix}-greet_user`), WaitTimeSeconds: 5 }),
+      );
+      expect(JSON.parse(back.Messages?.[0]?.Body ?? '{}')).toMatchObject({ id: good.id, task: 'greet_user' });
+    } finally {
+      sqs.destroy();
+    }
   });
 
   it('tq up runs its TypeScript worker with no build step; a task sent is read back succeeded', async () => {

@@ -38,9 +38,9 @@ export {
 export {
   defineConfig,
   isTqConfig,
+  SECRET_NAME_PATTERN,
   type TqConfig,
   type TqConfigInput,
-  SECRET_NAME_PATTERN,
   WORKER_APP_NAME_PATTERN,
   type WorkerApp,
   type WorkerAppInput,
@@ -104,6 +104,7 @@ export {
   scheduleTarget,
 } from './schedule-target.js';
 export {
+  builtinHint,
   type CreateTaskOptions,
   createTask,
   type InferTaskVersions,

@@ -264,7 +264,19 @@ function validateEnvelope(
 }
 
 function unknownTask(task: string, reg: TaskRegistry): ParseTaskResult {
-  return fail('UNKNOWN_TASK', `unknown task "${task}" (known: ${reg.names().join(', ')})`, { task });
+  return fail('UNKNOWN_TASK', `unknown task "${task}" (known: ${reg.names().join(', ')})${builtinHint(reg)}`, {
+    task,
+  });
+}
+
+/**
+ * What to do when a task is unknown because no registry was given: the built-in types are the
+ * default of the library calls, a project's own come from its config.
+ */
+export function builtinHint(reg: TaskRegistry | undefined): string {
+  return reg === undefined || reg === registry
+    ? "; these are tq's built-in types: pass registry: config.registry (your tq.config.ts) for your own"
+    : '';
 }
 
 function fail(

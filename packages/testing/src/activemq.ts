@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 
@@ -17,6 +17,11 @@ export interface ActiveMqOptions {
   openwirePort?: number;
   /** Destination prefix (`tq.prefix`). Default `tq`. */
   prefix?: string;
+  /**
+   * Queues there from the start (`<prefix>.<name>` each), put where the configuration has the
+   * comment `<!-- tq:task-queues -->` inside its `<destinations>`: a project's task queues.
+   */
+  queues?: readonly string[];
   /**
    * Folder of the broker's state (KahaDB: every persistent message). Reuse it to restart a broker
    * with its messages. Default: a new temporary folder, removed by `stop()`.
@@ -74,6 +79,9 @@ export function findActiveMqHome(home = process.env.ACTIVEMQ_HOME): string {
   return dir;
 }
 
+/** Where a configuration takes the queues of `queues`. */
+const QUEUES_MARKER = '<!-- tq:task-queues -->';
+
 /**
  * Starts Apache ActiveMQ (Debian's `activemq` package) with the given configuration, on loopback
  * and free ports unless told otherwise, and resolves once both connectors listen. The broker runs
@@ -100,6 +108,20 @@ export async function startActiveMq(options: ActiveMqOptions): Promise<ActiveMq>
     if (existsSync(jar) && !existsSync(target)) await symlink(jar, target);
   }
 
+  // The configuration with the given queues at its marker, written beside the broker's files.
+  let brokerConfig = config;
+  if (options.queues !== undefined) {
+    const xml = await readFile(config, 'utf8');
+    if (!xml.includes(QUEUES_MARKER)) {
+      throw new Error(
+        `ActiveMQ configuration ${config} has no ${QUEUES_MARKER} in its <destinations> to put queues at`,
+      );
+    }
+    const lines = options.queues.map((name) => `<queue physicalName="\${tq.prefix}.${name}"/>`);
+    brokerConfig = join(base, 'activemq.xml');
+    await writeFile(brokerConfig, xml.replace(QUEUES_MARKER, lines.join('\n      ')));
+  }
+
   const javaArgs = [
     `-Xmx${options.heap ?? '256m'}`,
     '-Djava.awt.headless=true',
@@ -116,7 +138,7 @@ export async function startActiveMq(options: ActiveMqOptions): Promise<ActiveMq>
     '-jar',
     join(home, 'bin', 'activemq.jar'),
     'start',
-    `xbean:file:${config}`,
+    `xbean:file:${brokerConfig}`,
   ];
   // The JVM must not outlive this process, even when it is killed (SIGKILL runs no handler): a
   // watcher holds this process's end of a pipe and kills the JVM when it reads end-of-file. `exec`

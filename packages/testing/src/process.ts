@@ -20,8 +20,20 @@ export function spawnTs(
 ): SpawnedProcess {
   // tsx as this module resolves it: the child's working directory may be a project without it.
   const tsx = import.meta.resolve('tsx');
-  const child = spawn(process.execPath, ['--conditions=@tq/source', '--import', tsx, entry, ...args], {
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+  return spawnCommand(process.execPath, ['--conditions=@tq/source', '--import', tsx, entry, ...args], {
+    env,
+    ...options,
+  });
+}
+
+/** Runs a program (an installed `tq`, `npx`…) as a child process whose output is collected. */
+export function spawnCommand(
+  command: string,
+  args: string[] = [],
+  options: { env?: Record<string, string | undefined>; cwd?: string } = {},
+): SpawnedProcess {
+  const child = spawn(command, args, {
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });

@@ -1,4 +1,5 @@
 import {
+  builtinHint,
   registry as builtinRegistry,
   checkQueueSettings,
   copyQueueName,
@@ -151,7 +152,9 @@ export function defineTopology(options: TopologyOptions = {}): DesiredTopology {
   }
   const tasks = options.tasks ?? registry.names();
   for (const task of [...tasks, ...Object.keys(options.queues ?? {})]) {
-    if (!registry.has(task)) violations.push({ path: `/queues/${task}`, message: `unknown task "${task}"` });
+    if (!registry.has(task)) {
+      violations.push({ path: `/queues/${task}`, message: `unknown task "${task}"${builtinHint(options.registry)}` });
+    }
   }
   const queues: QueueSpec[] = [];
   const dlqRetention = String(options.dlqRetentionSeconds ?? DEFAULT_DLQ_RETENTION);

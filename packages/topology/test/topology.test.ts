@@ -81,7 +81,7 @@ describe('defineTopology', () => {
     }
     expect(error).toBeInstanceOf(TopologyError);
     expect((error as TopologyError).violations.map((violation) => violation.message)).toEqual([
-      'unknown task "nope"',
+      'unknown task "nope"; these are tq\'s built-in types: pass registry: config.registry (your tq.config.ts) for your own',
       'visibilityTimeoutSeconds is 50000, must be an integer from 0 to 43200',
       'messageRetentionSeconds is 4, must be an integer from 60 to 1209600',
       'dlqRetentionSeconds is 2000000, must be an integer from 60 to 1209600',

@@ -47,7 +47,8 @@ export async function runWorkerApp<TTask extends TaskName>(options: {
    * `createWorker`) unless `TQ_IDEMPOTENCY` says otherwise. Default: the task's `idempotency`, else false.
    */
   idempotency?: boolean;
-  create(context: WorkerAppContext): Worker<TTask>;
+  /** Builds the app's worker (it may load what it needs first, such as the project's config). */
+  create(context: WorkerAppContext): Worker<TTask> | Promise<Worker<TTask>>;
 }): Promise<void> {
   const logger = pino({ name: options.name, level: process.env.LOG_LEVEL ?? 'info' });
   // tq pins AWS SDK releases that run on Node 20; the SDK's warning is about later releases,
@@ -84,7 +85,7 @@ export async function runWorkerApp<TTask extends TaskName>(options: {
     }
     const s3 = new S3Client(awsClientSettings(env));
     const closers: (() => void)[] = [() => s3.destroy()];
-    const worker = options.create({
+    const worker = await options.create({
       env,
       s3,
       logger,

@@ -42,6 +42,7 @@ export {
   type WorkerMetrics,
 } from './observability.js';
 export { type AttemptOutcome, type Decision, decide, outcomeOfError, type PolicyContext } from './policy.js';
+export { CONFIG_FILE_NAMES, findConfigFile, loadProject, type Project, ProjectConfigError } from './project.js';
 export {
   checkS3Location,
   openS3Input,

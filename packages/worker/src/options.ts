@@ -1,4 +1,4 @@
-import type { TaskName, TaskRegistry } from '@tq/contracts';
+import { builtinHint, type TaskName, type TaskRegistry } from '@tq/contracts';
 import type { RetryOptions } from './backoff.js';
 import { WorkerError } from './errors.js';
 import { type Limit, WORKER_LIMITS } from './limits.js';
@@ -44,7 +44,11 @@ export function resolveOptions<TTask extends TaskName>(
   const problems: string[] = [];
   if (typeof options.handler !== 'function') problems.push('handler must be a function');
   const definition = registry.get(options.task);
-  if (!definition) problems.push(`unknown task "${options.task}" (known: ${registry.names().join(', ')})`);
+  if (!definition) {
+    problems.push(
+      `unknown task "${options.task}" (known: ${registry.names().join(', ')})${builtinHint(options.registry)}`,
+    );
+  }
   for (const version of options.versions ?? []) {
     if (definition && !definition.versions[version]) problems.push(`task "${options.task}" has no version ${version}`);
   }

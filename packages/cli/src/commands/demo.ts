@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import { type CliContext, createContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { displayPath, type LocalStack, startLocalStack } from '../local-stack.js';
+import { loadProject } from '../project.js';
 import { findTaskQueues } from '../queues.js';
 import { activemqUrl } from './stats.js';
 
@@ -184,6 +185,7 @@ async function runDemo(
   console.log(`tq demo: uploaded s3://${bucket}/${folder}/photo.png and customers.csv`);
 
   const producer = createProducer({
+    registry: context.registry,
     sqs: context.sqs,
     sns: context.sns,
     s3: context.s3,
@@ -381,6 +383,9 @@ async function runDemo(
 }
 
 /** `tq demo`: one task of each type through the running system, and where each result is. */
+/** The task types the demo sends one of each. */
+const DEMO_TASKS = ['send_email', 'process_image', 'cleanup_data', 'generate_report'] as const;
+
 export function registerDemo(program: Command): void {
   program
     .command('demo')
@@ -391,6 +396,14 @@ export function registerDemo(program: Command): void {
       const timeout = Number(options.timeout);
       if (!Number.isFinite(timeout) || timeout <= 0) {
         throw new UsageError(`--timeout is "${options.timeout}", must be a positive number of seconds`);
+      }
+      // The demo sends the four built-in task types: a project without them has nothing to show here.
+      const { registry } = (await loadProject()).config;
+      const missing = DEMO_TASKS.filter((task) => !registry.has(task));
+      if (missing.length > 0) {
+        throw new UsageError(
+          `tq demo sends tq's four example task types, and this project does not define ${missing.join(', ')}: send your own with tq send <task> <json>, and follow it with tq status <id> --wait`,
+        );
       }
       let stack: LocalStack | undefined;
       let mailDir: string | undefined = options.mailDir;

@@ -11,7 +11,13 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { copyMessageAttributes } from '@tq/aws';
-import { FAILURE_ATTRIBUTES, isClaimCheckPointer, looksLikeClaimCheck, parseTask } from '@tq/contracts';
+import {
+  FAILURE_ATTRIBUTES,
+  isClaimCheckPointer,
+  looksLikeClaimCheck,
+  parseTask,
+  type TaskRegistry,
+} from '@tq/contracts';
 import { queueCounts } from '@tq/testing';
 import type { Command } from 'commander';
 import { type CliContext, createContext } from '../context.js';
@@ -118,7 +124,7 @@ async function release(context: CliContext, url: string, messages: Message[]): P
  * notifications unwrapped, claim-check pointers checked as pointers): a code, or undefined when
  * it would pass.
  */
-export function wouldFailAgain(body: string, task: string): string | undefined {
+export function wouldFailAgain(body: string, task: string, registry: TaskRegistry): string | undefined {
   let value: unknown;
   try {
     value = JSON.parse(body);
@@ -133,7 +139,7 @@ export function wouldFailAgain(body: string, task: string): string | undefined {
     if (!isClaimCheckPointer(value)) return 'CLAIM_CHECK_INVALID';
     return value.task === task ? undefined : 'WRONG_TASK';
   }
-  const parsed = parseTask(value);
+  const parsed = parseTask(value, { registry });
   if (!parsed.ok) return parsed.error.code;
   return parsed.envelope.task === task ? undefined : 'WRONG_TASK';
 }
@@ -183,7 +189,7 @@ async function redriveBySending(
         seen.add(message.MessageId ?? '');
         examined += 1;
         const code = message.MessageAttributes?.[FAILURE_ATTRIBUTES.code]?.StringValue;
-        const failure = options.force ? undefined : wouldFailAgain(message.Body ?? '', queues.task);
+        const failure = options.force ? undefined : wouldFailAgain(message.Body ?? '', queues.task, context.registry);
         if (options.code !== undefined && code !== options.code) {
           report.otherCodes += 1;
           kept.push(message);

@@ -79,10 +79,12 @@ export function registerTask(source: string, names: TaskNames, file: string): st
   if (!tasks) throw byHand();
   const listed = (tasks[1] ?? '').trim().replace(/,\s*$/, '');
   text = text.replace(tasks[0], `tasks: [${listed === '' ? '' : `${listed}, `}${names.identifier}]`);
-  const workers = /workers:\s*\{\n([\s\S]*?)(\n(\s*)\},?\n)/.exec(text);
+  // The block's end: the first closing brace indented as the `workers:` line (entries may span lines).
+  const workers = /^([ \t]*)workers:\s*\{\n([\s\S]*?)\n\1\}(,?)[ \t]*$/m.exec(text);
   if (!workers) throw byHand();
-  const entryIndent = /^(\s*)\S/m.exec(workers[1] ?? '')?.[1] ?? `${workers[3] ?? ''}  `;
-  const body = (workers[1] ?? '').replace(/\s*$/, '');
-  const replaced = `workers: {\n${body === '' ? '' : `${body}\n`}${entryIndent}${appLine}${workers[2]}`;
+  const indent = workers[1] ?? '';
+  const entryIndent = /^(\s*)\S/m.exec(workers[2] ?? '')?.[1] ?? `${indent}  `;
+  const body = (workers[2] ?? '').replace(/\s*$/, '');
+  const replaced = `${indent}workers: {\n${body === '' ? '' : `${body}\n`}${entryIndent}${appLine}\n${indent}}${workers[3]}`;
   return text.replace(workers[0], replaced);
 }
