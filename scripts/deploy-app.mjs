@@ -4,7 +4,7 @@
 // Dockerfile) that runs with plain `node dist/main.js`. Run from an app folder:
 // `pnpm run deploy [out-dir]` (default: deploy/<app>).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -49,6 +49,8 @@ if (relative(root, out).startsWith('..')) {
     }
   }
 }
+// Every app's image is built the same way: one Dockerfile for all of them.
+copyFileSync(join(root, 'scripts', 'app.Dockerfile'), join(out, 'Dockerfile'));
 // The project's tq.config.ts as one JavaScript module (its task files bundled in, packages left to
 // node_modules): what the relay and the bridge read, found from the folder without a TypeScript loader.
 await build({

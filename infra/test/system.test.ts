@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { stackName } from '@tq/cdk';
+import { cdkSynthOffline } from '@tq/testing';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +12,6 @@ import { buildRepositorySystem } from '../src/system.js';
 
 const WORKER_APPS = config.workers;
 
-const run = promisify(execFile);
 const infra = fileURLToPath(new URL('..', import.meta.url));
 const cdkJson = JSON.parse(await readFile(join(infra, 'cdk.json'), 'utf8')) as { context: Record<string, string> };
 
@@ -56,7 +54,7 @@ describe('the CDK app (infra/)', () => {
     const deploy = await mkdtemp(join(tmpdir(), 'tq-deploy-'));
     for (const worker of WORKER_APPS) {
       await mkdir(join(deploy, worker.name));
-      await copyFile(join(infra, '..', 'apps', worker.name, 'Dockerfile'), join(deploy, worker.name, 'Dockerfile'));
+      await copyFile(join(infra, '..', 'scripts', 'app.Dockerfile'), join(deploy, worker.name, 'Dockerfile'));
     }
     try {
       const { assembly: built } = synth({ 'tq:images': 'asset', 'tq:deployDir': deploy });
@@ -69,7 +67,7 @@ describe('the CDK app (infra/)', () => {
         expect(images).toHaveLength(1);
         const staged = join(built.directory, images[0]?.source.directory as string, 'Dockerfile');
         expect(await readFile(staged, 'utf8')).toBe(
-          await readFile(join(infra, '..', 'apps', worker.name, 'Dockerfile'), 'utf8'),
+          await readFile(join(infra, '..', 'scripts', 'app.Dockerfile'), 'utf8'),
         );
       }
       const email = built.getStackByName('TqEmailWorker').template as Template;
@@ -133,20 +131,7 @@ describe('the CDK app (infra/)', () => {
 
   it('synthesizes offline with the real cdk CLI', async () => {
     const out = join(tmpdir(), `tq-cdk-out-${process.pid}-${Date.now()}`);
-    await run(join(infra, 'node_modules', '.bin', 'cdk'), ['synth', '--quiet', '--no-notices', '-o', out], {
-      cwd: infra,
-      // No AWS anywhere: no credentials, no instance metadata.
-      env: {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: '',
-        AWS_SECRET_ACCESS_KEY: '',
-        AWS_PROFILE: '',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        CDK_DISABLE_VERSION_CHECK: 'true',
-      },
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    const templates = (await readdir(out)).filter((file) => file.endsWith('.template.json')).sort();
+    const templates = await cdkSynthOffline(join(infra, 'node_modules', '.bin', 'cdk'), infra, out);
     expect(templates).toEqual(
       ['TqCore', ...WORKER_APPS.map((worker) => stackName(worker.name))].map((name) => `${name}.template.json`).sort(),
     );

@@ -11,6 +11,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { parseTask } from '@tq/contracts';
 import {
+  cdkSynthOffline,
   type LocalEndpoint,
   spawnCommand,
   startLocalEndpoint,
@@ -298,19 +299,7 @@ describe('release: packed packages install and work outside the workspace', () =
     ).toEqual(['shop-refund_order', 'shop-refund_order-dlq', 'shop-send_invoice', 'shop-send_invoice-dlq']);
     // The CDK CLI runs the same app (cdk.json: npx tq synth), offline, as `npm run deploy` would before deploying.
     const out = join(work, 'cdk-cli-out');
-    await run(join(shop, 'node_modules', '.bin', 'cdk'), ['synth', '--quiet', '--no-notices', '-o', out], {
-      cwd: shop,
-      env: {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: '',
-        AWS_SECRET_ACCESS_KEY: '',
-        AWS_PROFILE: '',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        CDK_DISABLE_VERSION_CHECK: 'true',
-      },
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    expect((await readdir(out)).filter((file) => file.endsWith('.template.json')).sort()).toEqual([
+    expect(await cdkSynthOffline(join(shop, 'node_modules', '.bin', 'cdk'), shop, out)).toEqual([
       'ShopCore.template.json',
       'ShopRefundOrderWorker.template.json',
       'ShopSendInvoiceWorker.template.json',

@@ -1,26 +1,18 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { readEnvironment, type TqEnvironment } from '@tq/contracts';
 import { statusEnabled } from '@tq/status';
-import {
-  type ActiveMq,
-  type LocalEndpoint,
-  type SmtpSink,
-  startActiveMq,
-  startLocalEndpoint,
-  startSmtpSink,
-} from '@tq/testing';
-import { nextRuns } from '@tq/topology';
+import { type ActiveMq, type LocalEndpoint, type SmtpSink, startLocalEndpoint, startSmtpSink } from '@tq/testing';
+import { nextRuns, type ScheduleDefinition } from '@tq/topology';
 import { idempotencyTable, provisionStateTables } from './commands/provision.js';
-import { contextFor } from './context.js';
+import { type CliContext, contextFor } from './context.js';
 import { UsageError } from './errors.js';
-import { ConfigFileError, loadProject, type Project } from './project.js';
+import { localApps, spawnApp, startLocalBroker } from './local-apps.js';
+import { loadProject, type Project } from './project.js';
 import { convergeSchedules, loadSchedules, schedulesFile } from './schedules.js';
 import { probeStateServices, servicesOffLine } from './services.js';
 
@@ -132,123 +124,6 @@ export function tqCommand(): string {
   return rel === 'tq' ? './tq' : script;
 }
 
-/** A program `tq up` runs beside the endpoint: its name, node's arguments, and its own variables. */
-interface AppCommand {
-  name: string;
-  command: string[];
-  env?: Record<string, string>;
-}
-
-/**
- * The project's worker apps (`workers` of its config), each with the command that runs its
- * program: TypeScript through tsx (resolved from this CLI, so a project needs no loader of its
- * own), JavaScript as it is.
- */
-export function projectWorkerApps(project: Project): AppCommand[] {
-  // From source (tests, `pnpm tq` in this repository) workspace packages resolve to their source too.
-  const conditions = import.meta.url.endsWith('.ts') ? ['--conditions=@tq/source'] : [];
-  const tsx = import.meta.resolve('tsx');
-  return project.config.workers.map((app) => {
-    const main = project.mainOf(app);
-    if (!existsSync(main)) {
-      throw new ConfigFileError(
-        `worker app "${app.name}": its main ${relative(process.cwd(), main) || main} does not exist (fix main in ${relative(process.cwd(), project.file) || project.file})`,
-      );
-    }
-    const typescript = /\.[mc]?tsx?$/.test(main);
-    return {
-      name: app.name,
-      command: [...conditions, ...(typescript ? ['--import', tsx] : []), main],
-      // The app's own settings (its config's environment), which a set variable still overrides.
-      env: Object.fromEntries(
-        Object.entries(app.environment).map(([name, value]) => [name, process.env[name] || value]),
-      ),
-    };
-  });
-}
-
-/** Apps of this repository beside the project's workers (the ActiveMQ bridge, the HTTP relay), by name. */
-export function findWorkerApps(names: string[]): AppCommand[] {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const fromSource = import.meta.url.endsWith('.ts');
-  const apps = resolve(here, '..', '..', '..', 'apps');
-  if (!existsSync(apps)) return [];
-  return readdirSync(apps)
-    .filter((name) => names.includes(name))
-    .sort()
-    .flatMap((name) => {
-      const source = join(apps, name, 'src', 'main.ts');
-      const built = join(apps, name, 'dist', 'main.js');
-      if (fromSource && existsSync(source)) {
-        return [{ name, command: ['--conditions=@tq/source', '--import', 'tsx', source] }];
-      }
-      return existsSync(built) ? [{ name, command: [built] }] : [];
-    });
-}
-
-/**
- * The original design's PHP worker (`examples/php-worker`) under `php -S` on loopback and a free
- * port, mail through `smtpUrl`. Resolves once it answers.
- */
-async function startPhpWorker(
-  smtpUrl: string,
-  log: (line: string) => void,
-): Promise<{ child: ChildProcess; url: string }> {
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples', 'php-worker');
-  if (!existsSync(join(root, 'worker.php')))
-    throw new UsageError('TQ_PHP_WORKER=1 needs examples/php-worker (run tq up from the repository)');
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  probe.close();
-  await once(probe, 'close');
-  const child = spawn('php', ['-S', `127.0.0.1:${port}`, '-t', root], {
-    env: { ...process.env, SMTP_URL: smtpUrl },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const failed = new Promise<never>((_, reject) => {
-    child.once('error', (error) =>
-      reject(new UsageError(`TQ_PHP_WORKER=1 needs php-cli (${error.message}): apt-get install php-cli`)),
-    );
-  });
-  for (const stream of [child.stdout, child.stderr]) {
-    if (stream) createInterface({ input: stream }).on('line', (line) => log(`php      ${line}`));
-  }
-  const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    const up = await Promise.race([
-      fetch(`${url}/`).then(
-        () => true,
-        () => false,
-      ),
-      failed,
-    ]);
-    if (up) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  log(`tq: PHP worker ${url}/worker.php (send_email through the HTTP relay)`);
-  return { child, url };
-}
-
-/** The broker configuration the ActiveMQ bridge ships, from this repository. */
-function activemqConfig(): string {
-  const config = resolve(
-    dirname(fileURLToPath(import.meta.url)),
-    '..',
-    '..',
-    '..',
-    'apps',
-    'activemq-bridge',
-    'activemq.xml',
-  );
-  if (!existsSync(config)) {
-    throw new UsageError(
-      'TQ_ACTIVEMQ=1 needs apps/activemq-bridge/activemq.xml (run tq up from the repository), or set TQ_ACTIVEMQ_URL to a broker',
-    );
-  }
-  return config;
-}
-
 /**
  * Starts the local system: the embedded SQS/SNS/S3 endpoint (unless `TQ_ENDPOINT` is set),
  * the topology, an SMTP sink that keeps every mail as an .eml file (unless `SMTP_URL` is set),
@@ -297,92 +172,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     const env = { ...base, endpoint: base.endpoint ?? (local?.endpoint as string) };
     const context = contextFor(project, { endpoint: env.endpoint });
-    let statusOn = statusEnabled(true);
-    let stateTables = true;
+    let statusOn: boolean;
+    let stateTables: boolean;
     try {
-      const changes = await context.provisioner().apply();
-      log(`tq: endpoint ${env.endpoint}${local ? ' (embedded)' : ''}, prefix ${env.prefix}, bucket ${env.bucket}`);
-      if (local?.dataDir) {
-        const { queues = 0, messages = 0, objects = 0 } = local.restored ?? {};
-        log(
-          `tq: state kept in ${displayPath(local.dataDir)} (${local.restored ? `restored ${queues} queue(s), ${messages} message(s), ${objects} object(s)` : 'new'}; \`tq up --reset\` starts empty)`,
-        );
-      } else if (local) {
-        log('tq: state in memory only: it ends with this process');
-      }
-      const copies = env.activemq ? ", plus the ActiveMQ bridge's copy queues" : '';
-      log(
-        `tq: provisioned topic ${env.prefix}-tasks and a queue + DLQ per task${copies} (${changes.length} change(s))`,
-      );
-      // An external endpoint may not serve DynamoDB: the system then runs without task status and
-      // without idempotency records (the email worker's guard is off, delivery is at least once).
-      const services = await probeStateServices(context);
-      const off = servicesOffLine(env, services);
-      if (off !== undefined) log(`tq: ${off}`);
-      if (services.dynamodb === 'missing') {
-        statusOn = false;
-        stateTables = false;
-      } else {
-        try {
-          await provisionStateTables(context, false);
-          log(
-            `tq: ${statusOn ? `task status in table ${context.status().tableName} (\`tq status <id>\`, \`tq results\`), ` : ''}idempotency records in ${idempotencyTable(context)}`,
-          );
-        } catch (error) {
-          statusOn = false;
-          stateTables = false;
-          log(
-            `tq: task status and idempotency records off: their tables could not be created (${(error as Error).message})`,
-          );
-        }
-      }
-      // The file is the desired state: with none, the embedded scheduler keeps no recurring
-      // schedules (one-time sends stay); an external endpoint is left alone without a file.
-      if ((scheduleFile || local) && services.scheduler !== 'missing') {
-        try {
-          await convergeSchedules(env, context.sns, schedules, { prune: true });
-          for (const schedule of schedules) {
-            const [next] = nextRuns(schedule, 1);
-            log(
-              `tq: schedule ${schedule.name}: ${schedule.task} ${schedule.expression}${schedule.kind === 'cron' ? ` (${schedule.timezone})` : ''}, next ${next ? next.toISOString() : 'never'}`,
-            );
-          }
-          if (scheduleFile)
-            log(`tq: ${schedules.length} schedule(s) from ${displayPath(scheduleFile)} (\`tq schedules\`)`);
-        } catch (error) {
-          if (scheduleFile) throw error;
-          log(`tq: schedules off: the endpoint's scheduler did not answer (${(error as Error).message})`);
-        }
-        local?.scheduler?.onFiring((firing) => {
-          log(
-            firing.error
-              ? `tq: schedule ${firing.schedule} (${firing.scheduledTime}) failed to publish: ${firing.error}`
-              : `tq: schedule ${firing.schedule} fired for ${firing.scheduledTime} (message ${firing.messageId})`,
-          );
-        });
-      }
+      ({ statusOn, stateTables } = await provisionLocal(context, env, local, { file: scheduleFile, schedules }, log));
     } finally {
       context.close();
     }
 
-    let smtpUrl = process.env.SMTP_URL;
-    let mailDir: string | undefined;
-    if (!smtpUrl) {
-      mailDir = resolve(options.mailDir);
-      sink = await startSmtpSink({ host: options.host, port: options.smtpPort, dir: mailDir }).catch(
-        portTaken(
-          `the mail sink's port ${options.smtpPort} on ${options.host} is in use: start with --smtp-port <free port> (0 picks one), or set SMTP_URL to a mail server`,
-        ),
-      );
-      smtpUrl = sink.url;
-      sink.onMessage((mail) => {
-        const to = mail.envelope.to.join(', ');
-        log(`tq: mail "${mail.parsed.subject ?? ''}" to ${to} -> ${displayPath(mail.file ?? '')}`);
-      });
-      log(`tq: SMTP sink ${smtpUrl}, mails kept in ${displayPath(mailDir)}`);
-    } else {
-      log(`tq: mail goes to SMTP_URL ${smtpUrl.replace(/\/\/[^@/]*@/, '//***@')}`);
-    }
+    const mail = await startMail(options, log);
+    sink = mail.sink;
+    const { smtpUrl, mailDir } = mail;
 
     // The ActiveMQ bridge: with TQ_ACTIVEMQ_URL, to that broker; with TQ_ACTIVEMQ=1, to a local one.
     let activemqUrl = process.env.TQ_ACTIVEMQ_URL || undefined;
@@ -390,27 +190,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       const ports = options.activemqPorts ?? { stomp: 61613, openwire: 61616 };
       const dataDir = options.dataDir ? join(resolve(options.dataDir), 'activemq') : undefined;
       log('tq: starting ActiveMQ (Java; a few seconds)');
-      broker = await startActiveMq({
-        config: activemqConfig(),
+      // A queue per task of the project, there before its first message (tq stats shows them).
+      broker = await startLocalBroker({
         host: options.host,
-        stompPort: ports.stomp,
-        openwirePort: ports.openwire,
+        ports,
         prefix: env.prefix,
-        // A queue per task of the project, there before its first message (tq stats shows them).
         queues: project.config.registry.names(),
-        ...(dataDir ? { dataDir } : {}),
-        log: (line) => {
-          if (/ (WARN|ERROR) /.test(line)) log(`activemq ${line}`);
-        },
-      }).catch((error: unknown) => {
-        if (/Address already in use|BindException/.test(String(error))) {
-          throw new UsageError(
-            `ActiveMQ's ports ${ports.stomp} (STOMP) or ${ports.openwire} (OpenWire) on ${options.host} are in use: stop the broker using them, or point TQ_ACTIVEMQ_URL at it`,
-          );
-        }
-        throw error instanceof Error && /not installed|could not run java/.test(error.message)
-          ? new UsageError(error.message)
-          : error;
+        dataDir,
+        log,
       });
       activemqUrl = broker.stompUrl;
       log(
@@ -428,33 +215,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         // not a JSON log line
       }
     };
-    let workers = options.workers === false ? [] : projectWorkerApps(project);
-    if (options.workers !== false && activemqUrl) {
-      workers = [
-        ...workers,
-        ...findWorkerApps(['activemq-bridge']).map((app) => ({
-          ...app,
-          env: { TQ_ACTIVEMQ_URL: activemqUrl as string },
-        })),
-      ];
-    }
-    if (options.workers !== false && process.env.TQ_PHP_WORKER === '1') {
-      // send_email goes to the original design's PHP worker (php -S) through the HTTP relay.
-      const php = await startPhpWorker(smtpUrl, log);
-      children.push({ name: 'php-worker', child: php.child });
-      workers = [
-        ...workers.filter((app) => app.name !== 'email-worker'),
-        ...findWorkerApps(['http-relay']).map((app) => ({
-          ...app,
-          env: { TQ_TASK: 'send_email', RELAY_MODE: 'query', RELAY_URL: `${php.url}/worker.php` },
-        })),
-      ];
-    }
+    const workers =
+      options.workers === false
+        ? []
+        : await localApps(project, { activemqUrl, smtpUrl }, log, (name, child) => children.push({ name, child }));
     for (const app of workers) {
-      const short = app.name.replace(/-worker$/, '').replace(/^activemq-bridge$/, 'activemq');
-      const child = spawn(process.execPath, app.command, {
-        env: {
-          ...process.env,
+      const child = spawnApp(
+        app,
+        {
           // The relay and the bridge read the project's tasks from it, as the worker apps do.
           TQ_CONFIG: project.file,
           TQ_ENDPOINT: env.endpoint,
@@ -467,22 +235,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           TQ_HTTP_HOST: options.host,
           TQ_STATUS: statusOn ? 'on' : 'off',
           ...(stateTables ? {} : { TQ_IDEMPOTENCY: 'off' }),
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-          ...app.env,
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      for (const stream of [child.stdout, child.stderr]) {
-        if (stream) {
-          createInterface({ input: stream }).on('line', (line) => {
-            noteMetrics(line);
-            log(formatLogLine(short, line));
-          });
-        }
-      }
-      child.once('exit', (code, signal) => {
-        if (code !== 0 || signal) log(`tq: ${app.name} exited (${signal ?? `code ${code}`})`);
-      });
+        (line, short) => {
+          noteMetrics(line);
+          log(formatLogLine(short, line));
+        },
+        log,
+      );
       children.push({ name: app.name, child });
     }
     if (options.workers !== false && workers.length === 0) {
@@ -507,4 +266,106 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stop();
     throw error;
   }
+}
+
+/**
+ * Provisions the local system on its endpoint: the topology, the state tables where the endpoint
+ * serves DynamoDB (status and idempotency are off where it does not, and say so), and the
+ * schedules of the schedules file (none without one, on the embedded endpoint). Logs each step.
+ */
+async function provisionLocal(
+  context: CliContext,
+  env: TqEnvironment & { endpoint: string },
+  local: LocalEndpoint | undefined,
+  schedulesFrom: { file: string | undefined; schedules: ScheduleDefinition[] },
+  log: (line: string) => void,
+): Promise<{ statusOn: boolean; stateTables: boolean }> {
+  let statusOn = statusEnabled(true);
+  let stateTables = true;
+  const changes = await context.provisioner().apply();
+  log(`tq: endpoint ${env.endpoint}${local ? ' (embedded)' : ''}, prefix ${env.prefix}, bucket ${env.bucket}`);
+  if (local?.dataDir) {
+    const { queues = 0, messages = 0, objects = 0 } = local.restored ?? {};
+    log(
+      `tq: state kept in ${displayPath(local.dataDir)} (${local.restored ? `restored ${queues} queue(s), ${messages} message(s), ${objects} object(s)` : 'new'}; \`tq up --reset\` starts empty)`,
+    );
+  } else if (local) {
+    log('tq: state in memory only: it ends with this process');
+  }
+  const copies = env.activemq ? ", plus the ActiveMQ bridge's copy queues" : '';
+  log(`tq: provisioned topic ${env.prefix}-tasks and a queue + DLQ per task${copies} (${changes.length} change(s))`);
+  // An external endpoint may not serve DynamoDB: the system then runs without task status and
+  // without idempotency records (the email worker's guard is off, delivery is at least once).
+  const services = await probeStateServices(context);
+  const off = servicesOffLine(env, services);
+  if (off !== undefined) log(`tq: ${off}`);
+  if (services.dynamodb === 'missing') {
+    statusOn = false;
+    stateTables = false;
+  } else {
+    try {
+      await provisionStateTables(context, false);
+      log(
+        `tq: ${statusOn ? `task status in table ${context.status().tableName} (\`tq status <id>\`, \`tq results\`), ` : ''}idempotency records in ${idempotencyTable(context)}`,
+      );
+    } catch (error) {
+      statusOn = false;
+      stateTables = false;
+      log(
+        `tq: task status and idempotency records off: their tables could not be created (${(error as Error).message})`,
+      );
+    }
+  }
+  // The file is the desired state: with none, the embedded scheduler keeps no recurring
+  // schedules (one-time sends stay); an external endpoint is left alone without a file.
+  if ((schedulesFrom.file || local) && services.scheduler !== 'missing') {
+    try {
+      await convergeSchedules(env, context.sns, schedulesFrom.schedules, { prune: true });
+      for (const schedule of schedulesFrom.schedules) {
+        const [next] = nextRuns(schedule, 1);
+        log(
+          `tq: schedule ${schedule.name}: ${schedule.task} ${schedule.expression}${schedule.kind === 'cron' ? ` (${schedule.timezone})` : ''}, next ${next ? next.toISOString() : 'never'}`,
+        );
+      }
+      if (schedulesFrom.file)
+        log(
+          `tq: ${schedulesFrom.schedules.length} schedule(s) from ${displayPath(schedulesFrom.file)} (\`tq schedules\`)`,
+        );
+    } catch (error) {
+      if (schedulesFrom.file) throw error;
+      log(`tq: schedules off: the endpoint's scheduler did not answer (${(error as Error).message})`);
+    }
+    local?.scheduler?.onFiring((firing) => {
+      log(
+        firing.error
+          ? `tq: schedule ${firing.schedule} (${firing.scheduledTime}) failed to publish: ${firing.error}`
+          : `tq: schedule ${firing.schedule} fired for ${firing.scheduledTime} (message ${firing.messageId})`,
+      );
+    });
+  }
+  return { statusOn, stateTables };
+}
+
+/** The mail server the workers send to: `SMTP_URL`, else an SMTP sink that keeps each mail as a file. */
+async function startMail(
+  options: LocalStackOptions,
+  log: (line: string) => void,
+): Promise<{ smtpUrl: string; mailDir: string | undefined; sink: SmtpSink | undefined }> {
+  const smtpUrl = process.env.SMTP_URL;
+  if (!smtpUrl) {
+    const mailDir = resolve(options.mailDir);
+    const sink = await startSmtpSink({ host: options.host, port: options.smtpPort, dir: mailDir }).catch(
+      portTaken(
+        `the mail sink's port ${options.smtpPort} on ${options.host} is in use: start with --smtp-port <free port> (0 picks one), or set SMTP_URL to a mail server`,
+      ),
+    );
+    sink.onMessage((mail) => {
+      const to = mail.envelope.to.join(', ');
+      log(`tq: mail "${mail.parsed.subject ?? ''}" to ${to} -> ${displayPath(mail.file ?? '')}`);
+    });
+    log(`tq: SMTP sink ${sink.url}, mails kept in ${displayPath(mailDir)}`);
+    return { smtpUrl: sink.url, mailDir, sink };
+  }
+  log(`tq: mail goes to SMTP_URL ${smtpUrl.replace(/\/\/[^@/]*@/, '//***@')}`);
+  return { smtpUrl, mailDir: undefined, sink: undefined };
 }

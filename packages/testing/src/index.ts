@@ -28,7 +28,7 @@ export {
   startLocalEndpoint,
 } from './local-endpoint.js';
 export { LocalScheduler, type ScheduleFiring } from './local-scheduler.js';
-export { type SpawnedProcess, spawnCommand, spawnTs, waitForExit, waitForOutput } from './process.js';
+export { cdkSynthOffline, type SpawnedProcess, spawnCommand, spawnTs, waitForExit, waitForOutput } from './process.js';
 export { type HoldingProxy, startHoldingProxy } from './proxy.js';
 export {
   createQueue,

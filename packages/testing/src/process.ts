@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readdir } from 'node:fs/promises';
 
 /** A child process whose stdout and stderr are collected. */
 export type SpawnedProcess = ChildProcess & {
@@ -79,4 +80,26 @@ export async function waitForExit(
   if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
   const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
   return { code, signal };
+}
+
+/**
+ * Runs the CDK CLI (`cdk`, the `aws-cdk` package's bin) on the app of `cwd`'s cdk.json, offline:
+ * no credentials, no instance metadata, no version check or notices. Resolves with the template
+ * files written to `outdir`, sorted.
+ */
+export async function cdkSynthOffline(cdk: string, cwd: string, outdir: string): Promise<string[]> {
+  const child = spawnCommand(cdk, ['synth', '--quiet', '--no-notices', '-o', outdir], {
+    cwd,
+    env: {
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: '',
+      AWS_PROFILE: '',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      CDK_DISABLE_VERSION_CHECK: 'true',
+    },
+  });
+  child.stdin?.end();
+  const { code } = await waitForExit(child);
+  if (code !== 0) throw new Error(`cdk synth exited ${code}:\n${child.output()}`);
+  return (await readdir(outdir)).filter((file) => file.endsWith('.template.json')).sort();
 }
