@@ -64,7 +64,9 @@ describe('readBridgeConfig', () => {
     [{ ACTIVEMQ_DESTINATIONS: 'send_email=a b' }, /ACTIVEMQ_DESTINATIONS has "a b"/],
     [{ ACTIVEMQ_MODE: 'sideways' }, /ACTIVEMQ_MODE is "sideways", must be forward, ingest or both/],
   ])('rejects %j naming the variable', (vars, message) => {
-    expect(() => readBridgeConfig(env(), registry, { TQ_ACTIVEMQ_URL: 'stomp://127.0.0.1:61613', ...vars })).toThrow(message);
+    expect(() => readBridgeConfig(env(), registry, { TQ_ACTIVEMQ_URL: 'stomp://127.0.0.1:61613', ...vars })).toThrow(
+      message,
+    );
   });
 });
 

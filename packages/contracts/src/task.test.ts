@@ -227,7 +227,7 @@ describe('createTask', () => {
 
   it("says how to use one's own tasks when the built-in types were the default, and only then", () => {
     expect(() => createTask('greet_user' as 'send_email', {} as never)).toThrow(
-      "unknown task \"greet_user\" (known: send_email, process_image, cleanup_data, generate_report); these are tq's built-in types: pass registry: config.registry (your tq.config.ts) for your own",
+      'unknown task "greet_user" (known: send_email, process_image, cleanup_data, generate_report); these are tq\'s built-in types: pass registry: config.registry (your tq.config.ts) for your own',
     );
     const own = createRegistry([
       defineTask({ name: 'greet_user', description: 'g', versions: { 1: { schema: Type.Object({}) } } }),
