@@ -49,3 +49,10 @@ export {
   parseRedrivePolicy,
   type RedrivePolicy,
 } from './sqs.js';
+export {
+  findQueuePair,
+  lookupQueueUrl,
+  type QueuePair,
+  REDRIVE_SYSTEM_ATTRIBUTES,
+  redriveEntry,
+} from './queues.js';

@@ -1,16 +1,11 @@
-import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
-import { classifyAwsError, parseRedrivePolicy } from '@tq/aws';
+import { findQueuePair, lookupQueueUrl, type QueuePair } from '@tq/aws';
 import { dlqName, queueName, type TaskRegistry } from '@tq/contracts';
 import type { CliContext } from './context.js';
 import { UsageError } from './errors.js';
 
 /** A task's queue and its dead-letter queue, as provisioned. */
-export interface TaskQueues {
+export interface TaskQueues extends QueuePair {
   task: string;
-  queueUrl: string;
-  queueArn: string;
-  dlqUrl: string;
-  dlqArn: string;
 }
 
 /** Throws `UsageError` for a task name the project does not define. */
@@ -21,18 +16,8 @@ export function checkTask(registry: TaskRegistry, task: string): void {
 }
 
 /** A queue's URL by name, or undefined when it does not exist. */
-export async function lookupQueue(context: CliContext, name: string): Promise<string | undefined> {
-  try {
-    return (await context.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
-  } catch (error) {
-    if (classifyAwsError(error) === 'not-found') return undefined;
-    throw error;
-  }
-}
-
-async function arnOf(context: CliContext, url: string): Promise<string> {
-  const out = await context.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
-  return out.Attributes?.QueueArn ?? '';
+export function lookupQueue(context: CliContext, name: string): Promise<string | undefined> {
+  return lookupQueueUrl(context.sqs, name);
 }
 
 /**
@@ -42,28 +27,14 @@ async function arnOf(context: CliContext, url: string): Promise<string> {
 export async function findTaskQueues(context: CliContext, task: string): Promise<TaskQueues> {
   checkTask(context.registry, task);
   const prefix = context.env.prefix;
-  let fifo = false;
-  let queueUrl = await lookupQueue(context, queueName(prefix, task));
-  if (!queueUrl) {
-    queueUrl = await lookupQueue(context, queueName(prefix, task, true));
-    fifo = queueUrl !== undefined;
-  }
-  if (!queueUrl) {
-    throw new Error(`queue ${queueName(prefix, task)} does not exist: run \`tq provision\` (prefix "${prefix}")`);
-  }
-  const attributes = await context.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn', 'RedrivePolicy'] }),
+  const pair = await findQueuePair(
+    context.sqs,
+    {
+      standard: queueName(prefix, task),
+      fifo: queueName(prefix, task, true),
+      dlq: (fifo) => dlqName(prefix, task, fifo),
+    },
+    `run \`tq provision\` (prefix "${prefix}")`,
   );
-  const policy = parseRedrivePolicy(attributes.Attributes?.RedrivePolicy);
-  const target = policy?.deadLetterTargetArn;
-  const dlq = policy?.deadLetterQueue.name ?? dlqName(prefix, task, fifo);
-  const dlqUrl = await lookupQueue(context, dlq);
-  if (!dlqUrl) throw new Error(`dead-letter queue ${dlq} does not exist: run \`tq provision\``);
-  return {
-    task,
-    queueUrl,
-    queueArn: attributes.Attributes?.QueueArn ?? '',
-    dlqUrl,
-    dlqArn: target ?? (await arnOf(context, dlqUrl)),
-  };
+  return { task, ...pair };
 }

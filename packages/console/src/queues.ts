@@ -3,13 +3,12 @@ import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
-  GetQueueUrlCommand,
   type Message,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { classifyAwsError, copyMessageAttributes } from '@tq/aws';
+import { findQueuePair, lookupQueueUrl, REDRIVE_SYSTEM_ATTRIBUTES, redriveEntry } from '@tq/aws';
 import { dlqName, FAILURE_ATTRIBUTES, parseTask, queueName, type TaskRegistry } from '@tq/contracts';
 
 /** Counts of one queue, as `GetQueueAttributes` reports them. */
@@ -122,17 +121,31 @@ export class QueueReader {
   url(name: string): Promise<string | undefined> {
     let url = this.#urls.get(name);
     if (!url) {
-      url = this.#sqs.send(new GetQueueUrlCommand({ QueueName: name })).then(
-        (out) => out.QueueUrl,
+      url = lookupQueueUrl(this.#sqs, name).then(
+        (found) => {
+          if (found === undefined) this.#urls.delete(name);
+          return found;
+        },
         (error: unknown) => {
           this.#urls.delete(name);
-          if (classifyAwsError(error) === 'not-found') return undefined;
           throw error;
         },
       );
       this.#urls.set(name, url);
     }
     return url;
+  }
+
+  /** A task's queue by its standard name, else its FIFO one (`<prefix>-<task>.fifo`), with its DLQ's name. */
+  async taskQueue(task: string): Promise<{ url: string | undefined; name: string; dlq: string }> {
+    const standard = queueName(this.#prefix, task);
+    const url = await this.url(standard);
+    if (url) return { url, name: standard, dlq: dlqName(this.#prefix, task) };
+    const fifo = queueName(this.#prefix, task, true);
+    const fifoUrl = await this.url(fifo);
+    return fifoUrl
+      ? { url: fifoUrl, name: fifo, dlq: dlqName(this.#prefix, task, true) }
+      : { url: undefined, name: standard, dlq: dlqName(this.#prefix, task) };
   }
 
   async #counts(name: string): Promise<QueueCounts | undefined> {
@@ -145,9 +158,10 @@ export class QueueReader {
     return await Promise.all(
       tasks.map(async (task) => {
         try {
+          const found = await this.taskQueue(task);
           const [queue, dlq] = await Promise.all([
-            this.#counts(queueName(this.#prefix, task)),
-            this.#counts(dlqName(this.#prefix, task)),
+            found.url ? readQueueCounts(this.#sqs, found.url, this.#oldest) : undefined,
+            this.#counts(found.dlq),
           ]);
           return { task, queue, dlq };
         } catch (error) {
@@ -241,11 +255,18 @@ export class DeadLetters {
     this.#registry = options.registry;
   }
 
-  async #dlq(task: string): Promise<{ url: string; queueUrl: string | undefined }> {
+  async #dlq(task: string): Promise<{ url: string; queueUrl: string; fifo: boolean }> {
     const prefix = this.#queues.prefix;
-    const url = await this.#queues.url(dlqName(prefix, task));
-    if (!url) throw new Error(`${task} has no dead-letter queue ${dlqName(prefix, task)}: run tq provision`);
-    return { url, queueUrl: await this.#queues.url(queueName(prefix, task)) };
+    const pair = await findQueuePair(
+      this.#sqs,
+      {
+        standard: queueName(prefix, task),
+        fifo: queueName(prefix, task, true),
+        dlq: (fifo) => dlqName(prefix, task, fifo),
+      },
+      'run tq provision',
+    );
+    return { url: pair.dlqUrl, queueUrl: pair.queueUrl, fifo: pair.fifo };
   }
 
   async #depth(url: string): Promise<number> {
@@ -278,7 +299,7 @@ export class DeadLetters {
             VisibilityTimeout: 120,
             WaitTimeSeconds: 0,
             MessageAttributeNames: ['All'],
-            MessageSystemAttributeNames: ['SentTimestamp', 'ApproximateReceiveCount'],
+            MessageSystemAttributeNames: ['SentTimestamp', ...REDRIVE_SYSTEM_ATTRIBUTES],
           }),
         );
         if (Messages.length === 0) {
@@ -343,17 +364,20 @@ export class DeadLetters {
     pick: { messageIds?: readonly string[]; code?: string },
     replaceBody?: string,
   ): Promise<DeadLetterAction> {
-    const { url, queueUrl } = await this.#dlq(task);
-    if (!queueUrl) throw new Error(`${task} has no task queue: run tq provision`);
+    const { url, queueUrl, fifo } = await this.#dlq(task);
     return await this.#act(url, task, pick, async (chosen) => {
       const sent = await this.#sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: queueUrl,
-          Entries: chosen.map((message, index) => ({
-            Id: String(index),
-            MessageBody: replaceBody ?? message.Body ?? '',
-            MessageAttributes: copyMessageAttributes(message.MessageAttributes, { drop: FAILURE_NAMES }),
-          })),
+          // On a FIFO queue each keeps its message group (and gets a deduplication id).
+          Entries: chosen.map((message, index) =>
+            redriveEntry(message, {
+              id: String(index),
+              fifo,
+              drop: FAILURE_NAMES,
+              ...(replaceBody !== undefined ? { body: replaceBody } : {}),
+            }),
+          ),
         }),
       );
       return (sent.Successful ?? []).map((entry) => chosen[Number(entry.Id)] as Message);

@@ -1,7 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { readEnvironment } from '@tq/contracts';
+import {
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { defineConfig, defineTask, readEnvironment, Type } from '@tq/contracts';
 import { type LocalEndpoint, startLocalEndpoint, uniqueName } from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { pino } from 'pino';
@@ -89,6 +96,82 @@ describe('console server: write actions need the token and are logged; read-only
       expect(artifact.status).toBe(403);
     } finally {
       await web.close();
+    }
+  });
+
+  it("a project's FIFO task: its queue is counted, and a redrive keeps each dead letter's message group", async () => {
+    const environment = env();
+    const shipOrder = defineTask({
+      name: 'ship_order',
+      description: 'Ships an order',
+      versions: { 1: { schema: Type.Object({ order: Type.String() }) } },
+      fifo: true,
+    });
+    const project = defineConfig({ tasks: [shipOrder], workers: { shipping: { task: 'ship_order', main: 's.ts' } } });
+    const sqs = new SQSClient(endpoint.clientConfig);
+    await createProvisioner({
+      sqs,
+      sns: new SNSClient(endpoint.clientConfig),
+      s3: new S3Client(endpoint.clientConfig),
+      topology: defineTopology({ registry: project.registry, prefix: environment.prefix, bucket: false }),
+    }).apply();
+    const url = async (name: string) => (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl ?? '';
+    const dlq = await url(`${environment.prefix}-ship_order-dlq.fifo`);
+    const letter = (order: string) =>
+      JSON.stringify({
+        id: randomUUID(),
+        task: 'ship_order',
+        version: 1,
+        createdAt: new Date().toISOString(),
+        payload: { order },
+      });
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: dlq,
+        Entries: ['a', 'b'].map((order, index) => ({
+          Id: String(index),
+          MessageBody: letter(order),
+          MessageGroupId: `customer-${order}`,
+          MessageDeduplicationId: `dedup-${order}`,
+          MessageAttributes: { 'tq-error-code': { DataType: 'String', StringValue: 'RETRIES_EXHAUSTED' } },
+        })),
+      }),
+    );
+    const web = await startConsole({
+      env: environment,
+      registry: project.registry,
+      token: 'fifo-token',
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      const overview = (await (await fetch(`${web.url}api/overview`)).json()) as {
+        queues: { task: string; queue?: { name: string }; dlq?: { name: string; visible: number } }[];
+      };
+      const row = overview.queues.find((entry) => entry.task === 'ship_order');
+      expect(row?.queue?.name).toBe(`${environment.prefix}-ship_order.fifo`);
+      expect(row?.dlq).toMatchObject({ name: `${environment.prefix}-ship_order-dlq.fifo`, visible: 2 });
+      const redrive = await fetch(`${web.url}api/dlq/ship_order/redrive`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer fifo-token' },
+        body: JSON.stringify({ code: 'RETRIES_EXHAUSTED' }),
+      });
+      expect(redrive.status, await redrive.clone().text()).toBe(200);
+      expect(await redrive.json()).toMatchObject({ moved: 2 });
+      const back = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: await url(`${environment.prefix}-ship_order.fifo`),
+          MaxNumberOfMessages: 10,
+          MessageSystemAttributeNames: ['MessageGroupId'],
+          WaitTimeSeconds: 1,
+        }),
+      );
+      expect((back.Messages ?? []).map((message) => message.Attributes?.MessageGroupId).sort()).toEqual([
+        'customer-a',
+        'customer-b',
+      ]);
+    } finally {
+      await web.close();
+      sqs.destroy();
     }
   });
 

@@ -10,7 +10,7 @@ import {
   SendMessageBatchCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { copyMessageAttributes } from '@tq/aws';
+import { REDRIVE_SYSTEM_ATTRIBUTES, redriveEntry } from '@tq/aws';
 import {
   FAILURE_ATTRIBUTES,
   isClaimCheckPointer,
@@ -72,7 +72,7 @@ async function receive(context: CliContext, url: string, max: number, visibility
       WaitTimeSeconds: 1,
       VisibilityTimeout: visibility,
       MessageAttributeNames: ['All'],
-      MessageSystemAttributeNames: ['SentTimestamp', 'MessageGroupId', 'ApproximateReceiveCount'],
+      MessageSystemAttributeNames: ['SentTimestamp', ...REDRIVE_SYSTEM_ATTRIBUTES],
     }),
   );
   return out.Messages ?? [];
@@ -167,7 +167,7 @@ async function redriveBySending(
   queues: TaskQueues,
   options: { max: number; code?: string; dryRun: boolean; force: boolean },
 ): Promise<RedriveReport> {
-  const fifo = queues.queueUrl.endsWith('.fifo');
+  const { fifo } = queues;
   const dlqName = queues.dlqUrl.split('/').at(-1);
   const atStart = (await queueCounts(context.sqs, queues.dlqUrl)).visible;
   const report: RedriveReport = { atStart, moved: 0, otherCodes: 0, invalid: new Map() };
@@ -205,17 +205,7 @@ async function redriveBySending(
       const sent = await context.sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: queues.queueUrl,
-          Entries: moving.map((message, i) => ({
-            Id: String(i),
-            MessageBody: message.Body ?? '',
-            MessageAttributes: copyMessageAttributes(message.MessageAttributes, { drop: FAILURE_NAMES }),
-            ...(fifo
-              ? {
-                  MessageGroupId: message.Attributes?.MessageGroupId ?? 'tq-redrive',
-                  MessageDeduplicationId: `${message.MessageId}-${message.Attributes?.ApproximateReceiveCount ?? 1}`,
-                }
-              : {}),
-          })),
+          Entries: moving.map((message, i) => redriveEntry(message, { id: String(i), fifo, drop: FAILURE_NAMES })),
         }),
       );
       const succeeded = new Set((sent.Successful ?? []).map((entry) => entry.Id));

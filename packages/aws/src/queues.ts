@@ -1,0 +1,89 @@
+import {
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  type Message,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { classifyAwsError } from './errors.js';
+import { copyMessageAttributes, parseRedrivePolicy } from './sqs.js';
+
+// Finding a task's queues and moving dead letters back: what the CLI and the console share.
+
+/** A queue's URL by name, or undefined when it does not exist. */
+export async function lookupQueueUrl(sqs: SQSClient, name: string): Promise<string | undefined> {
+  try {
+    return (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+  } catch (error) {
+    if (classifyAwsError(error) === 'not-found') return undefined;
+    throw error;
+  }
+}
+
+/** A queue and its dead-letter queue, as found. */
+export interface QueuePair {
+  queueUrl: string;
+  queueArn: string;
+  /** Whether the queue is the `.fifo` one. */
+  fifo: boolean;
+  dlqUrl: string;
+  dlqArn: string;
+}
+
+/**
+ * Finds a queue by its standard name, else its FIFO name, and its dead-letter queue: the redrive
+ * policy's target, else `dlqName(fifo)`. Throws `Error` naming the missing queue and `fix` (such as
+ * "run tq provision") when either does not exist.
+ */
+export async function findQueuePair(
+  sqs: SQSClient,
+  names: { standard: string; fifo: string; dlq: (fifo: boolean) => string },
+  fix: string,
+): Promise<QueuePair> {
+  let fifo = false;
+  let queueUrl = await lookupQueueUrl(sqs, names.standard);
+  if (!queueUrl) {
+    queueUrl = await lookupQueueUrl(sqs, names.fifo);
+    fifo = queueUrl !== undefined;
+  }
+  if (!queueUrl) throw new Error(`queue ${names.standard} does not exist (nor ${names.fifo}): ${fix}`);
+  const attributes = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn', 'RedrivePolicy'] }),
+  );
+  const policy = parseRedrivePolicy(attributes.Attributes?.RedrivePolicy);
+  const dlq = policy?.deadLetterQueue.name ?? names.dlq(fifo);
+  const dlqUrl = await lookupQueueUrl(sqs, dlq);
+  if (!dlqUrl) throw new Error(`dead-letter queue ${dlq} does not exist: ${fix}`);
+  const dlqArn =
+    policy?.deadLetterTargetArn ??
+    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes
+      ?.QueueArn ??
+    '';
+  return { queueUrl, queueArn: attributes.Attributes?.QueueArn ?? '', fifo, dlqUrl, dlqArn };
+}
+
+/** The system attributes a dead letter must be received with for `redriveEntry` (FIFO group, attempt). */
+export const REDRIVE_SYSTEM_ATTRIBUTES = ['MessageGroupId', 'ApproximateReceiveCount'] as const;
+
+/**
+ * A dead letter as an entry of a send back to its queue: the body (or `body`), its attributes but
+ * the ones in `drop` (the failure reason), and on a FIFO queue its message group (received with
+ * `REDRIVE_SYSTEM_ATTRIBUTES`) and a deduplication id of this dead letter, so a send repeated after
+ * a crash is not delivered twice within SQS's five-minute window.
+ */
+export function redriveEntry(
+  message: Message,
+  options: { id: string; fifo: boolean; drop: ReadonlySet<string>; body?: string },
+): SendMessageBatchRequestEntry {
+  return {
+    Id: options.id,
+    MessageBody: options.body ?? message.Body ?? '',
+    MessageAttributes: copyMessageAttributes(message.MessageAttributes, { drop: options.drop }),
+    ...(options.fifo
+      ? {
+          MessageGroupId: message.Attributes?.MessageGroupId ?? 'tq-redrive',
+          MessageDeduplicationId: `${message.MessageId}-${message.Attributes?.ApproximateReceiveCount ?? 1}`,
+        }
+      : {}),
+  };
+}
