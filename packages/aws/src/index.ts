@@ -36,6 +36,15 @@ export {
   type S3LocationErrorCode,
 } from './locations.js';
 export {
+  findQueuePair,
+  lookupQueueUrl,
+  type QueueCounts,
+  type QueuePair,
+  queueCounts,
+  REDRIVE_SYSTEM_ATTRIBUTES,
+  redriveEntry,
+} from './queues.js';
+export {
   isObjectTooLargeError,
   ObjectTooLargeError,
   type OpenedS3Object,
@@ -49,10 +58,3 @@ export {
   parseRedrivePolicy,
   type RedrivePolicy,
 } from './sqs.js';
-export {
-  findQueuePair,
-  lookupQueueUrl,
-  type QueuePair,
-  REDRIVE_SYSTEM_ATTRIBUTES,
-  redriveEntry,
-} from './queues.js';

@@ -87,3 +87,33 @@ export function redriveEntry(
       : {}),
   };
 }
+
+/** Approximate message counts of a queue, as `GetQueueAttributes` reports them. */
+export interface QueueCounts {
+  /** The queue's name (the last part of its URL). */
+  name: string;
+  visible: number;
+  inFlight: number;
+  delayed: number;
+}
+
+/** Reads the approximate visible, in-flight and delayed counts of a queue: one `GetQueueAttributes`. */
+export async function queueCounts(sqs: SQSClient, queueUrl: string): Promise<QueueCounts> {
+  const result = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ],
+    }),
+  );
+  const attributes = result.Attributes ?? {};
+  return {
+    name: queueUrl.split('/').at(-1) ?? queueUrl,
+    visible: Number(attributes.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+    delayed: Number(attributes.ApproximateNumberOfMessagesDelayed ?? 0),
+  };
+}

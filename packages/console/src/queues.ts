@@ -8,7 +8,7 @@ import {
   SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { findQueuePair, lookupQueueUrl, REDRIVE_SYSTEM_ATTRIBUTES, redriveEntry } from '@tq/aws';
+import { findQueuePair, lookupQueueUrl, queueCounts, REDRIVE_SYSTEM_ATTRIBUTES, redriveEntry } from '@tq/aws';
 import { dlqName, FAILURE_ATTRIBUTES, parseTask, queueName, type TaskRegistry } from '@tq/contracts';
 
 /** Counts of one queue, as `GetQueueAttributes` reports them. */
@@ -76,25 +76,8 @@ export function oldestAgeLookup(cloudwatch: CloudWatchClient | undefined): Oldes
 
 /** A queue's counts (`GetQueueAttributes`) and its oldest message's age (CloudWatch, when there). */
 export async function readQueueCounts(sqs: SQSClient, url: string, oldest: OldestAgeLookup): Promise<QueueCounts> {
-  const out = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
-  );
-  const a = out.Attributes ?? {};
-  const name = url.split('/').at(-1) ?? url;
-  return {
-    name,
-    visible: Number(a.ApproximateNumberOfMessages ?? 0),
-    inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
-    delayed: Number(a.ApproximateNumberOfMessagesDelayed ?? 0),
-    oldestSeconds: await oldest.lookup(name),
-  };
+  const counts = await queueCounts(sqs, url);
+  return { ...counts, oldestSeconds: await oldest.lookup(counts.name) };
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   SendMessageBatchCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { REDRIVE_SYSTEM_ATTRIBUTES, redriveEntry } from '@tq/aws';
+import { queueCounts, REDRIVE_SYSTEM_ATTRIBUTES, redriveEntry } from '@tq/aws';
 import {
   FAILURE_ATTRIBUTES,
   isClaimCheckPointer,
@@ -18,7 +18,6 @@ import {
   parseTask,
   type TaskRegistry,
 } from '@tq/contracts';
-import { queueCounts } from '@tq/testing';
 import type { Command } from 'commander';
 import { type CliContext, createContext } from '../context.js';
 import { UsageError } from '../errors.js';
