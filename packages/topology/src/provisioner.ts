@@ -14,13 +14,12 @@ import {
   CreateQueueCommand,
   DeleteQueueCommand,
   GetQueueAttributesCommand,
-  GetQueueUrlCommand,
   ListQueuesCommand,
   type QueueAttributeName,
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { classifyAwsError } from '@tq/aws';
+import { classifyAwsError, lookupQueueUrl } from '@tq/aws';
 import type { DesiredTopology, QueueSpec } from './desired.js';
 import { TopologyError } from './errors.js';
 
@@ -285,13 +284,9 @@ export function createProvisioner({ sqs, sns, s3, topology }: ProvisionerOptions
     write: boolean,
     changes: Change[],
   ): Promise<string | undefined> {
-    const url = await sqs.send(new GetQueueUrlCommand({ QueueName: spec.name })).then(
-      (result) => result.QueueUrl,
-      (error: unknown) => {
-        if (isNotFound(error)) return undefined;
-        throw awsError(`look up queue ${spec.name}`, error);
-      },
-    );
+    const url = await lookupQueueUrl(sqs, spec.name).catch((error: unknown) => {
+      throw awsError(`look up queue ${spec.name}`, error);
+    });
     const dlqArn = spec.deadLetterQueue ? arns.get(spec.deadLetterQueue) : undefined;
     const redrive =
       spec.deadLetterQueue && spec.maxReceiveCount !== undefined
