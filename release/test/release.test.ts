@@ -34,6 +34,7 @@ const published = [
   'cli',
   'console',
   'contracts',
+  'local',
   'producer-sdk',
   'status',
   'testing',

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startLocalEndpoint } from '@tq/testing';
+import { startLocalEndpoint } from '@tq/local';
 import { describe, expect, it } from 'vitest';
 import { ObjectTooLargeError, openS3Object, readS3Object } from '../src/index.js';
 

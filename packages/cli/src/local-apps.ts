@@ -5,7 +5,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { type ActiveMq, startActiveMq } from '@tq/testing';
+import { type ActiveMq, startActiveMq } from '@tq/local';
 import { UsageError } from './errors.js';
 import { ConfigFileError, type Project } from './project.js';
 

@@ -1,5 +1,6 @@
 /**
- * Test helpers for tq: real servers on loopback, waits without sleeps.
+ * Test helpers for tq: queue helpers that wait without sleeping, process and proxy helpers for
+ * kill tests, and the local system of `@tq/local` (endpoint, SMTP sink, ActiveMQ) re-exported.
  *
  * ```ts
  * import { startLocalEndpoint, startSmtpSink, createQueue, waitForMessages } from '@tq/testing';
@@ -15,19 +16,31 @@
  *
  * @module
  */
-export { type ActiveMq, type ActiveMqOptions, findActiveMqHome, startActiveMq } from './activemq.js';
-export { type DynamoDbEndpoint, startDynamoDb } from './dynamodb.js';
-export { type EndpointProcess, startEndpointProcess } from './endpoint-process.js';
-export { type AwsFault, injectAwsFault } from './faults.js';
 export {
+  type ActiveMq,
+  type ActiveMqOptions,
   type AwsClientConfig,
+  type DynamoDbEndpoint,
+  type EndpointProcess,
+  findActiveMqHome,
   LOCAL_CREDENTIALS,
   type LocalEndpoint,
   type LocalEndpointOptions,
+  LocalScheduler,
   localClientConfig,
+  type ReceivedMail,
+  type ScheduleFiring,
+  type SmtpFailure,
+  type SmtpSink,
+  type SmtpSinkOptions,
+  type SmtpStage,
+  startActiveMq,
+  startDynamoDb,
+  startEndpointProcess,
   startLocalEndpoint,
-} from './local-endpoint.js';
-export { LocalScheduler, type ScheduleFiring } from './local-scheduler.js';
+  startSmtpSink,
+} from '@tq/local';
+export { type AwsFault, injectAwsFault } from './faults.js';
 export { cdkSynthOffline, type SpawnedProcess, spawnCommand, spawnTs, waitForExit, waitForOutput } from './process.js';
 export { type HoldingProxy, startHoldingProxy } from './proxy.js';
 export {
@@ -40,11 +53,3 @@ export {
   type WaitForMessagesOptions,
   waitForMessages,
 } from './queues.js';
-export {
-  type ReceivedMail,
-  type SmtpFailure,
-  type SmtpSink,
-  type SmtpSinkOptions,
-  type SmtpStage,
-  startSmtpSink,
-} from './smtp-sink.js';

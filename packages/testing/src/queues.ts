@@ -7,6 +7,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { type QueueCounts as AwsQueueCounts, queueCounts as readQueueCounts } from '@tq/aws';
 
 let counter = 0;
 
@@ -110,28 +111,10 @@ export async function waitForMessages(
 }
 
 /** Approximate message counts of a queue. */
-export interface QueueCounts {
-  visible: number;
-  inFlight: number;
-  delayed: number;
-}
+export type QueueCounts = Omit<AwsQueueCounts, 'name'>;
 
-/** Reads the approximate visible, in-flight and delayed counts of a queue. */
+/** Reads the approximate visible, in-flight and delayed counts of a queue (`@tq/aws` `queueCounts`). */
 export async function queueCounts(sqs: SQSClient, queueUrl: string): Promise<QueueCounts> {
-  const result = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
-  );
-  const attributes = result.Attributes ?? {};
-  return {
-    visible: Number(attributes.ApproximateNumberOfMessages ?? 0),
-    inFlight: Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-    delayed: Number(attributes.ApproximateNumberOfMessagesDelayed ?? 0),
-  };
+  const { visible, inFlight, delayed } = await readQueueCounts(sqs, queueUrl);
+  return { visible, inFlight, delayed };
 }

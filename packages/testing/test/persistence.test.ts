@@ -25,9 +25,9 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { SAVE_MAX_WAIT_MS } from '@tq/local';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createQueue, createQueueWithDlq, queueCounts, startLocalEndpoint, waitForMessages } from '../src/index.js';
-import { SAVE_MAX_WAIT_MS } from '../src/persistence.js';
 
 async function waitFor(check: () => Promise<boolean>, what: string, deadlineMs = 60_000): Promise<void> {
   const deadline = Date.now() + deadlineMs;

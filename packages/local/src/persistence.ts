@@ -143,7 +143,7 @@ function fauxqsDist(): string {
       return join(root, 'dist');
     }
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('fauxqs is not installed next to @tq/testing');
+    if (parent === dir) throw new Error('fauxqs is not installed next to @tq/local');
     dir = parent;
   }
 }
