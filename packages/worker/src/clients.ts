@@ -1,3 +1,4 @@
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
@@ -50,4 +51,41 @@ export function createOwnedSqsClients(
       requestHandler: new AbortableHttpHandler(pollAbort),
     }),
   };
+}
+
+/** The clients a worker works with, and those of them it made (destroyed when it stops). */
+export interface WorkerClients {
+  sqs: SQSClient;
+  receiver: SQSClient;
+  /** Per-call options of receives: the abort signal, when the client was injected. */
+  receiveOptions: { abortSignal: AbortSignal } | undefined;
+  s3: S3Client;
+  owned: { destroy(): void }[];
+}
+
+/**
+ * The worker's clients: the injected ones as they are (receives then pass the abort signal per
+ * call), else its own (`createOwnedSqsClients`, and an S3 client for claim checks).
+ */
+export function workerClients(
+  injected: { sqs?: SQSClient | undefined; s3?: S3Client | undefined },
+  settings: NonNullable<ConstructorParameters<typeof SQSClient>[0]> &
+    NonNullable<ConstructorParameters<typeof S3Client>[0]>,
+  pollAbort: AbortSignal,
+): WorkerClients {
+  const owned: { destroy(): void }[] = [];
+  let sqs: SQSClient;
+  let receiver: SQSClient;
+  let receiveOptions: { abortSignal: AbortSignal } | undefined;
+  if (injected.sqs) {
+    sqs = injected.sqs;
+    receiver = injected.sqs;
+    receiveOptions = { abortSignal: pollAbort };
+  } else {
+    ({ sqs, receiver } = createOwnedSqsClients(settings, pollAbort));
+    owned.push(sqs, receiver);
+  }
+  const s3 = injected.s3 ?? new S3Client(settings);
+  if (!injected.s3) owned.push(s3);
+  return { sqs, receiver, receiveOptions, s3, owned };
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Held } from './held.js';
+import type { HeldMessages } from './in-flight.js';
 import type { TaskQueue } from './queue.js';
 
 /**
@@ -9,19 +10,13 @@ import type { TaskQueue } from './queue.js';
  */
 export class Heartbeat {
   readonly #queue: TaskQueue;
-  readonly #held: ReadonlySet<Held>;
+  readonly #held: HeldMessages;
   readonly #visibilitySeconds: number;
   readonly #intervalMs: number;
   readonly #logger: Logger;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    queue: TaskQueue,
-    held: ReadonlySet<Held>,
-    visibilitySeconds: number,
-    intervalMs: number,
-    logger: Logger,
-  ) {
+  constructor(queue: TaskQueue, held: HeldMessages, visibilitySeconds: number, intervalMs: number, logger: Logger) {
     this.#queue = queue;
     this.#held = held;
     this.#visibilitySeconds = visibilitySeconds;

@@ -3,6 +3,7 @@ import { type RetryOptions, retryDelaySeconds } from './backoff.js';
 import type { MessageLog } from './execution.js';
 import { leaveHeartbeat } from './heartbeat.js';
 import type { Held } from './held.js';
+import type { ReleasedMessages } from './in-flight.js';
 import type { TaskMetrics } from './observability.js';
 import { type AttemptOutcome, decide } from './policy.js';
 import type { TaskQueue } from './queue.js';
@@ -30,7 +31,7 @@ export interface EventSink {
  */
 export class Settlement {
   readonly #queue: TaskQueue;
-  readonly #held: Set<Held>;
+  readonly #ledger: ReleasedMessages;
   readonly #metrics: TaskMetrics;
   readonly #events: EventSink;
   readonly #logger: Logger;
@@ -41,7 +42,8 @@ export class Settlement {
 
   constructor(options: {
     queue: TaskQueue;
-    held: Set<Held>;
+    /** The worker's in-flight ledger, which a released message leaves. */
+    ledger: ReleasedMessages;
     metrics: TaskMetrics;
     events: EventSink;
     logger: Logger;
@@ -50,7 +52,7 @@ export class Settlement {
     finalSteps?: FinalSteps | undefined;
   }) {
     this.#queue = options.queue;
-    this.#held = options.held;
+    this.#ledger = options.ledger;
     this.#metrics = options.metrics;
     this.#events = options.events;
     this.#logger = options.logger;
@@ -195,8 +197,7 @@ export class Settlement {
     if (pollsLeft > 0) await sleep(pollsLeft);
     const changes = [...messages].reverse().map(async (held) => {
       await leaveHeartbeat(held);
-      held.state = 'done';
-      this.#held.delete(held);
+      this.#ledger.released(held);
       try {
         await this.#queue.changeVisibility(held.receiptHandle, 0);
         this.#events.emit('released', { messageId: held.messageId, reason: 'shutdown' });

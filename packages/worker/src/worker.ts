@@ -1,22 +1,23 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
-import { S3Client } from '@aws-sdk/client-s3';
-import type { Message, SQSClient } from '@aws-sdk/client-sqs';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Message } from '@aws-sdk/client-sqs';
 import {
   awsClientSettings,
   registry as builtinRegistry,
   readEnvironment,
-  type TaskEnvelope,
   type TaskName,
   type TaskRegistry,
 } from '@tq/contracts';
 import { type Logger, pino } from 'pino';
-import { createOwnedSqsClients } from './clients.js';
-import { type DecodeOptions, decodeMessage } from './decode.js';
+import { Attempts } from './attempt.js';
+import { workerClients } from './clients.js';
+import type { DecodeOptions } from './decode.js';
 import { WorkerError } from './errors.js';
 import { HandlerRunner, MessageLog } from './execution.js';
-import { type Gate, IdempotencyGuard } from './guard.js';
+import { IdempotencyGuard } from './guard.js';
 import { Heartbeat } from './heartbeat.js';
-import { type Held, hold } from './held.js';
+import type { Held } from './held.js';
+import { InFlight } from './in-flight.js';
 import {
   createWorkerMetrics,
   type HealthServer,
@@ -25,17 +26,14 @@ import {
   type WorkerMetrics,
 } from './observability.js';
 import { type ResolvedOptions, resolveOptions } from './options.js';
-import { type AttemptOutcome, outcomeOfError } from './policy.js';
 import { Poller } from './poller.js';
 import { TaskQueue } from './queue.js';
 import { resolveS3Allow } from './s3.js';
 import { type Settled, Settlement } from './settlement.js';
+import { onStopSignals } from './signals.js';
 import { sleep } from './sleep.js';
 import { StatusRecorder } from './status.js';
 import type { Worker, WorkerEvents, WorkerOptions, WorkerState } from './types.js';
-
-/** A second stop signal aborts running handlers only when it comes at least this long after the first. */
-const SIGNAL_REPEAT_MS = 1000;
 
 /**
  * Creates a worker for one task type. It receives only as many messages as it has free
@@ -52,10 +50,10 @@ export function createWorker<TTask extends TaskName>(options: WorkerOptions<TTas
 
 /**
  * Wires the runtime's parts and owns a worker's life (start, stop, events): the queue
- * (`queue.ts`), the poller (`poller.ts`), the heartbeat (`heartbeat.ts`), handler calls
- * (`execution.ts`), the failure policy (`policy.ts`) and settlement (`settlement.ts`). What it
- * does itself is route each received message: decode it, hand it to the handler (one FIFO group
- * at a time), and pass the outcome on.
+ * (`queue.ts`), the poller (`poller.ts`), the in-flight ledger (`in-flight.ts`), the heartbeat
+ * (`heartbeat.ts`), one attempt of a message (`attempt.ts`: decode, guard, handler), the failure
+ * policy (`policy.ts`) and settlement (`settlement.ts`). What it does itself is decide when a
+ * received message runs: in a free slot, after the prefetched ones, or one FIFO group at a time.
  */
 class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TTask> {
   readonly task: TTask;
@@ -76,22 +74,16 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   readonly #heartbeat: Heartbeat;
   readonly #handlers: HandlerRunner<TTask>;
   readonly #settlement: Settlement;
-  /** Every message held, from receipt to settlement: each takes one of `concurrency` slots. */
-  readonly #held = new Set<Held>();
-  /** Work in progress (a message outside a FIFO group, a group, a release): what shutdown waits for. */
-  readonly #work = new Set<Promise<unknown>>();
-  readonly #groups = new Map<string, Held[]>();
-  /** Messages received ahead of a slot (`prefetch`), oldest first; started as slots free. */
-  readonly #waiting: Held[] = [];
-  /** Messages being handled or settled, and abandoned ones whose handler still runs: the slots taken. */
-  #running = 0;
+  /** Every message held, from receipt to settlement, and the slots they take. */
+  readonly #inFlight: InFlight;
+  readonly #attempts: Attempts<TTask>;
   /** Aborts receives (the receiving client listens on it). */
   readonly #pollAbort = new AbortController();
   /** Aborted when shutdown's grace is over: running handlers and claim-check downloads. */
   readonly #shutdownAbort = new AbortController();
   #health: HealthServer | undefined;
   #stopping: Promise<void> | undefined;
-  #signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
+  #stopListening: (() => void) | undefined;
   readonly #fifoFromEnv: boolean;
   /** Whether "not ready" was logged (so each change is logged once). */
   #pausedLogged = false;
@@ -103,6 +95,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.task = options.task;
     this.#options = options;
     this.#settings = settings;
+    this.#inFlight = new InFlight(settings.concurrency);
     const env = readEnvironment();
     this.#prefix = options.prefix ?? env.prefix;
     this.#fifoFromEnv = env.fifoTasks.includes(options.task);
@@ -111,20 +104,9 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       ...(options.region ? { region: options.region } : {}),
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     });
-    let sqs: SQSClient;
-    let receiver: SQSClient;
-    let receiveOptions: { abortSignal: AbortSignal } | undefined;
-    if (options.sqs) {
-      // An injected client is used as it is: receives pass the abort signal per call.
-      sqs = options.sqs;
-      receiver = options.sqs;
-      receiveOptions = { abortSignal: this.#pollAbort.signal };
-    } else {
-      ({ sqs, receiver } = createOwnedSqsClients(clientSettings, this.#pollAbort.signal));
-      this.#owned.push(sqs, receiver);
-    }
-    this.#s3 = options.s3 ?? new S3Client(clientSettings);
-    if (!options.s3) this.#owned.push(this.#s3);
+    const clients = workerClients(options, clientSettings, this.#pollAbort.signal);
+    this.#owned.push(...clients.owned);
+    this.#s3 = clients.s3;
     this.#decodeOptions = {
       registry,
       s3: this.#s3,
@@ -138,8 +120,8 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.#taskMetrics = new TaskMetrics(
       this.metrics,
       options.task,
-      () => this.#held.size,
-      () => this.#waiting.length,
+      () => this.#inFlight.size,
+      () => this.#inFlight.waiting,
     );
 
     this.#status = options.status
@@ -162,11 +144,11 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
           metrics: this.metrics,
         })
       : undefined;
-    this.#queue = new TaskQueue({ sqs, receiver, receiveOptions });
+    this.#queue = new TaskQueue(clients);
     this.#poller = new Poller(this.#queue, settings, this.#pollerHost(), this.#pollAbort);
     this.#heartbeat = new Heartbeat(
       this.#queue,
-      this.#held,
+      this.#inFlight,
       settings.visibilityTimeoutSeconds,
       settings.heartbeatMs,
       this.#logger,
@@ -182,21 +164,33 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     });
     this.#settlement = new Settlement({
       queue: this.#queue,
-      held: this.#held,
+      ledger: this.#inFlight,
       metrics: this.#taskMetrics,
       events: this,
       logger: this.#logger,
       retry: settings.retry,
       finalSteps: this.#status,
     });
+    this.#attempts = new Attempts({
+      task: options.task,
+      versions: settings.versions,
+      decode: this.#decodeOptions,
+      shutdown: this.#shutdownAbort.signal,
+      handlers: this.#handlers,
+      settlement: this.#settlement,
+      metrics: this.#taskMetrics,
+      guard: this.#guard,
+      status: this.#status,
+      abandon: (held, ended, log) => this.#abandon(held, ended, log),
+    });
   }
 
   #pollerHost() {
     return {
-      held: () => this.#held.size,
+      held: () => this.#inFlight.size,
       // Prefetched messages wait outside a FIFO group's order only on standard queues.
       capacity: () => this.#settings.concurrency + (this.#queue.fifo ? 0 : this.#settings.prefetch),
-      buffered: () => this.#waiting.length,
+      buffered: () => this.#inFlight.waiting,
       accept: (messages: Message[]) => this.#accept(messages),
       receiveFailed: (error: unknown, consecutive: number, retryInMs: number) => {
         this.#taskMetrics.receiveError();
@@ -230,7 +224,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   }
 
   get inFlight(): number {
-    return this.#held.size;
+    return this.#inFlight.size;
   }
 
   get http(): { port: number; host: string } | undefined {
@@ -256,7 +250,12 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       this.#closeResources();
       throw error;
     }
-    if (this.#options.handleSignals !== false) this.#listenForSignals();
+    if (this.#options.handleSignals !== false) {
+      this.#stopListening = onStopSignals(this.#logger, {
+        stop: () => void this.stop(),
+        abort: (signal) => this.#abortHandlers(new Error(`aborted by ${signal}`)),
+      });
+    }
     this.#state = 'running';
     this.#heartbeat.start();
     this.#logger.info(
@@ -278,24 +277,6 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.#poller.start();
   }
 
-  #listenForSignals(): void {
-    let firstSignalAt = 0;
-    this.#signalHandler = (signal) => {
-      if (firstSignalAt === 0) {
-        firstSignalAt = Date.now();
-        this.#logger.info({ signal }, 'signal received: stopping (send it again to abort running tasks)');
-        void this.stop();
-      } else if (Date.now() - firstSignalAt >= SIGNAL_REPEAT_MS) {
-        this.#logger.warn({ signal }, 'second signal: aborting running tasks');
-        this.#abortHandlers(new Error(`aborted by ${signal}`));
-      }
-      // A signal right after the first is the same request arriving twice (Ctrl-C reaches the
-      // whole process group while a supervisor forwards SIGTERM), not a second request.
-    };
-    process.on('SIGTERM', this.#signalHandler);
-    process.on('SIGINT', this.#signalHandler);
-  }
-
   // ---- routing received messages ------------------------------------------------------------
 
   #accept(messages: Message[]): void {
@@ -303,28 +284,22 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     const fifo = this.#queue.fifo;
     const visibility = this.#settings.visibilityTimeoutSeconds;
     for (const message of messages) {
-      const held = hold(message, now, visibility, fifo);
-      this.#held.add(held);
+      const held = this.#inFlight.receive(message, now, visibility, fifo);
       this.#taskMetrics.received(1);
       if (this.listenerCount('received') > 0) {
         this.emit('received', { messageId: held.messageId, attempt: held.attempt });
       }
       if (this.#state !== 'running') {
         // A receive that completed as shutdown began: hand it straight back.
-        this.#track(this.#settlement.release([held]));
+        this.#inFlight.track(this.#settlement.release([held]));
         continue;
       }
       if (held.groupId === undefined) {
-        if (this.#running < this.#settings.concurrency) this.#start(held);
-        else this.#waiting.push(held);
+        if (this.#inFlight.hasFreeSlot) this.#start(held);
+        else this.#inFlight.wait(held);
         continue;
       }
-      const group = this.#groups.get(held.groupId);
-      if (group) group.push(held);
-      else {
-        this.#groups.set(held.groupId, [held]);
-        this.#track(this.#processGroup(held.groupId));
-      }
+      if (this.#inFlight.joinGroup(held, held.groupId)) this.#inFlight.track(this.#processGroup(held.groupId));
     }
   }
 
@@ -332,29 +307,22 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   #start(held: Held): void {
     const work = this.#process(held);
     // #process takes itself out of the set when it ends (one that ended already is not added).
-    if (held.state !== 'done') {
-      held.work = work;
-      this.#work.add(work);
-    }
+    if (held.state !== 'done') this.#inFlight.trackMessage(held, work);
   }
 
   /** Starts prefetched messages while slots are free (none once stopping: shutdown hands them back). */
   #startWaiting(): void {
-    while (this.#waiting.length > 0 && this.#running < this.#settings.concurrency && this.#state === 'running') {
-      const next = this.#waiting.shift() as Held;
-      if (next.state === 'waiting') this.#start(next);
+    while (this.#state === 'running') {
+      const next = this.#inFlight.nextWaiting();
+      if (next === undefined) return;
+      this.#start(next);
     }
-  }
-
-  #track(work: Promise<void>): void {
-    this.#work.add(work);
-    void work.finally(() => this.#work.delete(work));
   }
 
   /** Processes one FIFO group's messages one after another, in the order SQS gave them. */
   async #processGroup(groupId: string): Promise<void> {
-    const queue = this.#groups.get(groupId);
-    while (queue && queue.length > 0) {
+    const queue = this.#inFlight.group(groupId);
+    while (queue.length > 0) {
       const next = queue[0] as Held;
       if (this.#state !== 'running') break;
       const settled = await this.#process(next);
@@ -362,19 +330,18 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       // A retry must stay ahead of the rest of its group: hand the rest back unstarted.
       if (settled !== 'succeeded' && settled !== 'dead-lettered') break;
     }
-    this.#groups.delete(groupId);
-    const rest = (queue ?? []).filter((held) => held.state === 'waiting');
+    this.#inFlight.endGroup(groupId);
+    const rest = queue.filter((held) => held.state === 'waiting');
     if (rest.length > 0) await this.#settlement.release(rest);
   }
 
   /** One message from its start to its settlement; frees its slot at the end (see #abandon). */
   async #process(held: Held): Promise<Settled> {
-    held.state = 'handling';
-    this.#running += 1;
+    this.#inFlight.begin(held);
     const log = new MessageLog(this.#logger, held.messageId, held.attempt);
     let settled: Settled = 'released';
     try {
-      settled = await this.#attempt(held, log);
+      settled = await this.#attempts.run(held, log);
       return settled;
     } catch (error) {
       // Only the runtime's own calls (DLQ send, visibility change) can end up here.
@@ -382,127 +349,11 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       return 'released';
     } finally {
       if (settled !== 'abandoned') {
-        held.state = 'done';
-        this.#held.delete(held);
-        this.#running -= 1;
+        this.#inFlight.end(held);
         this.#startWaiting();
       }
-      if (held.work !== undefined) this.#work.delete(held.work);
+      this.#inFlight.untrack(held);
       this.#poller.pump();
-    }
-  }
-
-  /** Decodes and checks the message, then hands it to the handler or settles it as poison. */
-  async #attempt(held: Held, log: MessageLog): Promise<Settled> {
-    let decoded = decodeMessage(held.message, this.#decodeOptions);
-    if (decoded instanceof Promise) decoded = await decoded;
-    if (!decoded.ok) {
-      const failure: AttemptOutcome = this.#shutdownAbort.signal.aborted
-        ? { kind: 'shutdown' }
-        : decoded.retryable
-          ? { kind: 'failed', message: decoded.message }
-          : { kind: 'poison', code: decoded.code, message: decoded.message };
-      return await this.#settlement.failed(held, undefined, failure, log.get(), decoded.cause);
-    }
-    const envelope = decoded.envelope;
-    if (envelope.task !== this.task) {
-      const message = `a ${envelope.task} task arrived on the ${this.task} queue: check the subscription filter policy`;
-      return await this.#settlement.failed(
-        held,
-        envelope.id,
-        { kind: 'poison', code: 'WRONG_TASK', message },
-        log.get(),
-      );
-    }
-    if (!this.#settings.versions.has(envelope.version)) {
-      const versions = [...this.#settings.versions].join(', ');
-      const message = `this worker handles ${this.task} versions ${versions}, not ${envelope.version}`;
-      return await this.#settlement.failed(
-        held,
-        envelope.id,
-        { kind: 'poison', code: 'UNSUPPORTED_VERSION', message },
-        log.get(),
-      );
-    }
-    return await this.#handle(held, envelope as TaskEnvelope<TTask>, decoded.form, log);
-  }
-
-  /** Calls the handler and settles the message by how the call ended. */
-  async #handle(held: Held, envelope: TaskEnvelope<TTask>, form: string, log: MessageLog): Promise<Settled> {
-    let gate: Gate | undefined;
-    if (this.#guard !== undefined) {
-      gate = await this.#guard.enter(envelope);
-      if (gate.kind !== 'run') return await this.#gated(held, envelope, gate, log);
-    }
-    const claim = gate?.kind === 'run' ? gate.claim : undefined;
-    this.#status?.running(envelope.id, held.attempt, held.receivedAt, envelope.payload);
-    const outcome = await this.#handlers.run(held, envelope, form, log);
-    if (outcome.kind === 'succeeded') {
-      // The effect is recorded before the message is deleted: a crash between the two leaves a
-      // redelivery that the record answers.
-      if (claim !== undefined) await this.#guard?.succeeded(claim, outcome.result, log.get());
-      const waiting = this.#settlement.succeeded(held, envelope.id, outcome.result, outcome.durationMs, log);
-      if (waiting !== undefined) await waiting;
-      return 'succeeded';
-    }
-    if (outcome.kind === 'ignoring-abort') {
-      this.#guard?.abandoned(claim);
-      return this.#abandon(held, outcome.ended, log);
-    }
-    await this.#guard?.failed(claim);
-    log.bind({ id: envelope.id });
-    const logger = log.get();
-    const seconds = outcome.durationMs / 1000;
-    if (outcome.abortedBy === 'shutdown') {
-      this.#taskMetrics.ended('aborted', seconds);
-      logger.warn('aborted by shutdown; returning the message to the queue');
-      return await this.#settlement.failed(held, envelope.id, { kind: 'shutdown' }, logger);
-    }
-    const failure = outcomeOfError(outcome.error);
-    this.#taskMetrics.ended(failure.kind === 'poison' ? 'dead-lettered' : 'failed', seconds);
-    return await this.#settlement.failed(held, envelope.id, failure, logger, outcome.error);
-  }
-
-  /** Settles a message the idempotency guard did not let run. */
-  async #gated(
-    held: Held,
-    envelope: TaskEnvelope<TTask>,
-    gate: Exclude<Gate, { kind: 'run' }>,
-    log: MessageLog,
-  ): Promise<Settled> {
-    log.bind({ id: envelope.id });
-    switch (gate.kind) {
-      case 'done': {
-        const waiting = this.#settlement.succeeded(held, envelope.id, gate.result, 0, log, true);
-        if (waiting !== undefined) await waiting;
-        return 'succeeded';
-      }
-      case 'busy':
-        return await this.#settlement.failed(
-          held,
-          envelope.id,
-          {
-            kind: 'failed',
-            message: 'another worker holds the idempotency lease',
-            delaySeconds: gate.retryInSeconds,
-          },
-          log.get(),
-        );
-      case 'reused':
-        return await this.#settlement.failed(
-          held,
-          envelope.id,
-          { kind: 'poison', code: 'IDEMPOTENCY_KEY_REUSED', message: gate.message },
-          log.get(),
-        );
-      case 'unavailable':
-        return await this.#settlement.failed(
-          held,
-          envelope.id,
-          { kind: 'failed', message: 'idempotency store unreachable' },
-          log.get(),
-          gate.error,
-        );
     }
   }
 
@@ -520,9 +371,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         'aborted handler is still running: leaving its message to return after its visibility timeout',
       );
     void ended.then(() => {
-      held.state = 'done';
-      this.#held.delete(held);
-      this.#running -= 1;
+      this.#inFlight.end(held);
       this.#startWaiting();
       this.#poller.pump();
     });
@@ -551,22 +400,18 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.#state = 'stopping';
     this.#settlement.pollsOverAt = await this.#poller.stop();
     const graceMs = this.#settings.shutdownGraceMs;
-    this.#logger.info({ inFlight: this.#held.size, graceMs }, 'stopping: no new messages; finishing running tasks');
+    this.#logger.info({ inFlight: this.#inFlight.size, graceMs }, 'stopping: no new messages; finishing running tasks');
 
     // Waiting messages go back untouched; FIFO group runners stop after the current one.
-    const waiting = [...this.#held].filter((held) => held.state === 'waiting' && held.groupId === undefined);
-    this.#waiting.length = 0;
+    const waiting = this.#inFlight.drainWaiting();
     if (waiting.length > 0) await this.#settlement.release(waiting);
 
-    const allDone = async () => {
-      while (this.#work.size > 0) await Promise.allSettled([...this.#work]);
-    };
-    const finished = allDone().then(() => true);
+    const finished = this.#inFlight.allDone().then(() => true);
     const graceOver = new AbortController();
     const inTime = await Promise.race([finished, sleep(graceMs, graceOver.signal).then(() => false)]);
     graceOver.abort();
     if (!inTime) {
-      this.#logger.warn({ running: this.#held.size }, 'grace period over: aborting running tasks');
+      this.#logger.warn({ running: this.#inFlight.size }, 'grace period over: aborting running tasks');
       this.#abortHandlers(new Error('worker shutdown'));
       // Each aborted message settles within abortWaitMs: released once its handler ended, or
       // abandoned (left to its visibility timeout) if the handler ignores its signal.
@@ -579,10 +424,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     await this.#status?.close();
     this.#guard?.close();
     await this.#health?.close();
-    if (this.#signalHandler) {
-      process.off('SIGTERM', this.#signalHandler);
-      process.off('SIGINT', this.#signalHandler);
-    }
+    this.#stopListening?.();
     this.#state = 'stopped';
     this.#closeResources();
     this.#logger.info('worker stopped');

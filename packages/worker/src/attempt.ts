@@ -1,0 +1,137 @@
+import type { TaskEnvelope, TaskName } from '@tq/contracts';
+import { type DecodeOptions, decodeMessage } from './decode.js';
+import type { HandlerRunner, MessageLog } from './execution.js';
+import type { Gate, IdempotencyGuard } from './guard.js';
+import type { Held } from './held.js';
+import type { TaskMetrics } from './observability.js';
+import { type AttemptOutcome, outcomeOfError } from './policy.js';
+import type { Settled, Settlement } from './settlement.js';
+import type { StatusRecorder } from './status.js';
+
+/** What one attempt needs: the worker's parts it passes through, made once. */
+export interface AttemptOptions<TTask extends TaskName> {
+  task: TTask;
+  /** The task versions this worker handles. */
+  versions: ReadonlySet<number>;
+  decode: DecodeOptions;
+  /** Aborted when shutdown's grace is over. */
+  shutdown: AbortSignal;
+  handlers: HandlerRunner<TTask>;
+  settlement: Settlement;
+  metrics: TaskMetrics;
+  guard: IdempotencyGuard | undefined;
+  status: StatusRecorder | undefined;
+  /**
+   * Leaves a message whose aborted handler is still running to its visibility timeout; the
+   * worker keeps its slot until `ended` resolves.
+   */
+  abandon(held: Held, ended: Promise<boolean>, log: MessageLog): Settled;
+}
+
+/**
+ * One delivery of one message, from its body to its settlement: decode and check it, pass the
+ * idempotency guard, call the handler, and hand the outcome to settlement. The worker decides
+ * when a message runs (slots, FIFO groups); this decides what becomes of it.
+ */
+export class Attempts<TTask extends TaskName> {
+  readonly #options: AttemptOptions<TTask>;
+
+  constructor(options: AttemptOptions<TTask>) {
+    this.#options = options;
+  }
+
+  /** Decodes and checks the message, then hands it to the handler or settles it as poison. */
+  async run(held: Held, log: MessageLog): Promise<Settled> {
+    const { task, versions, settlement } = this.#options;
+    let decoded = decodeMessage(held.message, this.#options.decode);
+    if (decoded instanceof Promise) decoded = await decoded;
+    if (!decoded.ok) {
+      const failure: AttemptOutcome = this.#options.shutdown.aborted
+        ? { kind: 'shutdown' }
+        : decoded.retryable
+          ? { kind: 'failed', message: decoded.message }
+          : { kind: 'poison', code: decoded.code, message: decoded.message };
+      return await settlement.failed(held, undefined, failure, log.get(), decoded.cause);
+    }
+    const envelope = decoded.envelope;
+    if (envelope.task !== task) {
+      const message = `a ${envelope.task} task arrived on the ${task} queue: check the subscription filter policy`;
+      return await this.#poison(held, envelope.id, 'WRONG_TASK', message, log);
+    }
+    if (!versions.has(envelope.version)) {
+      const message = `this worker handles ${task} versions ${[...versions].join(', ')}, not ${envelope.version}`;
+      return await this.#poison(held, envelope.id, 'UNSUPPORTED_VERSION', message, log);
+    }
+    return await this.#handle(held, envelope as TaskEnvelope<TTask>, decoded.form, log);
+  }
+
+  #poison(held: Held, id: string, code: string, message: string, log: MessageLog): Promise<Settled> {
+    return this.#options.settlement.failed(held, id, { kind: 'poison', code, message }, log.get());
+  }
+
+  /** Calls the handler and settles the message by how the call ended. */
+  async #handle(held: Held, envelope: TaskEnvelope<TTask>, form: string, log: MessageLog): Promise<Settled> {
+    const { guard, settlement, metrics } = this.#options;
+    let gate: Gate | undefined;
+    if (guard !== undefined) {
+      gate = await guard.enter(envelope);
+      if (gate.kind !== 'run') return await this.#gated(held, envelope, gate, log);
+    }
+    const claim = gate?.kind === 'run' ? gate.claim : undefined;
+    this.#options.status?.running(envelope.id, held.attempt, held.receivedAt, envelope.payload);
+    const outcome = await this.#options.handlers.run(held, envelope, form, log);
+    if (outcome.kind === 'succeeded') {
+      // The effect is recorded before the message is deleted: a crash between the two leaves a
+      // redelivery that the record answers.
+      if (claim !== undefined) await guard?.succeeded(claim, outcome.result, log.get());
+      const waiting = settlement.succeeded(held, envelope.id, outcome.result, outcome.durationMs, log);
+      if (waiting !== undefined) await waiting;
+      return 'succeeded';
+    }
+    if (outcome.kind === 'ignoring-abort') {
+      guard?.abandoned(claim);
+      return this.#options.abandon(held, outcome.ended, log);
+    }
+    await guard?.failed(claim);
+    log.bind({ id: envelope.id });
+    const logger = log.get();
+    const seconds = outcome.durationMs / 1000;
+    if (outcome.abortedBy === 'shutdown') {
+      metrics.ended('aborted', seconds);
+      logger.warn('aborted by shutdown; returning the message to the queue');
+      return await settlement.failed(held, envelope.id, { kind: 'shutdown' }, logger);
+    }
+    const failure = outcomeOfError(outcome.error);
+    metrics.ended(failure.kind === 'poison' ? 'dead-lettered' : 'failed', seconds);
+    return await settlement.failed(held, envelope.id, failure, logger, outcome.error);
+  }
+
+  /** Settles a message the idempotency guard did not let run. */
+  async #gated(
+    held: Held,
+    envelope: TaskEnvelope<TTask>,
+    gate: Exclude<Gate, { kind: 'run' }>,
+    log: MessageLog,
+  ): Promise<Settled> {
+    const { settlement } = this.#options;
+    log.bind({ id: envelope.id });
+    switch (gate.kind) {
+      case 'done': {
+        const waiting = settlement.succeeded(held, envelope.id, gate.result, 0, log, true);
+        if (waiting !== undefined) await waiting;
+        return 'succeeded';
+      }
+      case 'busy': {
+        const message = 'another worker holds the idempotency lease';
+        const failure = { kind: 'failed', message, delaySeconds: gate.retryInSeconds } as const;
+        return await settlement.failed(held, envelope.id, failure, log.get());
+      }
+      case 'reused':
+        return await this.#poison(held, envelope.id, 'IDEMPOTENCY_KEY_REUSED', gate.message, log);
+      case 'unavailable': {
+        const failure = { kind: 'failed', message: 'idempotency store unreachable' } as const;
+        return await settlement.failed(held, envelope.id, failure, log.get(), gate.error);
+      }
+    }
+  }
+}
