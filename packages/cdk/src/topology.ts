@@ -1,30 +1,23 @@
-import { CLAIM_CHECK_PREFIX, copyQueueName, ONE_TIME_PREFIX } from '@tq/contracts';
-import {
-  IDEMPOTENCY_TTL_ATTRIBUTE,
-  idempotencyTableDefinition,
-  idempotencyTableName,
-  STATUS_TTL_ATTRIBUTE,
-  statusTableDefinition,
-  statusTableName,
-} from '@tq/status';
-import {
-  checkDeployable,
-  type DesiredTopology,
-  defineTopology,
-  type QueueSpec,
-  scheduleRequest,
-  type TopologyOptions,
-} from '@tq/topology';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { copyQueueName, ONE_TIME_PREFIX } from '@tq/contracts';
+import { idempotencyTableName, statusTableName } from '@tq/status';
+import { type DesiredTopology, defineTopology, type QueueSpec, type TopologyOptions } from '@tq/topology';
+import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import {
+  buildBucket,
+  buildIdempotencyTable,
+  buildQueues,
+  buildSchedules,
+  buildStatusTable,
+  grantOnTable,
+} from './topology-resources.js';
 
 /** Properties of `TqTopology`. */
 export interface TqTopologyProps {
@@ -71,11 +64,6 @@ function isDesired(value: DesiredTopology | TopologyOptions): value is DesiredTo
   return Array.isArray((value as DesiredTopology).queues) && typeof (value as DesiredTopology).topic === 'string';
 }
 
-const seconds = (spec: QueueSpec, attribute: string): Duration | undefined => {
-  const value = spec.attributes[attribute];
-  return value === undefined ? undefined : Duration.seconds(Number(value));
-};
-
 /**
  * tq's topology as CDK resources, built from the same desired state as `tq provision`
  * (`@tq/topology`'s `defineTopology`), so the two can never describe different systems: the SNS
@@ -115,158 +103,23 @@ export class TqTopology extends Construct {
       masterKey: props.topicKey ?? kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
       enforceSSL: true,
     });
-
-    const queues = new Map<string, sqs.Queue>();
-    // DLQs first: each task queue's redrive policy points at its DLQ.
-    const ordered = [...this.desired.queues].sort((a, b) => Number(b.role === 'dlq') - Number(a.role === 'dlq'));
-    for (const spec of ordered) {
-      const deadLetterQueue = spec.deadLetterQueue ? queues.get(spec.deadLetterQueue) : undefined;
-      const queue = new sqs.Queue(this, `Queue-${spec.name}`, {
-        queueName: spec.name,
-        ...(spec.fifo ? { fifo: true } : {}),
-        visibilityTimeout: seconds(spec, 'VisibilityTimeout'),
-        retentionPeriod: seconds(spec, 'MessageRetentionPeriod'),
-        deliveryDelay: seconds(spec, 'DelaySeconds'),
-        receiveMessageWaitTime: seconds(spec, 'ReceiveMessageWaitTimeSeconds'),
-        ...(deadLetterQueue && spec.maxReceiveCount !== undefined
-          ? { deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: spec.maxReceiveCount } }
-          : {}),
-        ...(props.queueKey
-          ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.queueKey }
-          : { encryption: sqs.QueueEncryption.SQS_MANAGED }),
-        enforceSSL: true,
-        removalPolicy,
-      });
-      queues.set(spec.name, queue);
-      if (spec.role === 'subscriber') {
-        Validations.of(queue).acknowledge({
-          id: 'AwsSolutions::AwsSolutions-SQS3',
-          reason:
-            'An extra subscriber queue (an audit trail of every task) is read by people and tools, not by a tq worker that fails and retries: nothing is ever dead-lettered from it.',
-        });
-      }
-      if (spec.subscribed) {
-        this.topic.addSubscription(
-          new subscriptions.SqsSubscription(queue, {
-            rawMessageDelivery: true,
-            ...(spec.filterTasks
-              ? {
-                  filterPolicy: {
-                    task: sns.SubscriptionFilter.stringFilter({ allowlist: [...spec.filterTasks] }),
-                  },
-                }
-              : {}),
-          }),
-        );
-      }
-    }
-    this.queues = queues;
-
-    if (props.statusTable !== false) {
-      const definition = statusTableDefinition(statusTableName(this.desired.prefix));
-      const type = (name: string) =>
-        definition.AttributeDefinitions.find((attribute) => attribute.AttributeName === name)?.AttributeType === 'S'
-          ? dynamodb.AttributeType.STRING
-          : dynamodb.AttributeType.NUMBER;
-      const key = (schema: readonly { AttributeName: string; KeyType: 'HASH' | 'RANGE' }[], kind: 'HASH' | 'RANGE') => {
-        const name = schema.find((element) => element.KeyType === kind)?.AttributeName as string;
-        return { name, type: type(name) };
-      };
-      this.statusTable = new dynamodb.Table(this, 'StatusTable', {
-        tableName: definition.TableName,
-        partitionKey: key(definition.KeySchema, 'HASH'),
-        sortKey: key(definition.KeySchema, 'RANGE'),
-        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-        timeToLiveAttribute: STATUS_TTL_ATTRIBUTE,
-        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        removalPolicy,
-      });
-    }
-
-    if (props.idempotencyTable !== false) {
-      const definition = idempotencyTableDefinition(idempotencyTableName(this.desired.prefix));
-      this.idempotencyTable = new dynamodb.Table(this, 'IdempotencyTable', {
-        tableName: definition.TableName,
-        partitionKey: { name: definition.KeySchema[0]?.AttributeName as string, type: dynamodb.AttributeType.STRING },
-        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-        timeToLiveAttribute: IDEMPOTENCY_TTL_ATTRIBUTE,
-        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        removalPolicy,
-      });
-    }
-
-    // Schedules: EventBridge Scheduler publishes each firing to the topic, with the `task` attribute
-    // the subscriptions filter on, under a role that may publish there and do nothing else.
-    const stack = Stack.of(this);
-    this.scheduleGroup = new scheduler.CfnScheduleGroup(this, 'ScheduleGroup', { name: this.desired.prefix });
-    this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
-      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
-      }),
-      description: `EventBridge Scheduler publishes the ${this.desired.prefix} schedules' tasks to the topic`,
-    });
-    this.topic.grantPublish(this.schedulerRole);
-    const schedules = new Map<string, scheduler.CfnSchedule>();
-    for (const definition of this.desired.schedules) {
-      checkDeployable(definition);
-      const request = scheduleRequest(definition, {
-        group: this.desired.prefix,
-        topicArn: this.topic.topicArn,
-        roleArn: this.schedulerRole.roleArn,
-      });
-      const schedule = new scheduler.CfnSchedule(this, `Schedule${definition.name.replace(/[^A-Za-z0-9]/g, '')}`, {
-        name: request.Name,
-        groupName: this.scheduleGroup.ref,
-        scheduleExpression: request.ScheduleExpression,
-        scheduleExpressionTimezone: request.ScheduleExpressionTimezone,
-        state: request.State,
-        ...(request.Description !== undefined ? { description: request.Description } : {}),
-        flexibleTimeWindow: { mode: 'OFF' },
-        target: {
-          arn: request.Target.Arn,
-          roleArn: request.Target.RoleArn,
-          input: request.Target.Input,
-          retryPolicy: {
-            maximumRetryAttempts: request.Target.RetryPolicy.MaximumRetryAttempts,
-            maximumEventAgeInSeconds: request.Target.RetryPolicy.MaximumEventAgeInSeconds,
-          },
-        },
-      });
-      schedules.set(definition.name, schedule);
-    }
-    this.schedules = schedules;
-
-    if (this.desired.bucket) {
-      const logs =
-        props.accessLogs === false
-          ? undefined
-          : (props.accessLogs ??
-            new s3.Bucket(this, 'AccessLogs', {
-              blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-              encryption: s3.BucketEncryption.S3_MANAGED,
-              enforceSSL: true,
-              lifecycleRules: [{ id: 'expire-logs', expiration: Duration.days(90) }],
-              removalPolicy,
-            }));
-      this.bucket = new s3.Bucket(this, 'Artifacts', {
-        bucketName: this.desired.bucket,
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        enforceSSL: true,
-        ...(props.bucketKey
-          ? { encryption: s3.BucketEncryption.KMS, encryptionKey: props.bucketKey, bucketKeyEnabled: true }
-          : { encryption: s3.BucketEncryption.S3_MANAGED }),
-        lifecycleRules: [
-          {
-            id: 'expire-claim-checks',
-            prefix: CLAIM_CHECK_PREFIX,
-            expiration: Duration.days(props.claimCheckExpirationDays ?? 14),
-          },
-        ],
-        ...(logs ? { serverAccessLogsBucket: logs, serverAccessLogsPrefix: `${this.desired.bucket}/` } : {}),
-        removalPolicy,
-      });
-    }
+    this.queues = buildQueues(this, this.desired, this.topic, { queueKey: props.queueKey, removalPolicy });
+    this.statusTable = props.statusTable === false ? undefined : buildStatusTable(this, this.prefix, removalPolicy);
+    this.idempotencyTable =
+      props.idempotencyTable === false ? undefined : buildIdempotencyTable(this, this.prefix, removalPolicy);
+    ({
+      group: this.scheduleGroup,
+      role: this.schedulerRole,
+      schedules: this.schedules,
+    } = buildSchedules(this, this.desired, this.topic));
+    this.bucket = this.desired.bucket
+      ? buildBucket(this, this.desired.bucket, {
+          accessLogs: props.accessLogs,
+          bucketKey: props.bucketKey,
+          claimCheckExpirationDays: props.claimCheckExpirationDays,
+          removalPolicy,
+        })
+      : undefined;
   }
 
   /** The prefix of every name (`TQ_PREFIX`). */
@@ -323,20 +176,9 @@ export class TqTopology extends Construct {
     };
   }
 
-  /**
-   * Lets `grantee` send tasks of `tasks`: `sns:Publish` on the topic (and the use of its key when
-   * it is one of yours), plus `sqs:SendMessage` and `sqs:GetQueueUrl` on those tasks' own queues
-   * for what goes straight to a queue (FIFO tasks, per-message delays, `route: 'queue'`). No
-   * `ListTopics`: give the producer `TQ_TOPIC_ARN` (see `environment()`).
-   */
   /** Lets `grantee` write task status (what a worker or a producer with `status: true` does). */
   grantStatusWrite(grantee: iam.IGrantable): void {
-    if (!this.statusTable) return;
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
-      resourceArns: [this.statusTable.tableArn],
-    });
+    grantOnTable(grantee, this.statusTable, ['dynamodb:BatchWriteItem', 'dynamodb:PutItem']);
   }
 
   /**
@@ -345,22 +187,13 @@ export class TqTopology extends Construct {
    * claim failed) on the idempotency table only.
    */
   grantIdempotency(grantee: iam.IGrantable): void {
-    if (!this.idempotencyTable) return;
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem'],
-      resourceArns: [this.idempotencyTable.tableArn],
-    });
+    const actions = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem'];
+    grantOnTable(grantee, this.idempotencyTable, actions);
   }
 
   /** Lets `grantee` read task status (`tq status`, `producer.status(id)`, `tq results`): queries on the table, nothing else. */
   grantStatusRead(grantee: iam.IGrantable): void {
-    if (!this.statusTable) return;
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['dynamodb:Query', 'dynamodb:GetItem'],
-      resourceArns: [this.statusTable.tableArn],
-    });
+    grantOnTable(grantee, this.statusTable, ['dynamodb:Query', 'dynamodb:GetItem']);
   }
 
   /**
@@ -441,6 +274,12 @@ export class TqTopology extends Construct {
     }
   }
 
+  /**
+   * Lets `grantee` send tasks of `tasks`: `sns:Publish` on the topic (and the use of its key when
+   * it is one of yours), plus `sqs:SendMessage` and `sqs:GetQueueUrl` on those tasks' own queues
+   * for what goes straight to a queue (FIFO tasks, per-message delays, `route: 'queue'`). No
+   * `ListTopics`: give the producer `TQ_TOPIC_ARN` (see `environment()`).
+   */
   grantSend(grantee: iam.IGrantable, tasks: readonly string[]): void {
     this.topic.grantPublish(grantee);
     for (const task of tasks) {
