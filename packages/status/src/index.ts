@@ -22,6 +22,7 @@ export {
   payloadHash,
 } from './idempotency.js';
 export { StatusNotTrackedError, StatusReader, toTaskStatus } from './reader.js';
+export { event, findArtifacts, findInputs, isoTime, timelineSteps } from './steps.js';
 export {
   createStatusStore,
   idempotencyEnabled,
@@ -48,14 +49,9 @@ export {
   type TaskStatus,
 } from './types.js';
 export {
-  event,
-  findArtifacts,
-  findInputs,
-  isoTime,
   StatusWriter,
   type StatusWriterOptions,
   type StatusWriterStats,
   type StepDetails,
-  timelineSteps,
   type WrittenCallback,
 } from './writer.js';

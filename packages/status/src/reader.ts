@@ -6,8 +6,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { classifyAwsError, isServiceMissingError } from '@tq/aws';
 import { fromItem } from './attributes.js';
+import { type RecentEntry, recentKey } from './steps.js';
 import { FINAL_STATES, type TaskEvent, type TaskState, type TaskStatus } from './types.js';
-import { type RecentEntry, recentKey } from './writer.js';
 
 /**
  * Thrown when nothing is tracked on this endpoint/account: the status table does not exist
