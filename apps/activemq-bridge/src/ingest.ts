@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type BrokerConnection, type BrokerMessage, type BrokerSubscription, isBrokerError } from '@tq/activemq';
+import { backoffDelay } from '@tq/aws';
 import {
   isTaskValidationError,
   parseTask,
@@ -231,8 +232,7 @@ export class Ingest {
           return 'rejected';
         }
         metrics.publishFailures.inc();
-        const delay = Math.min(capMs, baseMs * 2 ** Math.min(attempt - 1, 20));
-        const jittered = delay / 2 + Math.random() * (delay / 2);
+        const jittered = backoffDelay(attempt, { baseMs, capMs, jitter: 'equal' });
         if (attempt === 1 || attempt % 10 === 0) {
           logger.error(
             { err: error, id: envelope.id, attempt },

@@ -1,4 +1,4 @@
-import type { TaskName, TaskRegistry } from '@tq/contracts';
+import { AWS_LIMITS, type TaskName, type TaskRegistry } from '@tq/contracts';
 import { envNumber, envString } from '@tq/worker';
 import type { RelayMode, RelayPayload } from './relay.js';
 
@@ -48,6 +48,10 @@ export function readRelayConfig(
     mode,
     payload,
     concurrency: envNumber(env, 'RELAY_CONCURRENCY', { default: 10, min: 1, max: 1000, integer: true }),
-    timeoutSeconds: envNumber(env, 'RELAY_TIMEOUT_SECONDS', { default: 30, min: 1, max: 43_200 }),
+    timeoutSeconds: envNumber(env, 'RELAY_TIMEOUT_SECONDS', {
+      default: 30,
+      min: 1,
+      max: AWS_LIMITS.sqs.maxVisibilityTimeoutSeconds,
+    }),
   };
 }

@@ -16,6 +16,8 @@
  *
  * @module
  */
+
+export { AWS_LIMITS } from '@tq/contracts';
 export {
   AWS_ERROR_NAMES,
   type AwsErrorClass,
@@ -44,6 +46,7 @@ export {
   REDRIVE_SYSTEM_ATTRIBUTES,
   redriveEntry,
 } from './queues.js';
+export { type BackoffOptions, type BatchAttempt, backoffDelay, type RetryBatchOptions, retryBatch } from './retry.js';
 export {
   isObjectTooLargeError,
   ObjectTooLargeError,

@@ -1,4 +1,5 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
+import { AWS_LIMITS } from '@tq/contracts';
 
 /** A queue's redrive policy: where its dead letters go, and after how many receives. */
 export interface RedrivePolicy {
@@ -30,8 +31,8 @@ export function parseRedrivePolicy(attribute: string | undefined): RedrivePolicy
   };
 }
 
-/** SQS allows 10 message attributes per message. */
-export const MAX_MESSAGE_ATTRIBUTES = 10;
+/** SQS allows 10 message attributes per message (`AWS_LIMITS.sqs.maxMessageAttributes`). */
+export const MAX_MESSAGE_ATTRIBUTES = AWS_LIMITS.sqs.maxMessageAttributes;
 
 /**
  * Copies received message attributes into the form a send takes (only `DataType`,

@@ -15,7 +15,9 @@
  * TypeBox, as the registry validates with it: define your own task schemas with this `Type` so
  * they are the same TypeBox instance (two installed copies do not accept each other's schemas).
  */
+
 export { type Static, type TObject, Type } from '@sinclair/typebox';
+export { AWS_LIMITS } from './aws-limits.js';
 export {
   CLAIM_CHECK_PREFIX,
   ClaimCheck,

@@ -1,3 +1,4 @@
+import { AWS_LIMITS } from './aws-limits.js';
 import type { Violation } from './errors.js';
 
 /** Per-queue settings a task definition proposes; topology provisions them. */
@@ -16,11 +17,11 @@ export interface QueueSettings {
 
 /** The real AWS limit of each setting (inclusive), checked before any call. */
 export const QUEUE_SETTING_RANGES: { readonly [K in keyof QueueSettings]: readonly [number, number] } = {
-  visibilityTimeoutSeconds: [0, 43_200],
-  maxReceiveCount: [1, 1000],
-  messageRetentionSeconds: [60, 1_209_600],
-  delaySeconds: [0, 900],
-  receiveWaitTimeSeconds: [0, 20],
+  visibilityTimeoutSeconds: [0, AWS_LIMITS.sqs.maxVisibilityTimeoutSeconds],
+  maxReceiveCount: [1, AWS_LIMITS.sqs.maxReceiveCount],
+  messageRetentionSeconds: [AWS_LIMITS.sqs.minRetentionSeconds, AWS_LIMITS.sqs.maxRetentionSeconds],
+  delaySeconds: [0, AWS_LIMITS.sqs.maxDelaySeconds],
+  receiveWaitTimeSeconds: [0, AWS_LIMITS.sqs.maxWaitTimeSeconds],
 };
 
 /** Defaults for a task queue when a definition does not say otherwise. */

@@ -1,3 +1,4 @@
+import { AWS_LIMITS } from './aws-limits.js';
 import type { Violation } from './errors.js';
 
 /** How a task's worker runs by default (its app's environment overrides each). */
@@ -56,7 +57,7 @@ export interface TaskFactsInput {
 }
 
 /** SQS's longest visibility timeout, which bounds how long a handler may hold a message. */
-const SQS_MAX_VISIBILITY_SECONDS = 43_200;
+const SQS_MAX_VISIBILITY_SECONDS = AWS_LIMITS.sqs.maxVisibilityTimeoutSeconds;
 
 /**
  * The one table of the facts' ranges and defaults (inclusive): `defineTask` checks against it, the

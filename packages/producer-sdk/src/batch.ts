@@ -1,6 +1,6 @@
 import { PublishBatchCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { classifyAwsError } from '@tq/aws';
+import { classifyAwsError, retryBatch } from '@tq/aws';
 import { isTaskValidationError, type TaskValidationError } from '@tq/contracts';
 import type { Destinations } from './destinations.js';
 import { fromAwsError, isProducerError, ProducerError } from './errors.js';
@@ -46,10 +46,6 @@ interface Batch {
   route: 'topic' | 'queue';
   fifo: boolean;
   entries: Entry[];
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Runs `work` over `items` with at most `limit` running at once. */
@@ -138,88 +134,7 @@ export async function sendBatch(items: readonly BatchItem[], deps: BatchDeps): P
     }
   };
 
-  /** One batch call with its retries: entries that failed transiently go again, with backoff. */
-  const deliver = async (batch: Batch): Promise<void> => {
-    let target: string;
-    try {
-      target =
-        batch.route === 'topic'
-          ? await deps.destinations.topic()
-          : await deps.destinations.queue(batch.entries[0]?.prepared.envelope.task ?? '', batch.fifo);
-    } catch (error) {
-      for (const { index } of batch.entries) fail(index, error);
-      return;
-    }
-    const where = `${batch.route === 'topic' ? 'topic' : 'queue'} ${target}`;
-    let pending = batch.entries;
-    for (let attempt = 1; pending.length > 0; attempt += 1) {
-      // Entry ids are positions in this call, never derived from the bodies.
-      const byId = new Map<string, Entry>();
-      for (let position = 0; position < pending.length; position += 1) {
-        byId.set(ENTRY_IDS[position] ?? String(position), pending[position] as Entry);
-      }
-      const retry: Entry[] = [];
-      let lastError: ProducerError | undefined;
-      try {
-        const { Successful, Failed } =
-          batch.route === 'topic'
-            ? await deps.sns.send(
-                new PublishBatchCommand({
-                  TopicArn: target,
-                  PublishBatchRequestEntries: [...byId].map(([id, { prepared }]) => ({
-                    Id: id,
-                    Message: prepared.body,
-                    MessageAttributes: prepared.attributes,
-                  })),
-                }),
-              )
-            : await deps.sqs.send(
-                new SendMessageBatchCommand({
-                  QueueUrl: target,
-                  Entries: [...byId].map(([id, { prepared }]) => ({
-                    Id: id,
-                    MessageBody: prepared.body,
-                    MessageAttributes: prepared.attributes,
-                    ...(prepared.options.delaySeconds !== undefined
-                      ? { DelaySeconds: prepared.options.delaySeconds }
-                      : {}),
-                    ...fifoFields(prepared),
-                  })),
-                }),
-              );
-        for (const success of Successful ?? []) {
-          const entry = byId.get(success.Id ?? '');
-          if (!entry) continue;
-          results[entry.index] = { ok: true, ...sendResult(entry.prepared, success.MessageId ?? '') };
-          byId.delete(success.Id ?? '');
-        }
-        for (const failure of Failed ?? []) {
-          const entry = byId.get(failure.Id ?? '');
-          if (!entry) continue;
-          byId.delete(failure.Id ?? '');
-          const error = new ProducerError(
-            classifyAwsError({ name: failure.Code }) === 'throttled' ? 'THROTTLED' : 'AWS_ERROR',
-            `${where} rejected the task: ${failure.Code}: ${failure.Message ?? ''}`,
-            { retryable: failure.SenderFault !== true },
-          );
-          if (error.retryable && attempt < deps.attempts) retry.push(entry);
-          else fail(entry.index, error);
-        }
-        // Entries the response did not mention were not confirmed: try them again.
-        for (const entry of byId.values()) retry.push(entry);
-      } catch (error) {
-        lastError = fromAwsError(error, where);
-        if (lastError.retryable && attempt < deps.attempts) retry.push(...pending);
-        else for (const { index } of pending) fail(index, lastError);
-      }
-      if (retry.length > 0 && attempt >= deps.attempts) {
-        for (const { index } of retry) fail(index, lastError ?? new ProducerError('AWS_ERROR', 'not confirmed'));
-        break;
-      }
-      pending = retry;
-      if (pending.length > 0) await sleep(Math.random() * 100 * 2 ** attempt);
-    }
-  };
+  const deliver = (batch: Batch) => deliverBatch(batch, deps, results, fail);
 
   // Batches to one FIFO queue go one after another, so a message group keeps its order.
   const fifoTails = new Map<string, Promise<void>>();
@@ -237,4 +152,96 @@ export async function sendBatch(items: readonly BatchItem[], deps: BatchDeps): P
   });
   await Promise.all(runners);
   return results;
+}
+
+/** Backoff between attempts of one batch call (`@tq/aws`'s one formula, full jitter). */
+const BATCH_BACKOFF = { baseMs: 100, capMs: 5_000, jitter: 'full' } as const;
+
+/** One batch call with its retries (`retryBatch`): entries that failed transiently go again, with backoff. */
+async function deliverBatch(
+  batch: Batch,
+  deps: BatchDeps,
+  results: BatchItemResult[],
+  fail: (index: number, error: unknown) => void,
+): Promise<void> {
+  let target: string;
+  try {
+    target =
+      batch.route === 'topic'
+        ? await deps.destinations.topic()
+        : await deps.destinations.queue(batch.entries[0]?.prepared.envelope.task ?? '', batch.fifo);
+  } catch (error) {
+    for (const { index } of batch.entries) fail(index, error);
+    return;
+  }
+  const where = `${batch.route === 'topic' ? 'topic' : 'queue'} ${target}`;
+  await retryBatch(batch.entries, {
+    attempts: deps.attempts,
+    backoff: BATCH_BACKOFF,
+    call: async (pending, attempt) => {
+      // Entry ids are positions in this call, never derived from the bodies.
+      const byId = new Map<string, Entry>();
+      for (let position = 0; position < pending.length; position += 1) {
+        byId.set(ENTRY_IDS[position] ?? String(position), pending[position] as Entry);
+      }
+      const { Successful, Failed } = await callBatch(batch, target, byId, deps);
+      for (const success of Successful ?? []) {
+        const entry = byId.get(success.Id ?? '');
+        if (!entry) continue;
+        results[entry.index] = { ok: true, ...sendResult(entry.prepared, success.MessageId ?? '') };
+        byId.delete(success.Id ?? '');
+      }
+      const retry: Entry[] = [];
+      let error: ProducerError | undefined;
+      for (const failure of Failed ?? []) {
+        const entry = byId.get(failure.Id ?? '');
+        if (!entry) continue;
+        byId.delete(failure.Id ?? '');
+        const rejected = new ProducerError(
+          classifyAwsError({ name: failure.Code }) === 'throttled' ? 'THROTTLED' : 'AWS_ERROR',
+          `${where} rejected the task: ${failure.Code}: ${failure.Message ?? ''}`,
+          { retryable: failure.SenderFault !== true },
+        );
+        if (rejected.retryable && attempt < deps.attempts) {
+          retry.push(entry);
+          error = rejected;
+        } else fail(entry.index, rejected);
+      }
+      // Entries the response did not mention were not confirmed: try them again.
+      for (const entry of byId.values()) retry.push(entry);
+      return { retry, error: error ?? new ProducerError('AWS_ERROR', `${where} did not confirm the task`) };
+    },
+    giveUp: (entries, error) => {
+      const failure = isProducerError(error) ? error : fromAwsError(error, where);
+      for (const { index } of entries) fail(index, failure);
+    },
+  });
+}
+
+/** The batch call itself: `PublishBatch` to the topic or `SendMessageBatch` to a queue. */
+function callBatch(batch: Batch, target: string, byId: Map<string, Entry>, deps: BatchDeps) {
+  if (batch.route === 'topic') {
+    return deps.sns.send(
+      new PublishBatchCommand({
+        TopicArn: target,
+        PublishBatchRequestEntries: [...byId].map(([id, { prepared }]) => ({
+          Id: id,
+          Message: prepared.body,
+          MessageAttributes: prepared.attributes,
+        })),
+      }),
+    );
+  }
+  return deps.sqs.send(
+    new SendMessageBatchCommand({
+      QueueUrl: target,
+      Entries: [...byId].map(([id, { prepared }]) => ({
+        Id: id,
+        MessageBody: prepared.body,
+        MessageAttributes: prepared.attributes,
+        ...(prepared.options.delaySeconds !== undefined ? { DelaySeconds: prepared.options.delaySeconds } : {}),
+        ...fifoFields(prepared),
+      })),
+    }),
+  );
 }

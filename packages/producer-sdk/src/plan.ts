@@ -17,7 +17,7 @@ export interface PlanEntry<TDestination> {
  */
 export function planBatches<TEntry extends PlanEntry<unknown>>(
   entries: readonly TEntry[],
-  maxEntries = MAX_BATCH_ENTRIES,
+  maxEntries: number = MAX_BATCH_ENTRIES,
 ): { destination: TEntry['destination']; entries: TEntry[] }[] {
   const groups = new Map<TEntry['destination'], TEntry[]>();
   for (const entry of entries) {

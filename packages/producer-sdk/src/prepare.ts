@@ -1,6 +1,7 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sns';
 import { isSpanContextValid, context as otelContext, trace } from '@opentelemetry/api';
 import {
+  AWS_LIMITS,
   type CreateTaskOptions,
   createTask,
   encodeMessageBody,
@@ -45,8 +46,9 @@ export function checkSendOptions(options: SendOptions): void {
   }
   if (options.delaySeconds !== undefined) {
     const delay = options.delaySeconds;
-    if (!Number.isInteger(delay) || delay < 0 || delay > 900) {
-      problems.push(`delaySeconds is ${String(delay)}, must be an integer from 0 to 900`);
+    const max = AWS_LIMITS.sqs.maxDelaySeconds;
+    if (!Number.isInteger(delay) || delay < 0 || delay > max) {
+      problems.push(`delaySeconds is ${String(delay)}, must be an integer from 0 to ${max}`);
     }
     if (options.route === 'topic') problems.push('delaySeconds needs route "queue": SNS cannot delay one message');
     if (options.groupId !== undefined) {

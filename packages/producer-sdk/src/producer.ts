@@ -1,34 +1,13 @@
-import { createHash } from 'node:crypto';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import {
-  ConflictException,
-  CreateScheduleCommand,
-  CreateScheduleGroupCommand,
-  ResourceNotFoundException,
-  SchedulerClient,
-} from '@aws-sdk/client-scheduler';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import {
-  atExpression,
-  awsClientSettings,
-  awsServiceSettings,
-  claimCheckKey,
-  encodeMessageBody,
-  formatS3Uri,
-  ONE_TIME_PREFIX,
-  readEnvironment,
-  SCHEDULE_INPUT_MAX_CHARS,
-  scheduleTarget,
-  serviceEndpoint,
-  type TaskName,
-  type TaskPayload,
-} from '@tq/contracts';
+import { awsClientSettings, readEnvironment, serviceEndpoint, type TaskName, type TaskPayload } from '@tq/contracts';
 import { createStatusStore, event, type StatusStore } from '@tq/status';
 import { sendBatch } from './batch.js';
+import { ClaimChecks } from './claim-check.js';
 import { Destinations } from './destinations.js';
-import { fromAwsError, PayloadTooLargeError, ProducerError } from './errors.js';
-import { activeTraceContext, byteSize, fifoFields, type Prepared, prepareTask, sendResult } from './prepare.js';
+import { fromAwsError, type ProducerError } from './errors.js';
+import { activeTraceContext, fifoFields, type Prepared, prepareTask, sendResult } from './prepare.js';
+import { LaterSends, resolveAt } from './schedule.js';
 import type { BatchItem, BatchItemResult, Producer, ProducerOptions, SendOptions, SendResult } from './types.js';
 
 /**
@@ -56,7 +35,6 @@ export function createProducer(options: ProducerOptions = {}): Producer {
   const sns = options.sns ?? new SNSClient({ ...settings, cacheMiddleware: true });
   if (!options.sqs) owned.push(sqs);
   if (!options.sns) owned.push(sns);
-  let s3 = options.s3;
   // TQ_TOPIC_ARN (a deployment sets it): publish without listing topics, which needs no sns:ListTopics.
   const topicArn =
     options.topicArn ?? (options.prefix === undefined || options.prefix === env.prefix ? env.topicArn : undefined);
@@ -67,118 +45,20 @@ export function createProducer(options: ProducerOptions = {}): Producer {
     fifoTasks: options.fifoTasks ?? env.fifoTasks,
   };
 
-  /** Stores an oversized envelope in S3 and swaps the body for a pointer to it. */
-  async function claimCheck(prepared: Prepared): Promise<void> {
-    if (prepared.bytes <= prepared.limit) return;
-    const bucket = options.largePayloads?.bucket;
-    if (!bucket) throw new PayloadTooLargeError(prepared.bytes, prepared.limit, prepared.route);
-    if (!s3) {
-      s3 = new S3Client({ ...settings, forcePathStyle: settings.forcePathStyle ?? false });
-      owned.push(s3);
-    }
-    const { envelope } = prepared;
-    const key = claimCheckKey(envelope);
-    const data = Buffer.from(prepared.body);
-    const sha256 = createHash('sha256').update(data).digest('hex');
-    await s3
-      .send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: data,
-          ContentType: 'application/json',
-          ChecksumSHA256: createHash('sha256').update(data).digest('base64'),
-          Metadata: { 'tq-task': envelope.task, 'tq-id': envelope.id },
-        }),
-      )
-      .catch((error: unknown) => {
-        throw fromAwsError(error, `bucket ${bucket}`);
-      });
-    const uri = formatS3Uri(bucket, key);
-    const { payload: _payload, ...meta } = envelope;
-    prepared.body = encodeMessageBody({ ...meta, claimCheck: { uri, bytes: data.byteLength, sha256 } });
-    prepared.bytes = byteSize(prepared.body, prepared.attributes);
-    prepared.claimCheck = uri;
-  }
-
-  let scheduler = options.scheduler;
-  const schedulerClient = () => {
-    if (!scheduler) {
-      scheduler = new SchedulerClient(awsServiceSettings('scheduler', environment));
-      owned.push(scheduler);
-    }
-    return scheduler;
-  };
-  const scheduleGroup = process.env.TQ_SCHEDULE_GROUP || prefix;
-
-  /**
-   * Holds a task until `at` in a one-time EventBridge Scheduler schedule that publishes its
-   * envelope to the topic, and deletes itself after.
-   */
+  const claimChecks = new ClaimChecks({ bucket: options.largePayloads?.bucket, s3: options.s3, settings, owned });
+  const claimCheck = claimChecks.apply;
+  const laterSends = new LaterSends({
+    environment,
+    prefix,
+    scheduler: options.scheduler,
+    destinations,
+    claimChecks,
+    owned,
+  });
+  /** Holds a task until `at` in a one-time EventBridge Scheduler schedule. */
   async function sendLater(prepared: Prepared, at: Date): Promise<SendResult> {
-    const roleArn =
-      process.env.TQ_SCHEDULER_ROLE_ARN ||
-      (serviceEndpoint('scheduler', environment) ? 'arn:aws:iam::000000000000:role/tq-scheduler' : '');
-    if (!roleArn) {
-      throw new ProducerError(
-        'INVALID_OPTIONS',
-        'send(..., { at }) beyond 15 minutes needs TQ_SCHEDULER_ROLE_ARN: the role EventBridge Scheduler publishes with (TqTopology.environment() sets it)',
-      );
-    }
-    const topicArn = await destinations.topic();
-    const name = `${ONE_TIME_PREFIX}${prepared.envelope.id}`;
-    const target = scheduleTarget(
-      { task: prepared.envelope.task, message: prepared.body, attributes: prepared.attributes as never },
-      { topicArn, roleArn },
-    );
-    if (target.Input.length > SCHEDULE_INPUT_MAX_CHARS) {
-      // EventBridge Scheduler takes 8,192 characters of input: a larger task goes by claim check.
-      if (!options.largePayloads)
-        throw new PayloadTooLargeError(target.Input.length, SCHEDULE_INPUT_MAX_CHARS, 'topic');
-      prepared.limit = 0;
-      await claimCheck(prepared);
-      target.Input = scheduleTarget(
-        { task: prepared.envelope.task, message: prepared.body, attributes: prepared.attributes as never },
-        { topicArn, roleArn },
-      ).Input;
-    }
-    const request = {
-      Name: name,
-      GroupName: scheduleGroup,
-      ScheduleExpression: atExpression(at),
-      ScheduleExpressionTimezone: 'UTC',
-      FlexibleTimeWindow: { Mode: 'OFF' as const },
-      ActionAfterCompletion: 'DELETE' as const,
-      Description: `tq ${prepared.envelope.task} ${prepared.envelope.id}`,
-      Target: target,
-    };
-    const client = schedulerClient();
-    const create = () => client.send(new CreateScheduleCommand(request));
-    const out = await create()
-      .catch(async (error: unknown) => {
-        if (!(error instanceof ResourceNotFoundException)) throw error;
-        // The group is made by the deployment (or `tq up`); make it where it is missing.
-        await client.send(new CreateScheduleGroupCommand({ Name: scheduleGroup })).catch((created: unknown) => {
-          if (!(created instanceof ConflictException)) throw created;
-        });
-        return await create();
-      })
-      .catch((error: unknown) => {
-        throw fromAwsError(error, `schedule group ${scheduleGroup}`);
-      });
-    const result = sent(prepared, out.ScheduleArn as string);
+    const result = sent(prepared, await laterSends.schedule(prepared, at));
     return { ...result, route: 'schedule', scheduledFor: at.toISOString() };
-  }
-
-  /** `at` within SQS's reach becomes a delay; beyond it, the time to schedule for. */
-  function resolveAt(sendOptions: SendOptions): { options: SendOptions; later?: Date } {
-    if (sendOptions.at === undefined) return { options: sendOptions };
-    const at = sendOptions.at instanceof Date ? sendOptions.at : new Date(sendOptions.at);
-    if (Number.isNaN(at.getTime())) return { options: sendOptions }; // prepareTask reports it
-    const { at: _at, ...rest } = sendOptions;
-    const seconds = Math.max(0, Math.ceil((at.getTime() - Date.now()) / 1000));
-    if (seconds <= 900) return { options: seconds > 0 ? { ...rest, delaySeconds: seconds } : rest };
-    return { options: rest, later: at };
   }
 
   async function send<TTask extends TaskName>(
@@ -191,30 +71,8 @@ export function createProducer(options: ProducerOptions = {}): Producer {
     const prepared = prepareTask(task, payload, sendOptions, { ...prepareContext, trace: activeTraceContext() });
     if (later !== undefined) return await sendLater(prepared, later);
     await claimCheck(prepared);
-    if (prepared.route === 'topic') {
-      const arn = await destinations.topic();
-      const out = await sns
-        .send(new PublishCommand({ TopicArn: arn, Message: prepared.body, MessageAttributes: prepared.attributes }))
-        .catch((error: unknown) => {
-          throw fromAwsError(error, `topic ${arn}`);
-        });
-      return sent(prepared, out.MessageId as string);
-    }
-    const url = await destinations.queue(task, prepared.fifo);
-    const out = await sqs
-      .send(
-        new SendMessageCommand({
-          QueueUrl: url,
-          MessageBody: prepared.body,
-          MessageAttributes: prepared.attributes,
-          ...(sendOptions.delaySeconds !== undefined ? { DelaySeconds: sendOptions.delaySeconds } : {}),
-          ...fifoFields(prepared),
-        }),
-      )
-      .catch((error: unknown) => {
-        throw fromAwsError(error, `queue ${url}`);
-      });
-    return sent(prepared, out.MessageId as string);
+    const messageId = await deliver(prepared, sendOptions.delaySeconds, { sqs, sns, destinations });
+    return sent(prepared, messageId);
   }
 
   let statusStore: StatusStore | undefined = typeof options.status === 'object' ? options.status : undefined;
@@ -236,49 +94,31 @@ export function createProducer(options: ProducerOptions = {}): Producer {
 
   return {
     send,
-    sendBatch: async (given: readonly BatchItem[]): Promise<BatchItemResult[]> => {
-      // Tasks for later than SQS can delay go one by one to the scheduler; the rest in batches.
-      const resolved = given.map((item) => ({ item, ...resolveAt(item.options ?? {}) }));
-      const later = resolved.flatMap(({ item, later: at }, index) => (at ? [{ item, index }] : []));
-      const items = resolved
-        .filter(({ later: at }) => at === undefined)
-        .map(({ item, options: o }) => ({ ...item, options: o }) as BatchItem);
-      const scheduled = await Promise.all(
-        later.map(({ item }) =>
-          send(item.task, item.payload as never, item.options).then(
-            (result): BatchItemResult => ({ ok: true, ...result }),
-            (error: unknown): BatchItemResult => ({ ok: false, error: error as ProducerError }),
-          ),
-        ),
-      );
-      // Before any entry is sent, so `sent` never follows a worker's `received` on the timeline.
-      const at = new Date().toISOString();
-      const batched = await sendBatch(items, {
-        sqs,
-        sns,
-        destinations,
-        prepare: (item, trace) =>
-          prepareTask(item.task, item.payload as never, item.options ?? {}, { ...prepareContext, trace }),
-        claimCheck,
-        concurrency: options.batchConcurrency ?? 8,
-        attempts: options.batchAttempts ?? 4,
-      }).then((results) => {
-        if (recordSent) {
-          results.forEach((result, index) => {
-            if (result.ok) status().writer.record(result.id, items[index]?.task ?? '', event('sent', 0, undefined, at));
+    sendBatch: (given: readonly BatchItem[]) =>
+      sendBatchScheduling(given, {
+        sendOne: (item) => send(item.task, item.payload as never, item.options),
+        sendBatch: async (items) => {
+          // Before any entry is sent, so `sent` never follows a worker's `received` on the timeline.
+          const at = new Date().toISOString();
+          const results = await sendBatch(items, {
+            sqs,
+            sns,
+            destinations,
+            prepare: (item, trace) =>
+              prepareTask(item.task, item.payload as never, item.options ?? {}, { ...prepareContext, trace }),
+            claimCheck,
+            concurrency: options.batchConcurrency ?? 8,
+            attempts: options.batchAttempts ?? 4,
           });
-        }
-        return results;
-      });
-      if (later.length === 0) return batched;
-      const out: BatchItemResult[] = [];
-      let next = 0;
-      const byIndex = new Map(later.map(({ index }, position) => [index, scheduled[position] as BatchItemResult]));
-      for (let index = 0; index < given.length; index += 1) {
-        out.push(byIndex.get(index) ?? (batched[next++] as BatchItemResult));
-      }
-      return out;
-    },
+          if (recordSent) {
+            results.forEach((result, index) => {
+              if (result.ok)
+                status().writer.record(result.id, items[index]?.task ?? '', event('sent', 0, undefined, at));
+            });
+          }
+          return results;
+        },
+      }),
     status: (id: string) => status().reader.get(id),
     async flush() {
       await statusStore?.writer.flush();
@@ -289,4 +129,71 @@ export function createProducer(options: ProducerOptions = {}): Producer {
       for (const client of owned) client.destroy();
     },
   };
+}
+
+/**
+ * A batch where some tasks are for later than SQS can delay: those go one by one to the scheduler
+ * (`sendOne`), the rest in batches (`sendBatch`); results come back in the given order.
+ */
+async function sendBatchScheduling(
+  given: readonly BatchItem[],
+  send: {
+    sendOne(item: BatchItem): Promise<SendResult>;
+    sendBatch(items: BatchItem[]): Promise<BatchItemResult[]>;
+  },
+): Promise<BatchItemResult[]> {
+  const resolved = given.map((item) => ({ item, ...resolveAt(item.options ?? {}) }));
+  const later = resolved.flatMap(({ item, later: at }, index) => (at ? [{ item, index }] : []));
+  const items = resolved
+    .filter(({ later: at }) => at === undefined)
+    .map(({ item, options: o }) => ({ ...item, options: o }) as BatchItem);
+  const scheduled = await Promise.all(
+    later.map(({ item }) =>
+      send.sendOne(item).then(
+        (result): BatchItemResult => ({ ok: true, ...result }),
+        (error: unknown): BatchItemResult => ({ ok: false, error: error as ProducerError }),
+      ),
+    ),
+  );
+  const batched = await send.sendBatch(items);
+  if (later.length === 0) return batched;
+  const out: BatchItemResult[] = [];
+  let next = 0;
+  const byIndex = new Map(later.map(({ index }, position) => [index, scheduled[position] as BatchItemResult]));
+  for (let index = 0; index < given.length; index += 1) {
+    out.push(byIndex.get(index) ?? (batched[next++] as BatchItemResult));
+  }
+  return out;
+}
+
+/** Sends one prepared task where its route says (the topic, or its queue); resolves with the message id. */
+async function deliver(
+  prepared: Prepared,
+  delaySeconds: number | undefined,
+  clients: { sqs: SQSClient; sns: SNSClient; destinations: Destinations },
+): Promise<string> {
+  if (prepared.route === 'topic') {
+    const arn = await clients.destinations.topic();
+    const out = await clients.sns
+      .send(new PublishCommand({ TopicArn: arn, Message: prepared.body, MessageAttributes: prepared.attributes }))
+      .catch((error: unknown) => {
+        throw fromAwsError(error, `topic ${arn}`);
+      });
+    return out.MessageId as string;
+  }
+  const url = await clients.destinations.queue(prepared.envelope.task, prepared.fifo);
+  const out = await clients.sqs
+    .send(
+      new SendMessageCommand({
+        QueueUrl: url,
+        MessageBody: prepared.body,
+        MessageAttributes: prepared.attributes,
+        ...(delaySeconds !== undefined ? { DelaySeconds: delaySeconds } : {}),
+        ...fifoFields(prepared),
+      }),
+    )
+    .catch((error: unknown) => {
+      throw fromAwsError(error, `queue ${url}`);
+    });
+  return out.MessageId as string;
 }

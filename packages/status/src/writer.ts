@@ -1,5 +1,5 @@
 import { type AttributeValue, BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { classifyAwsError } from '@tq/aws';
+import { AWS_LIMITS, retryBatch } from '@tq/aws';
 import { findArtifacts, type RecentEntry, recentKey, timelineSteps } from './steps.js';
 import {
   DEFAULT_TTL_SECONDS,
@@ -73,13 +73,16 @@ interface Pending {
 export type WrittenCallback<TToken> = (written: boolean, token: TToken) => void;
 
 /** DynamoDB's limit of items per `BatchWriteItem`. */
-const BATCH_SIZE = 25;
+const BATCH_SIZE = AWS_LIMITS.dynamodb.maxBatchWriteItems;
+
+/** Waits between attempts of one `BatchWriteItem` (`@tq/aws`'s one formula). */
+const WRITE_BACKOFF = { baseMs: 100, capMs: 2_000 } as const;
 
 /** The steps after which a delivery records nothing more (its next step, if any, is a new attempt). */
 const SETTLING_STATES: readonly TaskState[] = [...FINAL_STATES, 'retrying'];
 
 /** How many of a call's items are tasks' items (not index items). */
-function taskItems(requests: { PutRequest: { Item: Record<string, AttributeValue> } }[]): number {
+function taskItems(requests: readonly { PutRequest: { Item: Record<string, AttributeValue> } }[]): number {
   let count = 0;
   for (const request of requests) if (!request.PutRequest.Item.id?.S?.startsWith('#')) count += 1;
   return count;
@@ -88,7 +91,7 @@ function taskItems(requests: { PutRequest: { Item: Record<string, AttributeValue
 const NONE: ReadonlySet<string> = new Set();
 
 /** The task ids of the items a call left unwritten. */
-function unwrittenIds(requests: { PutRequest: { Item: Record<string, AttributeValue> } }[]): Set<string> {
+function unwrittenIds(requests: readonly { PutRequest: { Item: Record<string, AttributeValue> } }[]): Set<string> {
   const ids = new Set<string>();
   for (const request of requests) {
     const id = request.PutRequest.Item.id?.S;
@@ -286,29 +289,27 @@ export class StatusWriter {
   /** Puts a batch's items; resolves with the ids of the tasks whose item is not in the table. */
   async #put(batch: [string, Pending][]): Promise<ReadonlySet<string>> {
     const now = Date.now();
-    let requests = batch.map(([id, pending]) => ({ PutRequest: { Item: this.#item(id, pending, now) } }));
+    const requests = batch.map(([id, pending]) => ({ PutRequest: { Item: this.#item(id, pending, now) } }));
     for (const item of this.#indexItems(batch, now)) requests.push({ PutRequest: { Item: item } });
     // Unprocessed items (throttling) are tried again, up to 4 times in all, with growing waits.
-    for (let attempt = 1; requests.length > 0; attempt += 1) {
-      try {
+    let unwritten: ReadonlySet<string> = NONE;
+    await retryBatch(requests, {
+      attempts: 4,
+      backoff: WRITE_BACKOFF,
+      call: async (pending) => {
         const out = await this.#options.dynamodb.send(
-          new BatchWriteItemCommand({ RequestItems: { [this.#options.tableName]: requests } }),
+          new BatchWriteItemCommand({ RequestItems: { [this.#options.tableName]: [...pending] } }),
         );
         const left = (out.UnprocessedItems?.[this.#options.tableName] ?? []) as typeof requests;
-        this.stats.written += taskItems(requests) - taskItems(left);
-        requests = left;
-      } catch (error) {
-        if (attempt >= 4 || !['throttled', 'transient'].includes(classifyAwsError(error))) {
-          this.#failed(taskItems(requests), error);
-          return unwrittenIds(requests);
-        }
-      }
-      if (requests.length > 0 && attempt >= 4) {
-        this.#failed(taskItems(requests), new Error(`${requests.length} status item(s) left unprocessed (throttled)`));
-        return unwrittenIds(requests);
-      }
-      if (requests.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
-    }
+        this.stats.written += taskItems(pending) - taskItems(left);
+        return { retry: left, error: new Error(`${left.length} status item(s) left unprocessed (throttled)`) };
+      },
+      giveUp: (left, error) => {
+        this.#failed(taskItems(left), error);
+        unwritten = unwrittenIds(left);
+      },
+    });
+    if (unwritten !== NONE) return unwritten;
     if (this.#down) {
       this.#down = false;
       this.#options.onOutage?.({ kind: 'recovered', failed: this.#failedInOutage });

@@ -1,4 +1,5 @@
 import {
+  AWS_LIMITS,
   builtinHint,
   registry as builtinRegistry,
   checkQueueSettings,
@@ -93,7 +94,8 @@ export interface DesiredTopology {
   readonly registry: TaskRegistry;
 }
 
-const DEFAULT_DLQ_RETENTION = 1_209_600;
+/** DLQs keep their messages as long as SQS allows: time to look and redrive. */
+const DEFAULT_DLQ_RETENTION = AWS_LIMITS.sqs.maxRetentionSeconds;
 
 /** A task queue (subscribed unless FIFO) and its dead-letter queue, DLQ first. */
 function queuePair(

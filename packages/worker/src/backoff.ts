@@ -1,3 +1,4 @@
+import { backoffDelay } from '@tq/aws';
 import { WORKER_LIMITS } from './limits.js';
 
 /** How long a failed attempt waits before SQS delivers the message again. */
@@ -13,19 +14,22 @@ export interface RetryOptions {
   jitter?: 'full' | 'none';
 }
 
-/** The visibility timeout for a retry after failed attempt `attempt` (1-based), in whole seconds. */
+/**
+ * The visibility timeout for a retry after failed attempt `attempt` (1-based), in whole seconds:
+ * `@tq/aws`'s one backoff formula, in seconds.
+ */
 export function retryDelaySeconds(attempt: number, options: RetryOptions = {}, random = Math.random): number {
-  const base = options.baseSeconds ?? 2;
-  const cap = options.capSeconds ?? 900;
-  const ceiling = Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
-  const delay = options.jitter === 'none' ? ceiling : random() * ceiling;
+  const delay = backoffDelay(
+    attempt,
+    { baseMs: options.baseSeconds ?? 2, capMs: options.capSeconds ?? 900, jitter: options.jitter ?? 'full' },
+    random,
+  );
   const { min, max } = WORKER_LIMITS.retryDelaySeconds;
   return Math.min(max, Math.max(min, Math.round(delay)));
 }
 
 /** Exponential backoff in milliseconds for repeated failures of the same call (receive errors). */
 export function backoffMs(failures: number, baseMs: number, capMs: number, random = Math.random): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, failures - 1));
   // Equal jitter: never less than half the ceiling, so an outage is not hammered.
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+  return Math.round(backoffDelay(failures, { baseMs, capMs, jitter: 'equal' }, random));
 }

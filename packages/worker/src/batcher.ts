@@ -1,3 +1,4 @@
+import { AWS_LIMITS, backoffDelay } from '@tq/aws';
 /** The outcome of one failed batch entry, as SQS reports it. */
 export interface EntryFailure {
   code: string;
@@ -65,7 +66,7 @@ export class Batcher<TItem> {
 
   constructor(options: BatcherOptions<TItem>) {
     this.#send = options.send;
-    this.#maxSize = options.maxSize ?? 10;
+    this.#maxSize = options.maxSize ?? AWS_LIMITS.sqs.maxBatchEntries;
     this.#windowMs = options.windowMs ?? 5;
     this.#maxConcurrent = options.maxConcurrent ?? 4;
     this.#maxAttempts = options.maxAttempts ?? 5;
@@ -179,7 +180,7 @@ export class Batcher<TItem> {
       return;
     }
     this.#retrying += 1;
-    const delay = this.#retryBaseMs * 2 ** (pending.attempts - 1);
+    const delay = backoffDelay(pending.attempts, { baseMs: this.#retryBaseMs, capMs: this.#retryBaseMs * 32 });
     setTimeout(() => {
       this.#retrying -= 1;
       this.#enqueue(pending);

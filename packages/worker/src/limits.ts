@@ -1,6 +1,8 @@
 // The one table of the worker's numeric settings: ranges and defaults, read by the options check
 // (`options.ts`), the environment reader (`env.ts`) and the errors and backoff that clamp to SQS's range.
 
+import { AWS_LIMITS } from '@tq/contracts';
+
 /** One numeric setting: its range, its default, and the environment variable apps read it from. */
 export interface Limit {
   readonly min: number;
@@ -11,7 +13,7 @@ export interface Limit {
 }
 
 /** SQS's longest visibility timeout: 12 h. A retry delay is a visibility timeout too. */
-const SQS_MAX_VISIBILITY_SECONDS = 43_200;
+const SQS_MAX_VISIBILITY_SECONDS = AWS_LIMITS.sqs.maxVisibilityTimeoutSeconds;
 
 /**
  * Every numeric worker setting in one table: `createWorker` checks options against it and
@@ -19,10 +21,15 @@ const SQS_MAX_VISIBILITY_SECONDS = 43_200;
  */
 export const WORKER_LIMITS = {
   concurrency: { min: 1, max: 10_000, integer: true, default: 10, env: 'TQ_CONCURRENCY' },
-  batchSize: { min: 1, max: 10, integer: true, default: 10 },
+  batchSize: { min: 1, max: AWS_LIMITS.sqs.maxBatchEntries, integer: true, default: AWS_LIMITS.sqs.maxBatchEntries },
   pollers: { min: 1, max: 100, integer: true },
   prefetch: { min: 0, max: 1_000, integer: true, default: 0, env: 'TQ_PREFETCH' },
-  waitTimeSeconds: { min: 0, max: 20, integer: true, default: 20 },
+  waitTimeSeconds: {
+    min: 0,
+    max: AWS_LIMITS.sqs.maxWaitTimeSeconds,
+    integer: true,
+    default: AWS_LIMITS.sqs.maxWaitTimeSeconds,
+  },
   emptyReceiveDelayMs: { min: 0, max: 600_000, integer: false },
   visibilityTimeoutSeconds: {
     min: 1,

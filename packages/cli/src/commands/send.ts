@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { AWS_LIMITS } from '@tq/aws';
 import { createProducer, type SendOptions } from '@tq/producer-sdk';
 import { statusEnabled } from '@tq/status';
 import type { Command } from 'commander';
@@ -64,7 +65,8 @@ function atFlag(value: string): Date {
 /** `--delay`: SQS delays one message by 0 to 900 s. */
 function delaySeconds(value: string): number {
   const seconds = integer('--delay', value);
-  if (seconds < 0 || seconds > 900) throw new UsageError(`--delay is ${seconds}, must be from 0 to 900 seconds`);
+  const max = AWS_LIMITS.sqs.maxDelaySeconds;
+  if (seconds < 0 || seconds > max) throw new UsageError(`--delay is ${seconds}, must be from 0 to ${max} seconds`);
   return seconds;
 }
 
