@@ -10,10 +10,18 @@ import { copyMessageAttributes, parseRedrivePolicy } from './sqs.js';
 
 // Finding a task's queues and moving dead letters back: what the CLI and the console share.
 
-/** A queue's URL by name, or undefined when it does not exist. */
-export async function lookupQueueUrl(sqs: SQSClient, name: string): Promise<string | undefined> {
+/**
+ * A queue's URL by name (in `ownerAccount`, for a queue another account shares, such as the DLQ a
+ * redrive policy names), or undefined when it does not exist. Other errors are thrown as they are.
+ */
+export async function lookupQueueUrl(
+  sqs: SQSClient,
+  name: string,
+  options: { ownerAccount?: string | undefined } = {},
+): Promise<string | undefined> {
+  const owner = options.ownerAccount ? { QueueOwnerAWSAccountId: options.ownerAccount } : {};
   try {
-    return (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+    return (await sqs.send(new GetQueueUrlCommand({ QueueName: name, ...owner }))).QueueUrl;
   } catch (error) {
     if (classifyAwsError(error) === 'not-found') return undefined;
     throw error;

@@ -1,6 +1,6 @@
 import { ListTopicsCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { classifyAwsError } from '@tq/aws';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { lookupQueueUrl } from '@tq/aws';
 import { queueName, topicName } from '@tq/contracts';
 import { fromAwsError, ProducerError } from './errors.js';
 
@@ -59,20 +59,20 @@ export class Destinations {
     const cached = this.#queueUrls.get(key);
     if (cached !== undefined) return cached;
     const name = queueName(this.#prefix, task, fifo);
-    const lookup = this.#sqs
-      .send(new GetQueueUrlCommand({ QueueName: name }))
-      .then((result) => result.QueueUrl as string)
-      .catch((error: unknown) => {
+    const lookup = lookupQueueUrl(this.#sqs, name).then(
+      (url) => {
+        if (url !== undefined) return url;
         this.#queueUrls.delete(key);
-        if (fifo && classifyAwsError(error) === 'not-found') {
-          throw new ProducerError(
-            'QUEUE_NOT_FOUND',
-            `queue ${name} does not exist: a message group needs the task's FIFO queue; list ${task} in TQ_FIFO_TASKS and run \`tq provision\``,
-            { cause: error },
-          );
-        }
+        const how = fifo
+          ? `a message group needs the task's FIFO queue; list ${task} in TQ_FIFO_TASKS and run \`tq provision\``
+          : 'run `tq provision`';
+        throw new ProducerError('QUEUE_NOT_FOUND', `queue ${name} does not exist: ${how} (prefix "${this.#prefix}")`);
+      },
+      (error: unknown) => {
+        this.#queueUrls.delete(key);
         throw fromAwsError(error, `queue ${name}`);
-      });
+      },
+    );
     this.#queueUrls.set(key, lookup);
     return lookup;
   }

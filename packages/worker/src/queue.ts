@@ -3,14 +3,13 @@ import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
-  GetQueueUrlCommand,
   type Message,
   type MessageAttributeValue,
   ReceiveMessageCommand,
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { classifyAwsError, copyMessageAttributes, MAX_MESSAGE_ATTRIBUTES, parseRedrivePolicy } from '@tq/aws';
+import { copyMessageAttributes, lookupQueueUrl, MAX_MESSAGE_ATTRIBUTES, parseRedrivePolicy } from '@tq/aws';
 import { FAILURE_ATTRIBUTES, queueName } from '@tq/contracts';
 import { Batcher, type EntryFailure } from './batcher.js';
 import { WorkerError } from './errors.js';
@@ -137,15 +136,12 @@ export class TaskQueue {
     this.deadLetterUrl = given.deadLetterQueueUrl ?? '';
     if (!this.url) {
       const name = given.queueName ?? queueName(prefix, task, fifo);
-      try {
-        this.url = (await this.#sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl ?? '';
-      } catch (error) {
-        if (classifyAwsError(error) === 'not-found') {
-          const how = fifo ? `run \`tq provision\` with ${task} in TQ_FIFO_TASKS` : 'run `tq provision`';
-          throw new WorkerError('QUEUE_NOT_FOUND', `queue ${name} does not exist: ${how}`, { cause: error });
-        }
-        throw error;
+      const url = await lookupQueueUrl(this.#sqs, name);
+      if (url === undefined) {
+        const how = fifo ? `run \`tq provision\` with ${task} in TQ_FIFO_TASKS` : 'run `tq provision`';
+        throw new WorkerError('QUEUE_NOT_FOUND', `queue ${name} does not exist: ${how}`);
       }
+      this.url = url;
     }
     const attributes = await this.#sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: this.url, AttributeNames: ['RedrivePolicy'] }),
@@ -154,10 +150,7 @@ export class TaskQueue {
     this.maxReceiveCount = policy?.maxReceiveCount;
     if (!this.deadLetterUrl && policy) {
       const { name, account } = policy.deadLetterQueue;
-      const out = await this.#sqs.send(
-        new GetQueueUrlCommand({ QueueName: name, ...(account ? { QueueOwnerAWSAccountId: account } : {}) }),
-      );
-      this.deadLetterUrl = out.QueueUrl ?? '';
+      this.deadLetterUrl = (await lookupQueueUrl(this.#sqs, name, { ownerAccount: account })) ?? '';
     }
     if (!this.deadLetterUrl) {
       throw new WorkerError(
