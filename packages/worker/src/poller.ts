@@ -1,4 +1,5 @@
 import type { Message } from '@aws-sdk/client-sqs';
+import { classifyAwsError } from '@tq/aws';
 import { backoffMs } from './backoff.js';
 import type { TaskQueue } from './queue.js';
 import { sleep } from './sleep.js';
@@ -124,7 +125,7 @@ export class Poller {
       count = 0;
       this.#host.accept(messages);
     } catch (error) {
-      if (!(this.#abort.signal.aborted && (error as { name?: string } | null)?.name === 'AbortError')) {
+      if (!(this.#abort.signal.aborted && classifyAwsError(error) === 'aborted')) {
         this.#failed(error);
       }
     } finally {
