@@ -11,7 +11,7 @@ import { nextRuns, type ScheduleDefinition } from '@tq/topology';
 import { idempotencyTable, provisionStateTables } from './commands/provision.js';
 import { type CliContext, contextFor } from './context.js';
 import { UsageError } from './errors.js';
-import { localApps, spawnApp, startLocalBroker } from './local-apps.js';
+import { type AppCommand, localApps, spawnApp, startLocalBroker } from './local-apps.js';
 import { loadProject, type Project } from './project.js';
 import { convergeSchedules, loadSchedules, schedulesFile } from './schedules.js';
 import { probeStateServices, servicesOffLine } from './services.js';
@@ -156,20 +156,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await local?.stop();
   };
   try {
-    if (!base.endpoint) {
-      const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
-      if (dataDir && options.reset) await rm(dataDir, { recursive: true, force: true });
-      local = await startLocalEndpoint({
-        port: options.port,
-        host: options.host,
-        region: base.region,
-        ...(dataDir ? { dataDir } : {}),
-      }).catch(
-        portTaken(
-          `the endpoint's port ${options.port} on ${options.host} is in use (another tq up?): start with --port <free port> (0 picks one), or point TQ_ENDPOINT at the endpoint already running`,
-        ),
-      );
-    }
+    if (!base.endpoint) local = await startEndpoint(options, base.region);
     const env = { ...base, endpoint: base.endpoint ?? (local?.endpoint as string) };
     const context = contextFor(project, { endpoint: env.endpoint });
     let statusOn: boolean;
@@ -187,63 +174,29 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The ActiveMQ bridge: with TQ_ACTIVEMQ_URL, to that broker; with TQ_ACTIVEMQ=1, to a local one.
     let activemqUrl = process.env.TQ_ACTIVEMQ_URL || undefined;
     if (!activemqUrl && process.env.TQ_ACTIVEMQ === '1') {
-      const ports = options.activemqPorts ?? { stomp: 61613, openwire: 61616 };
-      const dataDir = options.dataDir ? join(resolve(options.dataDir), 'activemq') : undefined;
-      log('tq: starting ActiveMQ (Java; a few seconds)');
-      // A queue per task of the project, there before its first message (tq stats shows them).
-      broker = await startLocalBroker({
-        host: options.host,
-        ports,
-        prefix: env.prefix,
-        queues: project.config.registry.names(),
-        dataDir,
-        log,
-      });
+      broker = await startBridgeBroker(options, env.prefix, project, log);
       activemqUrl = broker.stompUrl;
-      log(
-        `tq: ActiveMQ ${broker.stompUrl} (STOMP), ${broker.openwireUrl} (OpenWire/JMS), destinations ${env.prefix}.<task>`,
-      );
     }
 
-    // The console reads each worker's throughput from the /metrics its "worker started" line names.
-    const noteMetrics = (line: string) => {
-      if (!line.includes('"worker started"')) return;
-      try {
-        const record = JSON.parse(line) as { task?: string; http?: string };
-        if (record.task && record.http) metrics[record.task] = `${record.http}/metrics`;
-      } catch {
-        // not a JSON log line
-      }
-    };
     const workers =
       options.workers === false
         ? []
         : await localApps(project, { activemqUrl, smtpUrl }, log, (name, child) => children.push({ name, child }));
-    for (const app of workers) {
-      const child = spawnApp(
-        app,
-        {
-          // The relay and the bridge read the project's tasks from it, as the worker apps do.
-          TQ_CONFIG: project.file,
-          TQ_ENDPOINT: env.endpoint,
-          TQ_PREFIX: env.prefix,
-          TQ_BUCKET: env.bucket,
-          AWS_REGION: env.region,
-          SMTP_URL: smtpUrl,
-          EMAIL_FROM: process.env.EMAIL_FROM ?? 'tq <no-reply@tq.local>',
-          TQ_HTTP_PORT: process.env.TQ_HTTP_PORT ?? '0',
-          TQ_HTTP_HOST: options.host,
-          TQ_STATUS: statusOn ? 'on' : 'off',
-          ...(stateTables ? {} : { TQ_IDEMPOTENCY: 'off' }),
-        },
-        (line, short) => {
-          noteMetrics(line);
-          log(formatLogLine(short, line));
-        },
-        log,
-      );
-      children.push({ name: app.name, child });
-    }
+    const appEnv = {
+      // The relay and the bridge read the project's tasks from it, as the worker apps do.
+      TQ_CONFIG: project.file,
+      TQ_ENDPOINT: env.endpoint,
+      TQ_PREFIX: env.prefix,
+      TQ_BUCKET: env.bucket,
+      AWS_REGION: env.region,
+      SMTP_URL: smtpUrl,
+      EMAIL_FROM: process.env.EMAIL_FROM ?? 'tq <no-reply@tq.local>',
+      TQ_HTTP_PORT: process.env.TQ_HTTP_PORT ?? '0',
+      TQ_HTTP_HOST: options.host,
+      TQ_STATUS: statusOn ? 'on' : 'off',
+      ...(stateTables ? {} : { TQ_IDEMPOTENCY: 'off' }),
+    };
+    for (const app of workers) children.push({ name: app.name, child: spawnWorker(app, appEnv, metrics, log) });
     if (options.workers !== false && workers.length === 0) {
       log(`tq: no worker apps in ${relative(process.cwd(), project.file) || project.file}; queues only`);
     }
@@ -266,6 +219,75 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stop();
     throw error;
   }
+}
+
+/** The embedded endpoint (fauxqs with DynamoDB and the scheduler), with its state kept in `--data`. */
+async function startEndpoint(options: LocalStackOptions, region: string): Promise<LocalEndpoint> {
+  const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
+  if (dataDir && options.reset) await rm(dataDir, { recursive: true, force: true });
+  return await startLocalEndpoint({
+    port: options.port,
+    host: options.host,
+    region,
+    ...(dataDir ? { dataDir } : {}),
+  }).catch(
+    portTaken(
+      `the endpoint's port ${options.port} on ${options.host} is in use (another tq up?): start with --port <free port> (0 picks one), or point TQ_ENDPOINT at the endpoint already running`,
+    ),
+  );
+}
+
+/** A local ActiveMQ for the bridge (`TQ_ACTIVEMQ=1`), with a queue per task of the project. */
+async function startBridgeBroker(
+  options: LocalStackOptions,
+  prefix: string,
+  project: Project,
+  log: (line: string) => void,
+): Promise<ActiveMq> {
+  const ports = options.activemqPorts ?? { stomp: 61613, openwire: 61616 };
+  const dataDir = options.dataDir ? join(resolve(options.dataDir), 'activemq') : undefined;
+  log('tq: starting ActiveMQ (Java; a few seconds)');
+  // A queue per task of the project, there before its first message (tq stats shows them).
+  const broker = await startLocalBroker({
+    host: options.host,
+    ports,
+    prefix,
+    queues: project.config.registry.names(),
+    dataDir,
+    log,
+  });
+  log(`tq: ActiveMQ ${broker.stompUrl} (STOMP), ${broker.openwireUrl} (OpenWire/JMS), destinations ${prefix}.<task>`);
+  return broker;
+}
+
+/**
+ * Starts one app as a child process whose log lines are prefixed with its name; the console
+ * reads each worker's throughput from the /metrics its "worker started" line names.
+ */
+function spawnWorker(
+  app: AppCommand,
+  env: Record<string, string>,
+  metrics: Record<string, string>,
+  log: (line: string) => void,
+): ChildProcess {
+  const noteMetrics = (line: string) => {
+    if (!line.includes('"worker started"')) return;
+    try {
+      const record = JSON.parse(line) as { task?: string; http?: string };
+      if (record.task && record.http) metrics[record.task] = `${record.http}/metrics`;
+    } catch {
+      // not a JSON log line
+    }
+  };
+  return spawnApp(
+    app,
+    env,
+    (line, short) => {
+      noteMetrics(line);
+      log(formatLogLine(short, line));
+    },
+    log,
+  );
 }
 
 /**

@@ -273,35 +273,7 @@ export function registerDlq(program: Command): void {
     .argument('<task>', 'task type')
     .option('-n, --max <count>', 'at most this many messages', '10')
     .option('--json', 'one JSON object per message')
-    .action(async (task: string, options: { max: string; json?: boolean }) => {
-      const max = positive('--max', options.max) ?? 10;
-      const context = await createContext();
-      try {
-        const queues = await findTaskQueues(context, task);
-        const letters = await peek(context, queues, max);
-        if (options.json) {
-          for (const letter of letters) console.log(JSON.stringify(letter));
-          return;
-        }
-        if (letters.length === 0) {
-          console.log(`tq: ${queues.dlqUrl.split('/').at(-1)} is empty`);
-          return;
-        }
-        for (const letter of letters) {
-          console.log(`${letter.messageId}  ${letter.code ?? '(no reason: moved by the redrive policy)'}`);
-          if (letter.reason) console.log(`  reason:  ${letter.reason.replaceAll('\n', '\n           ')}`);
-          if (letter.receiveCount)
-            console.log(`  attempts: ${letter.receiveCount}, first failed ${letter.firstFailureAt ?? '?'}`);
-          if (letter.sourceQueue) console.log(`  from:    ${letter.sourceQueue}`);
-          console.log(
-            `  body:    ${letter.body.length > 2000 ? `${letter.body.slice(0, 2000)}… (${letter.body.length} chars)` : letter.body}`,
-          );
-        }
-        console.log(`tq: ${letters.length} message(s) shown`);
-      } finally {
-        context.close();
-      }
-    });
+    .action(peekAction);
 
   dlq
     .command('redrive')
@@ -314,81 +286,112 @@ export function registerDlq(program: Command): void {
     .option('--dry-run', 'say what would be moved, and move nothing')
     .option('--force', 'also move messages that would fail validation again')
     .option('--move-task', "use SQS's own message move task (moves everything; no filters, no validation)")
-    .action(
-      async (
-        task: string,
-        options: { max?: string; code?: string; dryRun?: boolean; force?: boolean; moveTask?: boolean },
-      ) => {
-        const max = positive('--max', options.max);
-        if (options.code !== undefined && !/^[A-Za-z0-9_:.-]{1,128}$/.test(options.code)) {
-          throw new UsageError(`--code is "${options.code}", must be a failure code such as RETRIES_EXHAUSTED`);
-        }
-        if (options.moveTask && (max !== undefined || options.code || options.dryRun || options.force)) {
-          throw new UsageError('--move-task moves everything: it takes none of --max, --code, --dry-run, --force');
-        }
-        const context = await createContext();
-        try {
-          const queues = await findTaskQueues(context, task);
-          const from = queues.dlqUrl.split('/').at(-1);
-          const to = queues.queueUrl.split('/').at(-1);
-          if (options.moveTask) {
-            const moved = await redriveWithMoveTask(context, queues);
-            if (moved === undefined)
-              throw new UsageError('this endpoint has no SQS message move tasks: drop --move-task');
-            console.log(`tq: moved ${moved} message(s) from ${from} to ${to} (an SQS move task)`);
-            return;
-          }
-          const report = await redriveBySending(context, queues, {
-            max: max ?? Number.POSITIVE_INFINITY,
-            ...(options.code !== undefined ? { code: options.code } : {}),
-            dryRun: options.dryRun === true,
-            force: options.force === true,
-          });
-          const verb = options.dryRun ? 'would move' : 'moved';
-          console.log(
-            `tq: ${verb} ${report.moved} message(s) from ${from} to ${to} (send-then-delete; ${report.atStart} in the DLQ at start)`,
-          );
-          if (report.otherCodes > 0) {
-            console.log(
-              `tq: left ${report.otherCodes} message(s) dead-lettered with a code other than ${options.code}`,
-            );
-          }
-          if (report.invalid.size > 0) {
-            const count = [...report.invalid.values()].reduce((sum, n) => sum + n, 0);
-            const codes = [...report.invalid].map(([code, n]) => `${code} ×${n}`).join(', ');
-            console.error(
-              `tq: warning: left ${count} message(s) that would fail validation again (${codes}): the worker would dead-letter them at once. Fix them, or move them anyway with --force`,
-            );
-          }
-        } finally {
-          context.close();
-        }
-      },
-    );
+    .action(redriveAction);
 
   dlq
     .command('purge')
     .description('delete every message in the dead-letter queue (asks first)')
     .argument('<task>', 'task type')
     .option('-y, --yes', 'do not ask')
-    .action(async (task: string, options: { yes?: boolean }) => {
-      const context = await createContext();
-      try {
-        const queues = await findTaskQueues(context, task);
-        const name = queues.dlqUrl.split('/').at(-1);
-        if (!options.yes) {
-          if (!process.stdin.isTTY)
-            throw new UsageError(`refusing to purge ${name} without --yes (no terminal to ask)`);
-          const count = (await collectStats(context)).find((row) => row.task === task)?.dlq.visible ?? 0;
-          if (!(await confirm(`purge ${count} message(s) from ${name}? [y/N] `))) {
-            console.log('tq: nothing purged');
-            return;
-          }
-        }
-        await context.sqs.send(new PurgeQueueCommand({ QueueUrl: queues.dlqUrl }));
-        console.log(`tq: purged ${name}`);
-      } finally {
-        context.close();
-      }
+    .action(purgeAction);
+}
+
+/** `tq dlq peek`: dead letters with their failure reasons, left in place. */
+async function peekAction(task: string, options: { max: string; json?: boolean }): Promise<void> {
+  const max = positive('--max', options.max) ?? 10;
+  const context = await createContext();
+  try {
+    const queues = await findTaskQueues(context, task);
+    const letters = await peek(context, queues, max);
+    if (options.json) {
+      for (const letter of letters) console.log(JSON.stringify(letter));
+      return;
+    }
+    if (letters.length === 0) {
+      console.log(`tq: ${queues.dlqUrl.split('/').at(-1)} is empty`);
+      return;
+    }
+    for (const letter of letters) {
+      console.log(`${letter.messageId}  ${letter.code ?? '(no reason: moved by the redrive policy)'}`);
+      if (letter.reason) console.log(`  reason:  ${letter.reason.replaceAll('\n', '\n           ')}`);
+      if (letter.receiveCount)
+        console.log(`  attempts: ${letter.receiveCount}, first failed ${letter.firstFailureAt ?? '?'}`);
+      if (letter.sourceQueue) console.log(`  from:    ${letter.sourceQueue}`);
+      console.log(
+        `  body:    ${letter.body.length > 2000 ? `${letter.body.slice(0, 2000)}… (${letter.body.length} chars)` : letter.body}`,
+      );
+    }
+    console.log(`tq: ${letters.length} message(s) shown`);
+  } finally {
+    context.close();
+  }
+}
+
+/** `tq dlq redrive`: send-then-delete (filtered, validated) or SQS's own move task. */
+async function redriveAction(
+  task: string,
+  options: { max?: string; code?: string; dryRun?: boolean; force?: boolean; moveTask?: boolean },
+): Promise<void> {
+  const max = positive('--max', options.max);
+  if (options.code !== undefined && !/^[A-Za-z0-9_:.-]{1,128}$/.test(options.code)) {
+    throw new UsageError(`--code is "${options.code}", must be a failure code such as RETRIES_EXHAUSTED`);
+  }
+  if (options.moveTask && (max !== undefined || options.code || options.dryRun || options.force)) {
+    throw new UsageError('--move-task moves everything: it takes none of --max, --code, --dry-run, --force');
+  }
+  const context = await createContext();
+  try {
+    const queues = await findTaskQueues(context, task);
+    const from = queues.dlqUrl.split('/').at(-1);
+    const to = queues.queueUrl.split('/').at(-1);
+    if (options.moveTask) {
+      const moved = await redriveWithMoveTask(context, queues);
+      if (moved === undefined) throw new UsageError('this endpoint has no SQS message move tasks: drop --move-task');
+      console.log(`tq: moved ${moved} message(s) from ${from} to ${to} (an SQS move task)`);
+      return;
+    }
+    const report = await redriveBySending(context, queues, {
+      max: max ?? Number.POSITIVE_INFINITY,
+      ...(options.code !== undefined ? { code: options.code } : {}),
+      dryRun: options.dryRun === true,
+      force: options.force === true,
     });
+    const verb = options.dryRun ? 'would move' : 'moved';
+    console.log(
+      `tq: ${verb} ${report.moved} message(s) from ${from} to ${to} (send-then-delete; ${report.atStart} in the DLQ at start)`,
+    );
+    if (report.otherCodes > 0) {
+      console.log(`tq: left ${report.otherCodes} message(s) dead-lettered with a code other than ${options.code}`);
+    }
+    if (report.invalid.size > 0) {
+      const count = [...report.invalid.values()].reduce((sum, n) => sum + n, 0);
+      const codes = [...report.invalid].map(([code, n]) => `${code} ×${n}`).join(', ');
+      console.error(
+        `tq: warning: left ${count} message(s) that would fail validation again (${codes}): the worker would dead-letter them at once. Fix them, or move them anyway with --force`,
+      );
+    }
+  } finally {
+    context.close();
+  }
+}
+
+/** `tq dlq purge`: empties the DLQ, after asking (or with `--yes`). */
+async function purgeAction(task: string, options: { yes?: boolean }): Promise<void> {
+  const context = await createContext();
+  try {
+    const queues = await findTaskQueues(context, task);
+    const name = queues.dlqUrl.split('/').at(-1);
+    if (!options.yes) {
+      if (!process.stdin.isTTY) throw new UsageError(`refusing to purge ${name} without --yes (no terminal to ask)`);
+      const count = (await collectStats(context)).find((row) => row.task === task)?.dlq.visible ?? 0;
+      if (!(await confirm(`purge ${count} message(s) from ${name}? [y/N] `))) {
+        console.log('tq: nothing purged');
+        return;
+      }
+    }
+    await context.sqs.send(new PurgeQueueCommand({ QueueUrl: queues.dlqUrl }));
+    console.log(`tq: purged ${name}`);
+  } finally {
+    context.close();
+  }
 }
