@@ -4,7 +4,6 @@ import {
   checkS3Location,
   createWorker,
   type HandlerContext,
-  NonRetryableError,
   openS3Input,
   resolveS3Allow,
   type S3AllowList,
@@ -12,11 +11,8 @@ import {
   type Worker,
   type WorkerOptions,
 } from '@tq/worker';
-import { parse as parseCsv } from 'csv-parse/sync';
-import { stringify } from 'csv-stringify/sync';
-import { type MalformedRecord, type RecordRun, RecordSplitter, recordText } from './records.js';
-import { Cleaner, neutralizeFormula } from './rules.js';
-import { PartWriter } from './upload.js';
+import { CsvCleaning } from './cleaning.js';
+import { RecordSplitter } from './records.js';
 
 /** What `createCleanupWorker` takes. */
 export interface CleanupWorkerDeps {
@@ -63,41 +59,6 @@ export const DEFAULT_CLEANUP_LIMITS: Readonly<CleanupLimits> = {
   maxColumns: 1_000,
 };
 
-/** Records gathered before they are parsed, cleaned and written: large enough to amortise each step, small enough to stay flat. */
-const BATCH_RECORDS = 2000;
-
-/**
- * A CSV written to S3 as it is produced, by multipart upload. Rows come a batch at a time and
- * csv-stringify turns each batch into one piece of text: no stream call per row.
- */
-function csvUpload(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-  columns: string[],
-  partSize: number,
-  signal: AbortSignal,
-) {
-  const writer = new PartWriter(s3, { bucket, key, contentType: 'text/csv; charset=utf-8', partSize, signal });
-  let header: string | undefined = stringify([columns]);
-  const failed = (error: unknown) => {
-    throw s3WriteFailure(error, `s3://${bucket}/${key}`);
-  };
-  return {
-    async writeRows(rows: string[][]): Promise<void> {
-      if (rows.length === 0) return;
-      const text = stringify(rows);
-      await writer.write(header === undefined ? text : header + text).catch(failed);
-      header = undefined;
-    },
-    async finish(): Promise<void> {
-      if (header !== undefined) await writer.write(header).catch(failed);
-      await writer.finish().catch(failed);
-    },
-    abort: () => writer.abort(),
-  };
-}
-
 /**
  * Cleans one CSV: streams it from S3, splits records (a malformed one becomes a reject with its
  * line number), lets csv-parse split the fields, applies the rules, and streams the cleaned CSV
@@ -116,14 +77,6 @@ export async function cleanCsv(
   const uri = (key: string) => `s3://${bucket}/${key}`;
   const partSize = options.partSize ?? 5 * 1024 * 1024;
   const delimiter = task.delimiter ?? ',';
-  const neutralize = task.rules.neutralizeFormulas ?? true;
-  const csvOptions = {
-    delimiter,
-    relax_quotes: true,
-    relax_column_count: true,
-    skip_empty_lines: false,
-    record_delimiter: ['\r\n', '\n'],
-  };
 
   checkS3Location(options.allow, task.source, 'source');
   const source = (
@@ -135,129 +88,22 @@ export async function cleanCsv(
       signal: options.signal,
     })
   ).body;
-  let cleaner: Cleaner | undefined;
-  let cleaned: ReturnType<typeof csvUpload> | undefined;
-  const rejects = csvUpload(s3, bucket, keys.rejects, ['line', 'reason', 'row'], partSize, options.signal);
-  const summary: CleanupSummary = {
-    source: task.source,
-    outputs: { cleaned: uri(keys.cleaned), rejects: uri(keys.rejects), summary: uri(keys.summary) },
-    columns: [],
-    rowsIn: 0,
-    rowsOut: 0,
-    rejected: 0,
-    // Codes carry column names, which may be any string (`constructor`, `__proto__`).
-    rejectedByReason: Object.create(null) as Record<string, number>,
-    duplicatesRemoved: 0,
-    emptyRowsDropped: 0,
-  };
-
-  // Runs of well-formed records (bytes as in the file) and malformed ones, in file order.
-  let batch: (RecordRun | MalformedRecord)[] = [];
-  let batchRecords = 0;
-  const splitter = new RecordSplitter({
-    delimiter,
-    onRun: (run) => {
-      batch.push(run);
-      batchRecords += run.starts.length;
-    },
-    onMalformed: (record) => {
-      batch.push(record);
-      batchRecords += 1;
-    },
-  });
-
-  const kept: string[][] = [];
-  const rejected: string[][] = [];
-  const reject = (line: number, code: string, reason: string, text: string) => {
-    summary.rejected += 1;
-    summary.rejectedByReason[code] = (summary.rejectedByReason[code] ?? 0) + 1;
-    rejected.push([String(line), reason, neutralize ? neutralizeFormula(text) : text]);
-  };
-
-  const flush = async () => {
-    const segments = batch;
-    batch = [];
-    batchRecords = 0;
-    for (const segment of segments) {
-      if ('reason' in segment) {
-        if (!cleaner) {
-          throw new NonRetryableError(`the header (line ${segment.line}) is not valid CSV: ${segment.reason}`, {
-            code: 'INVALID_HEADER',
-          });
-        }
-        summary.rowsIn += 1;
-        reject(segment.line, 'MALFORMED_ROW', segment.reason, segment.text);
-        continue;
-      }
-      // csv-parse splits the fields of a whole run in one call, straight from the file's bytes.
-      const parsed = parseCsv(segment.data, csvOptions) as string[][];
-      if (parsed.length !== segment.starts.length) {
-        throw new Error(
-          `csv-parse returned ${parsed.length} records for ${segment.starts.length}: please report this file`,
-        );
-      }
-      for (let i = 0; i < parsed.length; i += 1) {
-        const cells = parsed[i] as string[];
-        if (!cleaner) {
-          if (cells.length === 1 && cells[0] === '') continue; // blank lines before the header
-          if (cells.length > limits.maxColumns) {
-            throw new NonRetryableError(
-              `the header has ${cells.length} columns, over the limit of ${limits.maxColumns}`,
-              {
-                code: 'TOO_MANY_COLUMNS',
-              },
-            );
-          }
-          cleaner = new Cleaner(cells, task.rules);
-          summary.columns = cleaner.outputHeader;
-          cleaned = csvUpload(s3, bucket, keys.cleaned, cleaner.outputHeader, partSize, options.signal);
-          continue;
-        }
-        summary.rowsIn += 1;
-        if (summary.rowsIn > limits.maxRows) {
-          throw new NonRetryableError(`${task.source} has more than ${limits.maxRows} rows`, { code: 'TOO_MANY_ROWS' });
-        }
-        const outcome = cleaner.clean(cells);
-        switch (outcome.kind) {
-          case 'kept':
-            summary.rowsOut += 1;
-            kept.push(outcome.cells);
-            break;
-          case 'empty':
-            summary.emptyRowsDropped += 1;
-            break;
-          case 'duplicate':
-            summary.duplicatesRemoved += 1;
-            break;
-          case 'rejected':
-            reject(
-              segment.lines[i] as number,
-              outcome.rejection.code,
-              outcome.rejection.reason,
-              recordText(segment, i),
-            );
-            break;
-        }
-      }
-    }
-    await Promise.all([cleaned?.writeRows(kept.splice(0)), rejects.writeRows(rejected.splice(0))]);
-  };
+  const run = new CsvCleaning({ s3, bucket, keys, uri, partSize, signal: options.signal, task, limits });
+  const summary = run.summary;
+  const splitter = new RecordSplitter({ delimiter, onRun: run.add, onMalformed: run.add });
 
   try {
     for await (const chunk of source) {
       options.signal.throwIfAborted();
       splitter.push(chunk as Buffer);
-      if (batchRecords >= BATCH_RECORDS) await flush();
+      if (run.full) await run.flush();
     }
     splitter.end();
-    await flush();
-    if (!cleaner || !cleaned) {
-      throw new NonRetryableError(`${task.source} is empty: a CSV needs a header line`, { code: 'NO_HEADER' });
-    }
-    await Promise.all([cleaned.finish(), rejects.finish()]);
+    await run.flush();
+    await run.finish();
   } catch (error) {
     source.destroy();
-    await Promise.all([cleaned?.abort(), rejects.abort()]);
+    await run.abort();
     throw error;
   }
   await s3
