@@ -16,7 +16,7 @@ import {
   type Worker,
   type WorkerOptions,
 } from '@tq/worker';
-import { Counter } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 
 /** How the relay hands a task to the endpoint. */
 export type RelayMode = 'post' | 'query';
@@ -158,6 +158,128 @@ function exchange(
 }
 
 /**
+ * Whether the endpoint takes connections. After a refused connection it is unreachable (the
+ * worker is not ready and takes no new messages) until a probe connects, every `PROBE_MS`, or an
+ * answer comes.
+ */
+class Reachability {
+  reachable = true;
+  readonly #host: string;
+  readonly #port: number;
+  #probing: NodeJS.Timeout | undefined;
+
+  constructor(host: string, port: number) {
+    this.#host = host;
+    this.#port = port;
+  }
+
+  /** A connection was refused: not ready until a probe connects. */
+  lost(): void {
+    this.reachable = false;
+    this.#schedule();
+  }
+
+  /** The endpoint answered. */
+  answered(): void {
+    this.reachable = true;
+  }
+
+  close(): void {
+    if (this.#probing) clearTimeout(this.#probing);
+  }
+
+  #schedule(): void {
+    if (this.#probing) return;
+    this.#probing = setTimeout(() => this.#probe(), PROBE_MS);
+    this.#probing.unref();
+  }
+
+  #probe(): void {
+    const socket = connect({ host: this.#host, port: this.#port });
+    socket.once('connect', () => {
+      socket.destroy();
+      this.reachable = true;
+      this.#probing = undefined;
+    });
+    socket.once('error', () => {
+      socket.destroy();
+      this.#probing = undefined;
+      this.#schedule();
+    });
+  }
+}
+
+/** The `tq_relay_responses_total` counter of a worker's registry, its label sets bound once. */
+function responseCounter(registry: Registry, task: string): (kind: ResponseClass) => void {
+  const responses = (registry.getSingleMetric('tq_relay_responses_total') ??
+    new Counter({
+      name: 'tq_relay_responses_total',
+      help: 'Answers of the relayed endpoint by status class (refused, timeout and error: no answer)',
+      labelNames: ['task', 'class'],
+      registers: [registry],
+    })) as Counter<'task' | 'class'>;
+  // Bound once: a labelled inc() per answer would hash the label set every time.
+  const classes = new Map<ResponseClass, { inc(): void }>();
+  const count = (kind: ResponseClass) => {
+    let counter = classes.get(kind);
+    if (!counter) {
+      counter = responses.labels({ task: task, class: kind });
+      classes.set(kind, counter);
+    }
+    counter.inc();
+  };
+  return count;
+}
+
+/** Waits for the answer and turns it into the task's result or error (the table below). */
+async function settle(
+  answered: Promise<IncomingMessage>,
+  on: { url: string; timeoutMs: number; count: (kind: ResponseClass) => void; reachability: Reachability },
+): Promise<RelayResult> {
+  const { url, timeoutMs, count, reachability } = on;
+  let answer: IncomingMessage;
+  try {
+    answer = await answered;
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    if (CONNECT_ERRORS.has(code) || code === CONNECT_TIMEOUT) {
+      count('refused');
+      reachability.lost();
+      throw new Error(`${url} refused the connection (${code}): retrying`, { cause: error });
+    }
+    if (code === ANSWER_TIMEOUT) {
+      count('timeout');
+      throw new Error(`${url} did not answer within ${timeoutMs / 1000} s (${code})`, { cause: error });
+    }
+    count('error');
+    throw error;
+  }
+  reachability.answered();
+  const status = answer.statusCode ?? 0;
+  if (status >= 200 && status < 300) {
+    count('2xx');
+    const type = String(answer.headers['content-type'] ?? '');
+    if (!/^text\/|json/.test(type)) {
+      // Read to the end unkept, so the connection goes back to the pool.
+      await readBody(answer, 0, false);
+      return { status };
+    }
+    // The first 1 KiB of a text answer is the result; a longer one is not read further.
+    return { status, body: await readReason(answer) };
+  }
+  const reason = await readReason(answer).catch(() => '');
+  if (status >= 500 || status === 429) {
+    count(status === 429 ? '4xx' : '5xx');
+    const after = status === 429 || status === 503 ? parseRetryAfter(answer.headers['retry-after']) : undefined;
+    const text = `HTTP ${status} from ${url}${reason ? `: ${reason}` : ''}`;
+    if (after !== undefined) throw new RetryLaterError(after, `${text} (Retry-After ${after} s)`);
+    throw new Error(text);
+  }
+  count(status >= 400 ? '4xx' : '3xx');
+  throw new NonRetryableError(reason || `HTTP ${status} from ${url}`, { code: `HTTP_${status}` });
+}
+
+/**
  * A worker that delivers each task to an HTTP endpoint and settles its message by the answer:
  *
  * | answer | settlement |
@@ -189,31 +311,10 @@ export function createRelayWorker<TTask extends TaskName>(options: RelayOptions<
   const send = secure ? httpsRequest : httpRequest;
   const connectMs = Math.min(timeoutMs, 10_000);
 
-  let reachable = true;
-  let probing: NodeJS.Timeout | undefined;
   const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
   // An IPv6 literal without its URL brackets, as sockets take it.
   const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
-  const probe = () => {
-    const socket = connect({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      reachable = true;
-      probing = undefined;
-    });
-    socket.once('error', () => {
-      socket.destroy();
-      probing = setTimeout(probe, PROBE_MS);
-      probing.unref();
-    });
-  };
-  const unreachable = () => {
-    reachable = false;
-    if (!probing) {
-      probing = setTimeout(probe, PROBE_MS);
-      probing.unref();
-    }
-  };
+  const reachability = new Reachability(host, port);
 
   const base = options.worker ?? {};
   const worker = createWorker<TTask>({
@@ -222,26 +323,10 @@ export function createRelayWorker<TTask extends TaskName>(options: RelayOptions<
     concurrency,
     // The endpoint's own timeout ends a slow answer first, with a clear message.
     handlerTimeoutMs: base.handlerTimeoutMs ?? timeoutMs + 5000,
-    readiness: () => reachable,
+    readiness: () => reachability.reachable,
     handler: async (_payload, context) => relay(context),
   });
-  const responses = (worker.metrics.registry.getSingleMetric('tq_relay_responses_total') ??
-    new Counter({
-      name: 'tq_relay_responses_total',
-      help: 'Answers of the relayed endpoint by status class (refused, timeout and error: no answer)',
-      labelNames: ['task', 'class'],
-      registers: [worker.metrics.registry],
-    })) as Counter<'task' | 'class'>;
-  // Bound once: a labelled inc() per answer would hash the label set every time.
-  const classes = new Map<ResponseClass, { inc(): void }>();
-  const count = (kind: ResponseClass) => {
-    let counter = classes.get(kind);
-    if (!counter) {
-      counter = responses.labels({ task: options.task, class: kind });
-      classes.set(kind, counter);
-    }
-    counter.inc();
-  };
+  const count = responseCounter(worker.metrics.registry, options.task);
 
   async function relay(context: HandlerContext<TTask>): Promise<RelayResult> {
     const envelope = context.envelope;
@@ -282,59 +367,15 @@ export function createRelayWorker<TTask extends TaskName>(options: RelayOptions<
     const abort = () => request.destroy(Object.assign(new Error('the request was aborted'), abortCause(signal)));
     signal.addEventListener('abort', abort);
     try {
-      return await settle(answered);
+      return await settle(answered, { url: options.url, timeoutMs, count, reachability });
     } finally {
       signal.removeEventListener('abort', abort);
     }
   }
 
-  /** Waits for the answer and turns it into the task's result or error (the table above). */
-  async function settle(answered: Promise<IncomingMessage>): Promise<RelayResult> {
-    let answer: IncomingMessage;
-    try {
-      answer = await answered;
-    } catch (error) {
-      const code = (error as { code?: string }).code ?? '';
-      if (CONNECT_ERRORS.has(code) || code === CONNECT_TIMEOUT) {
-        count('refused');
-        unreachable();
-        throw new Error(`${options.url} refused the connection (${code}): retrying`, { cause: error });
-      }
-      if (code === ANSWER_TIMEOUT) {
-        count('timeout');
-        throw new Error(`${options.url} did not answer within ${timeoutMs / 1000} s (${code})`, { cause: error });
-      }
-      count('error');
-      throw error;
-    }
-    reachable = true;
-    const status = answer.statusCode ?? 0;
-    if (status >= 200 && status < 300) {
-      count('2xx');
-      const type = String(answer.headers['content-type'] ?? '');
-      if (!/^text\/|json/.test(type)) {
-        // Read to the end unkept, so the connection goes back to the pool.
-        await readBody(answer, 0, false);
-        return { status };
-      }
-      // The first 1 KiB of a text answer is the result; a longer one is not read further.
-      return { status, body: await readReason(answer) };
-    }
-    const reason = await readReason(answer).catch(() => '');
-    if (status >= 500 || status === 429) {
-      count(status === 429 ? '4xx' : '5xx');
-      const after = status === 429 || status === 503 ? parseRetryAfter(answer.headers['retry-after']) : undefined;
-      const text = `HTTP ${status} from ${options.url}${reason ? `: ${reason}` : ''}`;
-      if (after !== undefined) throw new RetryLaterError(after, `${text} (Retry-After ${after} s)`);
-      throw new Error(text);
-    }
-    count(status >= 400 ? '4xx' : '3xx');
-    throw new NonRetryableError(reason || `HTTP ${status} from ${options.url}`, { code: `HTTP_${status}` });
-  }
-
   worker.once('stopped', () => {
-    if (probing) clearTimeout(probing);
+    reachability.close();
     agent.destroy();
   });
-  return Object.defineProperty(worker, 'reachable', { get: () => reachable }) as RelayWorker<TTask>;
+  return Object.defineProperty(worker, 'reachable', { get: () => reachability.reachable }) as RelayWorker<TTask>;
 }
