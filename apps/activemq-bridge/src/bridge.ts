@@ -41,25 +41,15 @@ export interface Bridge extends EventEmitter<{ stopped: [] }> {
   stop(): Promise<void>;
 }
 
-/**
- * The ActiveMQ bridge: the broker connection, a forwarding worker per task type (SQS → ActiveMQ)
- * and the ingest consumer (ActiveMQ → tq), one health and metrics server for all of them.
- */
-export function createBridge(options: BridgeOptions): Bridge {
+/** A forwarding worker per task type (SQS → ActiveMQ), with Camel's polling settings. */
+function createForwarders(
+  options: BridgeOptions,
+  broker: BrokerConnection,
+  metrics: BridgeMetrics,
+  registry: Registry,
+): ReturnType<typeof createForwarder>[] {
   const { config, env, logger } = options;
-  const registry = new Registry();
-  const broker = new BrokerConnection({
-    url: config.url,
-    ...(config.login !== undefined ? { login: config.login } : {}),
-    ...(config.passcode !== undefined ? { passcode: config.passcode } : {}),
-    receiptTimeoutMs: config.receiptTimeoutMs,
-    reconnectDelayMs: config.reconnectDelayMs,
-    maxReconnectDelayMs: config.maxReconnectDelayMs,
-    logger,
-  });
-  const metrics = createBridgeMetrics(registry, broker);
-  const forwarding = config.mode !== 'ingest';
-  const workers = (forwarding ? config.tasks : []).map((task) =>
+  return config.tasks.map((task) =>
     createForwarder({
       task,
       broker,
@@ -84,6 +74,45 @@ export function createBridge(options: BridgeOptions): Bridge {
       },
     }),
   );
+}
+
+/** Starts every forwarder; a missing copy queue says how to provision it. */
+async function startForwarders(workers: ReturnType<typeof createForwarder>[], prefix: string): Promise<void> {
+  await Promise.all(
+    workers.map((worker) =>
+      worker.start().catch((error: unknown) => {
+        if (error instanceof WorkerError && error.code === 'QUEUE_NOT_FOUND') {
+          throw new WorkerError(
+            'QUEUE_NOT_FOUND',
+            `the bridge's copy queue ${copyQueueName(prefix, worker.task, COPY_CONSUMER)} does not exist: run \`tq provision\` with TQ_ACTIVEMQ_URL (and TQ_ACTIVEMQ_TASKS) set as for the bridge`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }),
+    ),
+  );
+}
+
+/**
+ * The ActiveMQ bridge: the broker connection, a forwarding worker per task type (SQS → ActiveMQ)
+ * and the ingest consumer (ActiveMQ → tq), one health and metrics server for all of them.
+ */
+export function createBridge(options: BridgeOptions): Bridge {
+  const { config, env, logger } = options;
+  const registry = new Registry();
+  const broker = new BrokerConnection({
+    url: config.url,
+    ...(config.login !== undefined ? { login: config.login } : {}),
+    ...(config.passcode !== undefined ? { passcode: config.passcode } : {}),
+    receiptTimeoutMs: config.receiptTimeoutMs,
+    reconnectDelayMs: config.reconnectDelayMs,
+    maxReconnectDelayMs: config.maxReconnectDelayMs,
+    logger,
+  });
+  const metrics = createBridgeMetrics(registry, broker);
+  const forwarding = config.mode !== 'ingest';
+  const workers = forwarding ? createForwarders(options, broker, metrics, registry) : [];
   let producer = options.producer;
   const ownsProducer = producer === undefined;
   let ingest: Ingest | undefined;
@@ -135,20 +164,7 @@ export function createBridge(options: BridgeOptions): Bridge {
         'ActiveMQ bridge starting',
       );
       try {
-        await Promise.all(
-          workers.map((worker) =>
-            worker.start().catch((error: unknown) => {
-              if (error instanceof WorkerError && error.code === 'QUEUE_NOT_FOUND') {
-                throw new WorkerError(
-                  'QUEUE_NOT_FOUND',
-                  `the bridge's copy queue ${copyQueueName(env.prefix, worker.task, COPY_CONSUMER)} does not exist: run \`tq provision\` with TQ_ACTIVEMQ_URL (and TQ_ACTIVEMQ_TASKS) set as for the bridge`,
-                  { cause: error },
-                );
-              }
-              throw error;
-            }),
-          ),
-        );
+        await startForwarders(workers, env.prefix);
         ingest?.start();
         if (options.http) {
           health = await startHealthServer({ live: () => state !== 'stopped', ready: () => bridge.ready }, registry, {

@@ -213,6 +213,67 @@ function drawChart(
 }
 
 /**
+ * The summary page: the group-by aggregates with a total row, and a bar chart of one aggregate
+ * per group (the largest `MAX_CHART_BARS` when there are more).
+ */
+function drawSummary(
+  doc: PDFKit.PDFDocument,
+  report: GenerateReportV1,
+  aggregator: Aggregator,
+  format: ReturnType<typeof formatters>,
+  usable: number,
+): void {
+  const aggregates = report.aggregates ?? [];
+  const groups = aggregator.groups();
+  const formatOf = (index: number) => {
+    const aggregate = aggregates[index];
+    const column = report.columns.find((c) => c.key === aggregate?.column);
+    return aggregate?.fn === 'count' ? 'number' : (column?.format ?? 'number');
+  };
+  doc.addPage();
+  const heading = report.groupBy
+    ? `Summary by ${report.columns.find((c) => c.key === report.groupBy)?.label ?? report.groupBy}`
+    : 'Summary';
+  doc.font('bold').fontSize(14).fillColor(COLORS.text).text(heading);
+  doc.moveDown(0.5);
+  const summaryWidth = usable / (aggregates.length + 1);
+  const summary = new TableWriter(doc, [
+    {
+      label: report.columns.find((c) => c.key === report.groupBy)?.label ?? report.groupBy ?? '',
+      width: summaryWidth,
+      align: 'left',
+    },
+    ...aggregates.map((aggregate) => ({
+      label: aggregateLabel(aggregate),
+      width: summaryWidth,
+      align: 'right' as const,
+    })),
+  ]);
+  summary.header();
+  if (report.groupBy) {
+    for (const group of groups) {
+      summary.row([group.key || '(empty)', ...group.values.map((value, index) => format(value, formatOf(index)))]);
+    }
+  }
+  summary.row(['Total', ...aggregator.totals().map((value, index) => format(value, formatOf(index)))], 'bold');
+
+  if (report.chart && report.groupBy) {
+    const index = report.chart.aggregate;
+    const aggregate = aggregates[index];
+    if (aggregate) {
+      let bars = groups.map((group) => ({ label: group.key || '(empty)', value: group.values[index] ?? 0 }));
+      let title = report.chart.title ?? `${aggregateLabel(aggregate)} by ${report.groupBy}`;
+      if (bars.length > MAX_CHART_BARS) {
+        bars = [...bars].sort((a, b) => b.value - a.value).slice(0, MAX_CHART_BARS);
+        title += ` (top ${MAX_CHART_BARS} of ${groups.length})`;
+      }
+      doc.moveDown(1.5);
+      drawChart(doc, title, bars, (value) => format(value, formatOf(index)));
+    }
+  }
+}
+
+/**
  * Renders a report: title, subtitle and generation time; the rows as a table that paginates
  * with its header repeated; then the group-by aggregates with a total row, and a bar chart of
  * one aggregate per group drawn as vector graphics; "Page n of m" on every page. Rows are
@@ -278,54 +339,7 @@ export async function renderReport(
   }
 
   const groups = aggregator.groups();
-  if (aggregates.length > 0) {
-    const formatOf = (index: number) => {
-      const aggregate = aggregates[index];
-      const column = report.columns.find((c) => c.key === aggregate?.column);
-      return aggregate?.fn === 'count' ? 'number' : (column?.format ?? 'number');
-    };
-    doc.addPage();
-    const heading = report.groupBy
-      ? `Summary by ${report.columns.find((c) => c.key === report.groupBy)?.label ?? report.groupBy}`
-      : 'Summary';
-    doc.font('bold').fontSize(14).fillColor(COLORS.text).text(heading);
-    doc.moveDown(0.5);
-    const summaryWidth = usable / (aggregates.length + 1);
-    const summary = new TableWriter(doc, [
-      {
-        label: report.columns.find((c) => c.key === report.groupBy)?.label ?? report.groupBy ?? '',
-        width: summaryWidth,
-        align: 'left',
-      },
-      ...aggregates.map((aggregate) => ({
-        label: aggregateLabel(aggregate),
-        width: summaryWidth,
-        align: 'right' as const,
-      })),
-    ]);
-    summary.header();
-    if (report.groupBy) {
-      for (const group of groups) {
-        summary.row([group.key || '(empty)', ...group.values.map((value, index) => format(value, formatOf(index)))]);
-      }
-    }
-    summary.row(['Total', ...aggregator.totals().map((value, index) => format(value, formatOf(index)))], 'bold');
-
-    if (report.chart && report.groupBy) {
-      const index = report.chart.aggregate;
-      const aggregate = aggregates[index];
-      if (aggregate) {
-        let bars = groups.map((group) => ({ label: group.key || '(empty)', value: group.values[index] ?? 0 }));
-        let title = report.chart.title ?? `${aggregateLabel(aggregate)} by ${report.groupBy}`;
-        if (bars.length > MAX_CHART_BARS) {
-          bars = [...bars].sort((a, b) => b.value - a.value).slice(0, MAX_CHART_BARS);
-          title += ` (top ${MAX_CHART_BARS} of ${groups.length})`;
-        }
-        doc.moveDown(1.5);
-        drawChart(doc, title, bars, (value) => format(value, formatOf(index)));
-      }
-    }
-  }
+  if (aggregates.length > 0) drawSummary(doc, report, aggregator, format, usable);
 
   const range = doc.bufferedPageRange();
   for (let page = range.start; page < range.start + range.count; page += 1) {
