@@ -83,19 +83,15 @@ export function findActiveMqHome(home = process.env.ACTIVEMQ_HOME): string {
 const QUEUES_MARKER = '<!-- tq:task-queues -->';
 
 /**
- * Starts Apache ActiveMQ (Debian's `activemq` package) with the given configuration, on loopback
- * and free ports unless told otherwise, and resolves once both connectors listen. The broker runs
- * as a child JVM; `stop()` ends it cleanly, `kill()` as a crash would. Rejects with the broker's
- * own log when it does not start (a taken port, a bad configuration).
+ * ActiveMQ's base folder in `dataDir` (the logging setup, the extra jars, anything the broker
+ * writes besides its store) and the configuration to start with: `config` as it is, or with
+ * `queues` written at its marker.
  */
-export async function startActiveMq(options: ActiveMqOptions): Promise<ActiveMq> {
-  const home = findActiveMqHome(options.home);
-  const config = resolve(options.config);
-  if (!existsSync(config)) throw new Error(`ActiveMQ configuration ${config} does not exist`);
-  const host = options.host ?? '127.0.0.1';
-  const temporary = options.dataDir === undefined;
-  const dataDir = options.dataDir ? resolve(options.dataDir) : await mkdtemp(join(tmpdir(), 'tq-activemq-'));
-  await mkdir(dataDir, { recursive: true });
+async function prepareBrokerFiles(
+  config: string,
+  dataDir: string,
+  queues: readonly string[] | undefined,
+): Promise<{ base: string; brokerConfig: string }> {
   // ActiveMQ's base folder: the logging setup and anything the broker writes besides its store.
   const base = join(dataDir, 'base');
   await mkdir(base, { recursive: true });
@@ -110,17 +106,94 @@ export async function startActiveMq(options: ActiveMqOptions): Promise<ActiveMq>
 
   // The configuration with the given queues at its marker, written beside the broker's files.
   let brokerConfig = config;
-  if (options.queues !== undefined) {
+  if (queues !== undefined) {
     const xml = await readFile(config, 'utf8');
     if (!xml.includes(QUEUES_MARKER)) {
       throw new Error(
         `ActiveMQ configuration ${config} has no ${QUEUES_MARKER} in its <destinations> to put queues at`,
       );
     }
-    const lines = options.queues.map((name) => `<queue physicalName="\${tq.prefix}.${name}"/>`);
+    const lines = queues.map((name) => `<queue physicalName="\${tq.prefix}.${name}"/>`);
     brokerConfig = join(base, 'activemq.xml');
     await writeFile(brokerConfig, xml.replace(QUEUES_MARKER, lines.join('\n      ')));
   }
+  return { base, brokerConfig };
+}
+
+/**
+ * Resolves once the broker says it started and both connectors listen (their real ports, also
+ * when 0 was asked); rejects with its output when it exits first, cannot run, or takes longer
+ * than `timeoutMs`.
+ */
+async function untilListening(
+  child: ChildProcess,
+  exited: Promise<unknown[]>,
+  log: ((line: string) => void) | undefined,
+  timeoutMs: number,
+): Promise<{ ports: { stomp: number; openwire: number }; output: () => string }> {
+  let output = '';
+  let pending = '';
+  const ports: { stomp?: number; openwire?: number } = {};
+  let started = false;
+  let onLine: (() => void) | undefined;
+  const read = (chunk: Buffer) => {
+    output += chunk.toString();
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      // "Listening for connections at: stomp://host:61613?..." (the real port, also when 0 was asked)
+      const match = /Listening for connections at: (stomp|tcp):\/\/[^:/]+:(\d+)/.exec(line);
+      if (match) ports[match[1] === 'stomp' ? 'stomp' : 'openwire'] = Number(match[2]);
+      // "Apache ActiveMQ 5.17.2 (tq, ID:...) started": its shutdown hook is in place from here on.
+      if (/BrokerService - Apache ActiveMQ .* started/.test(line)) started = true;
+      log?.(line);
+    }
+    onLine?.();
+  };
+  child.stdout?.on('data', read);
+  child.stderr?.on('data', read);
+  const spawnFailed = once(child, 'error');
+  await new Promise<void>((resolveStart, rejectStart) => {
+    const timer = setTimeout(
+      () => rejectStart(new Error(`ActiveMQ did not open its connectors within ${timeoutMs} ms:\n${output}`)),
+      timeoutMs,
+    );
+    onLine = () => {
+      if (started && ports.stomp !== undefined && ports.openwire !== undefined) {
+        clearTimeout(timer);
+        resolveStart();
+      }
+    };
+    void exited.then(([code, signal]) => {
+      clearTimeout(timer);
+      const hint = code === 127 ? ' (no java: apt-get install activemq, which brings a Java runtime)' : '';
+      rejectStart(new Error(`ActiveMQ exited (${signal ?? `code ${code}`})${hint} before it was ready:\n${output}`));
+    });
+    void spawnFailed.then(([error]) => {
+      clearTimeout(timer);
+      rejectStart(new Error(`could not run java for ActiveMQ (${(error as Error).message}): apt-get install activemq`));
+    });
+  });
+  onLine = undefined;
+  return { ports: { stomp: ports.stomp as number, openwire: ports.openwire as number }, output: () => output };
+}
+
+/**
+ * Starts Apache ActiveMQ (Debian's `activemq` package) with the given configuration, on loopback
+ * and free ports unless told otherwise, and resolves once both connectors listen. The broker runs
+ * as a child JVM; `stop()` ends it cleanly, `kill()` as a crash would. Rejects with the broker's
+ * own log when it does not start (a taken port, a bad configuration).
+ */
+export async function startActiveMq(options: ActiveMqOptions): Promise<ActiveMq> {
+  const home = findActiveMqHome(options.home);
+  const config = resolve(options.config);
+  if (!existsSync(config)) throw new Error(`ActiveMQ configuration ${config} does not exist`);
+  const host = options.host ?? '127.0.0.1';
+  const temporary = options.dataDir === undefined;
+  const dataDir = options.dataDir ? resolve(options.dataDir) : await mkdtemp(join(tmpdir(), 'tq-activemq-'));
+  await mkdir(dataDir, { recursive: true });
+  const { base, brokerConfig } = await prepareBrokerFiles(config, dataDir, options.queues);
 
   const javaArgs = [
     `-Xmx${options.heap ?? '256m'}`,
@@ -153,59 +226,13 @@ export async function startActiveMq(options: ActiveMqOptions): Promise<ActiveMq>
     ],
     { stdio: ['pipe', 'pipe', 'pipe'], cwd: base },
   );
-  let output = '';
-  let pending = '';
-  const ports: { stomp?: number; openwire?: number } = {};
-  let started = false;
-  let onLine: (() => void) | undefined;
-  const read = (chunk: Buffer) => {
-    output += chunk.toString();
-    pending += chunk.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      // "Listening for connections at: stomp://host:61613?..." (the real port, also when 0 was asked)
-      const match = /Listening for connections at: (stomp|tcp):\/\/[^:/]+:(\d+)/.exec(line);
-      if (match) ports[match[1] === 'stomp' ? 'stomp' : 'openwire'] = Number(match[2]);
-      // "Apache ActiveMQ 5.17.2 (tq, ID:...) started": its shutdown hook is in place from here on.
-      if (/BrokerService - Apache ActiveMQ .* started/.test(line)) started = true;
-      options.log?.(line);
-    }
-    onLine?.();
-  };
-  child.stdout?.on('data', read);
-  child.stderr?.on('data', read);
-  const exited = once(child, 'exit');
-  const spawnFailed = once(child, 'error');
-
   const cleanup = async () => {
     if (temporary) await rm(dataDir, { recursive: true, force: true });
   };
-  const timeoutMs = options.startTimeoutMs ?? 120_000;
+  const exited = once(child, 'exit');
+  let started: { ports: { stomp: number; openwire: number }; output: () => string };
   try {
-    await new Promise<void>((resolveStart, rejectStart) => {
-      const timer = setTimeout(
-        () => rejectStart(new Error(`ActiveMQ did not open its connectors within ${timeoutMs} ms:\n${output}`)),
-        timeoutMs,
-      );
-      onLine = () => {
-        if (started && ports.stomp !== undefined && ports.openwire !== undefined) {
-          clearTimeout(timer);
-          resolveStart();
-        }
-      };
-      void exited.then(([code, signal]) => {
-        clearTimeout(timer);
-        const hint = code === 127 ? ' (no java: apt-get install activemq, which brings a Java runtime)' : '';
-        rejectStart(new Error(`ActiveMQ exited (${signal ?? `code ${code}`})${hint} before it was ready:\n${output}`));
-      });
-      void spawnFailed.then(([error]) => {
-        clearTimeout(timer);
-        rejectStart(
-          new Error(`could not run java for ActiveMQ (${(error as Error).message}): apt-get install activemq`),
-        );
-      });
-    });
+    started = await untilListening(child, exited, options.log, options.startTimeoutMs ?? 120_000);
   } catch (error) {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
@@ -215,7 +242,7 @@ export async function startActiveMq(options: ActiveMqOptions): Promise<ActiveMq>
     await cleanup();
     throw error;
   }
-  onLine = undefined;
+  const { ports, output } = started;
 
   const end = async (signal: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -224,8 +251,8 @@ export async function startActiveMq(options: ActiveMqOptions): Promise<ActiveMq>
     }
     child.stdin?.end();
   };
-  const stompPort = ports.stomp as number;
-  const openwirePort = ports.openwire as number;
+  const stompPort = ports.stomp;
+  const openwirePort = ports.openwire;
   return {
     stompUrl: `stomp://${host}:${stompPort}`,
     stompPort,
@@ -234,7 +261,7 @@ export async function startActiveMq(options: ActiveMqOptions): Promise<ActiveMq>
     host,
     dataDir,
     pid: child.pid as number,
-    output: () => output,
+    output,
     stop: async () => {
       await end('SIGTERM');
       await cleanup();
