@@ -61,6 +61,186 @@ function counter(count: number) {
   };
 }
 
+/** One contender's run: the clients and counters every contender gets alike. */
+interface Run {
+  config: Config;
+  sqs: SQSClient;
+  handle: () => Promise<unknown>;
+  progress: ReturnType<typeof counter>;
+  started: number;
+}
+
+/** tq's worker: its own clients or an injected one, status on or off, or the store's load beside it. */
+async function runTqWorker(contender: string, run: Run): Promise<{ value: number }> {
+  const { config, sqs, handle, progress, started } = run;
+  // Status on: every task's steps go to the status table on the endpoint's DynamoDB; the
+  // run ends when the last write landed, so the writes' cost is inside the measured time.
+  const status =
+    contender === STATUS_ON
+      ? createStatusStore({ endpoint: config.statusEndpoint as string, tableName: STATUS_TABLE })
+      : undefined;
+  const worker = createWorker({
+    task: 'send_email',
+    // As the worker apps run it: the worker makes its own clients from the endpoint
+    // setting (with status on too, so the two differ by status alone). An injected
+    // client is used as configured (the SDK's defaults here).
+    ...(contender === 'tq worker' || contender === STATUS_ON || contender === STORE_LOAD
+      ? { endpoint: config.clientConfig.endpoint, region: config.clientConfig.region }
+      : { sqs }),
+    queueUrl: config.queueUrl,
+    deadLetterQueueUrl: config.dlqUrl,
+    concurrency: config.concurrency,
+    waitTimeSeconds: 1,
+    logger: pino({ level: 'silent' }),
+    handleSignals: false,
+    ...(status ? { status } : {}),
+    handler: async () => {
+      await handle();
+    },
+  });
+  let succeeded = 0;
+  worker.on('succeeded', () => {
+    succeeded += 1;
+    progress.hit();
+  });
+  // Store load only: the side process follows the count of finished tasks, every 10 ms.
+  const load =
+    contender === STORE_LOAD
+      ? fork(STORE_LOAD_SCRIPT, [config.statusEndpoint as string, STATUS_TABLE], { execArgv: [] })
+      : undefined;
+  // Pinned (`--pin`): the store's client stands in for a service, so it runs on the servers' cores.
+  if (load?.pid && process.env.BENCH_SERVER_CORES) pinProcess(load.pid, process.env.BENCH_SERVER_CORES);
+  const follow = load ? setInterval(() => load.send({ tasks: succeeded }), 10) : undefined;
+  await worker.start();
+  await progress.done;
+  if (load) {
+    clearInterval(follow);
+    const loaded = new Promise((resolve, reject) => {
+      load.once('message', resolve);
+      load.once('exit', (code) => reject(new Error(`store load exited (${code}) before it was done`)));
+    });
+    load.send({ tasks: succeeded, end: true });
+    await loaded;
+  }
+  const handled = performance.now();
+  const backlog = status ? (status.writer as unknown as { pendingCount?: number }).pendingCount : undefined;
+  await status?.writer.flush();
+  const seconds = (performance.now() - started) / 1000;
+  if (process.env.BENCH_DEBUG && status) {
+    console.error(
+      `status: tasks done at ${((handled - started) / 1000).toFixed(2)} s, last item written at ${seconds.toFixed(2)} s, ${backlog} pending at the last task`,
+    );
+  }
+  if (status && (status.writer.stats.failed > 0 || status.writer.stats.dropped > 0)) {
+    throw new Error(`status writes lost: ${JSON.stringify(status.writer.stats)}`);
+  }
+  await status?.close();
+  await worker.stop();
+  return { value: config.count / seconds };
+}
+
+/** sqs-consumer: one poller, each batch of 10 run to completion. */
+async function runSqsConsumer(run: Run): Promise<{ value: number }> {
+  const { config, sqs, handle, progress, started } = run;
+  const consumer = Consumer.create({
+    queueUrl: config.queueUrl,
+    sqs,
+    batchSize: 10,
+    waitTimeSeconds: 1,
+    pollingWaitTimeMs: 0,
+    // stop() then waits for the last batch's deletes.
+    pollingCompleteWaitTimeMs: 10_000,
+    // The local queue URLs name a host that is not the endpoint; use the client's endpoint.
+    useQueueUrlAsEndpoint: false,
+    handleMessage: async (message: Message) => {
+      await handle();
+      progress.hit();
+      return message;
+    },
+  });
+  consumer.on('error', (error) => console.error('sqs-consumer error:', error.message));
+  if (process.env.BENCH_DEBUG) {
+    for (const event of ['started', 'stopped', 'empty', 'response_processed'] as const) {
+      consumer.on(event, () => console.error('sqs-consumer', event));
+    }
+  }
+  consumer.on('processing_error', (error) => console.error('sqs-consumer processing error:', error.message));
+  consumer.start();
+  await progress.done;
+  const seconds = (performance.now() - started) / 1000;
+  const stopped = new Promise((resolve) => consumer.once('stopped', resolve));
+  consumer.stop({ abort: false });
+  await stopped;
+  return { value: config.count / seconds };
+}
+
+/** squiss-ts with tq's concurrency as `maxInFlight`. */
+async function runSquiss(run: Run): Promise<{ value: number }> {
+  const { config, handle, progress, started } = run;
+  const squiss = new Squiss({
+    queueUrl: config.queueUrl,
+    SQS: new SQS(config.clientConfig),
+    maxInFlight: config.concurrency,
+    receiveBatchSize: 10,
+    deleteBatchSize: 10,
+    receiveWaitTimeSecs: 1,
+    bodyFormat: 'plain',
+  });
+  let deleted = 0;
+  const allDeleted = new Promise<void>((resolve) => {
+    squiss.on('deleted', () => {
+      deleted += 1;
+      if (deleted === config.count) resolve();
+    });
+  });
+  squiss.on('message', (message) => {
+    void handle().then(() => {
+      progress.hit();
+      message.del();
+    });
+  });
+  await squiss.start();
+  await progress.done;
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.race([allDeleted, sleep(10_000)]);
+  await squiss.stop(false, 10_000);
+  return { value: config.count / seconds };
+}
+
+/** The raw loop: tq's number of pollers, each receive → handle the batch → delete the batch. */
+async function runRawLoop(run: Run): Promise<{ value: number }> {
+  const { config, sqs, handle, progress, started } = run;
+  // The raw loop: tq's number of pollers, each receive → handle the batch → delete the batch.
+  const pollers = Math.ceil(config.concurrency / 10);
+  let finished = false;
+  void progress.done.then(() => {
+    finished = true;
+  });
+  const loops = Promise.all(
+    Array.from({ length: pollers }, async () => {
+      while (!finished) {
+        const out = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: config.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+        );
+        const messages = out.Messages ?? [];
+        if (messages.length === 0) continue;
+        await Promise.all(messages.map(() => handle()));
+        await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: config.queueUrl,
+            Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+          }),
+        );
+        for (const _ of messages) progress.hit();
+      }
+    }),
+  );
+  await progress.done;
+  const seconds = (performance.now() - started) / 1000;
+  await loops;
+  return { value: config.count / seconds };
+}
+
 /**
  * Consumer throughput: a queue preloaded with tasks; each contender runs the same handler with the
  * same concurrency (tq `concurrency`, squiss-ts `maxInFlight`; sqs-consumer has one poller and
@@ -114,175 +294,21 @@ function consumerScenario(
     },
     async run(contender, config) {
       const sqs = new SQSClient(config.clientConfig);
-      const handle = config.handlerMs > 0 ? () => sleep(config.handlerMs) : () => Promise.resolve();
-      const progress = counter(config.count);
-      const started = performance.now();
-      if (
-        contender === 'tq worker' ||
-        contender === 'tq worker (injected client)' ||
-        contender === STATUS_ON ||
-        contender === STORE_LOAD
-      ) {
-        // Status on: every task's steps go to the status table on the endpoint's DynamoDB; the
-        // run ends when the last write landed, so the writes' cost is inside the measured time.
-        const status =
-          contender === STATUS_ON
-            ? createStatusStore({ endpoint: config.statusEndpoint as string, tableName: STATUS_TABLE })
-            : undefined;
-        const worker = createWorker({
-          task: 'send_email',
-          // As the worker apps run it: the worker makes its own clients from the endpoint
-          // setting (with status on too, so the two differ by status alone). An injected
-          // client is used as configured (the SDK's defaults here).
-          ...(contender === 'tq worker' || contender === STATUS_ON || contender === STORE_LOAD
-            ? { endpoint: config.clientConfig.endpoint, region: config.clientConfig.region }
-            : { sqs }),
-          queueUrl: config.queueUrl,
-          deadLetterQueueUrl: config.dlqUrl,
-          concurrency: config.concurrency,
-          waitTimeSeconds: 1,
-          logger: pino({ level: 'silent' }),
-          handleSignals: false,
-          ...(status ? { status } : {}),
-          handler: async () => {
-            await handle();
-          },
-        });
-        let succeeded = 0;
-        worker.on('succeeded', () => {
-          succeeded += 1;
-          progress.hit();
-        });
-        // Store load only: the side process follows the count of finished tasks, every 10 ms.
-        const load =
-          contender === STORE_LOAD
-            ? fork(STORE_LOAD_SCRIPT, [config.statusEndpoint as string, STATUS_TABLE], { execArgv: [] })
-            : undefined;
-        // Pinned (`--pin`): the store's client stands in for a service, so it runs on the servers' cores.
-        if (load?.pid && process.env.BENCH_SERVER_CORES) pinProcess(load.pid, process.env.BENCH_SERVER_CORES);
-        const follow = load ? setInterval(() => load.send({ tasks: succeeded }), 10) : undefined;
-        await worker.start();
-        await progress.done;
-        if (load) {
-          clearInterval(follow);
-          const loaded = new Promise((resolve, reject) => {
-            load.once('message', resolve);
-            load.once('exit', (code) => reject(new Error(`store load exited (${code}) before it was done`)));
-          });
-          load.send({ tasks: succeeded, end: true });
-          await loaded;
-        }
-        const handled = performance.now();
-        const backlog = status ? (status.writer as unknown as { pendingCount?: number }).pendingCount : undefined;
-        await status?.writer.flush();
-        const seconds = (performance.now() - started) / 1000;
-        if (process.env.BENCH_DEBUG && status) {
-          console.error(
-            `status: tasks done at ${((handled - started) / 1000).toFixed(2)} s, last item written at ${seconds.toFixed(2)} s, ${backlog} pending at the last task`,
-          );
-        }
-        if (status && (status.writer.stats.failed > 0 || status.writer.stats.dropped > 0)) {
-          throw new Error(`status writes lost: ${JSON.stringify(status.writer.stats)}`);
-        }
-        await status?.close();
-        await worker.stop();
+      const run: Run = {
+        config,
+        sqs,
+        handle: config.handlerMs > 0 ? () => sleep(config.handlerMs) : () => Promise.resolve(),
+        progress: counter(config.count),
+        started: performance.now(),
+      };
+      try {
+        if (contender === 'sqs-consumer') return await runSqsConsumer(run);
+        if (contender === 'squiss-ts') return await runSquiss(run);
+        if (contender === 'raw receive/delete') return await runRawLoop(run);
+        return await runTqWorker(contender, run);
+      } finally {
         sqs.destroy();
-        return { value: config.count / seconds };
       }
-      if (contender === 'sqs-consumer') {
-        const consumer = Consumer.create({
-          queueUrl: config.queueUrl,
-          sqs,
-          batchSize: 10,
-          waitTimeSeconds: 1,
-          pollingWaitTimeMs: 0,
-          // stop() then waits for the last batch's deletes.
-          pollingCompleteWaitTimeMs: 10_000,
-          // The local queue URLs name a host that is not the endpoint; use the client's endpoint.
-          useQueueUrlAsEndpoint: false,
-          handleMessage: async (message: Message) => {
-            await handle();
-            progress.hit();
-            return message;
-          },
-        });
-        consumer.on('error', (error) => console.error('sqs-consumer error:', error.message));
-        if (process.env.BENCH_DEBUG) {
-          for (const event of ['started', 'stopped', 'empty', 'response_processed'] as const) {
-            consumer.on(event, () => console.error('sqs-consumer', event));
-          }
-        }
-        consumer.on('processing_error', (error) => console.error('sqs-consumer processing error:', error.message));
-        consumer.start();
-        await progress.done;
-        const seconds = (performance.now() - started) / 1000;
-        const stopped = new Promise((resolve) => consumer.once('stopped', resolve));
-        consumer.stop({ abort: false });
-        await stopped;
-        sqs.destroy();
-        return { value: config.count / seconds };
-      }
-      if (contender === 'squiss-ts') {
-        const squiss = new Squiss({
-          queueUrl: config.queueUrl,
-          SQS: new SQS(config.clientConfig),
-          maxInFlight: config.concurrency,
-          receiveBatchSize: 10,
-          deleteBatchSize: 10,
-          receiveWaitTimeSecs: 1,
-          bodyFormat: 'plain',
-        });
-        let deleted = 0;
-        const allDeleted = new Promise<void>((resolve) => {
-          squiss.on('deleted', () => {
-            deleted += 1;
-            if (deleted === config.count) resolve();
-          });
-        });
-        squiss.on('message', (message) => {
-          void handle().then(() => {
-            progress.hit();
-            message.del();
-          });
-        });
-        await squiss.start();
-        await progress.done;
-        const seconds = (performance.now() - started) / 1000;
-        await Promise.race([allDeleted, sleep(10_000)]);
-        await squiss.stop(false, 10_000);
-        sqs.destroy();
-        return { value: config.count / seconds };
-      }
-      // The raw loop: tq's number of pollers, each receive → handle the batch → delete the batch.
-      const pollers = Math.ceil(config.concurrency / 10);
-      let finished = false;
-      void progress.done.then(() => {
-        finished = true;
-      });
-      const loops = Promise.all(
-        Array.from({ length: pollers }, async () => {
-          while (!finished) {
-            const out = await sqs.send(
-              new ReceiveMessageCommand({ QueueUrl: config.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
-            );
-            const messages = out.Messages ?? [];
-            if (messages.length === 0) continue;
-            await Promise.all(messages.map(() => handle()));
-            await sqs.send(
-              new DeleteMessageBatchCommand({
-                QueueUrl: config.queueUrl,
-                Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-              }),
-            );
-            for (const _ of messages) progress.hit();
-          }
-        }),
-      );
-      await progress.done;
-      const seconds = (performance.now() - started) / 1000;
-      await loops;
-      sqs.destroy();
-      return { value: config.count / seconds };
     },
     servers(config) {
       const store = config.statusEndpoint ? statusEndpoints.get(config.statusEndpoint) : undefined;
