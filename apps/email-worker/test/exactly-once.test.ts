@@ -18,6 +18,7 @@ import {
   startSmtpSink,
   waitForExit,
   waitForOutput,
+  waitUntil,
 } from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,14 +40,6 @@ async function sendWithAwsCli(endpoint: LocalEndpoint, queueUrl: string, body: s
     ]),
     { env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_PAGER: '' } },
   );
-}
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe('email worker: one mail per task, however often SQS delivers it (the real process)', () => {
@@ -117,7 +110,7 @@ describe('email worker: one mail per task, however often SQS delivers it (the re
     const envelope = createTask('send_email', { to: ['ada@example.com'], subject: 'Twice', text: 'once' });
     await sendWithAwsCli(endpoint, queueUrl, JSON.stringify(envelope));
     await sendWithAwsCli(endpoint, queueUrl, JSON.stringify(envelope));
-    await until(
+    await waitUntil(
       async () => /already done \(idempotency record\)/.test(worker.output()) && (await drained(queueUrl)()),
       'both deliveries settled',
     );
@@ -143,7 +136,7 @@ describe('email worker: one mail per task, however often SQS delivers it (the re
       await waitForExit(first);
       proxy.hold(undefined);
       const second = startWorker(prefix, endpoint.endpoint, env);
-      await until(drained(queueUrl), 'the redelivered message to be settled');
+      await waitUntil(drained(queueUrl), 'the redelivered message to be settled');
       second.kill('SIGTERM');
       await waitForExit(second);
       return { mails: mailsFor(envelope.id), output: second.output() };

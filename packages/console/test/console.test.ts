@@ -7,7 +7,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createTask, readEnvironment } from '@tq/contracts';
-import { type LocalEndpoint, queueCounts, startLocalEndpoint, uniqueName } from '@tq/testing';
+import { type LocalEndpoint, queueCounts, startLocalEndpoint, uniqueName, waitUntil } from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { createWorker, NonRetryableError, type Worker, type WorkerEvents } from '@tq/worker';
 import { pino } from 'pino';
@@ -18,16 +18,6 @@ import { type Console, startConsole } from '../src/index.js';
 const run = promisify(execFile);
 /** Screenshots of each page, kept as test artifacts (ignored by git). */
 const artifacts = fileURLToPath(new URL('../test-results/', import.meta.url));
-
-async function until<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('tq console in a real browser (Debian chromium, playwright-core)', () => {
   let endpoint: LocalEndpoint;
@@ -117,7 +107,7 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
     }
     await page.goto(`${consoleServer.url}#/`);
     const cell = page.locator('tr[data-task="process_image"] td[data-field="visible"]');
-    await until(async () => (await cell.textContent()) === '3', 'the overview to show 3 visible (no reload)');
+    await waitUntil(async () => (await cell.textContent()) === '3', 'the overview to show 3 visible (no reload)');
     expect(await page.locator('tbody tr').count()).toBe(4);
     await page.locator('tr[data-task="send_email"] [data-field="worker"]', { hasText: 'worker ready' }).waitFor();
     expect(await page.locator('tr[data-task="process_image"] [data-field="worker"]').count()).toBe(0);
@@ -164,11 +154,11 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
     await sqs.send(
       new SendMessageCommand({ QueueUrl: urls[`${prefix}-send_email`], MessageBody: JSON.stringify(flaky) }),
     );
-    await until(async () => (await queueCounts(sqs, dlqUrl)).visible === 2 || undefined, 'two dead letters');
+    await waitUntil(async () => (await queueCounts(sqs, dlqUrl)).visible === 2 || undefined, 'two dead letters');
 
     await page.goto(`${consoleServer.url}#/dlq/send_email`);
     const poisonCode = page.locator('button[data-code="INVALID_JSON"]');
-    await until(async () => {
+    await waitUntil(async () => {
       if (await poisonCode.count()) return true;
       await page.getByRole('button', { name: 'Read again' }).click();
       return undefined;
@@ -180,23 +170,26 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
     // Open the poison one: its reason and its body, the broken JSON shown as it is.
     await poisonCode.click();
     const rows = page.locator('tbody tr[data-message]');
-    await until(async () => (await rows.count()) === 1 || undefined, 'the list to show the INVALID_JSON group only');
+    await waitUntil(
+      async () => (await rows.count()) === 1 || undefined,
+      'the list to show the INVALID_JSON group only',
+    );
     await page.getByRole('button', { name: 'Open' }).click();
     expect(await page.locator('pre.body').textContent()).toContain('oops');
 
     // Redrive only the flaky one: the worker handles it now; the poison message stays.
     await page.locator('button[data-code="MAILBOX_FULL"]').click();
-    await until(
+    await waitUntil(
       async () => (await rows.first().locator('.badge').textContent()) === 'MAILBOX_FULL' || undefined,
       'the MAILBOX_FULL group',
     );
     await page.locator('tbody input[type="checkbox"]').first().check();
     await page.getByRole('button', { name: /Redrive selected/ }).click();
     await page.getByRole('status').filter({ hasText: 'Redrove 1 message(s).' }).waitFor();
-    await until(() => succeeded.find((event) => event.id === flaky.id), 'the redriven task to be handled');
-    await until(async () => (await queueCounts(sqs, dlqUrl)).visible === 1 || undefined, 'one dead letter left');
+    await waitUntil(() => succeeded.find((event) => event.id === flaky.id), 'the redriven task to be handled');
+    await waitUntil(async () => (await queueCounts(sqs, dlqUrl)).visible === 1 || undefined, 'one dead letter left');
     await page.getByRole('button', { name: 'Read again' }).click();
-    await until(
+    await waitUntil(
       async () => (await page.locator('button[data-code="MAILBOX_FULL"]').count()) === 0 || undefined,
       'the group to go',
     );
@@ -205,7 +198,7 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
     // Fix the poison message in the page: an edit that still breaks the schema is refused with its
     // violations; a valid one is redriven and handled.
     await poisonCode.click();
-    await until(async () => (await rows.count()) === 1 || undefined, 'the poison message');
+    await waitUntil(async () => (await rows.count()) === 1 || undefined, 'the poison message');
     await page.getByRole('button', { name: 'Open' }).click();
     await page.getByRole('button', { name: 'Edit and redrive' }).click();
     const editor = page.getByLabel('Body');
@@ -216,8 +209,8 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
     await editor.fill(JSON.stringify(fixed));
     await page.getByRole('button', { name: 'Validate and redrive' }).click();
     await page.getByRole('status').filter({ hasText: 'Redrove 1 message(s).' }).waitFor();
-    await until(() => succeeded.find((event) => event.id === fixed.id), 'the fixed task to be handled');
-    await until(async () => (await queueCounts(sqs, dlqUrl)).visible === 0 || undefined, 'an empty DLQ');
+    await waitUntil(() => succeeded.find((event) => event.id === fixed.id), 'the fixed task to be handled');
+    await waitUntil(async () => (await queueCounts(sqs, dlqUrl)).visible === 0 || undefined, 'an empty DLQ');
   });
 
   it('dead letters: deleting asks first, and deletes only what was selected', async () => {
@@ -225,11 +218,11 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
     for (const body of ['not json 1', 'not json 2']) {
       await sqs.send(new SendMessageCommand({ QueueUrl: urls[`${prefix}-send_email`], MessageBody: body }));
     }
-    await until(async () => (await queueCounts(sqs, dlqUrl)).visible === 2 || undefined, 'two dead letters');
+    await waitUntil(async () => (await queueCounts(sqs, dlqUrl)).visible === 2 || undefined, 'two dead letters');
     await page.goto(`${consoleServer.url}#/dlq/send_email`);
     await page.getByRole('button', { name: 'Read again' }).click();
     const rows = page.locator('tbody tr[data-message]');
-    await until(async () => (await rows.count()) === 2 || undefined, 'two rows');
+    await waitUntil(async () => (await rows.count()) === 2 || undefined, 'two rows');
     await rows.first().locator('input[type="checkbox"]').check();
     // Dismissing the confirmation deletes nothing; accepting it deletes the one selected.
     page.once('dialog', (dialog) => void dialog.dismiss());
@@ -238,7 +231,7 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
     page.once('dialog', (dialog) => void dialog.accept());
     await page.getByRole('button', { name: 'Delete selected' }).click();
     await page.getByRole('status').filter({ hasText: 'Deleted 1 message(s).' }).waitFor();
-    await until(async () => (await queueCounts(sqs, dlqUrl)).visible === 1 || undefined, 'one dead letter left');
+    await waitUntil(async () => (await queueCounts(sqs, dlqUrl)).visible === 1 || undefined, 'one dead letter left');
   });
 
   it('send form: refuses an invalid payload naming the fields, then sends a valid one that a worker handles', async () => {
@@ -261,7 +254,7 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
     const sent = page.getByRole('status').filter({ hasText: 'Sent:' });
     await sent.waitFor();
     const id = (await sent.locator('a').textContent()) as string;
-    await until(() => succeeded.find((event) => event.id === id), 'the sent task to be handled');
+    await waitUntil(() => succeeded.find((event) => event.id === id), 'the sent task to be handled');
     await page.screenshot({ path: join(artifacts, 'send-sent.png'), fullPage: true });
 
     // Task by id: without a status table here, the page says it is not tracked.

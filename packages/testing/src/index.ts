@@ -53,3 +53,4 @@ export {
   type WaitForMessagesOptions,
   waitForMessages,
 } from './queues.js';
+export { waitUntil } from './wait.js';

@@ -27,15 +27,14 @@ import {
 } from '@aws-sdk/client-sqs';
 import { SAVE_MAX_WAIT_MS } from '@tq/local';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createQueue, createQueueWithDlq, queueCounts, startLocalEndpoint, waitForMessages } from '../src/index.js';
-
-async function waitFor(check: () => Promise<boolean>, what: string, deadlineMs = 60_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+import {
+  createQueue,
+  createQueueWithDlq,
+  queueCounts,
+  startLocalEndpoint,
+  waitForMessages,
+  waitUntil,
+} from '../src/index.js';
 
 describe('local endpoint with a data folder', () => {
   const dirs: string[] = [];
@@ -230,7 +229,7 @@ describe('local endpoint with a data folder', () => {
       const url = (await createQueue(sqs, { name: 'kept' })).url;
       const { MessageId } = await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'survives' }));
       // No stop(): the snapshot on disk must get there by itself.
-      await waitFor(
+      await waitUntil(
         async () =>
           existsSync(join(dir, 'state.json')) &&
           (await readFile(join(dir, 'state.json'), 'utf8')).includes(MessageId as string),

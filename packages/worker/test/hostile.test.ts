@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createTask, FAILURE_ATTRIBUTES } from '@tq/contracts';
-import { injectAwsFault, queueCounts, spawnTs, waitForExit, waitForMessages } from '@tq/testing';
+import { injectAwsFault, queueCounts, spawnTs, waitForExit, waitForMessages, waitUntil } from '@tq/testing';
 import { describe, expect, it } from 'vitest';
 import { RetryLaterError } from '../src/index.js';
 import { latch, record, samples, sendEnvelope, useHarness } from './helpers.js';
@@ -171,11 +171,11 @@ describe('hostile claim checks', () => {
       S3_ALLOW: allowed,
     });
     try {
-      await waitFor(() => lines().find((line) => line.event === 'ready'));
+      await waitUntil(() => lines().find((line) => line.event === 'ready'), 'the worker to be ready');
       await harness.sqs.send(
         new SendMessageCommand({ QueueUrl: queue.url, MessageBody: pointer(`s3://${allowed}/huge.json`, 'tiny') }),
       );
-      const dead = await waitFor(() => lines().find((line) => line.event === 'dead-lettered'));
+      const dead = await waitUntil(() => lines().find((line) => line.event === 'dead-lettered'), 'the dead letter');
       const ready = lines().find((line) => line.event === 'ready');
       expect(dead.code).toBe('CLAIM_CHECK_INVALID');
       // The documented bound: a claim check costs its declared size plus one chunk, never the object.
@@ -236,13 +236,3 @@ describe('hostile handlers', () => {
     finish.open();
   });
 });
-
-async function waitFor<T>(check: () => T | undefined, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateQueueCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { createTask } from '@tq/contracts';
-import { queueCounts, spawnTs, startLocalEndpoint, waitForExit, waitForOutput } from '@tq/testing';
+import { queueCounts, spawnTs, startLocalEndpoint, waitForExit, waitForOutput, waitUntil } from '@tq/testing';
 import { describe, expect, it } from 'vitest';
 import { createWorker } from '../src/index.js';
 import { latch, record, samples, sendEnvelope, silent, useHarness } from './helpers.js';
@@ -24,16 +24,6 @@ function readResults(file: string): ResultLine[] {
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as ResultLine);
-}
-
-async function until<T>(check: () => T | undefined | false, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function sendMany(queueUrl: string, count: number): Promise<string[]> {
@@ -172,7 +162,10 @@ describe('worker processes (real child processes)', () => {
       VISIBILITY: '3',
     });
     try {
-      await until(() => readResults(file).find((line) => line.event === 'start' && line.id === id));
+      await waitUntil(
+        () => readResults(file).find((line) => line.event === 'start' && line.id === id),
+        'the handler to start',
+      );
       child.kill('SIGKILL');
       expect((await waitForExit(child)).signal).toBe('SIGKILL');
     } finally {
@@ -203,7 +196,7 @@ describe('worker processes (real child processes)', () => {
     const old = spawnTs(fixture, [], env);
     try {
       await waitForOutput(old, /worker started/);
-      await until(() => readResults(file).filter((line) => line.event === 'done').length >= 20);
+      await waitUntil(() => readResults(file).filter((line) => line.event === 'done').length >= 20, '20 tasks done');
       old.kill('SIGTERM');
       const exit = await waitForExit(old);
       expect(exit, old.output()).toEqual({ code: 0, signal: null });
@@ -214,13 +207,14 @@ describe('worker processes (real child processes)', () => {
 
     const fresh = spawnTs(fixture, [], env);
     try {
-      await until(
+      await waitUntil(
         () =>
           new Set(
             readResults(file)
               .filter((l) => l.event === 'done')
               .map((l) => l.id),
           ).size >= 100,
+        '100 distinct tasks done',
       );
       fresh.kill('SIGTERM');
       expect((await waitForExit(fresh)).code).toBe(0);

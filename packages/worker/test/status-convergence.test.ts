@@ -5,7 +5,15 @@ import { fileURLToPath } from 'node:url';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { createTask } from '@tq/contracts';
 import { createStatusStore, ensureStatusTable, type StatusStore, type TaskStatus } from '@tq/status';
-import { queueCounts, type SpawnedProcess, spawnTs, startHoldingProxy, waitForExit, waitForOutput } from '@tq/testing';
+import {
+  queueCounts,
+  type SpawnedProcess,
+  spawnTs,
+  startHoldingProxy,
+  waitForExit,
+  waitForOutput,
+  waitUntil,
+} from '@tq/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samples, useHarness } from './helpers.js';
 
@@ -23,14 +31,6 @@ const readResults = (file: string): ResultLine[] =>
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as ResultLine);
-
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 150_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function resultsFile(): string {
   const file = join(tmpdir(), `tq-convergence-${process.pid}-${Math.random().toString(36).slice(2)}.jsonl`);
@@ -94,7 +94,7 @@ describe('status converges with what happened, whatever kills the worker (real c
       const first = startWorker(proxy.url, queue.url, file, { VISIBILITY: '3' });
       await waitForOutput(first, /worker started/);
       const [id] = await sendMany(queue.url, 1);
-      await until(() => readResults(file).some((line) => line.event === 'done' && line.id === id), 'the handler');
+      await waitUntil(() => readResults(file).some((line) => line.event === 'done' && line.id === id), 'the handler');
       await proxy.held();
       // The status write is out and unanswered: the delete has to wait for it.
       await new Promise((resolve) => setTimeout(resolve, 500));
@@ -104,7 +104,7 @@ describe('status converges with what happened, whatever kills the worker (real c
       proxy.release('drop');
       // The message comes back after its visibility timeout; a new worker runs it and records it.
       const second = startWorker(harness.endpoint.endpoint, queue.url, file);
-      await until(drained(queue.url), 'the redelivered message to be settled');
+      await waitUntil(drained(queue.url), 'the redelivered message to be settled');
       second.kill('SIGTERM');
       await waitForExit(second);
       const status = (await store.reader.get(id as string)) as TaskStatus;
@@ -130,12 +130,12 @@ describe('status converges with what happened, whatever kills the worker (real c
       const worker = startWorker(harness.endpoint.endpoint, queue.url, file, env);
       const before = done();
       // Killed while it runs tasks at full speed: some finished, some running, some steps buffered.
-      await until(() => done() >= Math.min(before + 60, ids.length - 50), `worker ${kill} to run tasks`);
+      await waitUntil(() => done() >= Math.min(before + 60, ids.length - 50), `worker ${kill} to run tasks`);
       worker.kill('SIGKILL');
       await waitForExit(worker);
     }
     const last = startWorker(harness.endpoint.endpoint, queue.url, file, env);
-    await until(drained(queue.url), 'every task to be settled');
+    await waitUntil(drained(queue.url), 'every task to be settled');
     last.kill('SIGTERM');
     expect((await waitForExit(last)).code).toBe(0);
 
