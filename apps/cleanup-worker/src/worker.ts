@@ -3,29 +3,25 @@ import type { CleanupDataV1 } from '@tq/contracts';
 import {
   checkS3Location,
   createWorker,
+  type EnvNumberSpec,
   type HandlerContext,
   openS3Input,
   resolveS3Allow,
   type S3AllowList,
   s3WriteFailure,
+  tableDefaults,
   type Worker,
-  type WorkerOptions,
+  type WorkerAppDeps,
 } from '@tq/worker';
 import { CsvCleaning } from './cleaning.js';
 import { RecordSplitter } from './records.js';
 
 /** What `createCleanupWorker` takes. */
-export interface CleanupWorkerDeps {
-  /** Reads the source and writes the outputs. */
-  s3: S3Client;
+export interface CleanupWorkerDeps extends WorkerAppDeps<'cleanup_data'> {
   /** Multipart upload part size in bytes, at least 5 MiB (the default): each output holds at most two parts in memory. */
   partSize?: number;
-  /** Where sources may be read and outputs written; default `TQ_S3_ALLOW`, else the artifacts bucket. */
-  s3Allow?: S3AllowList | readonly string[];
   /** Bounds of one task (see `CleanupLimits`). */
   limits?: Partial<CleanupLimits>;
-  /** Worker runtime options (queue, concurrency, logger, http, ...). */
-  worker?: Omit<WorkerOptions<'cleanup_data'>, 'task' | 'handler'>;
 }
 
 /** The summary written as `summary.json` and returned as the task's result. */
@@ -52,12 +48,18 @@ export interface CleanupLimits {
   maxColumns: number;
 }
 
-/** The default bounds (the README's "Limits and confinement" table). */
-export const DEFAULT_CLEANUP_LIMITS: Readonly<CleanupLimits> = {
-  maxBytes: 1024 * 1024 * 1024,
-  maxRows: 2_000_000,
-  maxColumns: 1_000,
-};
+/**
+ * The one table of the bounds: default, allowed range and variable of each (the README's "Limits
+ * and confinement" table). `main.ts` reads the variables with it.
+ */
+export const CLEANUP_LIMITS = {
+  maxBytes: { env: 'CLEANUP_MAX_BYTES', default: 1024 * 1024 * 1024, min: 1, max: 5 * 1024 ** 4 },
+  maxRows: { env: 'CLEANUP_MAX_ROWS', default: 2_000_000, min: 1, max: 1_000_000_000 },
+  maxColumns: { env: 'CLEANUP_MAX_COLUMNS', default: 1_000, min: 1, max: 100_000 },
+} as const satisfies Record<keyof CleanupLimits, EnvNumberSpec>;
+
+/** The default bounds. */
+export const DEFAULT_CLEANUP_LIMITS: Readonly<CleanupLimits> = tableDefaults(CLEANUP_LIMITS);
 
 /**
  * Cleans one CSV: streams it from S3, splits records (a malformed one becomes a reject with its

@@ -10,7 +10,7 @@ import {
   resolveS3Allow,
   type S3AllowList,
   type Worker,
-  type WorkerOptions,
+  type WorkerAppDeps,
 } from '@tq/worker';
 import nodemailer, { type Attachment, type SendMailOptions, type TransportOptions } from 'nodemailer';
 import { createRateLimiter } from './rate-limit.js';
@@ -27,9 +27,7 @@ export interface MailTransport {
 }
 
 /** What `createEmailWorker` takes. */
-export interface EmailWorkerDeps {
-  /** Reads attachments. */
-  s3: S3Client;
+export interface EmailWorkerDeps extends WorkerAppDeps<'send_email'> {
   /** An SMTP URL (a pooled transport is created and closed with the worker) or a ready transport. */
   smtp: string | MailTransport;
   /** Sender when the task names none, e.g. `Acme <no-reply@acme.example>`. */
@@ -42,10 +40,6 @@ export interface EmailWorkerDeps {
   ratePerSecond?: number;
   /** Largest attachment (and total) in bytes; larger tasks are dead-lettered. Default 25 MiB. */
   maxAttachmentBytes?: number;
-  /** Where attachments may be read from; default `TQ_S3_ALLOW`, else the artifacts bucket. */
-  s3Allow?: S3AllowList | readonly string[];
-  /** Worker runtime options (queue, concurrency, logger, http, ...). */
-  worker?: Omit<WorkerOptions<'send_email'>, 'task' | 'handler'>;
 }
 
 /** What the handler reports for a sent mail (logged, and in the worker's `succeeded` event). */

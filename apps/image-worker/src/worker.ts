@@ -4,6 +4,7 @@ import type { ImageVariant, ProcessImageV1 } from '@tq/contracts';
 import {
   checkS3Location,
   createWorker,
+  type EnvNumberSpec,
   type HandlerContext,
   NonRetryableError,
   openS3Input,
@@ -11,24 +12,28 @@ import {
   type S3AllowList,
   s3WriteFailure,
   type Worker,
-  type WorkerOptions,
+  type WorkerAppDeps,
 } from '@tq/worker';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 
-/** What `createImageWorker` takes. */
-export interface ImageWorkerDeps {
-  /** Reads sources and writes variants. */
-  s3: S3Client;
+/**
+ * The one table of the image worker's bounds: default, allowed range and variable of each (the
+ * README's limits). `main.ts` reads the variables with it.
+ */
+export const IMAGE_LIMITS = {
+  maxBytes: { env: 'IMAGE_MAX_BYTES', default: 50 * 1024 * 1024, min: 1, max: 2 ** 31 },
+  maxPixels: { env: 'IMAGE_MAX_PIXELS', default: 100_000_000, min: 1, max: 2 ** 32 },
+  maxOutputPixels: { env: 'IMAGE_MAX_OUTPUT_PIXELS', default: 100_000_000, min: 1, max: 2 ** 32 },
+} as const satisfies Record<string, EnvNumberSpec>;
+
+/** What `createImageWorker` takes; the worker's `concurrency` defaults to the number of cores. */
+export interface ImageWorkerDeps extends WorkerAppDeps<'process_image'> {
   /** Largest source file in bytes; larger ones are dead-lettered. Default 50 MiB. */
   maxBytes?: number;
   /** Largest source in pixels (width × height), the guard against decompression bombs. Default 100 megapixels. */
   maxPixels?: number;
   /** Most pixels the variants of one task may add up to, checked before any is rendered. Default 100 megapixels. */
   maxOutputPixels?: number;
-  /** Where sources may be read and variants written; default `TQ_S3_ALLOW`, else the artifacts bucket. */
-  s3Allow?: S3AllowList | readonly string[];
-  /** Worker runtime options; `concurrency` defaults to the number of cores. */
-  worker?: Omit<WorkerOptions<'process_image'>, 'task' | 'handler'>;
 }
 
 /** One written variant. */
@@ -130,9 +135,9 @@ function invalidImage(uri: string, error: unknown): NonRetryableError {
  * are retried.
  */
 export function createImageWorker(deps: ImageWorkerDeps): Worker<'process_image'> {
-  const maxBytes = deps.maxBytes ?? 50 * 1024 * 1024;
-  const maxPixels = deps.maxPixels ?? 100_000_000;
-  const maxOutputPixels = deps.maxOutputPixels ?? 100_000_000;
+  const maxBytes = deps.maxBytes ?? IMAGE_LIMITS.maxBytes.default;
+  const maxPixels = deps.maxPixels ?? IMAGE_LIMITS.maxPixels.default;
+  const maxOutputPixels = deps.maxOutputPixels ?? IMAGE_LIMITS.maxOutputPixels.default;
   const allow = resolveS3Allow(deps.s3Allow ?? deps.worker?.s3Allow, { prefix: deps.worker?.prefix });
   configureSharp();
 

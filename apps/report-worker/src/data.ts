@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { GenerateReportV1 } from '@tq/contracts';
-import { NonRetryableError, openS3Input, type S3AllowList } from '@tq/worker';
+import { type EnvNumberSpec, NonRetryableError, openS3Input, type S3AllowList, tableDefaults } from '@tq/worker';
 import { CsvError, parse } from 'csv-parse';
 import type { Cell } from './aggregate.js';
 
@@ -20,12 +20,18 @@ export interface ReportLimits {
   maxColumns: number;
 }
 
-/** The default bounds (the README's "Limits and confinement" table). */
-export const DEFAULT_REPORT_LIMITS: Readonly<ReportLimits> = {
-  maxRows: 100_000,
-  maxBytes: 64 * 1024 * 1024,
-  maxColumns: 1_000,
-};
+/**
+ * The one table of the bounds: default, allowed range and variable of each (the README's "Limits
+ * and confinement" table). `main.ts` reads the variables with it.
+ */
+export const REPORT_LIMITS = {
+  maxRows: { env: 'REPORT_MAX_ROWS', default: 100_000, min: 1, max: 10_000_000 },
+  maxBytes: { env: 'REPORT_MAX_BYTES', default: 64 * 1024 * 1024, min: 1, max: 1024 ** 3 },
+  maxColumns: { env: 'REPORT_MAX_COLUMNS', default: 1_000, min: 1, max: 100_000 },
+} as const satisfies Record<keyof ReportLimits, EnvNumberSpec>;
+
+/** The default bounds. */
+export const DEFAULT_REPORT_LIMITS: Readonly<ReportLimits> = tableDefaults(REPORT_LIMITS);
 
 /**
  * The report's rows, inline or streamed from a CSV in S3 (header line names the columns; a

@@ -1,8 +1,8 @@
 // The report worker as a program: environment in, running worker out (the README lists the variables).
 import { generateReport } from '@tq/contracts';
 import { createProducer } from '@tq/producer-sdk';
-import { envNumber, envString, runWorkerApp } from '@tq/worker';
-import { DEFAULT_REPORT_LIMITS } from './data.js';
+import { envNumbers, envString, runWorkerApp } from '@tq/worker';
+import { REPORT_LIMITS } from './data.js';
 import { createReportWorker } from './worker.js';
 
 await runWorkerApp({
@@ -16,23 +16,7 @@ await runWorkerApp({
     return createReportWorker({
       s3,
       producer,
-      limits: {
-        maxRows: envNumber(process.env, 'REPORT_MAX_ROWS', {
-          default: DEFAULT_REPORT_LIMITS.maxRows,
-          min: 1,
-          max: 10_000_000,
-        }),
-        maxBytes: envNumber(process.env, 'REPORT_MAX_BYTES', {
-          default: DEFAULT_REPORT_LIMITS.maxBytes,
-          min: 1,
-          max: 1024 ** 3,
-        }),
-        maxColumns: envNumber(process.env, 'REPORT_MAX_COLUMNS', {
-          default: DEFAULT_REPORT_LIMITS.maxColumns,
-          min: 1,
-          max: 100_000,
-        }),
-      },
+      limits: envNumbers(process.env, REPORT_LIMITS),
       render: {
         locale: envString(process.env, 'REPORT_LOCALE', {
           default: 'en-US',

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { GenerateReportV1 } from '@tq/contracts';
 import type { Producer } from '@tq/producer-sdk';
 import {
@@ -8,28 +8,21 @@ import {
   createWorker,
   type HandlerContext,
   resolveS3Allow,
-  type S3AllowList,
   s3WriteFailure,
   type Worker,
-  type WorkerOptions,
+  type WorkerAppDeps,
 } from '@tq/worker';
 import { DEFAULT_REPORT_LIMITS, type ReportLimits, readRows } from './data.js';
 import { type RenderOptions, renderReport } from './render.js';
 
 /** What `createReportWorker` takes. */
-export interface ReportWorkerDeps {
-  /** Reads CSV sources and writes the PDFs. */
-  s3: S3Client;
+export interface ReportWorkerDeps extends WorkerAppDeps<'generate_report'> {
   /** Sends the `send_email` task when a report asks to be emailed. */
   producer: Pick<Producer, 'send'>;
   /** Bounds of one report's CSV source (rows, bytes, columns). */
   limits?: Partial<ReportLimits>;
-  /** Where sources may be read and reports written; default `TQ_S3_ALLOW`, else the artifacts bucket. */
-  s3Allow?: S3AllowList | readonly string[];
   /** Locale and currency of formatted numbers. */
   render?: Omit<RenderOptions, 'now'>;
-  /** Worker runtime options (queue, concurrency, logger, http, ...). */
-  worker?: Omit<WorkerOptions<'generate_report'>, 'task' | 'handler'>;
 }
 
 /** What the handler reports for a rendered report. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { envNumber, envString, readWorkerEnvironment } from './env.js';
+import { envNumber, envNumbers, envString, readWorkerEnvironment, tableDefaults } from './env.js';
 
 describe('readWorkerEnvironment', () => {
   it('applies defaults and reads every variable', () => {
@@ -32,6 +32,25 @@ describe('readWorkerEnvironment', () => {
     expect(envNumber({ X: '1.5' }, 'X', { default: 1, min: 0, max: 2, integer: false })).toBe(1.5);
     expect(() => envString({}, 'SMTP_URL', { describe: 'the SMTP server, e.g. smtp://mail:587' })).toThrow(
       'SMTP_URL is not set: the SMTP server, e.g. smtp://mail:587',
+    );
+  });
+});
+
+describe('envNumbers and tableDefaults', () => {
+  const table = {
+    maxBytes: { env: 'APP_MAX_BYTES', default: 1024, min: 1, max: 4096 },
+    ratio: { env: 'APP_RATIO', default: 0.5, min: 0, max: 1, integer: false },
+  } as const;
+
+  it('reads every setting of a table, with its defaults', () => {
+    expect(tableDefaults(table)).toEqual({ maxBytes: 1024, ratio: 0.5 });
+    expect(envNumbers({}, table)).toEqual({ maxBytes: 1024, ratio: 0.5 });
+    expect(envNumbers({ APP_MAX_BYTES: '2048', APP_RATIO: '0.25' }, table)).toEqual({ maxBytes: 2048, ratio: 0.25 });
+  });
+
+  it('names the variable and its range when one is out of it', () => {
+    expect(() => envNumbers({ APP_MAX_BYTES: '5000' }, table)).toThrow(
+      'APP_MAX_BYTES is "5000", must be an integer from 1 to 4096',
     );
   });
 });

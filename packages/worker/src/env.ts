@@ -21,6 +21,40 @@ export function envNumber(
   return value;
 }
 
+/** One numeric setting of an app's table: the variable it is read from, its default and range. */
+export interface EnvNumberSpec {
+  env: string;
+  default: number;
+  min: number;
+  max: number;
+  /** Whole numbers only (default true). */
+  integer?: boolean;
+}
+
+/**
+ * Reads a whole table of numeric settings from the environment (`envNumber` for each), so an
+ * app keeps its limits, defaults, ranges and variable names in one table that its options and
+ * its `main.ts` both read. Throws `ConfigError` naming the first variable out of range.
+ */
+export function envNumbers<TKey extends string>(
+  env: Env,
+  table: Readonly<Record<TKey, EnvNumberSpec>>,
+): Record<TKey, number> {
+  const values = {} as Record<TKey, number>;
+  for (const key of Object.keys(table) as TKey[]) {
+    const spec = table[key];
+    values[key] = envNumber(env, spec.env, spec);
+  }
+  return values;
+}
+
+/** The defaults of a table of settings (what an app uses when an option is not given). */
+export function tableDefaults<TKey extends string>(table: Readonly<Record<TKey, EnvNumberSpec>>): Record<TKey, number> {
+  const values = {} as Record<TKey, number>;
+  for (const key of Object.keys(table) as TKey[]) values[key] = table[key].default;
+  return values;
+}
+
 /** Reads one environment variable as a string, with a default; `pattern` names what it must look like. */
 export function envString(
   env: Env,

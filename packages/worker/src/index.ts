@@ -22,7 +22,15 @@
 export type { S3AllowList } from '@tq/aws';
 export { runWorkerApp, type WorkerAppContext } from './app.js';
 export { type RetryOptions, retryDelaySeconds } from './backoff.js';
-export { envNumber, envString, readWorkerEnvironment, type WorkerEnvironment } from './env.js';
+export {
+  type EnvNumberSpec,
+  envNumber,
+  envNumbers,
+  envString,
+  readWorkerEnvironment,
+  tableDefaults,
+  type WorkerEnvironment,
+} from './env.js';
 export {
   isNonRetryableError,
   isRetryLaterError,
@@ -55,6 +63,7 @@ export type {
   HandlerContext,
   TaskHandler,
   Worker,
+  WorkerAppDeps,
   WorkerEvents,
   WorkerOptions,
   WorkerState,

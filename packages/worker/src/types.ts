@@ -219,3 +219,17 @@ export interface Worker<TTask extends TaskName = TaskName> {
   off<E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void): this;
   [Symbol.asyncDispose](): Promise<void>;
 }
+
+/**
+ * What an app's `createXxxWorker(deps)` takes besides its own settings: its S3 client, where its
+ * tasks may read and write, and the worker runtime's options. The built-in apps' deps extend it;
+ * so can a team's own.
+ */
+export interface WorkerAppDeps<TTask extends TaskName> {
+  /** Reads the task's inputs and writes its outputs. */
+  s3: S3Client;
+  /** Where tasks may read and write in S3; default `TQ_S3_ALLOW`, else the artifacts bucket. */
+  s3Allow?: S3AllowList | readonly string[];
+  /** Worker runtime options (queue, concurrency, logger, http, ...). */
+  worker?: Omit<WorkerOptions<TTask>, 'task' | 'handler'>;
+}
