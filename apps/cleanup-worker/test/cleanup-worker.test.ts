@@ -11,9 +11,14 @@ import {
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createTask, encodeMessageBody, type TaskPayloads } from '@tq/contracts';
-import { createQueueWithDlq, type EndpointProcess, injectAwsFault, startEndpointProcess } from '@tq/testing';
+import {
+  createQueueWithDlq,
+  type EndpointProcess,
+  injectAwsFault,
+  startEndpointProcess,
+  testWorkerOptions,
+} from '@tq/testing';
 import { resolveS3Allow, type Worker } from '@tq/worker';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CleanupSummary, cleanCsv, createCleanupWorker } from '../src/worker.js';
 
@@ -141,7 +146,7 @@ describe('cleanup worker', () => {
       s3,
       s3Allow: allow,
       limits: { maxColumns: 3, maxRows: 2, maxBytes: 64 },
-      worker: { sqs, queueUrl: queue.url, logger: pino({ level: 'silent' }), handleSignals: false, waitTimeSeconds: 1 },
+      worker: { sqs, ...testWorkerOptions(queue.url) },
     });
     const outcomes = new Map<string, { code?: string; reason?: string; result?: unknown }>();
     worker.on('succeeded', ({ id, result }) => outcomes.set(id, { result }));
@@ -206,11 +211,7 @@ describe('cleanup worker', () => {
         s3Allow: [bucket, 'no-such-bucket-tq'],
         worker: {
           sqs,
-          queueUrl: queue.url,
-          logger: pino({ level: 'silent' }),
-          handleSignals: false,
-          waitTimeSeconds: 1,
-          retry: { baseSeconds: 0 },
+          ...testWorkerOptions(queue.url, { retryAtOnce: true }),
         },
       });
       const retries: number[] = [];

@@ -8,10 +8,10 @@ import {
   type SmtpSink,
   startLocalEndpoint,
   startSmtpSink,
+  testWorkerOptions,
   waitForMessages,
 } from '@tq/testing';
 import type { Worker, WorkerEvents } from '@tq/worker';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEmailWorker } from '../src/worker.js';
 
@@ -62,11 +62,7 @@ describe('email worker against a real SMTP server', () => {
       ...options,
       worker: {
         sqs,
-        queueUrl: queue.url,
-        logger: pino({ level: 'silent' }),
-        handleSignals: false,
-        waitTimeSeconds: 1,
-        retry: { baseSeconds: 0 },
+        ...testWorkerOptions(queue.url, { retryAtOnce: true }),
       },
     });
     workers.push(worker);

@@ -12,9 +12,9 @@ import {
   type SmtpSink,
   startLocalEndpoint,
   startSmtpSink,
+  testWorkerOptions,
   waitForMessages,
 } from '@tq/testing';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRelayWorker, type RelayWorker } from '../src/relay.js';
 
@@ -100,11 +100,7 @@ describe('the original PHP worker behind the relay (php -S, real SMTP sink, mess
       mode: 'query',
       worker: {
         endpoint: endpoint.endpoint,
-        queueUrl: queue.url,
-        logger: pino({ level: 'silent' }),
-        handleSignals: false,
-        waitTimeSeconds: 1,
-        retry: { baseSeconds: 0 },
+        ...testWorkerOptions(queue.url, { retryAtOnce: true }),
       },
     });
     workers.push(worker);

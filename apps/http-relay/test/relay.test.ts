@@ -3,8 +3,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createTask, FAILURE_ATTRIBUTES } from '@tq/contracts';
-import { createQueueWithDlq, type LocalEndpoint, queueCounts, startLocalEndpoint, waitForMessages } from '@tq/testing';
-import { pino } from 'pino';
+import {
+  createQueueWithDlq,
+  type LocalEndpoint,
+  queueCounts,
+  startLocalEndpoint,
+  testWorkerOptions,
+  waitForMessages,
+} from '@tq/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRelayWorker, parseRetryAfter, type RelayOptions, type RelayWorker } from '../src/relay.js';
 
@@ -76,11 +82,7 @@ describe('http relay: settlement by the answer', () => {
       ...extra,
       worker: {
         endpoint: endpoint.endpoint,
-        queueUrl: queue.url,
-        logger: pino({ level: 'silent' }),
-        handleSignals: false,
-        waitTimeSeconds: 1,
-        retry: { baseSeconds: 0 },
+        ...testWorkerOptions(queue.url, { retryAtOnce: true }),
         ...extra.worker,
       },
     });

@@ -8,9 +8,14 @@ import {
 } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createTask, encodeMessageBody, type TaskPayloads } from '@tq/contracts';
-import { createQueueWithDlq, injectAwsFault, type LocalEndpoint, startLocalEndpoint } from '@tq/testing';
+import {
+  createQueueWithDlq,
+  injectAwsFault,
+  type LocalEndpoint,
+  startLocalEndpoint,
+  testWorkerOptions,
+} from '@tq/testing';
 import type { Worker } from '@tq/worker';
-import { pino } from 'pino';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createImageWorker, type ImageResult } from '../src/worker.js';
@@ -82,7 +87,7 @@ describe('image worker on real images', () => {
       s3,
       maxPixels: 50_000_000,
       s3Allow: [bucket],
-      worker: { sqs, queueUrl, logger: pino({ level: 'silent' }), handleSignals: false, waitTimeSeconds: 1 },
+      worker: { sqs, ...testWorkerOptions(queueUrl) },
     });
     worker.on('succeeded', ({ id, result }) => done.set(id, result as ImageResult));
     worker.on('dead-lettered', ({ id, code, reason }) => dead.set(id ?? '', { code, reason }));
@@ -268,11 +273,7 @@ describe('image worker on real images', () => {
       s3Allow: [bucket, 'no-such-bucket-tq'],
       worker: {
         sqs,
-        queueUrl: queue.url,
-        logger: pino({ level: 'silent' }),
-        handleSignals: false,
-        waitTimeSeconds: 1,
-        retry: { baseSeconds: 0 },
+        ...testWorkerOptions(queue.url, { retryAtOnce: true }),
       },
     });
     const outcomes = new Map<string, { code: string; reason: string; attempt: number }>();
@@ -329,11 +330,7 @@ describe('image worker on real images', () => {
       s3Allow: [bucket],
       worker: {
         sqs,
-        queueUrl: faulty.url,
-        logger: pino({ level: 'silent' }),
-        handleSignals: false,
-        waitTimeSeconds: 1,
-        retry: { baseSeconds: 0 },
+        ...testWorkerOptions(faulty.url, { retryAtOnce: true }),
       },
     });
     retrying.on('dead-lettered', ({ id, code, reason, attempt }) => outcomes.set(id ?? '', { code, reason, attempt }));

@@ -12,11 +12,17 @@ import { createTask, encodeMessageBody, type TaskPayloads } from '@tq/contracts'
 import { createEmailWorker } from '@tq/email-worker';
 import { createProducer, type Producer } from '@tq/producer-sdk';
 import { createIdempotencyStore, ensureIdempotencyTable, type IdempotencyStore } from '@tq/status';
-import { type LocalEndpoint, type SmtpSink, startLocalEndpoint, startSmtpSink, uniqueName } from '@tq/testing';
+import {
+  type LocalEndpoint,
+  type SmtpSink,
+  startLocalEndpoint,
+  startSmtpSink,
+  testWorkerOptions,
+  uniqueName,
+} from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import type { Worker, WorkerEvents } from '@tq/worker';
 import { PDFParse } from 'pdf-parse';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportWorker, type ReportResult } from '../src/worker.js';
 
@@ -108,9 +114,7 @@ describe('report worker: PDFs read back', () => {
     const common = {
       sqs,
       prefix,
-      logger: pino({ level: 'silent' }),
-      handleSignals: false,
-      waitTimeSeconds: 1,
+      ...testWorkerOptions(),
       // A short lease: a duplicate that arrives while the first delivery runs comes back within 5 s.
       idempotency: { store: idempotency, leaseSeconds: 5 },
     };

@@ -5,10 +5,16 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueUrlCommand, PurgeQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createTask, FAILURE_ATTRIBUTES, parseTask } from '@tq/contracts';
-import { type LocalEndpoint, queueCounts, startLocalEndpoint, uniqueName, waitForMessages } from '@tq/testing';
+import {
+  type LocalEndpoint,
+  queueCounts,
+  startLocalEndpoint,
+  testWorkerOptions,
+  uniqueName,
+  waitForMessages,
+} from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { createWorker, NonRetryableError } from '@tq/worker';
-import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runTq } from './run-cli.js';
 
@@ -128,10 +134,7 @@ describe('tq send, stats and dlq as subprocesses', () => {
     const worker = createWorker({
       task: 'send_email',
       sqs,
-      queueUrl,
-      logger: pino({ level: 'silent' }),
-      handleSignals: false,
-      waitTimeSeconds: 1,
+      ...testWorkerOptions(queueUrl),
       handler: () => undefined,
     });
     const dead: string[] = [];
@@ -240,10 +243,7 @@ describe('tq send, stats and dlq as subprocesses', () => {
     const worker = createWorker({
       task: 'send_email',
       sqs,
-      queueUrl,
-      logger: pino({ level: 'silent' }),
-      handleSignals: false,
-      waitTimeSeconds: 1,
+      ...testWorkerOptions(queueUrl),
       handler: () => {
         throw new NonRetryableError('still broken', { code: 'STILL_BROKEN' });
       },

@@ -15,10 +15,9 @@ import {
   Type,
 } from '@tq/contracts';
 import { createProducer } from '@tq/producer-sdk';
-import { type LocalEndpoint, startLocalEndpoint, uniqueName } from '@tq/testing';
+import { type LocalEndpoint, startLocalEndpoint, testWorkerOptions, uniqueName } from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { createWorker } from '@tq/worker';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 
 // Step 1: the payload schema, one TypeBox object per version (`Type` from @tq/contracts).
@@ -80,9 +79,7 @@ describe('adding a task type, as the contracts README says', () => {
       prefix,
       sqs,
       s3,
-      logger: pino({ level: 'silent' }),
-      handleSignals: false,
-      waitTimeSeconds: 1,
+      ...testWorkerOptions(),
       handler: (payload) => {
         handled.push(payload.height);
       },

@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { type LocalEndpoint, startLocalEndpoint, uniqueName } from '@tq/testing';
+import { type LocalEndpoint, startLocalEndpoint, testWorkerOptions, uniqueName } from '@tq/testing';
 import { createWorker } from '@tq/worker';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTq } from './run-cli.js';
 
@@ -67,9 +66,7 @@ describe('tq provision', () => {
       task: 'send_email',
       endpoint: endpoint.endpoint,
       prefix,
-      logger: pino({ level: 'silent' }),
-      handleSignals: false,
-      waitTimeSeconds: 1,
+      ...testWorkerOptions(),
       handler: (payload) => {
         subjects.push(payload.subject);
       },

@@ -1,7 +1,6 @@
 import { createStatusStore, type StatusStore } from '@tq/status';
-import { type LocalEndpoint, startLocalEndpoint, uniqueName } from '@tq/testing';
+import { type LocalEndpoint, startLocalEndpoint, testWorkerOptions, uniqueName } from '@tq/testing';
 import { createWorker, NonRetryableError } from '@tq/worker';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTq } from './run-cli.js';
 
@@ -32,9 +31,7 @@ describe('tq status and tq results', () => {
       endpoint: endpoint.endpoint,
       prefix,
       status: store,
-      logger: pino({ level: 'silent' }),
-      handleSignals: false,
-      waitTimeSeconds: 1,
+      ...testWorkerOptions(),
       handler: (payload, context) => {
         if (payload.subject === 'bounce') throw new NonRetryableError('no such mailbox');
         return { messageId: `<${context.id}@test>`, copy: `s3://${prefix}-artifacts/sent/${context.id}.eml` };

@@ -7,7 +7,14 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createTask, readEnvironment } from '@tq/contracts';
-import { type LocalEndpoint, queueCounts, startLocalEndpoint, uniqueName, waitUntil } from '@tq/testing';
+import {
+  type LocalEndpoint,
+  queueCounts,
+  startLocalEndpoint,
+  testWorkerOptions,
+  uniqueName,
+  waitUntil,
+} from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { createWorker, NonRetryableError, type Worker, type WorkerEvents } from '@tq/worker';
 import { pino } from 'pino';
@@ -51,9 +58,7 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
       task: 'send_email',
       sqs,
       prefix,
-      logger: pino({ level: 'silent' }),
-      handleSignals: false,
-      waitTimeSeconds: 1,
+      ...testWorkerOptions(),
       http: { port: 0 },
       handler: (email) => {
         if (refuseOnce.delete(email.subject)) throw new NonRetryableError('mailbox full', { code: 'MAILBOX_FULL' });

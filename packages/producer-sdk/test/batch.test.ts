@@ -10,10 +10,16 @@ import {
 } from '@aws-sdk/client-sqs';
 import { type Context, type ContextManager, context, ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
 import { MAX_CLAIM_CHECK_BYTES, parseTask, type TaskPayloads } from '@tq/contracts';
-import { type LocalEndpoint, queueCounts, startLocalEndpoint, uniqueName, waitForMessages } from '@tq/testing';
+import {
+  type LocalEndpoint,
+  queueCounts,
+  startLocalEndpoint,
+  testWorkerOptions,
+  uniqueName,
+  waitForMessages,
+} from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { createWorker } from '@tq/worker';
-import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type BatchItem, createProducer, PayloadTooLargeError, SNS_MAX_BYTES, SQS_MAX_BYTES } from '../src/index.js';
 
@@ -208,9 +214,7 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
       sqs,
       s3,
       s3Allow: [bucket],
-      logger: pino({ level: 'silent' }),
-      handleSignals: false,
-      waitTimeSeconds: 1,
+      ...testWorkerOptions(),
       handler: (payload, ctx) => {
         received.push({ id: ctx.id, length: payload.text?.length ?? 0 });
       },

@@ -54,3 +54,4 @@ export {
   waitForMessages,
 } from './queues.js';
 export { waitUntil } from './wait.js';
+export { type TestWorkerOptions, testWorkerOptions } from './worker-options.js';
