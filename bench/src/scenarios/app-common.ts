@@ -16,8 +16,8 @@ import type { BatchItem } from '@tq/producer-sdk';
 import type { AwsClientConfig } from '@tq/testing';
 import type { Worker } from '@tq/worker';
 import { pino } from 'pino';
-import type { BenchContext } from '../lib.js';
-import { deleteQueues, freshName } from '../lib.js';
+import type { BenchContext, Measurement, Scenario } from '../lib.js';
+import { createQueues, deleteQueues, freshName } from '../lib.js';
 
 const silent = pino({ level: 'silent' });
 export const work = join(tmpdir(), 'tq-bench');
@@ -114,4 +114,79 @@ export async function cleanUp(context: BenchContext, config: QueueConfig): Promi
     }
   }
   await deleteQueues(context.clientConfig, config.queueUrl, config.dlqUrl);
+}
+
+/** What each app scenario measures, and the ceiling it is measured against: one table for the four. */
+const APP_SCENARIOS = {
+  email: {
+    title: 'send mails to a local SMTP server (pool of 5 connections)',
+    unit: 'emails/s',
+    tq: 'tq email worker',
+    ceiling: 'nodemailer pool loop',
+    note: 'the same mails through the same nodemailer pool, 10 at a time, no queue: the ceiling',
+    bucket: false,
+  },
+  image: {
+    title: '3000×2000 JPEG → three variants (webp 200², jpeg 800, webp 1600)',
+    unit: 'images/s',
+    tq: 'tq image worker',
+    ceiling: 'plain sharp loop',
+    note: 'sharp on the same images from memory, one image per core, no queue or S3: the ceiling',
+    bucket: true,
+  },
+  cleanup: {
+    title: 'clean a 1,000,000-row CSV, S3 to S3',
+    unit: 'MB/s',
+    tq: 'tq cleanup worker',
+    ceiling: 'csv-parse → csv-stringify pipe',
+    note: 'the same file streamed S3 → csv-parse → csv-stringify → S3 with no rules: the ceiling',
+    bucket: true,
+  },
+  report: {
+    title: 'render 2,000-row PDF reports with a summary and chart',
+    unit: 'pages/s',
+    tq: 'tq report worker',
+    ceiling: 'renderReport loop',
+    note: 'the same renderer called in a loop, no queue or S3: the ceiling',
+    bucket: true,
+  },
+} as const;
+
+/** A run's fresh resources, made before the scenario's own preparation. */
+export interface AppResources {
+  queueUrl: string;
+  dlqUrl: string;
+  /** The run's own bucket ('' for a scenario that needs none). */
+  bucket: string;
+}
+
+/**
+ * An app scenario: the tq app worker against the same work done without a queue (its ceiling),
+ * two rounds (one with `--quick`), fresh queues and bucket per run, cleaned up after.
+ */
+export function appScenario<TConfig extends QueueConfig>(
+  name: keyof typeof APP_SCENARIOS,
+  parts: {
+    prepare(context: BenchContext, resources: AppResources): Promise<TConfig>;
+    runWorker(config: TConfig): Promise<Measurement>;
+    runCeiling(config: TConfig): Promise<Measurement>;
+  },
+): Scenario<TConfig> {
+  const meta = APP_SCENARIOS[name];
+  return {
+    name,
+    title: meta.title,
+    unit: meta.unit,
+    contenders: [meta.tq, meta.ceiling],
+    reference: meta.ceiling,
+    referenceNote: meta.note,
+    rounds: (context) => (context.quick ? 1 : 2),
+    async prepare(context) {
+      const { queueUrl, dlqUrl } = await createQueues(context.clientConfig, name);
+      const bucket = meta.bucket ? await newBucket(context.clientConfig) : '';
+      return await parts.prepare(context, { queueUrl, dlqUrl, bucket });
+    },
+    run: (contender, config) => (contender === meta.tq ? parts.runWorker(config) : parts.runCeiling(config)),
+    verify: cleanUp,
+  };
 }

@@ -8,8 +8,8 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { createCleanupWorker } from '@tq/cleanup-worker';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify';
-import { createQueues, type Scenario } from '../lib.js';
-import { cleanUp, drain, enqueue, newBucket, type QueueConfig, work, workerOptions } from './app-common.js';
+
+import { appScenario, drain, enqueue, type QueueConfig, work, workerOptions } from './app-common.js';
 
 function csvFile(rows: number): string {
   const file = join(work, `customers-${rows}.csv`);
@@ -32,19 +32,10 @@ interface CleanupConfig extends QueueConfig {
   megabytes: number;
 }
 
-export const cleanup: Scenario<CleanupConfig> = {
-  name: 'cleanup',
-  title: 'clean a 1,000,000-row CSV, S3 to S3',
-  unit: 'MB/s',
-  contenders: ['tq cleanup worker', 'csv-parse → csv-stringify pipe'],
-  reference: 'csv-parse → csv-stringify pipe',
-  referenceNote: 'the same file streamed S3 → csv-parse → csv-stringify → S3 with no rules: the ceiling',
-  rounds: (context) => (context.quick ? 1 : 2),
-  async prepare(context) {
+export const cleanup = appScenario<CleanupConfig>('cleanup', {
+  async prepare(context, { queueUrl, dlqUrl, bucket }) {
     const file = csvFile(context.quick ? 200_000 : 1_000_000);
     const data = readFileSync(file);
-    const { queueUrl, dlqUrl } = await createQueues(context.clientConfig, 'cleanup');
-    const bucket = await newBucket(context.clientConfig);
     const s3 = new S3Client(context.clientConfig);
     await new Upload({ client: s3, params: { Bucket: bucket, Key: 'in/customers.csv', Body: data } }).done();
     s3.destroy();
@@ -73,17 +64,18 @@ export const cleanup: Scenario<CleanupConfig> = {
       megabytes: data.byteLength / 1e6,
     };
   },
-  async run(contender, config) {
+  async runWorker(config) {
     const s3 = new S3Client(config.clientConfig);
-    if (contender === 'tq cleanup worker') {
-      const worker = createCleanupWorker({
-        s3,
-        worker: workerOptions(config),
-      });
-      const { seconds, results } = await drain(worker, 1);
-      const summary = results[0] as { rowsOut: number };
-      return { value: config.megabytes / seconds, extra: { rowsOut: summary.rowsOut } };
-    }
+    const worker = createCleanupWorker({
+      s3,
+      worker: workerOptions(config),
+    });
+    const { seconds, results } = await drain(worker, 1);
+    const summary = results[0] as { rowsOut: number };
+    return { value: config.megabytes / seconds, extra: { rowsOut: summary.rowsOut } };
+  },
+  async runCeiling(config) {
+    const s3 = new S3Client(config.clientConfig);
     const started = performance.now();
     const object = await s3.send(new GetObjectCommand({ Bucket: config.bucket, Key: config.key }));
     const out = new PassThrough();
@@ -99,5 +91,4 @@ export const cleanup: Scenario<CleanupConfig> = {
     ]);
     return { value: config.megabytes / ((performance.now() - started) / 1000) };
   },
-  verify: cleanUp,
-};
+});

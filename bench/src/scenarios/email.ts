@@ -1,8 +1,8 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { createEmailWorker } from '@tq/email-worker';
 import nodemailer from 'nodemailer';
-import { createQueues, pool, type Scenario } from '../lib.js';
-import { cleanUp, drain, enqueue, type QueueConfig, workerOptions } from './app-common.js';
+import { pool } from '../lib.js';
+import { appScenario, drain, enqueue, type QueueConfig, workerOptions } from './app-common.js';
 
 interface EmailConfig extends QueueConfig {
   smtpUrl: string;
@@ -15,17 +15,9 @@ const mail = (i: number) => ({
   html: `<p>Hello,</p><p>Your order <b>${i}</b> is on its way.</p><p>— The shop</p>`,
 });
 
-export const email: Scenario<EmailConfig> = {
-  name: 'email',
-  title: 'send mails to a local SMTP server (pool of 5 connections)',
-  unit: 'emails/s',
-  contenders: ['tq email worker', 'nodemailer pool loop'],
-  reference: 'nodemailer pool loop',
-  referenceNote: 'the same mails through the same nodemailer pool, 10 at a time, no queue: the ceiling',
-  rounds: (context) => (context.quick ? 1 : 2),
-  async prepare(context) {
+export const email = appScenario<EmailConfig>('email', {
+  async prepare(context, { queueUrl, dlqUrl }) {
     const count = context.quick ? 300 : 2000;
-    const { queueUrl, dlqUrl } = await createQueues(context.clientConfig, 'email');
     await enqueue(
       context.clientConfig,
       queueUrl,
@@ -34,18 +26,18 @@ export const email: Scenario<EmailConfig> = {
     );
     return { clientConfig: context.clientConfig, queueUrl, dlqUrl, bucket: '', count, smtpUrl: context.smtpUrl };
   },
-  async run(contender, config) {
-    if (contender === 'tq email worker') {
-      const worker = createEmailWorker({
-        s3: new S3Client(config.clientConfig),
-        smtp: config.smtpUrl,
-        from: 'Shop <shop@example.com>',
-        poolSize: 5,
-        worker: { ...workerOptions(config), concurrency: 10 },
-      });
-      const { seconds } = await drain(worker, config.count);
-      return { value: config.count / seconds };
-    }
+  async runWorker(config) {
+    const worker = createEmailWorker({
+      s3: new S3Client(config.clientConfig),
+      smtp: config.smtpUrl,
+      from: 'Shop <shop@example.com>',
+      poolSize: 5,
+      worker: { ...workerOptions(config), concurrency: 10 },
+    });
+    const { seconds } = await drain(worker, config.count);
+    return { value: config.count / seconds };
+  },
+  async runCeiling(config) {
     const transport = nodemailer.createTransport({ pool: true, url: config.smtpUrl, maxConnections: 5 } as never);
     const indexes = Array.from({ length: config.count }, (_, i) => i);
     const started = performance.now();
@@ -56,5 +48,4 @@ export const email: Scenario<EmailConfig> = {
     transport.close();
     return { value: config.count / seconds };
   },
-  verify: cleanUp,
-};
+});

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createImageWorker } from '@tq/image-worker';
 import sharp from 'sharp';
-import { createQueues, pool, type Scenario } from '../lib.js';
-import { cleanUp, drain, enqueue, newBucket, type QueueConfig, work, workerOptions } from './app-common.js';
+import { pool } from '../lib.js';
+import { appScenario, drain, enqueue, type QueueConfig, work, workerOptions } from './app-common.js';
 
 const VARIANTS = [
   { name: 'thumb', width: 200, height: 200, fit: 'cover' as const, format: 'webp' as const, quality: 80 },
@@ -44,19 +44,10 @@ interface ImageConfig extends QueueConfig {
   files: string[];
 }
 
-export const image: Scenario<ImageConfig> = {
-  name: 'image',
-  title: '3000×2000 JPEG → three variants (webp 200², jpeg 800, webp 1600)',
-  unit: 'images/s',
-  contenders: ['tq image worker', 'plain sharp loop'],
-  reference: 'plain sharp loop',
-  referenceNote: 'sharp on the same images from memory, one image per core, no queue or S3: the ceiling',
-  rounds: (context) => (context.quick ? 1 : 2),
-  async prepare(context) {
+export const image = appScenario<ImageConfig>('image', {
+  async prepare(context, { queueUrl, dlqUrl, bucket }) {
     const count = context.quick ? 6 : 16;
     const files = await sourceImages(count);
-    const { queueUrl, dlqUrl } = await createQueues(context.clientConfig, 'image');
-    const bucket = await newBucket(context.clientConfig);
     const s3 = new S3Client(context.clientConfig);
     await Promise.all(
       files.map((file, i) =>
@@ -76,16 +67,16 @@ export const image: Scenario<ImageConfig> = {
     );
     return { clientConfig: context.clientConfig, queueUrl, dlqUrl, bucket, count, files };
   },
-  async run(contender, config) {
-    if (contender === 'tq image worker') {
-      const s3 = new S3Client(config.clientConfig);
-      const worker = createImageWorker({
-        s3,
-        worker: workerOptions(config),
-      });
-      const { seconds } = await drain(worker, config.count);
-      return { value: config.count / seconds };
-    }
+  async runWorker(config) {
+    const s3 = new S3Client(config.clientConfig);
+    const worker = createImageWorker({
+      s3,
+      worker: workerOptions(config),
+    });
+    const { seconds } = await drain(worker, config.count);
+    return { value: config.count / seconds };
+  },
+  async runCeiling(config) {
     // The best plain sharp does on these cores: images from memory, one per core at a time,
     // one libvips thread per operation (no queue, no S3, no validation).
     const images = config.files.map((file) => readFileSync(file));
@@ -109,5 +100,4 @@ export const image: Scenario<ImageConfig> = {
     });
     return { value: images.length / ((performance.now() - started) / 1000), extra: { cores: availableParallelism() } };
   },
-  verify: cleanUp,
-};
+});

@@ -2,8 +2,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { TaskPayload } from '@tq/contracts';
 import { createReportWorker } from '@tq/report-worker';
 import { renderReport } from '@tq/report-worker/render';
-import { createQueues, type Scenario } from '../lib.js';
-import { cleanUp, drain, enqueue, newBucket, type QueueConfig, workerOptions } from './app-common.js';
+
+import { appScenario, drain, enqueue, type QueueConfig, workerOptions } from './app-common.js';
 
 const reportPayload = (bucket: string, i: number): TaskPayload<'generate_report'> => ({
   title: `Monthly sales ${i}`,
@@ -29,18 +29,9 @@ const reportPayload = (bucket: string, i: number): TaskPayload<'generate_report'
   destination: `s3://${bucket}/reports/${i}.pdf`,
 });
 
-export const report: Scenario<QueueConfig> = {
-  name: 'report',
-  title: 'render 2,000-row PDF reports with a summary and chart',
-  unit: 'pages/s',
-  contenders: ['tq report worker', 'renderReport loop'],
-  reference: 'renderReport loop',
-  referenceNote: 'the same renderer called in a loop, no queue or S3: the ceiling',
-  rounds: (context) => (context.quick ? 1 : 2),
-  async prepare(context) {
+export const report = appScenario<QueueConfig>('report', {
+  async prepare(context, { queueUrl, dlqUrl, bucket }) {
     const count = context.quick ? 3 : 8;
-    const { queueUrl, dlqUrl } = await createQueues(context.clientConfig, 'report');
-    const bucket = await newBucket(context.clientConfig);
     await enqueue(
       context.clientConfig,
       queueUrl,
@@ -49,20 +40,20 @@ export const report: Scenario<QueueConfig> = {
     );
     return { clientConfig: context.clientConfig, queueUrl, dlqUrl, bucket, count };
   },
-  async run(contender, config) {
-    if (contender === 'tq report worker') {
-      const s3 = new S3Client(config.clientConfig);
-      const worker = createReportWorker({
-        s3,
-        producer: {
-          send: () => Promise.reject(new Error('no email in this benchmark')),
-        },
-        worker: workerOptions(config),
-      });
-      const { seconds, results } = await drain(worker, config.count);
-      const pages = results.reduce((sum: number, r) => sum + (r as { pages: number }).pages, 0);
-      return { value: pages / seconds, extra: { pages } };
-    }
+  async runWorker(config) {
+    const s3 = new S3Client(config.clientConfig);
+    const worker = createReportWorker({
+      s3,
+      producer: {
+        send: () => Promise.reject(new Error('no email in this benchmark')),
+      },
+      worker: workerOptions(config),
+    });
+    const { seconds, results } = await drain(worker, config.count);
+    const pages = results.reduce((sum: number, r) => sum + (r as { pages: number }).pages, 0);
+    return { value: pages / seconds, extra: { pages } };
+  },
+  async runCeiling(config) {
     let pages = 0;
     const started = performance.now();
     for (let i = 0; i < config.count; i += 1) {
@@ -75,5 +66,4 @@ export const report: Scenario<QueueConfig> = {
     }
     return { value: pages / ((performance.now() - started) / 1000), extra: { pages } };
   },
-  verify: cleanUp,
-};
+});
