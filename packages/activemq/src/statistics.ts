@@ -52,6 +52,15 @@ export function parseMapMessage(body: string): Record<string, string | number> {
  * answer read as JSON. A queue the broker does not have gets no answer and is left out once
  * `timeoutMs` passed. Needs a connected `connection`.
  */
+/** A promise and the function that resolves it. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => {};
+  const promise = new Promise<void>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
+}
+
 export async function destinationStatistics(
   connection: BrokerConnection,
   queues: readonly string[],
@@ -62,10 +71,7 @@ export async function destinationStatistics(
   const results = new Map<string, DestinationStatistics>();
   if (names.length === 0) return results;
   const replyTo = `/temp-queue/tq-statistics-${randomUUID()}`;
-  let finish: () => void = () => {};
-  const done = new Promise<void>((resolve) => {
-    finish = resolve;
-  });
+  const { promise: done, resolve: finish } = deferred();
   const subscription = connection.subscribe(
     replyTo,
     (message) => {
@@ -158,10 +164,7 @@ export async function browseQueue(
   options: { timeoutMs?: number } = {},
 ): Promise<BrokerMessage[]> {
   const messages: BrokerMessage[] = [];
-  let finish: () => void = () => {};
-  const done = new Promise<void>((resolve) => {
-    finish = resolve;
-  });
+  const { promise: done, resolve: finish } = deferred();
   const subscription = connection.subscribe(
     destination,
     (message) => {

@@ -38,28 +38,26 @@ export async function probeStateServices(context: CliContext): Promise<StateServ
   return { dynamodb, scheduler };
 }
 
+/** The services beside SQS, SNS and S3: what is off without each, and the variable that points it elsewhere. */
+const STATE_SERVICES = [
+  { key: 'dynamodb', service: 'DynamoDB', features: ['task status', 'idempotency'], variable: 'TQ_DYNAMODB_ENDPOINT' },
+  {
+    key: 'scheduler',
+    service: 'EventBridge Scheduler',
+    features: ['schedules', 'sends beyond 15 minutes'],
+    variable: 'TQ_SCHEDULER_ENDPOINT',
+  },
+] as const;
+
 /**
  * One line naming what is off because an endpoint lacks a service, and the variable that points
  * each at another endpoint; undefined when nothing is off.
  */
 export function servicesOffLine(env: TqEnvironment, services: StateServices): string | undefined {
-  const missing: { service: string; endpoint: string; features: string[]; variable: string }[] = [];
-  if (services.dynamodb === 'missing') {
-    missing.push({
-      service: 'DynamoDB',
-      endpoint: serviceEndpoint('dynamodb', env) as string,
-      features: ['task status', 'idempotency'],
-      variable: 'TQ_DYNAMODB_ENDPOINT',
-    });
-  }
-  if (services.scheduler === 'missing') {
-    missing.push({
-      service: 'EventBridge Scheduler',
-      endpoint: serviceEndpoint('scheduler', env) as string,
-      features: ['schedules', 'sends beyond 15 minutes'],
-      variable: 'TQ_SCHEDULER_ENDPOINT',
-    });
-  }
+  const missing = STATE_SERVICES.filter((entry) => services[entry.key] === 'missing').map((entry) => ({
+    ...entry,
+    endpoint: serviceEndpoint(entry.key, env) as string,
+  }));
   if (missing.length === 0) return undefined;
   const sameEndpoint = missing.every((entry) => entry.endpoint === missing[0]?.endpoint);
   const what = sameEndpoint

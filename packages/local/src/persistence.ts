@@ -110,16 +110,10 @@ interface Snapshot {
   format: number;
   fauxqs: string;
   savedAt: string;
-  queues: {
-    name: string;
-    arn: string;
-    createdTimestamp: number;
-    lastModifiedTimestamp: number;
-    attributes: Record<string, string>;
+  queues: (Omit<Queue, 'tags' | 'enqueue' | 'inspectMessages'> & {
     tags: Record<string, string>;
-    sequenceCounter: number;
     messages: Message[];
-  }[];
+  })[];
   topics: (Omit<Topic, 'tags'> & { tags: Record<string, string> })[];
   subscriptions: Subscription[];
   buckets: {

@@ -177,6 +177,7 @@ async function runDemo(
 /** The task types the demo sends one of each. */
 const DEMO_TASKS = ['send_email', 'process_image', 'cleanup_data', 'generate_report'] as const;
 
+/** `tq demo`: one task of each type through the running system, and where each result is. */
 export function registerDemo(program: Command): void {
   program
     .command('demo')
