@@ -209,6 +209,7 @@ async function deliverBatch(
       }
       // Entries the response did not mention were not confirmed: try them again.
       for (const entry of byId.values()) retry.push(entry);
+      if (retry.length === 0) return { retry };
       return { retry, error: error ?? new ProducerError('AWS_ERROR', `${where} did not confirm the task`) };
     },
     giveUp: (entries, error) => {

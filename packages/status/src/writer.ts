@@ -302,6 +302,7 @@ export class StatusWriter {
         );
         const left = (out.UnprocessedItems?.[this.#options.tableName] ?? []) as typeof requests;
         this.stats.written += taskItems(pending) - taskItems(left);
+        if (left.length === 0) return { retry: left };
         return { retry: left, error: new Error(`${left.length} status item(s) left unprocessed (throttled)`) };
       },
       giveUp: (left, error) => {
