@@ -1,21 +1,17 @@
 import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createTask, encodeMessageBody, type TaskPayloads } from '@tq/contracts';
 import {
   createQueueWithDlq,
+  createTestBucket,
   type EndpointProcess,
   injectAwsFault,
   startEndpointProcess,
+  type TestBucket,
   testWorkerOptions,
 } from '@tq/testing';
 import { resolveS3Allow, type Worker } from '@tq/worker';
@@ -60,6 +56,7 @@ describe('cleanup worker', () => {
   let endpoint: EndpointProcess;
   let sqs: SQSClient;
   let s3: S3Client;
+  let files: TestBucket;
   const bucket = `clean-${Date.now().toString(36)}`;
   const allow = resolveS3Allow([bucket]);
 
@@ -67,8 +64,8 @@ describe('cleanup worker', () => {
     // Its own process, so the endpoint's in-memory objects do not count towards this one's memory.
     endpoint = await startEndpointProcess();
     sqs = new SQSClient(endpoint.clientConfig);
-    s3 = new S3Client({ ...endpoint.clientConfig, forcePathStyle: true });
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    s3 = new S3Client(endpoint.clientConfig);
+    files = await createTestBucket(s3, { name: bucket });
   });
   afterAll(async () => {
     sqs?.destroy();
@@ -76,13 +73,10 @@ describe('cleanup worker', () => {
     await endpoint?.stop();
   });
 
-  const read = async (key: string) => {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return { text: (await object.Body?.transformToString()) ?? '', contentType: object.ContentType };
-  };
+  const read = (key: string) => files.get(key);
 
   it('applies every rule: exact cleaned output, rejects with line numbers and reasons, and the summary', async () => {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/customers.csv', Body: FIXTURE }));
+    await files.put('in/customers.csv', FIXTURE);
     const signal = new AbortController().signal;
     const summary = await cleanCsv(
       s3,
@@ -153,8 +147,8 @@ describe('cleanup worker', () => {
     worker.on('dead-lettered', ({ id, code, reason }) => outcomes.set(id ?? '', { code, reason }));
     await worker.start();
     try {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/empty.csv', Body: '' }));
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/ok.csv', Body: 'a,b\n1,2\n' }));
+      await files.put('in/empty.csv', '');
+      await files.put('in/ok.csv', 'a,b\n1,2\n');
       const run = async (source: string, rules: TaskPayloads['cleanup_data']['rules'] = {}) => {
         const task = createTask('cleanup_data', { source, destination: `s3://${bucket}/out/w/`, rules });
         await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: encodeMessageBody(task) }));
@@ -172,17 +166,17 @@ describe('cleanup worker', () => {
       expect(await run(`s3://${bucket}/in/ok.csv`)).toMatchObject({ result: { rowsIn: 1, rowsOut: 1 } });
 
       // Bounds: bytes, columns, rows.
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/wide.csv', Body: 'a,b,c,d\n1,2,3,4\n' }));
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/long.csv', Body: 'a\n1\n2\n3\n' }));
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/big.csv', Body: `a\n${'1\n'.repeat(40)}` }));
+      await files.put('in/wide.csv', 'a,b,c,d\n1,2,3,4\n');
+      await files.put('in/long.csv', 'a\n1\n2\n3\n');
+      await files.put('in/big.csv', `a\n${'1\n'.repeat(40)}`);
       expect(await run(`s3://${bucket}/in/wide.csv`)).toMatchObject({ code: 'TOO_MANY_COLUMNS' });
       expect(await run(`s3://${bucket}/in/long.csv`)).toMatchObject({ code: 'TOO_MANY_ROWS' });
       expect(await run(`s3://${bucket}/in/big.csv`)).toMatchObject({ code: 'SOURCE_TOO_LARGE' });
 
       // Confinement: nothing read from or written to a bucket outside the allow-list.
       const other = `other-${Date.now().toString(36)}`;
-      await s3.send(new CreateBucketCommand({ Bucket: other }));
-      await s3.send(new PutObjectCommand({ Bucket: other, Key: 'secret.csv', Body: 'secret\nlaunch codes\n' }));
+      const others = await createTestBucket(s3, { name: other });
+      await others.put('secret.csv', 'secret\nlaunch codes\n');
       const stolen = await run(`s3://${other}/secret.csv`);
       expect(stolen).toMatchObject({ code: 'LOCATION_NOT_ALLOWED' });
       const task = createTask('cleanup_data', {
@@ -194,10 +188,8 @@ describe('cleanup worker', () => {
       await vi.waitFor(() => expect(outcomes.get(task.id)).toMatchObject({ code: 'LOCATION_NOT_ALLOWED' }), {
         timeout: 120_000,
       });
-      const keys = async (b: string, prefix: string) =>
-        (await s3.send(new ListObjectsV2Command({ Bucket: b, Prefix: prefix }))).KeyCount ?? 0;
-      expect(await keys(other, 'planted/')).toBe(0);
-      expect(await keys(bucket, 'out/w/rejects.csv')).toBe(1); // only the run that was allowed wrote
+      expect(await others.count('planted/')).toBe(0);
+      expect(await files.count('out/w/rejects.csv')).toBe(1); // only the run that was allowed wrote
     } finally {
       await worker.stop();
     }
@@ -228,7 +220,7 @@ describe('cleanup worker', () => {
         await worker.stop();
       }
     };
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/retry.csv', Body: 'a,b\n1,2\n' }));
+    await files.put('in/retry.csv', 'a,b\n1,2\n');
     // No retry can create the bucket: dead-lettered at once, as in every app.
     expect(await outcome(s3, 's3://no-such-bucket-tq/out/')).toEqual({
       code: 'DESTINATION_UNWRITABLE',
@@ -237,7 +229,7 @@ describe('cleanup worker', () => {
     });
     // A server fault on writes (simulated by a client middleware: the endpoint does not fail on
     // demand) may pass: retried, then dead-lettered with the last error once attempts run out.
-    const failing = new S3Client({ ...endpoint.clientConfig, forcePathStyle: true, maxAttempts: 1 });
+    const failing = new S3Client({ ...endpoint.clientConfig, maxAttempts: 1 });
     injectAwsFault(failing, (command) => command !== 'GetObjectCommand', { name: 'InternalError', status: 500 });
     try {
       expect(await outcome(failing, `s3://${bucket}/out/failing/`)).toEqual({
@@ -251,12 +243,9 @@ describe('cleanup worker', () => {
   });
 
   it('cleans columns named after JavaScript built-ins (constructor, toString, __proto__) like any other', async () => {
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: 'in/builtins.csv',
-        Body: 'constructor,toString,__proto__,valueOf\n a ,x,1,k1\nb,,2,k2\nc,y,three,k3\nd,z,4,k1\n',
-      }),
+    await files.put(
+      'in/builtins.csv',
+      'constructor,toString,__proto__,valueOf\n a ,x,1,k1\nb,,2,k2\nc,y,three,k3\nd,z,4,k1\n',
     );
     // Rules as they arrive from the queue: parsed JSON, where "__proto__" is an own key.
     const rules = JSON.parse(

@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createTask, encodeMessageBody, FAILURE_ATTRIBUTES, type TaskPayloads } from '@tq/contracts';
 import {
   createQueueWithDlq,
-  type LocalEndpoint,
+  createTestBucket,
   type SmtpSink,
-  startLocalEndpoint,
   startSmtpSink,
+  type TestBucket,
   testWorkerOptions,
   waitForMessages,
 } from '@tq/testing';
+import { useLocalEndpoint } from '@tq/testing/vitest';
 import type { Worker, WorkerEvents } from '@tq/worker';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEmailWorker } from '../src/worker.js';
@@ -28,18 +28,14 @@ function next<E extends keyof WorkerEvents>(worker: Worker, event: E, count = 1)
 }
 
 describe('email worker against a real SMTP server', () => {
-  let endpoint: LocalEndpoint;
-  let sqs: SQSClient;
-  let s3: S3Client;
+  const local = useLocalEndpoint();
+  let files: TestBucket;
   let smtp: SmtpSink;
   const bucket = `mail-${Date.now().toString(36)}`;
   const workers: Worker[] = [];
 
   beforeAll(async () => {
-    endpoint = await startLocalEndpoint();
-    sqs = new SQSClient(endpoint.clientConfig);
-    s3 = new S3Client({ ...endpoint.clientConfig, forcePathStyle: true });
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    files = await createTestBucket(local.s3, { name: bucket });
     smtp = await startSmtpSink();
   });
   afterEach(async () => {
@@ -47,12 +43,10 @@ describe('email worker against a real SMTP server', () => {
   });
   afterAll(async () => {
     await smtp.stop();
-    sqs.destroy();
-    s3.destroy();
-    await endpoint.stop();
   });
 
   async function start(options: { ratePerSecond?: number; maxAttachmentBytes?: number } = {}) {
+    const { sqs, s3 } = local;
     const { queue, dlq } = await createQueueWithDlq(sqs, { maxReceiveCount: 5 });
     const worker = createEmailWorker({
       s3,
@@ -77,15 +71,8 @@ describe('email worker against a real SMTP server', () => {
 
   it('delivers headers, bodies and S3 attachments byte for byte, with a Message-ID from the task id', async () => {
     const binary = randomBytes(200_000);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'files/data.bin', Body: binary }));
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: 'files/logo.png',
-        Body: Buffer.from('png-bytes'),
-        ContentType: 'image/png',
-      }),
-    );
+    await files.put('files/data.bin', binary);
+    await files.put('files/logo.png', Buffer.from('png-bytes'), 'image/png');
     const { worker, send } = await start();
     const done = next(worker, 'succeeded');
     const id = await send({
@@ -164,7 +151,7 @@ describe('email worker against a real SMTP server', () => {
     await send({ to: ['gone@example.com'], subject: 'Bounce', text: 'x' });
     const [letter] = await dead;
     expect(letter).toMatchObject({ code: 'SMTP_REJECTED', attempt: 1 });
-    const [message] = await waitForMessages(sqs, dlq.url, 1);
+    const [message] = await waitForMessages(local.sqs, dlq.url, 1);
     expect(message?.MessageAttributes?.[FAILURE_ATTRIBUTES.code]?.StringValue).toBe('SMTP_REJECTED');
     expect(message?.MessageAttributes?.[FAILURE_ATTRIBUTES.message]?.StringValue).toMatch(/550.*mailbox unavailable/);
     expect(smtp.messages.some((m) => m.parsed.subject === 'Bounce')).toBe(false);
@@ -184,7 +171,7 @@ describe('email worker against a real SMTP server', () => {
     await send(JSON.stringify({ task: 'send_email', to: 'a@example.com>\r\nX-Evil: 1', subject: 'x', body: 'y' }));
     const letters = await dead;
     expect(letters.map((l) => l.code)).toEqual(['SCHEMA_VIOLATION', 'SCHEMA_VIOLATION']);
-    const messages = await waitForMessages(sqs, dlq.url, 2);
+    const messages = await waitForMessages(local.sqs, dlq.url, 2);
     expect(messages.map((m) => m.MessageAttributes?.[FAILURE_ATTRIBUTES.message]?.StringValue).join('\n')).toMatch(
       /\/subject|\/to/,
     );
@@ -207,9 +194,8 @@ describe('email worker against a real SMTP server', () => {
 
   it('mails nothing from outside its allow-list, and nothing over its attachment budget', async () => {
     const other = `secrets-${Date.now().toString(36)}`;
-    await s3.send(new CreateBucketCommand({ Bucket: other }));
-    await s3.send(new PutObjectCommand({ Bucket: other, Key: 'secret.txt', Body: 'the launch codes' }));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'files/40k.bin', Body: Buffer.alloc(40_000, 1) }));
+    await (await createTestBucket(local.s3, { name: other })).put('secret.txt', 'the launch codes');
+    await files.put('files/40k.bin', Buffer.alloc(40_000, 1));
     const { worker, send } = await start({ maxAttachmentBytes: 50_000 });
     const dead = next(worker, 'dead-lettered', 3);
     const attach = (subject: string, sources: string[]) =>

@@ -2,9 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { createTask, queueName } from '@tq/contracts';
 import { ensureIdempotencyTable, idempotencyTableName } from '@tq/status';
 import {
@@ -14,12 +12,12 @@ import {
   type SpawnedProcess,
   spawnTs,
   startHoldingProxy,
-  startLocalEndpoint,
   startSmtpSink,
   waitForExit,
   waitForOutput,
   waitUntil,
 } from '@tq/testing';
+import { useLocalEndpoint } from '@tq/testing/vitest';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -43,8 +41,7 @@ async function sendWithAwsCli(endpoint: LocalEndpoint, queueUrl: string, body: s
 }
 
 describe('email worker: one mail per task, however often SQS delivers it (the real process)', () => {
-  let endpoint: LocalEndpoint;
-  let sqs: SQSClient;
+  const local = useLocalEndpoint();
   let smtp: SmtpSink;
   const children: SpawnedProcess[] = [];
   let count = 0;
@@ -56,34 +53,28 @@ describe('email worker: one mail per task, however often SQS delivers it (the re
   async function provision(): Promise<{ prefix: string; queueUrl: string }> {
     count += 1;
     const prefix = `eo${count}x${Date.now().toString(36)}`;
-    const sns = new SNSClient(endpoint.clientConfig);
-    const s3 = new S3Client(endpoint.clientConfig);
+    const { sqs, sns, s3 } = local;
     await createProvisioner({ sqs, sns, s3, topology: defineTopology({ prefix, bucket: false }) }).apply();
-    sns.destroy();
-    s3.destroy();
-    const dynamodb = new DynamoDBClient(endpoint.clientConfig);
+    const dynamodb = new DynamoDBClient(local.endpoint.clientConfig);
     await ensureIdempotencyTable(dynamodb, idempotencyTableName(prefix));
     dynamodb.destroy();
-    const queueUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: queueName(prefix, 'send_email') }))).QueueUrl;
+    const queueUrl = (await local.sqs.send(new GetQueueUrlCommand({ QueueName: queueName(prefix, 'send_email') })))
+      .QueueUrl;
     return { prefix, queueUrl: queueUrl ?? '' };
   }
 
   beforeAll(async () => {
-    endpoint = await startLocalEndpoint();
-    sqs = new SQSClient(endpoint.clientConfig);
     smtp = await startSmtpSink();
   });
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await smtp?.stop();
-    sqs?.destroy();
-    await endpoint?.stop();
   });
 
   function startWorker(prefix: string, endpointUrl: string, env: Record<string, string> = {}): SpawnedProcess {
     const child = spawnTs(main, [], {
       TQ_ENDPOINT: endpointUrl,
-      AWS_REGION: endpoint.region,
+      AWS_REGION: local.endpoint.region,
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
       TQ_PREFIX: prefix,
@@ -99,17 +90,17 @@ describe('email worker: one mail per task, however often SQS delivers it (the re
 
   const mailsFor = (id: string) => smtp.messages.filter((mail) => mail.parsed.messageId === `<${id}@acme.example>`);
   const drained = (queueUrl: string) => async () => {
-    const counts = await queueCounts(sqs, queueUrl);
+    const counts = await queueCounts(local.sqs, queueUrl);
     return counts.visible + counts.inFlight + counts.delayed === 0;
   };
 
   it('the same envelope sent twice with the aws CLI: one mail; the second delivery is acknowledged unrun', async () => {
     const { prefix, queueUrl } = await provision();
-    const worker = startWorker(prefix, endpoint.endpoint);
+    const worker = startWorker(prefix, local.endpoint.endpoint);
     await waitForOutput(worker, /"msg":"worker started"/);
     const envelope = createTask('send_email', { to: ['ada@example.com'], subject: 'Twice', text: 'once' });
-    await sendWithAwsCli(endpoint, queueUrl, JSON.stringify(envelope));
-    await sendWithAwsCli(endpoint, queueUrl, JSON.stringify(envelope));
+    await sendWithAwsCli(local.endpoint, queueUrl, JSON.stringify(envelope));
+    await sendWithAwsCli(local.endpoint, queueUrl, JSON.stringify(envelope));
     await waitUntil(
       async () => /already done \(idempotency record\)/.test(worker.output()) && (await drained(queueUrl)()),
       'both deliveries settled',
@@ -121,21 +112,21 @@ describe('email worker: one mail per task, however often SQS delivers it (the re
 
   async function killedBetweenSendAndDelete(env: Record<string, string>) {
     const { prefix, queueUrl } = await provision();
-    const proxy = await startHoldingProxy(endpoint.endpoint);
+    const proxy = await startHoldingProxy(local.endpoint.endpoint);
     try {
       const envelope = createTask('send_email', { to: ['ada@example.com'], subject: 'Killed', text: 'once' });
       // Visibility 3 s: the message of the killed worker comes back quickly.
       const first = startWorker(prefix, proxy.url, { TQ_VISIBILITY_TIMEOUT: '3', ...env });
       await waitForOutput(first, /"msg":"worker started"/);
       proxy.hold(/^AmazonSQS\.DeleteMessage/);
-      await sendWithAwsCli(endpoint, queueUrl, JSON.stringify(envelope));
+      await sendWithAwsCli(local.endpoint, queueUrl, JSON.stringify(envelope));
       await proxy.held();
       // The mail went out and the worker is deleting the message: kill it before the delete lands.
       expect(mailsFor(envelope.id)).toHaveLength(1);
       first.kill('SIGKILL');
       await waitForExit(first);
       proxy.hold(undefined);
-      const second = startWorker(prefix, endpoint.endpoint, env);
+      const second = startWorker(prefix, local.endpoint.endpoint, env);
       await waitUntil(drained(queueUrl), 'the redelivered message to be settled');
       second.kill('SIGTERM');
       await waitForExit(second);

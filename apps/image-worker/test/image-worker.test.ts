@@ -1,20 +1,9 @@
 import { crc32 } from 'node:zlib';
-import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createTask, encodeMessageBody, type TaskPayloads } from '@tq/contracts';
-import {
-  createQueueWithDlq,
-  injectAwsFault,
-  type LocalEndpoint,
-  startLocalEndpoint,
-  testWorkerOptions,
-} from '@tq/testing';
+import { createQueueWithDlq, createTestBucket, injectAwsFault, type TestBucket, testWorkerOptions } from '@tq/testing';
+import { useLocalEndpoint } from '@tq/testing/vitest';
 import type { Worker } from '@tq/worker';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,9 +56,9 @@ function bombPng(): Buffer {
 }
 
 describe('image worker on real images', () => {
-  let endpoint: LocalEndpoint;
-  let sqs: SQSClient;
+  const local = useLocalEndpoint();
   let s3: S3Client;
+  let files: TestBucket;
   let worker: Worker<'process_image'>;
   let queueUrl: string;
   const bucket = `img-${Date.now().toString(36)}`;
@@ -77,17 +66,15 @@ describe('image worker on real images', () => {
   const dead = new Map<string, { code: string; reason: string }>();
 
   beforeAll(async () => {
-    endpoint = await startLocalEndpoint();
-    sqs = new SQSClient(endpoint.clientConfig);
-    s3 = new S3Client({ ...endpoint.clientConfig, forcePathStyle: true });
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    const { queue } = await createQueueWithDlq(sqs, { maxReceiveCount: 3 });
+    s3 = local.s3;
+    files = await createTestBucket(s3, { name: bucket });
+    const { queue } = await createQueueWithDlq(local.sqs, { maxReceiveCount: 3 });
     queueUrl = queue.url;
     worker = createImageWorker({
       s3,
       maxPixels: 50_000_000,
       s3Allow: [bucket],
-      worker: { sqs, ...testWorkerOptions(queueUrl) },
+      worker: { sqs: local.sqs, ...testWorkerOptions(queueUrl) },
     });
     worker.on('succeeded', ({ id, result }) => done.set(id, result as ImageResult));
     worker.on('dead-lettered', ({ id, code, reason }) => dead.set(id ?? '', { code, reason }));
@@ -95,14 +82,11 @@ describe('image worker on real images', () => {
   });
   afterAll(async () => {
     await worker?.stop();
-    sqs?.destroy();
-    s3?.destroy();
-    await endpoint?.stop();
   });
 
   async function run(task: TaskPayloads['process_image']) {
     const envelope = createTask('process_image', task);
-    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: encodeMessageBody(envelope) }));
+    await local.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: encodeMessageBody(envelope) }));
     for (;;) {
       const result = done.get(envelope.id);
       if (result) return { result };
@@ -113,14 +97,12 @@ describe('image worker on real images', () => {
   }
 
   async function fetchImage(uri: string) {
-    const key = uri.replace(`s3://${bucket}/`, '');
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const data = Buffer.from(await (object.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array())));
-    return { contentType: object.ContentType, data, metadata: await sharp(data).metadata() };
+    const { contentType, data } = await files.get(uri);
+    return { contentType, data, metadata: await sharp(data).metadata() };
   }
 
   it('writes each variant with its size, format and content type, checked by decoding it', async () => {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/big.jpg', Body: await photo(3000, 2000) }));
+    await files.put('in/big.jpg', await photo(3000, 2000));
     const { result } = await run({
       source: `s3://${bucket}/in/big.jpg`,
       destination: `s3://${bucket}/out/big/`,
@@ -158,13 +140,7 @@ describe('image worker on real images', () => {
   });
 
   it('honours EXIF orientation and strips metadata (GPS) unless asked to keep it', async () => {
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: 'in/rotated.jpg',
-        Body: await photo(300, 100, { orientation: 6, gps: true }),
-      }),
-    );
+    await files.put('in/rotated.jpg', await photo(300, 100, { orientation: 6, gps: true }));
     const source = `s3://${bucket}/in/rotated.jpg`;
     const { result } = await run({
       source,
@@ -199,11 +175,9 @@ describe('image worker on real images', () => {
 
   it('dead-letters a decompression bomb, a corrupt file, an unsupported format and a missing source', async () => {
     const jpeg = await photo(400, 300);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/bomb.png', Body: bombPng() }));
-    await s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: 'in/truncated.jpg', Body: jpeg.subarray(0, jpeg.length / 3) }),
-    );
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/notes.txt', Body: 'this is not an image at all' }));
+    await files.put('in/bomb.png', bombPng());
+    await files.put('in/truncated.jpg', jpeg.subarray(0, jpeg.length / 3));
+    await files.put('in/notes.txt', 'this is not an image at all');
     const task = (name: string) => ({
       source: `s3://${bucket}/in/${name}`,
       destination: `s3://${bucket}/out/${name}/`,
@@ -223,9 +197,9 @@ describe('image worker on real images', () => {
 
   it('stays inside its allow-list: a source or destination elsewhere is dead-lettered and nothing is read or written', async () => {
     const other = `other-${Date.now().toString(36)}`;
-    await s3.send(new CreateBucketCommand({ Bucket: other }));
-    await s3.send(new PutObjectCommand({ Bucket: other, Key: 'secret.jpg', Body: await photo(64, 48) }));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/mine.jpg', Body: await photo(64, 48) }));
+    const others = await createTestBucket(s3, { name: other });
+    await others.put('secret.jpg', await photo(64, 48));
+    await files.put('in/mine.jpg', await photo(64, 48));
     const readElsewhere = await run({
       source: `s3://${other}/secret.jpg`,
       destination: `s3://${bucket}/out/stolen/`,
@@ -239,14 +213,12 @@ describe('image worker on real images', () => {
     });
     expect(writeElsewhere.failure?.code).toBe('LOCATION_NOT_ALLOWED');
     expect(writeElsewhere.failure?.reason).toMatch(/destination s3:\/\/other-.* is outside/);
-    const listed = async (b: string, prefix: string) =>
-      (await s3.send(new ListObjectsV2Command({ Bucket: b, Prefix: prefix }))).KeyCount ?? 0;
-    expect(await listed(bucket, 'out/stolen/')).toBe(0);
-    expect(await listed(other, 'planted/')).toBe(0);
+    expect(await files.count('out/stolen/')).toBe(0);
+    expect(await others.count('planted/')).toBe(0);
   });
 
   it('refuses outputs whose pixels add up past the limit before rendering any', async () => {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/tiny.jpg', Body: await photo(64, 48) }));
+    await files.put('in/tiny.jpg', await photo(64, 48));
     const huge = await run({
       source: `s3://${bucket}/in/tiny.jpg`,
       destination: `s3://${bucket}/out/huge/`,
@@ -266,13 +238,13 @@ describe('image worker on real images', () => {
   });
 
   it('rejects a source over the byte limit at once, dead-letters a missing destination bucket, and retries a failing S3 write', async () => {
-    const { queue } = await createQueueWithDlq(sqs, { maxReceiveCount: 3 });
+    const { queue } = await createQueueWithDlq(local.sqs, { maxReceiveCount: 3 });
     const limited = createImageWorker({
       s3,
       maxBytes: 10_000,
       s3Allow: [bucket, 'no-such-bucket-tq'],
       worker: {
-        sqs,
+        sqs: local.sqs,
         ...testWorkerOptions(queue.url, { retryAtOnce: true }),
       },
     });
@@ -283,7 +255,7 @@ describe('image worker on real images', () => {
     await limited.start();
     const send = async (payload: TaskPayloads['process_image'], url = queue.url) => {
       const envelope = createTask('process_image', payload);
-      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: encodeMessageBody(envelope) }));
+      await local.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: encodeMessageBody(envelope) }));
       for (;;) {
         const outcome = outcomes.get(envelope.id);
         if (outcome) return { id: envelope.id, ...outcome };
@@ -291,7 +263,7 @@ describe('image worker on real images', () => {
       }
     };
     try {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/large.jpg', Body: await photo(800, 600) }));
+      await files.put('in/large.jpg', await photo(800, 600));
       const large = await send({
         source: `s3://${bucket}/in/large.jpg`,
         destination: `s3://${bucket}/out/large/`,
@@ -300,15 +272,8 @@ describe('image worker on real images', () => {
       expect(large).toMatchObject({ code: 'IMAGE_TOO_LARGE', attempt: 1 });
       expect(large.reason).toContain('over the 10000-byte limit');
 
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: 'in/small.png',
-          Body: await sharp({ create: { width: 8, height: 8, channels: 3, background: '#123456' } })
-            .png()
-            .toBuffer(),
-        }),
-      );
+      const small = sharp({ create: { width: 8, height: 8, channels: 3, background: '#123456' } });
+      await files.put('in/small.png', await small.png().toBuffer());
       // The destination bucket does not exist: no retry can fix that (the same class as in every app).
       const unwritable = await send({
         source: `s3://${bucket}/in/small.png`,
@@ -322,14 +287,14 @@ describe('image worker on real images', () => {
     }
 
     // A server fault on the write (simulated by a client middleware: the local endpoint does not fail on demand) may pass: retried.
-    const { queue: faulty } = await createQueueWithDlq(sqs, { maxReceiveCount: 3 });
-    const failingS3 = new S3Client({ ...endpoint.clientConfig, forcePathStyle: true, maxAttempts: 1 });
+    const { queue: faulty } = await createQueueWithDlq(local.sqs, { maxReceiveCount: 3 });
+    const failingS3 = new S3Client({ ...local.endpoint.clientConfig, maxAttempts: 1 });
     injectAwsFault(failingS3, (command) => command === 'PutObjectCommand', { name: 'InternalError', status: 500 });
     const retrying = createImageWorker({
       s3: failingS3,
       s3Allow: [bucket],
       worker: {
-        sqs,
+        sqs: local.sqs,
         ...testWorkerOptions(faulty.url, { retryAtOnce: true }),
       },
     });

@@ -1,53 +1,37 @@
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { GetQueueUrlCommand, PurgeQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand, PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createTask, FAILURE_ATTRIBUTES, parseTask } from '@tq/contracts';
-import {
-  type LocalEndpoint,
-  queueCounts,
-  startLocalEndpoint,
-  testWorkerOptions,
-  uniqueName,
-  waitForMessages,
-} from '@tq/testing';
+import { queueCounts, testWorkerOptions, uniqueName, waitForMessages } from '@tq/testing';
+import { useLocalEndpoint } from '@tq/testing/vitest';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { createWorker, NonRetryableError } from '@tq/worker';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runTq } from './run-cli.js';
 
 const email = { to: ['ada@example.com'], subject: 'Hi', text: 'Hello' };
 
 describe('tq send, stats and dlq as subprocesses', () => {
-  let endpoint: LocalEndpoint;
-  let sqs: SQSClient;
+  const local = useLocalEndpoint();
   const prefix = uniqueName('cmd');
   let env: Record<string, string>;
   const url = async (name: string) =>
-    (await sqs.send(new GetQueueUrlCommand({ QueueName: `${prefix}-${name}` }))).QueueUrl as string;
+    (await local.sqs.send(new GetQueueUrlCommand({ QueueName: `${prefix}-${name}` }))).QueueUrl as string;
 
   beforeAll(async () => {
-    endpoint = await startLocalEndpoint();
-    sqs = new SQSClient(endpoint.clientConfig);
-    const s3 = new S3Client({ ...endpoint.clientConfig, forcePathStyle: true });
-    const sns = new SNSClient(endpoint.clientConfig);
+    const { sqs, sns, s3 } = local;
     await createProvisioner({
       sqs,
       sns,
       s3,
       topology: defineTopology({ prefix, bucket: `${prefix}-artifacts` }),
     }).apply();
-    env = { TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: prefix, TQ_BUCKET: `${prefix}-artifacts` };
-  });
-  afterAll(async () => {
-    sqs.destroy();
-    await endpoint.stop();
+    env = { TQ_ENDPOINT: local.endpoint.endpoint, TQ_PREFIX: prefix, TQ_BUCKET: `${prefix}-artifacts` };
   });
   beforeEach(async () => {
     for (const name of ['send_email', 'send_email-dlq']) {
-      await sqs.send(new PurgeQueueCommand({ QueueUrl: await url(name) }));
+      await local.sqs.send(new PurgeQueueCommand({ QueueUrl: await url(name) }));
     }
   });
 
@@ -62,7 +46,7 @@ describe('tq send, stats and dlq as subprocesses', () => {
     expect(fromStdin.code, fromStdin.output).toBe(0);
 
     const ids = [inline, fromFile, fromStdin].map((r) => r.output.split('\n')[0]?.trim());
-    const messages = await waitForMessages(sqs, await url('send_email'), 3);
+    const messages = await waitForMessages(local.sqs, await url('send_email'), 3);
     const envelopes = messages.map((m) => {
       const parsed = parseTask(m.Body);
       return parsed.ok ? parsed.envelope : undefined;
@@ -92,7 +76,7 @@ describe('tq send, stats and dlq as subprocesses', () => {
     expect(tooLong.output.trim()).toBe('tq: --delay is 1000, must be from 0 to 900 seconds');
     const missing = await runTq(['send', 'send_email', '@/nonexistent/payload.json'], env);
     expect(missing.code).toBe(2);
-    expect(await queueCounts(sqs, await url('send_email'))).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+    expect(await queueCounts(local.sqs, await url('send_email'))).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
   });
 
   it('tq stats: visible, in flight and delayed per task queue and DLQ, as a table and as JSON', async () => {
@@ -123,7 +107,7 @@ describe('tq send, stats and dlq as subprocesses', () => {
       JSON.stringify({ task: 'send_email', to: 'grace@example.com', subject: 'flat form, no body' }),
     ];
     for (const body of bodies) {
-      await sqs.send(
+      await local.sqs.send(
         new SendMessageCommand({
           QueueUrl: queueUrl,
           MessageBody: body,
@@ -133,7 +117,7 @@ describe('tq send, stats and dlq as subprocesses', () => {
     }
     const worker = createWorker({
       task: 'send_email',
-      sqs,
+      sqs: local.sqs,
       ...testWorkerOptions(queueUrl),
       handler: () => undefined,
     });
@@ -164,7 +148,7 @@ describe('tq send, stats and dlq as subprocesses', () => {
         .sort(),
     ).toEqual([...bodies].sort());
     // Peeking consumed nothing.
-    expect(await queueCounts(sqs, await url('send_email-dlq'))).toMatchObject({ visible: 3 });
+    expect(await queueCounts(local.sqs, await url('send_email-dlq'))).toMatchObject({ visible: 3 });
 
     // All three would fail validation again: left where they are, with a warning naming why.
     const refusedAll = await runTq(['dlq', 'redrive', 'send_email'], env);
@@ -173,34 +157,34 @@ describe('tq send, stats and dlq as subprocesses', () => {
     expect(refusedAll.output).toMatch(
       /warning: left 3 message\(s\) that would fail validation again \(INVALID_JSON ×1, SCHEMA_VIOLATION ×2\)/,
     );
-    expect(await queueCounts(sqs, await url('send_email-dlq'))).toMatchObject({ visible: 3 });
+    expect(await queueCounts(local.sqs, await url('send_email-dlq'))).toMatchObject({ visible: 3 });
 
     const redrive = await runTq(['dlq', 'redrive', 'send_email', '--force'], env);
     expect(redrive.code, redrive.output).toBe(0);
     expect(redrive.output).toContain(
       `tq: moved 3 message(s) from ${prefix}-send_email-dlq to ${prefix}-send_email (send-then-delete; 3 in the DLQ at start)`,
     );
-    const back = await waitForMessages(sqs, queueUrl, 3);
+    const back = await waitForMessages(local.sqs, queueUrl, 3);
     expect(back.map((m) => m.Body).sort()).toEqual([...bodies].sort());
     // Routing attributes survive; the failure reasons do not travel back.
     expect(back.every((m) => m.MessageAttributes?.task?.StringValue === 'send_email')).toBe(true);
     expect(back.some((m) => m.MessageAttributes?.[FAILURE_ATTRIBUTES.code])).toBe(false);
-    expect(await queueCounts(sqs, await url('send_email-dlq'))).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+    expect(await queueCounts(local.sqs, await url('send_email-dlq'))).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
 
-    await sqs.send(new SendMessageCommand({ QueueUrl: await url('send_email-dlq'), MessageBody: 'x' }));
+    await local.sqs.send(new SendMessageCommand({ QueueUrl: await url('send_email-dlq'), MessageBody: 'x' }));
     const refused = await runTq(['dlq', 'purge', 'send_email'], env);
     expect(refused.code).toBe(2);
     expect(refused.output).toContain('without --yes');
-    expect(await queueCounts(sqs, await url('send_email-dlq'))).toMatchObject({ visible: 1 });
+    expect(await queueCounts(local.sqs, await url('send_email-dlq'))).toMatchObject({ visible: 1 });
     const purged = await runTq(['dlq', 'purge', 'send_email', '--yes'], env);
     expect(purged.code).toBe(0);
-    expect(await queueCounts(sqs, await url('send_email-dlq'))).toMatchObject({ visible: 0 });
+    expect(await queueCounts(local.sqs, await url('send_email-dlq'))).toMatchObject({ visible: 0 });
   });
 
   it('tq dlq redrive --code and --dry-run choose what moves', async () => {
     const dlqUrl = await url('send_email-dlq');
     const letter = async (code: string, body = JSON.stringify(createTask('send_email', email))) =>
-      sqs.send(
+      local.sqs.send(
         new SendMessageCommand({
           QueueUrl: dlqUrl,
           MessageBody: body,
@@ -219,14 +203,14 @@ describe('tq send, stats and dlq as subprocesses', () => {
     expect(dry.code, dry.output).toBe(0);
     expect(dry.output).toContain('tq: would move 3 message(s)');
     expect(dry.output).toContain('would fail validation again (SCHEMA_VIOLATION ×1)');
-    expect(await queueCounts(sqs, dlqUrl)).toMatchObject({ visible: 4, inFlight: 0 });
+    expect(await queueCounts(local.sqs, dlqUrl)).toMatchObject({ visible: 4, inFlight: 0 });
 
     const some = await runTq(['dlq', 'redrive', 'send_email', '--code', 'RETRIES_EXHAUSTED'], env);
     expect(some.code, some.output).toBe(0);
     expect(some.output).toContain('tq: moved 2 message(s)');
     expect(some.output).toContain('left 1 message(s) dead-lettered with a code other than RETRIES_EXHAUSTED');
-    expect(await queueCounts(sqs, dlqUrl)).toMatchObject({ visible: 2, inFlight: 0 });
-    expect(await queueCounts(sqs, await url('send_email'))).toMatchObject({ visible: 2 });
+    expect(await queueCounts(local.sqs, dlqUrl)).toMatchObject({ visible: 2, inFlight: 0 });
+    expect(await queueCounts(local.sqs, await url('send_email'))).toMatchObject({ visible: 2 });
 
     const bad = await runTq(['dlq', 'redrive', 'send_email', '--move-task', '--code', 'X'], env);
     expect(bad.code).toBe(2);
@@ -236,13 +220,13 @@ describe('tq send, stats and dlq as subprocesses', () => {
     const queueUrl = await url('send_email');
     const dlqUrl = await url('send_email-dlq');
     for (let i = 0; i < 20; i += 1) {
-      await sqs.send(
+      await local.sqs.send(
         new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: JSON.stringify(createTask('send_email', email)) }),
       );
     }
     const worker = createWorker({
       task: 'send_email',
-      sqs,
+      sqs: local.sqs,
       ...testWorkerOptions(queueUrl),
       handler: () => {
         throw new NonRetryableError('still broken', { code: 'STILL_BROKEN' });

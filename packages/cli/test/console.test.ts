@@ -1,18 +1,15 @@
 import { once } from 'node:events';
-import { type LocalEndpoint, startLocalEndpoint, uniqueName } from '@tq/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uniqueName } from '@tq/testing';
+import { useLocalEndpoint } from '@tq/testing/vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnTq, waitForOutput } from './run-cli.js';
 
 describe('tq console', () => {
-  let endpoint: LocalEndpoint;
-  beforeAll(async () => {
-    endpoint = await startLocalEndpoint();
-  });
-  afterAll(() => endpoint.stop());
+  const local = useLocalEndpoint();
 
   it('serves the console for TQ_ENDPOINT on loopback and a free port, prints its link, stops on Ctrl-C', async () => {
     const prefix = uniqueName('web');
-    const child = spawnTq(['console', '--read-only'], { TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: prefix });
+    const child = spawnTq(['console', '--read-only'], { TQ_ENDPOINT: local.endpoint.endpoint, TQ_PREFIX: prefix });
     try {
       const [, url] = (await waitForOutput(child, /tq: console (http:\/\/127\.0\.0\.1:\d+\/)/)) as string[];
       expect(child.output()).toContain('(read-only: set TQ_CONSOLE_TOKEN for write actions)');

@@ -1,20 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { type LocalEndpoint, startLocalEndpoint, testWorkerOptions, uniqueName } from '@tq/testing';
+import { testWorkerOptions, uniqueName } from '@tq/testing';
+import { useLocalEndpoint } from '@tq/testing/vitest';
 import { createWorker } from '@tq/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runTq } from './run-cli.js';
 
 const email = { to: ['ada@example.com'], subject: 'Hi', text: 'Hello' };
 
 describe('tq provision', () => {
-  let endpoint: LocalEndpoint;
-  beforeAll(async () => {
-    endpoint = await startLocalEndpoint();
-  });
-  afterAll(() => endpoint.stop());
-  const env = (prefix: string) => ({ TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: prefix, TQ_BUCKET: '' });
+  const local = useLocalEndpoint();
+  const env = (prefix: string) => ({ TQ_ENDPOINT: local.endpoint.endpoint, TQ_PREFIX: prefix, TQ_BUCKET: '' });
 
   it('plans with --dry-run without changing anything, applies, then reports up to date', async () => {
     const prefix = uniqueName('cli');
@@ -25,7 +22,7 @@ describe('tq provision', () => {
     expect(dry.output).toContain(`+ create table ${prefix}-task-status`);
     expect(dry.output).toContain(`+ create table ${prefix}-idempotency`);
     expect(dry.output).toContain('change(s) planned');
-    const sqs = new SQSClient(endpoint.clientConfig);
+    const sqs = new SQSClient(local.endpoint.clientConfig);
     expect((await sqs.send(new ListQueuesCommand({ QueueNamePrefix: prefix }))).QueueUrls ?? []).toEqual([]);
 
     const applied = await runTq(['provision'], env(prefix));
@@ -34,7 +31,7 @@ describe('tq provision', () => {
     expect((await sqs.send(new ListQueuesCommand({ QueueNamePrefix: prefix }))).QueueUrls).toHaveLength(8);
 
     const again = await runTq(['provision'], env(prefix));
-    expect(again.output.trim()).toBe(`tq: ${prefix} is up to date on ${endpoint.endpoint}`);
+    expect(again.output.trim()).toBe(`tq: ${prefix} is up to date on ${local.endpoint.endpoint}`);
   });
 
   it('TQ_FIFO_TASKS: provisions the FIFO pair, tq send --group reaches it, a worker consumes it in order', async () => {
@@ -64,7 +61,7 @@ describe('tq provision', () => {
     const subjects: string[] = [];
     const worker = createWorker({
       task: 'send_email',
-      endpoint: endpoint.endpoint,
+      endpoint: local.endpoint.endpoint,
       prefix,
       ...testWorkerOptions(),
       handler: (payload) => {

@@ -2,9 +2,10 @@ import { once } from 'node:events';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LocalEndpoint, startLocalEndpoint, uniqueName } from '@tq/testing';
+import { uniqueName } from '@tq/testing';
+import { useLocalEndpoint } from '@tq/testing/vitest';
 import { nextRunsOfExpression } from '@tq/topology';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runTq, spawnTq, waitForOutput } from './run-cli.js';
 
 const report = {
@@ -22,11 +23,7 @@ async function file(name: string, content: unknown): Promise<string> {
 }
 
 describe('schedules from the command line', () => {
-  let endpoint: LocalEndpoint;
-  beforeAll(async () => {
-    endpoint = await startLocalEndpoint();
-  });
-  afterAll(() => endpoint.stop());
+  const local = useLocalEndpoint();
 
   it('refuses a schedules file with an invalid payload before anything starts, naming the field', async () => {
     const bad = await file('bad.json', {
@@ -48,7 +45,7 @@ describe('schedules from the command line', () => {
 
   it('tq provision --schedules converges them; tq schedules lists them with their next runs', async () => {
     const prefix = uniqueName('cs');
-    const env = { TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: prefix, TQ_BUCKET: '' };
+    const env = { TQ_ENDPOINT: local.endpoint.endpoint, TQ_PREFIX: prefix, TQ_BUCKET: '' };
     const schedules = await file('tq.schedules.json', [
       { name: 'nightly-report', task: 'generate_report', payload: report, cron: '0 2 * * *', timezone: 'Europe/Paris' },
       {
@@ -63,7 +60,7 @@ describe('schedules from the command line', () => {
     expect(provisioned.output).toContain(`+ create schedule ${prefix}/nightly-report`);
     expect(provisioned.output).toContain(`+ create schedule ${prefix}/hourly-digest`);
     const again = await runTq(['provision', '--schedules', schedules], env);
-    expect(again.output.trim()).toBe(`tq: ${prefix} is up to date on ${endpoint.endpoint}`);
+    expect(again.output.trim()).toBe(`tq: ${prefix} is up to date on ${local.endpoint.endpoint}`);
 
     const listed = await runTq(['schedules'], env);
     expect(listed.code).toBe(0);
@@ -82,7 +79,7 @@ describe('schedules from the command line', () => {
 
   it('tq send --at beyond 15 minutes holds the task in a one-time schedule that tq schedules --all shows', async () => {
     const prefix = uniqueName('at');
-    const env = { TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: prefix, TQ_BUCKET: '' };
+    const env = { TQ_ENDPOINT: local.endpoint.endpoint, TQ_PREFIX: prefix, TQ_BUCKET: '' };
     expect((await runTq(['provision'], env)).code).toBe(0);
     const at = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z');
     const sent = await runTq(

@@ -1,5 +1,6 @@
 import { createStatusStore, type StatusStore } from '@tq/status';
-import { type LocalEndpoint, startLocalEndpoint, testWorkerOptions, uniqueName } from '@tq/testing';
+import { testWorkerOptions, uniqueName } from '@tq/testing';
+import { useLocalEndpoint } from '@tq/testing/vitest';
 import { createWorker, NonRetryableError } from '@tq/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTq } from './run-cli.js';
@@ -7,28 +8,26 @@ import { runTq } from './run-cli.js';
 const email = { to: ['ada@example.com'], subject: 'Hi', text: 'Hello' };
 
 describe('tq status and tq results', () => {
-  let endpoint: LocalEndpoint;
+  const local = useLocalEndpoint();
   let store: StatusStore;
   const prefix = uniqueName('st');
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    endpoint = await startLocalEndpoint();
-    env = { TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: prefix, TQ_BUCKET: `${prefix}-artifacts` };
+    env = { TQ_ENDPOINT: local.endpoint.endpoint, TQ_PREFIX: prefix, TQ_BUCKET: `${prefix}-artifacts` };
     const provisioned = await runTq(['provision'], env);
     expect(provisioned.code, provisioned.output).toBe(0);
     expect(provisioned.output).toContain(`+ create table ${prefix}-task-status`);
-    store = createStatusStore({ endpoint: endpoint.endpoint, prefix });
+    store = createStatusStore({ endpoint: local.endpoint.endpoint, prefix });
   });
   afterAll(async () => {
     await store.close();
-    await endpoint.stop();
   });
 
   it('tq send records sent; tq status --wait follows the task to its end; tq results lists it', async () => {
     const worker = createWorker({
       task: 'send_email',
-      endpoint: endpoint.endpoint,
+      endpoint: local.endpoint.endpoint,
       prefix,
       status: store,
       ...testWorkerOptions(),

@@ -5,16 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createTask, readEnvironment } from '@tq/contracts';
-import {
-  type LocalEndpoint,
-  queueCounts,
-  startLocalEndpoint,
-  testWorkerOptions,
-  uniqueName,
-  waitUntil,
-} from '@tq/testing';
+import { queueCounts, testWorkerOptions, uniqueName, waitUntil } from '@tq/testing';
+import { useLocalEndpoint } from '@tq/testing/vitest';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { createWorker, NonRetryableError, type Worker, type WorkerEvents } from '@tq/worker';
 import { pino } from 'pino';
@@ -27,8 +21,7 @@ const run = promisify(execFile);
 const artifacts = fileURLToPath(new URL('../test-results/', import.meta.url));
 
 describe('tq console in a real browser (Debian chromium, playwright-core)', () => {
-  let endpoint: LocalEndpoint;
-  let sqs: SQSClient;
+  const local = useLocalEndpoint();
   let consoleServer: Console;
   let browser: Browser;
   let page: Page;
@@ -41,22 +34,20 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
 
   beforeAll(async () => {
     await mkdir(artifacts, { recursive: true });
-    endpoint = await startLocalEndpoint();
-    sqs = new SQSClient(endpoint.clientConfig);
     await createProvisioner({
-      sqs,
-      sns: new SNSClient(endpoint.clientConfig),
-      s3: new S3Client(endpoint.clientConfig),
+      sqs: local.sqs,
+      sns: new SNSClient(local.endpoint.clientConfig),
+      s3: new S3Client(local.endpoint.clientConfig),
       topology: defineTopology({ prefix }),
     }).apply();
     for (const task of ['send_email', 'process_image', 'cleanup_data', 'generate_report']) {
       for (const name of [`${prefix}-${task}`, `${prefix}-${task}-dlq`]) {
-        urls[name] = (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl as string;
+        urls[name] = (await local.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl as string;
       }
     }
     worker = createWorker({
       task: 'send_email',
-      sqs,
+      sqs: local.sqs,
       prefix,
       ...testWorkerOptions(),
       http: { port: 0 },
@@ -67,7 +58,11 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
     });
     worker.on('succeeded', (event) => succeeded.push(event));
     await worker.start();
-    const env = readEnvironment({ TQ_ENDPOINT: endpoint.endpoint, TQ_PREFIX: prefix, AWS_REGION: endpoint.region });
+    const env = readEnvironment({
+      TQ_ENDPOINT: local.endpoint.endpoint,
+      TQ_PREFIX: prefix,
+      AWS_REGION: local.endpoint.region,
+    });
     const health = worker.http as { host: string; port: number };
     consoleServer = await startConsole({
       env,
@@ -96,13 +91,11 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
     await browser?.close();
     await consoleServer?.close();
     await worker?.stop();
-    sqs?.destroy();
-    await endpoint?.stop();
   });
 
   it('overview: every task queue with the counts SQS reports (checked with the aws CLI), live', async () => {
     for (let i = 0; i < 3; i += 1) {
-      await sqs.send(
+      await local.sqs.send(
         new SendMessageCommand({
           QueueUrl: urls[`${prefix}-process_image`],
           // Waiting work: no image worker runs here, so these stay visible.
@@ -125,9 +118,9 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
       'aws',
       [
         '--endpoint-url',
-        endpoint.endpoint,
+        local.endpoint.endpoint,
         '--region',
-        endpoint.region,
+        local.endpoint.region,
         'sqs',
         'get-queue-attributes',
         '--queue-url',
@@ -152,14 +145,14 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
 
   it('dead letters: a poison message shows under its code within seconds; redriving one message moves exactly it', async () => {
     const dlqUrl = urls[`${prefix}-send_email-dlq`] as string;
-    await sqs.send(
+    await local.sqs.send(
       new SendMessageCommand({ QueueUrl: urls[`${prefix}-send_email`], MessageBody: '{"task": "send_email", oops' }),
     );
     const flaky = createTask('send_email', { to: ['ada@example.com'], subject: 'flaky-once', text: 'hi' });
-    await sqs.send(
+    await local.sqs.send(
       new SendMessageCommand({ QueueUrl: urls[`${prefix}-send_email`], MessageBody: JSON.stringify(flaky) }),
     );
-    await waitUntil(async () => (await queueCounts(sqs, dlqUrl)).visible === 2 || undefined, 'two dead letters');
+    await waitUntil(async () => (await queueCounts(local.sqs, dlqUrl)).visible === 2 || undefined, 'two dead letters');
 
     await page.goto(`${consoleServer.url}#/dlq/send_email`);
     const poisonCode = page.locator('button[data-code="INVALID_JSON"]');
@@ -192,7 +185,10 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
     await page.getByRole('button', { name: /Redrive selected/ }).click();
     await page.getByRole('status').filter({ hasText: 'Redrove 1 message(s).' }).waitFor();
     await waitUntil(() => succeeded.find((event) => event.id === flaky.id), 'the redriven task to be handled');
-    await waitUntil(async () => (await queueCounts(sqs, dlqUrl)).visible === 1 || undefined, 'one dead letter left');
+    await waitUntil(
+      async () => (await queueCounts(local.sqs, dlqUrl)).visible === 1 || undefined,
+      'one dead letter left',
+    );
     await page.getByRole('button', { name: 'Read again' }).click();
     await waitUntil(
       async () => (await page.locator('button[data-code="MAILBOX_FULL"]').count()) === 0 || undefined,
@@ -215,15 +211,15 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
     await page.getByRole('button', { name: 'Validate and redrive' }).click();
     await page.getByRole('status').filter({ hasText: 'Redrove 1 message(s).' }).waitFor();
     await waitUntil(() => succeeded.find((event) => event.id === fixed.id), 'the fixed task to be handled');
-    await waitUntil(async () => (await queueCounts(sqs, dlqUrl)).visible === 0 || undefined, 'an empty DLQ');
+    await waitUntil(async () => (await queueCounts(local.sqs, dlqUrl)).visible === 0 || undefined, 'an empty DLQ');
   });
 
   it('dead letters: deleting asks first, and deletes only what was selected', async () => {
     const dlqUrl = urls[`${prefix}-send_email-dlq`] as string;
     for (const body of ['not json 1', 'not json 2']) {
-      await sqs.send(new SendMessageCommand({ QueueUrl: urls[`${prefix}-send_email`], MessageBody: body }));
+      await local.sqs.send(new SendMessageCommand({ QueueUrl: urls[`${prefix}-send_email`], MessageBody: body }));
     }
-    await waitUntil(async () => (await queueCounts(sqs, dlqUrl)).visible === 2 || undefined, 'two dead letters');
+    await waitUntil(async () => (await queueCounts(local.sqs, dlqUrl)).visible === 2 || undefined, 'two dead letters');
     await page.goto(`${consoleServer.url}#/dlq/send_email`);
     await page.getByRole('button', { name: 'Read again' }).click();
     const rows = page.locator('tbody tr[data-message]');
@@ -232,11 +228,14 @@ describe('tq console in a real browser (Debian chromium, playwright-core)', () =
     // Dismissing the confirmation deletes nothing; accepting it deletes the one selected.
     page.once('dialog', (dialog) => void dialog.dismiss());
     await page.getByRole('button', { name: 'Delete selected' }).click();
-    expect((await queueCounts(sqs, dlqUrl)).visible).toBe(2);
+    expect((await queueCounts(local.sqs, dlqUrl)).visible).toBe(2);
     page.once('dialog', (dialog) => void dialog.accept());
     await page.getByRole('button', { name: 'Delete selected' }).click();
     await page.getByRole('status').filter({ hasText: 'Deleted 1 message(s).' }).waitFor();
-    await waitUntil(async () => (await queueCounts(sqs, dlqUrl)).visible === 1 || undefined, 'one dead letter left');
+    await waitUntil(
+      async () => (await queueCounts(local.sqs, dlqUrl)).visible === 1 || undefined,
+      'one dead letter left',
+    );
   });
 
   it('send form: refuses an invalid payload naming the fields, then sends a valid one that a worker handles', async () => {

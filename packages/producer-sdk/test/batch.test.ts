@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import {
   DeleteMessageCommand,
@@ -10,17 +10,11 @@ import {
 } from '@aws-sdk/client-sqs';
 import { type Context, type ContextManager, context, ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
 import { MAX_CLAIM_CHECK_BYTES, parseTask, type TaskPayloads } from '@tq/contracts';
-import {
-  type LocalEndpoint,
-  queueCounts,
-  startLocalEndpoint,
-  testWorkerOptions,
-  uniqueName,
-  waitForMessages,
-} from '@tq/testing';
+import { queueCounts, testWorkerOptions, uniqueName, waitForMessages } from '@tq/testing';
+import { useLocalEndpoint } from '@tq/testing/vitest';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { createWorker } from '@tq/worker';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type BatchItem, createProducer, PayloadTooLargeError, SNS_MAX_BYTES, SQS_MAX_BYTES } from '../src/index.js';
 
 const email: TaskPayloads['send_email'] = { to: ['john@example.com'], subject: 'Hi', text: 'Hello' };
@@ -45,37 +39,32 @@ function recordCalls(client: SQSClient | SNSClient) {
 }
 
 describe('sendBatch, claim checks, FIFO and trace context against the local endpoint', () => {
-  let endpoint: LocalEndpoint;
-  let sqs: SQSClient;
-  let s3: S3Client;
+  const local = useLocalEndpoint();
   const prefix = uniqueName('batch');
   const fifoPrefix = uniqueName('fifo');
   const bucket = `claims-${Date.now().toString(36)}`;
-  const url = async (name: string) => (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl as string;
+  const url = async (name: string) =>
+    (await local.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl as string;
 
   beforeAll(async () => {
-    endpoint = await startLocalEndpoint();
-    sqs = new SQSClient(endpoint.clientConfig);
-    s3 = new S3Client({ ...endpoint.clientConfig, forcePathStyle: true });
-    const sns = new SNSClient(endpoint.clientConfig);
-    await createProvisioner({ sqs, sns, s3, topology: defineTopology({ prefix, bucket }) }).apply();
+    const { s3, sns } = local;
+    await createProvisioner({ sqs: local.sqs, sns, s3, topology: defineTopology({ prefix, bucket }) }).apply();
     await createProvisioner({
-      sqs,
+      sqs: local.sqs,
       sns,
       s3,
       topology: defineTopology({ prefix: fifoPrefix, bucket: false, queues: { send_email: { fifo: true } } }),
     }).apply();
-    await s3.send(new CreateBucketCommand({ Bucket: `${bucket}-x` })).catch(() => undefined);
+    await local.s3.send(new CreateBucketCommand({ Bucket: `${bucket}-x` })).catch(() => undefined);
   });
-  afterAll(() => endpoint.stop());
   beforeEach(async () => {
     for (const task of ['send_email', 'process_image']) {
-      await sqs.send(new PurgeQueueCommand({ QueueUrl: await url(`${prefix}-${task}`) }));
+      await local.sqs.send(new PurgeQueueCommand({ QueueUrl: await url(`${prefix}-${task}`) }));
     }
   });
 
   const producer = (extra: Parameters<typeof createProducer>[0] = {}) =>
-    createProducer({ endpoint: endpoint.endpoint, prefix, ...extra });
+    createProducer({ endpoint: local.endpoint.endpoint, prefix, ...extra });
 
   it('a 25-item batch with 3 invalid items delivers exactly the 22 valid ones and reports the 3 in place', async () => {
     const items: BatchItem[] = Array.from({ length: 25 }, (_, i) =>
@@ -94,17 +83,17 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
       [10, 'TaskValidationError', 'SCHEMA_VIOLATION'],
       [17, 'ProducerError', 'INVALID_OPTIONS'],
     ]);
-    const emails = await waitForMessages(sqs, await url(`${prefix}-send_email`), 12);
-    const images = await waitForMessages(sqs, await url(`${prefix}-process_image`), 10);
+    const emails = await waitForMessages(local.sqs, await url(`${prefix}-send_email`), 12);
+    const images = await waitForMessages(local.sqs, await url(`${prefix}-process_image`), 10);
     const ids = [...emails, ...images].map((m) => (parseTask(m.Body).ok ? JSON.parse(m.Body ?? '').id : 'invalid'));
     const sent = results.flatMap((r) => (r.ok ? [r.id] : []));
     expect(ids.sort()).toEqual(sent.sort());
-    expect(await queueCounts(sqs, await url(`${prefix}-send_email`))).toMatchObject({ visible: 0, delayed: 0 });
+    expect(await queueCounts(local.sqs, await url(`${prefix}-send_email`))).toMatchObject({ visible: 0, delayed: 0 });
   });
 
   it('splits batches by bytes as well as by entries (1 MiB per SQS batch, 256 KiB per SNS batch)', async () => {
-    const sqsClient = new SQSClient(endpoint.clientConfig);
-    const snsClient = new SNSClient(endpoint.clientConfig);
+    const sqsClient = new SQSClient(local.endpoint.clientConfig);
+    const snsClient = new SNSClient(local.endpoint.clientConfig);
     const sqsCalls = recordCalls(sqsClient);
     const snsCalls = recordCalls(snsClient);
     const p = producer({ sqs: sqsClient, sns: snsClient });
@@ -134,13 +123,13 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
       const entries = (call.input.Entries ?? call.input.PublishBatchRequestEntries) as { Id: string }[];
       expect(entries.map((e) => e.Id)).toEqual(entries.map((_, i) => String(i)));
     }
-    await waitForMessages(sqs, await url(`${prefix}-send_email`), 13, { timeoutMs: 120_000 });
+    await waitForMessages(local.sqs, await url(`${prefix}-send_email`), 13, { timeoutMs: 120_000 });
     sqsClient.destroy();
     snsClient.destroy();
   });
 
   it('retries only the entries that failed transiently (failures injected at the client: the local endpoint never fails part of a batch)', async () => {
-    const client = new SQSClient(endpoint.clientConfig);
+    const client = new SQSClient(local.endpoint.clientConfig);
     const calls = recordCalls(client);
     let injected = false;
     client.middlewareStack.add(
@@ -173,7 +162,7 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
     expect(results[3]).toMatchObject({ ok: false, error: { code: 'AWS_ERROR', retryable: false } });
     const batches = calls.filter((c) => c.name === 'SendMessageBatchCommand');
     expect(batches.map((c) => (c.input.Entries as unknown[]).length)).toEqual([7, 2]);
-    const messages = await waitForMessages(sqs, await url(`${prefix}-send_email`), 9);
+    const messages = await waitForMessages(local.sqs, await url(`${prefix}-send_email`), 9);
     const subjects = messages.map((m) => JSON.parse(m.Body ?? '').payload.subject).sort();
     expect(subjects).toEqual([0, 1, 2, 4, 5, 6, 7, 8, 9].map((i) => `retry ${i}`).sort());
     client.destroy();
@@ -189,7 +178,7 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
     const error = await p.send('generate_report', payload).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PayloadTooLargeError);
     expect(error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', limit: MAX_CLAIM_CHECK_BYTES });
-    const stored = await s3.send(
+    const stored = await local.s3.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: 'tq/claim-checks/generate_report/' }),
     );
     expect(stored.KeyCount ?? 0).toBe(0);
@@ -203,7 +192,7 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
     const [batched] = await p.sendBatch([{ task: 'send_email', payload: { ...email, subject: 'batched', text } }]);
     expect(batched?.ok && batched.claimCheck).toBeTruthy();
     const key = (sent.claimCheck ?? '').replace(`s3://${bucket}/`, '');
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const object = await local.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     expect(object.ContentType).toBe('application/json');
     expect(JSON.parse((await object.Body?.transformToString()) ?? '{}').id).toBe(sent.id);
 
@@ -211,8 +200,8 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
     const worker = createWorker({
       task: 'send_email',
       prefix,
-      sqs,
-      s3,
+      sqs: local.sqs,
+      s3: local.s3,
       s3Allow: [bucket],
       ...testWorkerOptions(),
       handler: (payload, ctx) => {
@@ -235,14 +224,14 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
   });
 
   it('sends groups to the FIFO queue, with idempotencyKey as the deduplication id', async () => {
-    const p = createProducer({ endpoint: endpoint.endpoint, prefix: fifoPrefix });
+    const p = createProducer({ endpoint: local.endpoint.endpoint, prefix: fifoPrefix });
     const first = await p.send('send_email', email, { groupId: 'customer-1', idempotencyKey: 'receipt-1' });
     const again = await p.send('send_email', email, { groupId: 'customer-1', idempotencyKey: 'receipt-1' });
     await p.send('send_email', { ...email, subject: 'second' }, { groupId: 'customer-1' });
     expect(first.route).toBe('queue');
     expect(again.id).not.toBe(first.id);
     const fifoUrl = await url(`${fifoPrefix}-send_email.fifo`);
-    const counts = await queueCounts(sqs, fifoUrl);
+    const counts = await queueCounts(local.sqs, fifoUrl);
     // The duplicate was dropped by SQS within the deduplication window.
     expect(counts.visible).toBe(2);
     await expect(p.send('send_email', email, { groupId: 'g', delaySeconds: 5 })).rejects.toMatchObject({
@@ -254,7 +243,7 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
   });
 
   it('runs batchConcurrency calls at once, never more (each call held 50 ms at the client)', async () => {
-    const client = new SQSClient(endpoint.clientConfig);
+    const client = new SQSClient(local.endpoint.clientConfig);
     let running = 0;
     let peak = 0;
     client.middlewareStack.add(
@@ -288,7 +277,7 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
   });
 
   it('keeps a FIFO group in order across batches, even when an earlier call is slow (first call delayed at the client)', async () => {
-    const client = new SQSClient(endpoint.clientConfig);
+    const client = new SQSClient(local.endpoint.clientConfig);
     let calls = 0;
     client.middlewareStack.add(
       (next, ctx) => async (args) => {
@@ -301,8 +290,8 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
       { step: 'initialize', name: 'delayFirstBatch' },
     );
     const fifoUrl = await url(`${fifoPrefix}-send_email.fifo`);
-    await sqs.send(new PurgeQueueCommand({ QueueUrl: fifoUrl }));
-    const p = createProducer({ endpoint: endpoint.endpoint, prefix: fifoPrefix, sqs: client });
+    await local.sqs.send(new PurgeQueueCommand({ QueueUrl: fifoUrl }));
+    const p = createProducer({ endpoint: local.endpoint.endpoint, prefix: fifoPrefix, sqs: client });
     const items: BatchItem[] = Array.from({ length: 35 }, (_, i) => ({
       task: 'send_email',
       payload: { ...email, subject: `n${i}` },
@@ -313,13 +302,13 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
     expect(calls).toBe(4);
     const subjects: string[] = [];
     while (subjects.length < 35) {
-      const out = await sqs.send(
+      const out = await local.sqs.send(
         new ReceiveMessageCommand({ QueueUrl: fifoUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
       );
       for (const message of out.Messages ?? []) {
         const parsed = parseTask(JSON.parse(message.Body ?? ''));
         if (parsed.ok) subjects.push((parsed.envelope.payload as { subject: string }).subject);
-        await sqs.send(new DeleteMessageCommand({ QueueUrl: fifoUrl, ReceiptHandle: message.ReceiptHandle }));
+        await local.sqs.send(new DeleteMessageCommand({ QueueUrl: fifoUrl, ReceiptHandle: message.ReceiptHandle }));
       }
     }
     expect(subjects).toEqual(items.map((_, i) => `n${i}`));
@@ -350,7 +339,7 @@ describe('sendBatch, claim checks, FIFO and trace context against the local endp
       const sent = await context.with(trace.setSpanContext(ROOT_CONTEXT, spanContext), () =>
         producer().send('process_image', image, { route: 'queue' }),
       );
-      const messages = await waitForMessages(sqs, await url(`${prefix}-process_image`), 1);
+      const messages = await waitForMessages(local.sqs, await url(`${prefix}-process_image`), 1);
       const message = messages.find((m) => JSON.parse(m.Body ?? '').id === sent.id);
       const expected = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
       expect(JSON.parse(message?.Body ?? '').traceparent).toBe(expected);

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { type LocalEndpoint, startLocalEndpoint } from '@tq/testing';
+import { useLocalEndpoint } from '@tq/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createStatusStore,
@@ -14,18 +14,16 @@ import {
 } from '../src/index.js';
 
 describe('status store against the local endpoint (DynamoDB served by dynalite on its port)', () => {
-  let endpoint: LocalEndpoint;
+  const local = useLocalEndpoint();
   let store: StatusStore;
 
   beforeAll(async () => {
-    endpoint = await startLocalEndpoint();
-    store = createStatusStore({ endpoint: endpoint.endpoint, tableName: 'status-test', coalesceMs: 20 });
+    store = createStatusStore({ endpoint: local.endpoint.endpoint, tableName: 'status-test', coalesceMs: 20 });
     expect(await ensureStatusTable(store.dynamodb, store.tableName)).toBe('created');
     expect(await ensureStatusTable(store.dynamodb, store.tableName)).toBe('exists');
   });
   afterAll(async () => {
     await store.close();
-    await endpoint.stop();
   });
 
   it('records a timeline; quick steps of one task coalesce into one item', async () => {
@@ -119,7 +117,7 @@ describe('status store against the local endpoint (DynamoDB served by dynalite o
   it('lists the newest finished tasks exactly, across index items of several writers and calls', async () => {
     // Two workers record interleaved finishing times of three task types; one flush carries 60
     // tasks, so the calls (25 items at most, index items included) split them several ways.
-    const second = createStatusStore({ endpoint: endpoint.endpoint, tableName: store.tableName, coalesceMs: 20 });
+    const second = createStatusStore({ endpoint: local.endpoint.endpoint, tableName: store.tableName, coalesceMs: 20 });
     const types = ['send_email', 'cleanup_data', 'generate_report'] as const;
     // Later than anything the other tests record in this table.
     const base = Date.parse('2031-01-01T10:00:00.000Z');
@@ -160,7 +158,7 @@ describe('status store against the local endpoint (DynamoDB served by dynalite o
   });
 
   it('a missing table reads as "not tracked"; an unreachable store is reported once and never throws', async () => {
-    const missing = createStatusStore({ endpoint: endpoint.endpoint, tableName: 'no-such-table' });
+    const missing = createStatusStore({ endpoint: local.endpoint.endpoint, tableName: 'no-such-table' });
     await expect(missing.reader.get('x')).rejects.toBeInstanceOf(StatusNotTrackedError);
     await missing.close();
 

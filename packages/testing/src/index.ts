@@ -40,6 +40,7 @@ export {
   startLocalEndpoint,
   startSmtpSink,
 } from '@tq/local';
+export { createTestBucket, type TestBucket, type TestObject, testBucket } from './bucket.js';
 export { type AwsFault, injectAwsFault } from './faults.js';
 export { cdkSynthOffline, type SpawnedProcess, spawnCommand, spawnTs, waitForExit, waitForOutput } from './process.js';
 export { type HoldingProxy, startHoldingProxy } from './proxy.js';

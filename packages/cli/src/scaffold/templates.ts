@@ -179,36 +179,37 @@ await runWorkerApp({
     {
       path: `workers/${file}/handler.test.ts`,
       content: `// The worker against a real local SQS endpoint (@tq/testing): a task sent as any client would, its result read back.
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createTask } from '@tq/contracts';
-import { createQueueWithDlq, startLocalEndpoint } from '@tq/testing';
+import { createQueueWithDlq } from '@tq/testing';
+import { useLocalEndpoint } from '@tq/testing/vitest';
 import { createWorker } from '@tq/worker';
 import { expect, it } from 'vitest';
 import config from '../../tq.config.js';
 import { handle${capital(identifier)} } from './handler.js';
 
+// Started before the first test, stopped after the last; local.sqs, local.s3 and local.sns use it.
+const local = useLocalEndpoint();
+
 it('${task}: a task sent to its queue succeeds with the echo of its message', async () => {
-  await using endpoint = await startLocalEndpoint();
-  const sqs = new SQSClient(endpoint.clientConfig);
+  const { queue } = await createQueueWithDlq(local.sqs, { name: '${file}' });
+  const worker = createWorker({
+    task: '${task}',
+    queueUrl: queue.url,
+    sqs: local.sqs,
+    registry: config.registry,
+    handler: handle${capital(identifier)},
+    handleSignals: false,
+    waitTimeSeconds: 1,
+  });
+  const succeeded = new Promise((resolve) => worker.once('succeeded', resolve));
+  await worker.start();
   try {
-    const { queue } = await createQueueWithDlq(sqs, { name: '${file}' });
-    const worker = createWorker({
-      task: '${task}',
-      queueUrl: queue.url,
-      sqs,
-      registry: config.registry,
-      handler: handle${capital(identifier)},
-      handleSignals: false,
-      waitTimeSeconds: 1,
-    });
-    const succeeded = new Promise((resolve) => worker.once('succeeded', resolve));
-    await worker.start();
     const envelope = createTask('${task}', { message: 'hello' }, { registry: config.registry });
-    await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: JSON.stringify(envelope) }));
+    await local.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: JSON.stringify(envelope) }));
     expect(await succeeded).toMatchObject({ id: envelope.id, result: { echo: 'hello' } });
-    await worker.stop();
   } finally {
-    sqs.destroy();
+    await worker.stop();
   }
 });
 `,
