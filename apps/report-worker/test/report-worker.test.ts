@@ -1,25 +1,19 @@
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
-import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { createTask, encodeMessageBody, type TaskPayloads } from '@tq/contracts';
+import { GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { createTask, encodeMessageBody, exampleSalesReport, type TaskPayloads } from '@tq/contracts';
 import { createEmailWorker } from '@tq/email-worker';
 import { createProducer, type Producer } from '@tq/producer-sdk';
 import { createIdempotencyStore, ensureIdempotencyTable, type IdempotencyStore } from '@tq/status';
 import {
-  type LocalEndpoint,
+  createTestBucket,
   type SmtpSink,
-  startLocalEndpoint,
   startSmtpSink,
+  type TestBucket,
+  testBucket,
   testWorkerOptions,
   uniqueName,
 } from '@tq/testing';
+import { useLocalEndpoint } from '@tq/testing/vitest';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import type { Worker, WorkerEvents } from '@tq/worker';
 import { PDFParse } from 'pdf-parse';
@@ -48,15 +42,8 @@ function expectedTotals(rows: typeof ROWS) {
 
 function baseReport(bucket: string, key: string): Report {
   return {
-    title: '季度销售报告 Q3 — Quarterly sales',
+    ...exampleSalesReport({ title: '季度销售报告 Q3 — Quarterly sales', destination: `s3://${bucket}/${key}` }),
     subtitle: 'ひらがな・カタカナ・漢字 all render',
-    columns: [
-      { key: 'region', label: 'Region' },
-      { key: 'product', label: 'Product' },
-      { key: 'units', label: 'Units', format: 'number' },
-      { key: 'revenue', label: 'Revenue', format: 'currency' },
-    ],
-    groupBy: 'region',
     aggregates: [
       { column: 'product', fn: 'count', label: 'Orders' },
       { column: 'units', fn: 'sum', label: 'Units sold' },
@@ -65,7 +52,6 @@ function baseReport(bucket: string, key: string): Report {
       { column: 'revenue', fn: 'max', label: 'Largest' },
     ],
     chart: { type: 'bar', aggregate: 2, title: '收入 by region' },
-    destination: `s3://${bucket}/${key}`,
   };
 }
 
@@ -83,9 +69,8 @@ function events<E extends keyof WorkerEvents>(worker: Worker, event: E) {
 }
 
 describe('report worker: PDFs read back', () => {
-  let endpoint: LocalEndpoint;
-  let sqs: SQSClient;
-  let s3: S3Client;
+  const local = useLocalEndpoint();
+  let files: TestBucket;
   let smtp: SmtpSink;
   let producer: Producer;
   let reportWorker: Worker<'generate_report'>;
@@ -99,15 +84,12 @@ describe('report worker: PDFs read back', () => {
   let idempotency: IdempotencyStore;
 
   beforeAll(async () => {
-    endpoint = await startLocalEndpoint();
-    sqs = new SQSClient(endpoint.clientConfig);
-    s3 = new S3Client({ ...endpoint.clientConfig, forcePathStyle: true });
-    const sns = new SNSClient(endpoint.clientConfig);
+    const { sqs, sns, s3, endpoint } = local;
     await createProvisioner({ sqs, sns, s3, topology: defineTopology({ prefix, bucket }) }).apply();
-    sns.destroy();
+    files = testBucket(s3, bucket);
     queueUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: `${prefix}-generate_report` }))).QueueUrl as string;
     smtp = await startSmtpSink();
-    producer = createProducer({ sqs, s3, sns: new SNSClient(endpoint.clientConfig), prefix });
+    producer = createProducer({ sqs, s3, sns, prefix });
     // As the apps run: both guard their effects with idempotency records.
     idempotency = createIdempotencyStore({ endpoint: endpoint.endpoint, prefix });
     await ensureIdempotencyTable(idempotency.dynamodb, idempotency.tableName);
@@ -142,14 +124,11 @@ describe('report worker: PDFs read back', () => {
     await producer?.close();
     idempotency?.close();
     await smtp?.stop();
-    sqs?.destroy();
-    s3?.destroy();
-    await endpoint?.stop();
   });
 
   async function run(report: Report): Promise<{ id: string; result?: ReportResult; code?: string; reason?: string }> {
     const task = createTask('generate_report', report);
-    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: encodeMessageBody(task) }));
+    await local.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: encodeMessageBody(task) }));
     for (;;) {
       const done = succeeded.items.find((item) => item.id === task.id);
       if (done) return { id: task.id, result: done.result as ReportResult };
@@ -160,8 +139,8 @@ describe('report worker: PDFs read back', () => {
   }
 
   async function readPdf(key: string) {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const data = Buffer.from(await (object.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array())));
+    const object = await files.get(key);
+    const { data } = object;
     const parser = new PDFParse({ data });
     const text = await parser.getText();
     await parser.destroy();
@@ -172,8 +151,8 @@ describe('report worker: PDFs read back', () => {
     const { result } = await run({ ...baseReport(bucket, 'reports/inline.pdf'), rows: ROWS });
     expect(result).toMatchObject({ rows: 5000, groups: 5, destination: `s3://${bucket}/reports/inline.pdf` });
     const { object, text } = await readPdf('reports/inline.pdf');
-    expect(object.ContentType).toBe('application/pdf');
-    expect(object.Metadata?.['tq-rows']).toBe('5000');
+    expect(object.contentType).toBe('application/pdf');
+    expect(object.metadata['tq-rows']).toBe('5000');
     expect(text.total).toBe(result?.pages);
     expect(text.total).toBeGreaterThan(50);
 
@@ -204,7 +183,7 @@ describe('report worker: PDFs read back', () => {
   it('streams the same data from a CSV in S3 (with a BOM) to the same totals', async () => {
     const header = 'region,product,units,revenue';
     const csv = `\uFEFF${header}\n${ROWS.map((r) => `${r.region},${r.product},${r.units},${r.revenue}`).join('\n')}\n`;
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/sales.csv', Body: csv }));
+    await files.put('data/sales.csv', csv);
     const { result } = await run({ ...baseReport(bucket, 'reports/csv.pdf'), source: `s3://${bucket}/data/sales.csv` });
     expect(result).toMatchObject({ rows: 5000, groups: 5 });
     const { text } = await readPdf('reports/csv.pdf');
@@ -236,7 +215,8 @@ describe('report worker: PDFs read back', () => {
       rows: ROWS.slice(0, 50),
       email: { to: ['ceo@example.com'], subject: 'Once only' },
     });
-    const send = () => sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: encodeMessageBody(task) }));
+    const send = () =>
+      local.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: encodeMessageBody(task) }));
     const settled = async (count: number) => {
       for (;;) {
         const items = succeeded.items.filter((item) => item.id === task.id);
@@ -273,14 +253,8 @@ describe('report worker: PDFs read back', () => {
   });
 
   it('dead-letters bad input with the reason: missing source, malformed CSV, missing column, non-numeric data', async () => {
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: 'data/broken.csv',
-        Body: 'region,product,units,revenue\nnorth,"unclosed,1,2\nsouth,b,1,2\n',
-      }),
-    );
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/narrow.csv', Body: 'region,units\nnorth,1\n' }));
+    await files.put('data/broken.csv', 'region,product,units,revenue\nnorth,"unclosed,1,2\nsouth,b,1,2\n');
+    await files.put('data/narrow.csv', 'region,units\nnorth,1\n');
     const missing = await run({ ...baseReport(bucket, 'x.pdf'), source: `s3://${bucket}/data/nope.csv` });
     expect(missing).toMatchObject({ code: 'SOURCE_MISSING' });
     const malformed = await run({ ...baseReport(bucket, 'x.pdf'), source: `s3://${bucket}/data/broken.csv` });
@@ -299,28 +273,18 @@ describe('report worker: PDFs read back', () => {
 
   it('stays inside its allow-list and its bounds: nothing read or written elsewhere, big or wide CSVs refused', async () => {
     const other = `${bucket.slice(0, 50)}-other`;
-    await s3.send(new CreateBucketCommand({ Bucket: other }));
-    await s3.send(new PutObjectCommand({ Bucket: other, Key: 'secret.csv', Body: 'region,product,units,revenue\n' }));
+    const others = await createTestBucket(local.s3, { name: other });
+    await others.put('secret.csv', 'region,product,units,revenue\n');
     const stolen = await run({ ...baseReport(bucket, 'stolen.pdf'), source: `s3://${other}/secret.csv` });
     expect(stolen).toMatchObject({ code: 'LOCATION_NOT_ALLOWED' });
     const planted = await run({ ...baseReport(other, 'planted.pdf'), rows: ROWS.slice(0, 3) });
     expect(planted).toMatchObject({ code: 'LOCATION_NOT_ALLOWED' });
     expect(planted.reason).toContain(`destination s3://${other}/planted.pdf is outside`);
-    const listed = async (b: string, prefix: string) =>
-      (await s3.send(new ListObjectsV2Command({ Bucket: b, Prefix: prefix }))).KeyCount ?? 0;
-    expect(await listed(other, 'planted.pdf')).toBe(0);
-    expect(await listed(bucket, 'stolen.pdf')).toBe(0);
+    expect(await others.count('planted.pdf')).toBe(0);
+    expect(await files.count('stolen.pdf')).toBe(0);
 
-    await s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: 'data/wide.csv', Body: 'region,product,units,revenue,a,b,c\n' }),
-    );
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: 'data/big.csv',
-        Body: `region,product,units,revenue\n${'north,p,1,2\n'.repeat(100_000)}`,
-      }),
-    );
+    await files.put('data/wide.csv', 'region,product,units,revenue,a,b,c\n');
+    await files.put('data/big.csv', `region,product,units,revenue\n${'north,p,1,2\n'.repeat(100_000)}`);
     const wide = await run({ ...baseReport(bucket, 'x.pdf'), source: `s3://${bucket}/data/wide.csv` });
     expect(wide).toMatchObject({ code: 'TOO_MANY_COLUMNS' });
     const big = await run({ ...baseReport(bucket, 'x.pdf'), source: `s3://${bucket}/data/big.csv` });
@@ -331,7 +295,7 @@ describe('report worker: PDFs read back', () => {
 
   it('reports on columns named after JavaScript built-ins (constructor, toString, __proto__) like any other', async () => {
     const csv = 'constructor,toString,__proto__\nnorth,a,10\nsouth,b,5\nnorth,c,7\n';
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/builtins.csv', Body: csv }));
+    await files.put('data/builtins.csv', csv);
     const report: Report = {
       title: 'Built-ins',
       columns: [

@@ -1,33 +1,17 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import type { TaskPayload } from '@tq/contracts';
+import { exampleSalesReport, type TaskPayload } from '@tq/contracts';
 import { createReportWorker } from '@tq/report-worker';
 import { renderReport } from '@tq/report-worker/render';
 
 import { appScenario, drain, enqueue, type QueueConfig, workerOptions } from './app-common.js';
 
-const reportPayload = (bucket: string, i: number): TaskPayload<'generate_report'> => ({
-  title: `Monthly sales ${i}`,
-  subtitle: 'Benchmark report',
-  rows: Array.from({ length: 2000 }, (_, r) => ({
-    region: ['north', 'south', 'east', 'west'][r % 4] as string,
-    product: `product-${r % 41}`,
-    units: (r % 17) + 1,
-    revenue: ((r * 7919) % 100_000) / 100,
-  })),
-  columns: [
-    { key: 'region', label: 'Region' },
-    { key: 'product', label: 'Product' },
-    { key: 'units', label: 'Units', format: 'number' },
-    { key: 'revenue', label: 'Revenue', format: 'currency' },
-  ],
-  groupBy: 'region',
-  aggregates: [
-    { column: 'units', fn: 'sum' },
-    { column: 'revenue', fn: 'sum' },
-  ],
-  chart: { type: 'bar', aggregate: 1 },
-  destination: `s3://${bucket}/reports/${i}.pdf`,
-});
+const reportPayload = (bucket: string, i: number): TaskPayload<'generate_report'> =>
+  exampleSalesReport({
+    title: `Monthly sales ${i}`,
+    subtitle: 'Benchmark report',
+    rows: 2000,
+    destination: `s3://${bucket}/reports/${i}.pdf`,
+  });
 
 export const report = appScenario<QueueConfig>('report', {
   async prepare(context, { queueUrl, dlqUrl, bucket }) {

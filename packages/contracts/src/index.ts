@@ -137,6 +137,8 @@ export {
   ColumnRule,
   cleanupData,
   EmailAttachment,
+  type ExampleSalesReportOptions,
+  exampleSalesReport,
   GenerateReportV1,
   generateReport,
   ImageVariant,

@@ -7,6 +7,7 @@ import {
   createRegistry,
   createTask,
   defineTask,
+  exampleSalesReport,
   isTaskValidationError,
   parseS3Uri,
   parseTask,
@@ -201,6 +202,22 @@ describe('createTask', () => {
     expect(Date.parse(task.createdAt)).toBeGreaterThanOrEqual(before - 1);
     expect(parseTask(JSON.parse(JSON.stringify(task))).ok).toBe(true);
     expect(createTask('process_image', validPayloads.process_image as never).id).not.toBe(task.id);
+  });
+
+  it('takes the example sales report as it is, with generated rows or with a source of its own', () => {
+    const destination = 's3://tq-artifacts/reports/q3.pdf';
+    const inline = createTask('generate_report', exampleSalesReport({ title: 'Q3', destination, rows: 120 }));
+    expect(inline.payload.rows).toHaveLength(120);
+    expect(new Set(inline.payload.rows?.map((row) => row.region))).toEqual(new Set(['north', 'south', 'east', 'west']));
+    const fromCsv = exampleSalesReport({ title: 'Q3', destination, regions: ['x'] });
+    expect(fromCsv.rows).toBeUndefined();
+    expect(() => createTask('generate_report', fromCsv)).toThrow(TaskValidationError);
+    expect(
+      createTask('generate_report', { ...fromCsv, source: 's3://tq-artifacts/in/sales.csv' }).payload.chart,
+    ).toEqual({
+      type: 'bar',
+      aggregate: 1,
+    });
   });
 
   it('throws a TaskValidationError listing every violation, and nothing is returned', () => {

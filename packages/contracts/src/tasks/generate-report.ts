@@ -81,3 +81,50 @@ export const GenerateReportV1 = Type.Object(
   },
 );
 export type GenerateReportV1 = Static<typeof GenerateReportV1>;
+
+/** What `exampleSalesReport` makes. */
+export interface ExampleSalesReportOptions {
+  title: string;
+  destination: string;
+  subtitle?: string;
+  /** How many generated rows to inline (region, product, units, revenue); none: the caller sets `rows` or `source`. */
+  rows?: number;
+  /** The regions the rows cycle through (default north, south, east, west). */
+  regions?: readonly string[];
+}
+
+/**
+ * A valid `generate_report` payload: sales grouped by region with unit and revenue sums and a bar
+ * chart of the revenue, over deterministic generated rows. What `tq demo`, the bench and the tests
+ * send, and a starting point for your own reports.
+ */
+export function exampleSalesReport(options: ExampleSalesReportOptions): GenerateReportV1 {
+  const regions = options.regions ?? ['north', 'south', 'east', 'west'];
+  const rows =
+    options.rows === undefined
+      ? undefined
+      : Array.from({ length: options.rows }, (_, i) => ({
+          region: regions[i % regions.length] as string,
+          product: `product-${(i * 7) % 37}`,
+          units: (i % 13) + 1,
+          revenue: Math.round(((i * 7919) % 100_000) + 50) / 100,
+        }));
+  return {
+    title: options.title,
+    ...(options.subtitle === undefined ? {} : { subtitle: options.subtitle }),
+    ...(rows ? { rows } : {}),
+    columns: [
+      { key: 'region', label: 'Region' },
+      { key: 'product', label: 'Product' },
+      { key: 'units', label: 'Units', format: 'number' },
+      { key: 'revenue', label: 'Revenue', format: 'currency' },
+    ],
+    groupBy: 'region',
+    aggregates: [
+      { column: 'units', fn: 'sum', label: 'Units' },
+      { column: 'revenue', fn: 'sum', label: 'Revenue' },
+    ],
+    chart: { type: 'bar', aggregate: 1 },
+    destination: options.destination,
+  };
+}

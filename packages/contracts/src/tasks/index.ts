@@ -6,7 +6,15 @@ import { ProcessImageV1 } from './process-image.js';
 import { SendEmailV1 } from './send-email.js';
 
 export { CleanupDataV1, CleanupRules, ColumnRule } from './cleanup-data.js';
-export { AggregateFunction, GenerateReportV1, ReportAggregate, ReportChart, ReportColumn } from './generate-report.js';
+export {
+  AggregateFunction,
+  type ExampleSalesReportOptions,
+  exampleSalesReport,
+  GenerateReportV1,
+  ReportAggregate,
+  ReportChart,
+  ReportColumn,
+} from './generate-report.js';
 export { ImageVariant, ProcessImageV1 } from './process-image.js';
 export { EmailAttachment, SendEmailV1 } from './send-email.js';
 
