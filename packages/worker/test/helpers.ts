@@ -1,9 +1,14 @@
-import { S3Client } from '@aws-sdk/client-s3';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createTask, type TaskName, type TaskPayload } from '@tq/contracts';
-import { createQueueWithDlq, type LocalEndpoint, startLocalEndpoint, type TestQueue } from '@tq/testing';
+import { createQueueWithDlq, type LocalEndpoint, type SpawnedProcess, spawnTs, type TestQueue } from '@tq/testing';
+import { useLocalEndpoint } from '@tq/testing/vitest';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterEach } from 'vitest';
 import { createWorker, type Worker, type WorkerEvents, type WorkerOptions } from '../src/index.js';
 
 export const silent = pino({ level: 'silent' });
@@ -14,42 +19,32 @@ export const samples = {
 
 /** One local endpoint per test file; workers created through `harness.worker` are stopped after each test. */
 export function useHarness() {
-  const state: { endpoint?: LocalEndpoint; sqs?: SQSClient; s3?: S3Client } = {};
+  const local = useLocalEndpoint();
   const workers: Worker[] = [];
-  beforeAll(async () => {
-    state.endpoint = await startLocalEndpoint();
-    state.sqs = new SQSClient(state.endpoint.clientConfig);
-    state.s3 = new S3Client({ ...state.endpoint.clientConfig, forcePathStyle: true });
-  });
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((worker) => worker.stop()));
   });
-  afterAll(async () => {
-    state.sqs?.destroy();
-    state.s3?.destroy();
-    await state.endpoint?.stop();
-  });
   return {
     get endpoint(): LocalEndpoint {
-      return state.endpoint as LocalEndpoint;
+      return local.endpoint;
     },
     get sqs(): SQSClient {
-      return state.sqs as SQSClient;
+      return local.sqs;
     },
     get s3(): S3Client {
-      return state.s3 as S3Client;
+      return local.s3;
     },
     queues(options: { fifo?: boolean; maxReceiveCount?: number } = {}): Promise<{ queue: TestQueue; dlq: TestQueue }> {
       const name = `w-${Math.random().toString(36).slice(2, 10)}${options.fifo ? '.fifo' : ''}`;
-      return createQueueWithDlq(state.sqs as SQSClient, {
+      return createQueueWithDlq(local.sqs, {
         name,
         maxReceiveCount: options.maxReceiveCount ?? 5,
       });
     },
     worker<TTask extends TaskName>(options: WorkerOptions<TTask>): Worker<TTask> {
       const worker = createWorker({
-        sqs: state.sqs as SQSClient,
-        s3: state.s3 as S3Client,
+        sqs: local.sqs,
+        s3: local.s3,
         logger: silent,
         handleSignals: false,
         waitTimeSeconds: 1,
@@ -122,4 +117,53 @@ export function latch<T = void>() {
     open = resolve;
   });
   return { promise, open };
+}
+
+/** A line the worker-process fixture writes to its results file. */
+export interface ResultLine {
+  event: string;
+  id?: string;
+  attempt?: number;
+  code?: string;
+  maxRss?: number;
+  pid: number;
+}
+
+/** An empty results file for the worker-process fixture. */
+export function resultsFile(): string {
+  const file = join(tmpdir(), `tq-worker-${process.pid}-${Math.random().toString(36).slice(2)}.jsonl`);
+  writeFileSync(file, '');
+  return file;
+}
+
+export function readResults(file: string): ResultLine[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as ResultLine);
+}
+
+const workerProcessMain = fileURLToPath(new URL('./fixtures/worker-process.ts', import.meta.url));
+
+/** The worker-process fixture in a child process of its own (`TQ_ENDPOINT`, `QUEUE_URL`, `RESULTS_FILE`, …). */
+export function spawnWorkerProcess(env: Record<string, string>): SpawnedProcess {
+  return spawnTs(workerProcessMain, [], env);
+}
+
+/** Sends `count` valid envelopes in batches of 10; returns their ids. */
+export async function sendMany(sqs: SQSClient, queueUrl: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let start = 0; start < count; start += 10) {
+    const envelopes = Array.from({ length: Math.min(10, count - start) }, () =>
+      createTask('send_email', samples.send_email),
+    );
+    ids.push(...envelopes.map((envelope) => envelope.id));
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: envelopes.map((envelope, i) => ({ Id: `m${i}`, MessageBody: JSON.stringify(envelope) })),
+      }),
+    );
+  }
+  return ids;
 }

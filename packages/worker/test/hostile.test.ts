@@ -1,8 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
@@ -13,13 +9,21 @@ import {
 } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createTask, FAILURE_ATTRIBUTES } from '@tq/contracts';
-import { injectAwsFault, queueCounts, spawnTs, waitForExit, waitForMessages, waitUntil } from '@tq/testing';
+import { injectAwsFault, queueCounts, waitForExit, waitForMessages, waitUntil } from '@tq/testing';
 import { describe, expect, it } from 'vitest';
 import { RetryLaterError } from '../src/index.js';
-import { latch, record, samples, sendEnvelope, useHarness } from './helpers.js';
+import {
+  latch,
+  readResults,
+  record,
+  resultsFile,
+  samples,
+  sendEnvelope,
+  spawnWorkerProcess,
+  useHarness,
+} from './helpers.js';
 
 const harness = useHarness();
-const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'worker-process.ts');
 
 async function bucket(): Promise<string> {
   const name = `h-${Math.random().toString(36).slice(2, 10)}`;
@@ -34,6 +38,28 @@ function pointer(uri: string, body = 'x', bytes = Buffer.byteLength(body)): stri
     ...meta,
     claimCheck: { uri, bytes, sha256: createHash('sha256').update(body).digest('hex') },
   });
+}
+
+/**
+ * A worker that reads claim checks with `s3` from the `allowed` bucket (retrying at once), with a
+ * pointer to `s3://<allowed>/a.json` on its queue: what it dead-lettered and retried.
+ */
+async function readClaimCheck(queueUrl: string, s3: S3Client, allowed: string) {
+  const worker = harness.worker({
+    task: 'send_email',
+    queueUrl,
+    s3,
+    s3Allow: [allowed],
+    retry: { baseSeconds: 0 },
+    handler: () => {},
+  });
+  const dead = record(worker, 'dead-lettered');
+  const retried = record(worker, 'retrying');
+  await worker.start();
+  await harness.sqs.send(
+    new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: pointer(`s3://${allowed}/a.json`) }),
+  );
+  return { dead, retried };
 }
 
 /** An S3 client that counts the GetObject calls it sends. */
@@ -89,19 +115,7 @@ describe('hostile claim checks', () => {
     const allowed = await bucket();
     const s3 = new S3Client({ ...harness.endpoint.clientConfig, forcePathStyle: true });
     injectAwsFault(s3, () => true, { name: 'AccessDenied', status: 403, message: 'Access Denied' });
-    const worker = harness.worker({
-      task: 'send_email',
-      queueUrl: queue.url,
-      s3,
-      s3Allow: [allowed],
-      handler: () => {},
-    });
-    const dead = record(worker, 'dead-lettered');
-    const retried = record(worker, 'retrying');
-    await worker.start();
-    await harness.sqs.send(
-      new SendMessageCommand({ QueueUrl: queue.url, MessageBody: pointer(`s3://${allowed}/a.json`) }),
-    );
+    const { dead, retried } = await readClaimCheck(queue.url, s3, allowed);
     const [letter] = await dead.waitFor(1);
     expect(letter).toMatchObject({ code: 'CLAIM_CHECK_FORBIDDEN', attempt: 1 });
     expect(retried.items).toHaveLength(0);
@@ -113,20 +127,7 @@ describe('hostile claim checks', () => {
     const allowed = await bucket();
     // Nothing listens on port 9: every read fails with a connection error.
     const s3 = new S3Client({ ...harness.endpoint.clientConfig, endpoint: 'http://127.0.0.1:9', maxAttempts: 1 });
-    const worker = harness.worker({
-      task: 'send_email',
-      queueUrl: queue.url,
-      s3,
-      s3Allow: [allowed],
-      retry: { baseSeconds: 0 },
-      handler: () => {},
-    });
-    const dead = record(worker, 'dead-lettered');
-    const retried = record(worker, 'retrying');
-    await worker.start();
-    await harness.sqs.send(
-      new SendMessageCommand({ QueueUrl: queue.url, MessageBody: pointer(`s3://${allowed}/a.json`) }),
-    );
+    const { dead, retried } = await readClaimCheck(queue.url, s3, allowed);
     const [letter] = await dead.waitFor(1);
     expect(letter).toMatchObject({ code: 'RETRIES_EXHAUSTED', attempt: 2 });
     expect(letter?.reason).toMatch(/^failed 2 attempts; last error: could not read s3:\/\//);
@@ -157,14 +158,9 @@ describe('hostile claim checks', () => {
         MultipartUpload: { Parts: parts },
       }),
     );
-    const file = join(tmpdir(), `tq-hostile-${process.pid}-${Math.random().toString(36).slice(2)}.jsonl`);
-    writeFileSync(file, '');
-    const lines = () =>
-      readFileSync(file, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as { event: string; code?: string; maxRss?: number });
-    const child = spawnTs(fixture, [], {
+    const file = resultsFile();
+    const lines = () => readResults(file);
+    const child = spawnWorkerProcess({
       TQ_ENDPOINT: harness.endpoint.endpoint,
       QUEUE_URL: queue.url,
       RESULTS_FILE: file,

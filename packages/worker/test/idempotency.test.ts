@@ -33,25 +33,34 @@ describe('idempotency guard (exactly-once effects over at-least-once delivery)',
   });
   afterAll(() => store.close());
 
-  it('runs the handler once for a task delivered twice; the duplicate is acked with the stored result', async () => {
+  /** A one-slot worker guarded by the store, started; `runs()` counts its handler's runs. */
+  async function guardedWorker(result: (id: string, run: number) => unknown) {
     const { queue, dlq } = await harness.queues();
-    let runs = 0;
+    let count = 0;
     const worker = harness.worker({
       task: 'send_email',
       queueUrl: queue.url,
       concurrency: 1,
       idempotency: { store },
       handler: (_payload, context) => {
-        runs += 1;
-        return { messageId: `<${context.id}@test>`, run: runs };
+        count += 1;
+        return result(context.id, count);
       },
     });
     const succeeded = record(worker, 'succeeded');
     await worker.start();
+    return { queue, dlq, worker, succeeded, runs: () => count };
+  }
+
+  it('runs the handler once for a task delivered twice; the duplicate is acked with the stored result', async () => {
+    const { queue, dlq, worker, runs, succeeded } = await guardedWorker((id, run) => ({
+      messageId: `<${id}@test>`,
+      run,
+    }));
     const envelope = createTask('send_email', samples.send_email);
     await sendTwice(harness.sqs, queue.url, envelope);
     const [first, second] = await succeeded.waitFor(2);
-    expect(runs).toBe(1);
+    expect(runs()).toBe(1);
     expect(first).toMatchObject({ id: envelope.id, result: { run: 1 } });
     expect(first?.duplicate).toBeUndefined();
     expect(second).toMatchObject({
@@ -67,25 +76,12 @@ describe('idempotency guard (exactly-once effects over at-least-once delivery)',
   });
 
   it('keys by the idempotency key when the task has one: two ids, one effect', async () => {
-    const { queue } = await harness.queues();
-    let runs = 0;
-    const worker = harness.worker({
-      task: 'send_email',
-      queueUrl: queue.url,
-      concurrency: 1,
-      idempotency: { store },
-      handler: () => {
-        runs += 1;
-        return { runs };
-      },
-    });
-    const succeeded = record(worker, 'succeeded');
-    await worker.start();
+    const { queue, runs, succeeded } = await guardedWorker((_id, run) => ({ runs: run }));
     const key = `order-${Math.random()}`;
     await sendTwice(harness.sqs, queue.url, createTask('send_email', samples.send_email, { idempotencyKey: key }), 1);
     await sendTwice(harness.sqs, queue.url, createTask('send_email', samples.send_email, { idempotencyKey: key }), 1);
     const events = await succeeded.waitFor(2);
-    expect(runs).toBe(1);
+    expect(runs()).toBe(1);
     expect(events.filter((event) => event.duplicate)).toHaveLength(1);
   });
 

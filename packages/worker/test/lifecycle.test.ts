@@ -1,53 +1,20 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CreateQueueCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { createTask } from '@tq/contracts';
-import { queueCounts, spawnTs, startLocalEndpoint, waitForExit, waitForOutput, waitUntil } from '@tq/testing';
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
+import { queueCounts, startLocalEndpoint, waitForExit, waitForOutput, waitUntil } from '@tq/testing';
 import { describe, expect, it } from 'vitest';
 import { createWorker } from '../src/index.js';
-import { latch, record, samples, sendEnvelope, silent, useHarness } from './helpers.js';
+import {
+  latch,
+  readResults,
+  record,
+  resultsFile,
+  sendEnvelope,
+  sendMany,
+  silent,
+  spawnWorkerProcess,
+  useHarness,
+} from './helpers.js';
 
 const harness = useHarness();
-const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'worker-process.ts');
-
-interface ResultLine {
-  event: 'start' | 'done' | 'stopped';
-  id?: string;
-  attempt?: number;
-  pid: number;
-}
-
-function readResults(file: string): ResultLine[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as ResultLine);
-}
-
-async function sendMany(queueUrl: string, count: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let start = 0; start < count; start += 10) {
-    const envelopes = Array.from({ length: Math.min(10, count - start) }, () =>
-      createTask('send_email', samples.send_email),
-    );
-    ids.push(...envelopes.map((e) => e.id));
-    await harness.sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: envelopes.map((e, i) => ({ Id: `m${i}`, MessageBody: JSON.stringify(e) })),
-      }),
-    );
-  }
-  return ids;
-}
-
-function resultsFile(): string {
-  const file = join(tmpdir(), `tq-worker-${process.pid}-${Math.random().toString(36).slice(2)}.jsonl`);
-  writeFileSync(file, '');
-  return file;
-}
 
 describe('shutdown', () => {
   it.each([
@@ -84,7 +51,7 @@ describe('shutdown', () => {
 
   it('stop() finishes running handlers, returns nothing unfinished, and a new worker takes the rest', async () => {
     const { queue } = await harness.queues();
-    const ids = await sendMany(queue.url, 40);
+    const ids = await sendMany(harness.sqs, queue.url, 40);
     const done: string[] = [];
     const first = harness.worker({
       task: 'send_email',
@@ -154,7 +121,7 @@ describe('worker processes (real child processes)', () => {
     const { queue } = await harness.queues();
     const file = resultsFile();
     const id = await sendEnvelope(harness.sqs, queue.url);
-    const child = spawnTs(fixture, [], {
+    const child = spawnWorkerProcess({
       TQ_ENDPOINT: harness.endpoint.endpoint,
       QUEUE_URL: queue.url,
       RESULTS_FILE: file,
@@ -184,7 +151,7 @@ describe('worker processes (real child processes)', () => {
   it('SIGTERM during a burst of 100: exit 0, and every task runs exactly once across the old and a new worker', async () => {
     const { queue } = await harness.queues();
     const file = resultsFile();
-    const ids = await sendMany(queue.url, 100);
+    const ids = await sendMany(harness.sqs, queue.url, 100);
     const env = {
       TQ_ENDPOINT: harness.endpoint.endpoint,
       QUEUE_URL: queue.url,
@@ -193,7 +160,7 @@ describe('worker processes (real child processes)', () => {
       CONCURRENCY: '8',
       VISIBILITY: '5',
     };
-    const old = spawnTs(fixture, [], env);
+    const old = spawnWorkerProcess(env);
     try {
       await waitForOutput(old, /worker started/);
       await waitUntil(() => readResults(file).filter((line) => line.event === 'done').length >= 20, '20 tasks done');
@@ -205,7 +172,7 @@ describe('worker processes (real child processes)', () => {
     }
     expect(readResults(file).at(-1)?.event).toBe('stopped');
 
-    const fresh = spawnTs(fixture, [], env);
+    const fresh = spawnWorkerProcess(env);
     try {
       await waitUntil(
         () =>

@@ -1,42 +1,16 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { createTask } from '@tq/contracts';
 import { createStatusStore, ensureStatusTable, type StatusStore, type TaskStatus } from '@tq/status';
 import {
   queueCounts,
   type SpawnedProcess,
-  spawnTs,
   startHoldingProxy,
   waitForExit,
   waitForOutput,
   waitUntil,
 } from '@tq/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { samples, useHarness } from './helpers.js';
+import { readResults, resultsFile, sendMany, spawnWorkerProcess, useHarness } from './helpers.js';
 
 const harness = useHarness();
-const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'worker-process.ts');
-
-interface ResultLine {
-  event: string;
-  id?: string;
-  pid: number;
-}
-
-const readResults = (file: string): ResultLine[] =>
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as ResultLine);
-
-function resultsFile(): string {
-  const file = join(tmpdir(), `tq-convergence-${process.pid}-${Math.random().toString(36).slice(2)}.jsonl`);
-  writeFileSync(file, '');
-  return file;
-}
 
 describe('status converges with what happened, whatever kills the worker (real child processes)', () => {
   let store: StatusStore;
@@ -52,7 +26,7 @@ describe('status converges with what happened, whatever kills the worker (real c
   });
 
   function startWorker(endpoint: string, queueUrl: string, file: string, env: Record<string, string> = {}) {
-    const child = spawnTs(fixture, [], {
+    const child = spawnWorkerProcess({
       TQ_ENDPOINT: endpoint,
       QUEUE_URL: queueUrl,
       RESULTS_FILE: file,
@@ -61,23 +35,6 @@ describe('status converges with what happened, whatever kills the worker (real c
     });
     children.push(child);
     return child;
-  }
-
-  async function sendMany(queueUrl: string, count: number): Promise<string[]> {
-    const ids: string[] = [];
-    for (let start = 0; start < count; start += 10) {
-      const envelopes = Array.from({ length: Math.min(10, count - start) }, () =>
-        createTask('send_email', samples.send_email),
-      );
-      ids.push(...envelopes.map((envelope) => envelope.id));
-      await harness.sqs.send(
-        new SendMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: envelopes.map((envelope, i) => ({ Id: `m${i}`, MessageBody: JSON.stringify(envelope) })),
-        }),
-      );
-    }
-    return ids;
   }
 
   const drained = (queueUrl: string) => async () => {
@@ -93,7 +50,7 @@ describe('status converges with what happened, whatever kills the worker (real c
       proxy.hold(/^DynamoDB_20120810\.BatchWriteItem$/);
       const first = startWorker(proxy.url, queue.url, file, { VISIBILITY: '3' });
       await waitForOutput(first, /worker started/);
-      const [id] = await sendMany(queue.url, 1);
+      const [id] = await sendMany(harness.sqs, queue.url, 1);
       await waitUntil(() => readResults(file).some((line) => line.event === 'done' && line.id === id), 'the handler');
       await proxy.held();
       // The status write is out and unanswered: the delete has to wait for it.
@@ -118,7 +75,7 @@ describe('status converges with what happened, whatever kills the worker (real c
   it('soak: 600 tasks, a worker killed with SIGKILL five times mid-run; every task reads succeeded at the end', async () => {
     const { queue } = await harness.queues();
     const file = resultsFile();
-    const ids = await sendMany(queue.url, 600);
+    const ids = await sendMany(harness.sqs, queue.url, 600);
     const env = { VISIBILITY: '2', CONCURRENCY: '20', HANDLER_MS: '5' };
     const done = () =>
       new Set(
