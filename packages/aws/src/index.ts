@@ -45,6 +45,9 @@ export {
   queueCounts,
   REDRIVE_SYSTEM_ATTRIBUTES,
   redriveEntry,
+  releaseMessages,
+  type SampleOptions,
+  sampleMessages,
 } from './queues.js';
 export { type BackoffOptions, type BatchAttempt, backoffDelay, type RetryBatchOptions, retryBatch } from './retry.js';
 export {

@@ -1,7 +1,9 @@
 import {
+  ChangeMessageVisibilityBatchCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   type Message,
+  ReceiveMessageCommand,
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -124,4 +126,74 @@ export async function queueCounts(sqs: SQSClient, queueUrl: string): Promise<Que
     inFlight: Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
     delayed: Number(attributes.ApproximateNumberOfMessagesDelayed ?? 0),
   };
+}
+
+/** What `sampleMessages` asks for and how long it holds what it read. */
+export interface SampleOptions {
+  /** At most this many messages (default 10). */
+  max?: number;
+  /** Seconds each read message stays invisible while the sample is taken (default 30). */
+  holdSeconds?: number;
+  /** The system attributes to return (default `SentTimestamp` and those a redrive keeps). */
+  systemAttributes?: readonly string[];
+}
+
+/**
+ * Reads up to `max` messages of a queue without consuming them: each stays invisible while the
+ * sample is taken (so the next receive returns others), then is visible again at once. Bounded by
+ * the queue's depth, so an empty queue answers at once. Every read counts one receive toward the
+ * queue's `maxReceiveCount`: sample a DLQ freely, a work queue sparingly.
+ */
+export async function sampleMessages(
+  sqs: SQSClient,
+  queueUrl: string,
+  options: SampleOptions = {},
+): Promise<Message[]> {
+  const max = options.max ?? 10;
+  const attributes = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+  );
+  const wanted = Math.min(max, Number(attributes.Attributes?.ApproximateNumberOfMessages ?? max));
+  const seen = new Map<string, Message>();
+  const held: Message[] = [];
+  try {
+    for (let empty = 0; seen.size < wanted && empty < 2; ) {
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: Math.min(10, wanted - seen.size),
+          // A short long-poll asks every SQS host, so a nearly empty queue is not reported empty.
+          WaitTimeSeconds: 1,
+          VisibilityTimeout: options.holdSeconds ?? 30,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: [
+            ...(options.systemAttributes ?? ['SentTimestamp', ...REDRIVE_SYSTEM_ATTRIBUTES]),
+          ] as never,
+        }),
+      );
+      held.push(...Messages);
+      const fresh = Messages.filter((message) => !seen.has(message.MessageId ?? ''));
+      for (const message of fresh) seen.set(message.MessageId ?? '', message);
+      empty = fresh.length === 0 ? empty + 1 : 0;
+    }
+  } finally {
+    await releaseMessages(sqs, queueUrl, held);
+  }
+  return [...seen.values()];
+}
+
+/** Makes received messages visible again at once (visibility 0), ten per call. */
+export async function releaseMessages(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<void> {
+  for (let start = 0; start < messages.length; start += 10) {
+    await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages.slice(start, start + 10).map((message, i) => ({
+          Id: String(i),
+          ReceiptHandle: message.ReceiptHandle,
+          VisibilityTimeout: 0,
+        })),
+      }),
+    );
+  }
 }

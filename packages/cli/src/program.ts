@@ -3,6 +3,7 @@ import { classifyAwsError } from '@tq/aws';
 import { isTaskValidationError } from '@tq/contracts';
 import { Command } from 'commander';
 import { registerConsole } from './commands/console.js';
+import { registerContracts } from './commands/contracts.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerGet } from './commands/get.js';
@@ -41,6 +42,7 @@ export function createProgram(): Command {
   registerDlq(program);
   registerDemo(program);
   registerSchema(program);
+  registerContracts(program);
   registerGet(program);
   registerStatus(program);
   registerSchedules(program);

@@ -99,6 +99,43 @@ describe('tq send, stats and dlq as subprocesses', () => {
     expect(parsed.tasks[0]?.queue).toMatchObject({ visible: 2, delayed: 1 });
   });
 
+  it('tq stats --versions: the payload versions a sample of each queue and DLQ carries, every message left in place', async () => {
+    for (let i = 0; i < 2; i += 1) {
+      expect((await runTq(['send', 'send_email', JSON.stringify(email), '--route', 'queue'], env)).code).toBe(0);
+    }
+    // A version this project does not define any more, as an old producer would have sent it.
+    const v2 = { ...createTask('send_email', email), version: 2 };
+    await local.sqs.send(
+      new SendMessageCommand({ QueueUrl: await url('send_email'), MessageBody: JSON.stringify(v2) }),
+    );
+    const dlq = await url('send_email-dlq');
+    await local.sqs.send(
+      new SendMessageCommand({ QueueUrl: dlq, MessageBody: JSON.stringify({ task: 'send_email', ...email }) }),
+    );
+    await local.sqs.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: 'not json' }));
+    const table = await runTq(['stats', '--versions'], env);
+    expect(table.code, table.output).toBe(0);
+    const lines = table.output.split('\n');
+    const versions = lines.slice(lines.findIndex((line) => line.startsWith('payload versions')));
+    expect(versions[0]).toMatch(/^payload versions\s+queue\s+dlq$/);
+    expect(versions.find((line) => line.startsWith('send_email'))).toMatch(
+      /^send_email\s+v1 ×2, v2 ×1\s+flat ×1, unreadable ×1$/,
+    );
+    expect(versions.find((line) => line.startsWith('process_image'))).toMatch(/^process_image\s+-\s+-$/);
+    const json = await runTq(['stats', '--json', '--versions', '5'], env);
+    const parsed = JSON.parse(json.output.split('\n')[0] ?? '') as { tasks: { task: string; versions: unknown }[] };
+    expect(parsed.tasks[0]?.versions).toEqual({
+      queue: { sampled: 3, counts: { 1: 2, 2: 1 } },
+      dlq: { sampled: 2, counts: { flat: 1, unreadable: 1 } },
+    });
+    // Sampled, not taken: every message is visible again at once.
+    expect(await queueCounts(local.sqs, await url('send_email'))).toMatchObject({ visible: 3, inFlight: 0 });
+    expect(await queueCounts(local.sqs, dlq)).toMatchObject({ visible: 2, inFlight: 0 });
+    expect((await runTq(['stats', '--versions', '0'], env)).output).toContain(
+      'tq: --versions is "0", must be a whole number of messages from 1 to 1000',
+    );
+  });
+
   it('tq dlq peek shows reasons, redrive moves every message back intact, purge asks unless --yes', async () => {
     const queueUrl = await url('send_email');
     const bodies = [

@@ -62,6 +62,7 @@ describe('tq init and tq add task: a project of its own from nothing', () => {
         '+ package.json',
         '+ tasks/send-invoice.ts',
         '+ tq.config.ts',
+        '+ tq.contracts.json',
         '+ tsconfig.json',
         '+ workers/send-invoice/handler.test.ts',
         '+ workers/send-invoice/handler.ts',
@@ -71,9 +72,10 @@ describe('tq init and tq add task: a project of its own from nothing', () => {
     const manifest = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8'));
     expect(manifest.scripts).toMatchObject({
       up: 'tq up',
-      test: 'vitest run',
+      test: 'tq contracts check && vitest run',
       synth: 'tq synth',
       deploy: 'cdk deploy --all',
+      release: 'tq contracts check && cdk deploy --all && tq contracts lock',
     });
     expect(JSON.parse(readFileSync(join(project, 'cdk.json'), 'utf8'))).toEqual({
       app: 'npx tq synth',
@@ -108,6 +110,10 @@ describe('tq init and tq add task: a project of its own from nothing', () => {
     expect(schema.code, schema.output).toBe(0);
     expect(JSON.parse(schema.output).properties.payload.required).toEqual(['message']);
     expect((await runTq(['schema', 'send_email'], env, undefined, project)).code).toBe(2);
+    // The lock tq init wrote is what its task file defines: npm test's contracts check passes.
+    const contracts = await runTq(['contracts', 'check'], env, undefined, project);
+    expect(contracts.code, contracts.output).toBe(0);
+    expect(contracts.output.trim()).toBe('tq: the contracts match tq.contracts.json');
     // The scaffold type-checks: payloads and results are typed from the config, no declaration to write.
     await typecheck();
     // Its own test (npm test), with the packages' source as this repository's tests read them.
@@ -147,6 +153,10 @@ describe('tq init and tq add task: a project of its own from nothing', () => {
     ]);
     const schema = await runTq(['schema', 'refund_order'], env, undefined, project);
     expect(schema.code, schema.output).toBe(0);
+    // A new task is an additive change to the released contracts: npm test's check passes.
+    const contracts = await runTq(['contracts', 'check'], env, undefined, project);
+    expect(contracts.code, contracts.output).toBe(0);
+    expect(contracts.output).toContain('tq: additive: refund_order v1 $: task-added (a new task)');
     const stats = await runTq(['provision', '--dry-run'], env, undefined, project);
     expect(stats.output).toContain(`+ create queue ${prefix}-refund_order`);
     await typecheck();

@@ -79,6 +79,28 @@ export {
   type TaskValidationErrorCode,
   type Violation,
 } from './errors.js';
+export {
+  type Narrowing,
+  type NarrowingRule,
+  narrowings,
+  type Widening,
+  type WideningRule,
+  widenings,
+} from './evolution/compare.js';
+export {
+  CONTRACTS_LOCK_FILE,
+  type ContractFinding,
+  type ContractRule,
+  type ContractsCheck,
+  type ContractsLock,
+  ContractsLockError,
+  checkContracts,
+  contractsLock,
+  describeContractsCheck,
+  formatFinding,
+  parseContractsLock,
+  renderContractsLock,
+} from './evolution/lock.js';
 export { EMAIL_PATTERN } from './formats.js';
 export { JSON_SCHEMA_DIALECT, type JsonSchemaFile, jsonSchemas, renderJsonSchema } from './json-schema.js';
 export {

@@ -97,7 +97,7 @@ export class Settlement {
 
   #delete(held: Held, id: string, result: unknown, durationMs: number, log: MessageLog, duplicate: boolean): void {
     if (this.#finalSteps === undefined) this.#queue.delete(held, this.#deleted);
-    else this.#finalSteps.succeeded(id, held.attempt, durationMs, result, this.#stepWritten, held);
+    else this.#finalSteps.succeeded({ id, attempt: held.attempt, durationMs, result }, this.#stepWritten, held);
     if (duplicate) {
       log.get().info({ result }, 'task already done (idempotency record): acknowledged without running the handler');
     } else if (this.#logger.isLevelEnabled('info')) {

@@ -5,6 +5,14 @@ import type { WorkerEvents } from './types.js';
 
 type On = <E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void) => unknown;
 
+/** A task's success as its status records it. */
+export interface SucceededStep {
+  id: string;
+  attempt: number;
+  durationMs: number;
+  result: unknown;
+}
+
 /**
  * Where settlement makes a task's final step durable before its message goes: the status
  * recorder. A message deleted before its final step was written would leave the task `running`
@@ -13,14 +21,7 @@ type On = <E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEve
  */
 export interface FinalSteps {
   /** Records success; `then(written, token)` runs once the step is in the table or was given up on. */
-  succeeded<TToken>(
-    id: string,
-    attempt: number,
-    durationMs: number,
-    result: unknown,
-    then: WrittenCallback<TToken>,
-    token: TToken,
-  ): void;
+  succeeded<TToken>(step: SucceededStep, then: WrittenCallback<TToken>, token: TToken): void;
   /** Records a dead letter; resolves once the step is in the table (`true`) or was given up on. */
   deadLettered(id: string, attempt: number, code: string, reason: string): Promise<boolean>;
 }
@@ -84,10 +85,7 @@ export class StatusRecorder implements FinalSteps {
   }
 
   succeeded<TToken>(
-    id: string,
-    attempt: number,
-    durationMs: number,
-    result: unknown,
+    { id, attempt, durationMs, result }: SucceededStep,
     then: WrittenCallback<TToken>,
     token: TToken,
   ): void {

@@ -1,6 +1,7 @@
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { createTask, FAILURE_ATTRIBUTES } from '@tq/contracts';
+import { createRegistry, createTask, defineTask, FAILURE_ATTRIBUTES, Type } from '@tq/contracts';
 import { queueCounts, waitForMessages } from '@tq/testing';
+import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { NonRetryableError, RetryLaterError } from '../src/index.js';
 import { latch, record, samples, sendEnvelope, useHarness } from './helpers.js';
@@ -56,6 +57,27 @@ describe('createWorker: receiving and running', () => {
     expect(seen.every((s) => s.attempt === 1)).toBe(true);
     await worker.stop();
     expect(await queueCounts(harness.sqs, queue.url)).toMatchObject({ visible: 0, inFlight: 0 });
+  });
+
+  it('says at start which payload versions of its task it reads', async () => {
+    const { queue } = await harness.queues();
+    const schema = Type.Object({ name: Type.String() });
+    const greet = defineTask({
+      name: 'greet_user',
+      description: 'Greets.',
+      versions: { 1: { schema }, 2: { schema } },
+    });
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const worker = harness.worker({
+      task: 'greet_user' as never,
+      registry: createRegistry([greet]),
+      queueUrl: queue.url,
+      logger,
+      handler: () => undefined,
+    });
+    await worker.start();
+    expect(lines.find((line) => line.msg === 'worker started')).toMatchObject({ task: 'greet_user', versions: [1, 2] });
   });
 
   it('never holds more than `concurrency` messages, and a slow one does not hold up the rest', async () => {

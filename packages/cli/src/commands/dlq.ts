@@ -1,8 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import {
-  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
   type Message,
   PurgeQueueCommand,
@@ -10,7 +8,7 @@ import {
   SendMessageBatchCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { queueCounts, REDRIVE_SYSTEM_ATTRIBUTES, redriveEntry } from '@tq/aws';
+import { queueCounts, REDRIVE_SYSTEM_ATTRIBUTES, redriveEntry, releaseMessages, sampleMessages } from '@tq/aws';
 import {
   FAILURE_ATTRIBUTES,
   isClaimCheckPointer,
@@ -77,45 +75,9 @@ async function receive(context: CliContext, url: string, max: number, visibility
   return out.Messages ?? [];
 }
 
-/** Reads up to `max` messages without consuming them: each goes back to visible right away. */
+/** Reads up to `max` dead letters without consuming them: each goes back to visible right away. */
 async function peek(context: CliContext, queues: TaskQueues, max: number): Promise<DeadLetter[]> {
-  const seen = new Map<string, DeadLetter>();
-  const held: Message[] = [];
-  // What the DLQ holds now bounds the reads: an empty one answers at once, and a full read
-  // stops when it has them all instead of waiting for two empty long polls.
-  const attributes = await context.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queues.dlqUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
-  );
-  const wanted = Math.min(max, Number(attributes.Attributes?.ApproximateNumberOfMessages ?? max));
-  if (wanted === 0) return [];
-  try {
-    // Hold what was read (short visibility) so the next receive returns other messages.
-    for (let empty = 0; seen.size < wanted && empty < 2; ) {
-      const messages = await receive(context, queues.dlqUrl, max - seen.size, 30);
-      const fresh = messages.filter((m) => !seen.has(m.MessageId ?? ''));
-      held.push(...messages);
-      for (const message of fresh) seen.set(message.MessageId ?? '', describe(message));
-      empty = fresh.length === 0 ? empty + 1 : 0;
-    }
-  } finally {
-    await release(context, queues.dlqUrl, held);
-  }
-  return [...seen.values()];
-}
-
-async function release(context: CliContext, url: string, messages: Message[]): Promise<void> {
-  for (let start = 0; start < messages.length; start += 10) {
-    await context.sqs.send(
-      new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: url,
-        Entries: messages.slice(start, start + 10).map((m, i) => ({
-          Id: String(i),
-          ReceiptHandle: m.ReceiptHandle,
-          VisibilityTimeout: 0,
-        })),
-      }),
-    );
-  }
+  return (await sampleMessages(context.sqs, queues.dlqUrl, { max })).map(describe);
 }
 
 /**
@@ -227,7 +189,7 @@ async function redriveBySending(
       }
     }
   } finally {
-    await release(context, queues.dlqUrl, kept);
+    await releaseMessages(context.sqs, queues.dlqUrl, kept);
   }
   return report;
 }

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { type CliContext, createContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { findTaskQueues, lookupQueue } from '../queues.js';
+import { renderVersions, sampleVersions, type TaskVersions } from './stats-versions.js';
 
 /** Counts of one queue. `oldestSeconds` is undefined where the endpoint serves no CloudWatch metrics. */
 export interface QueueStats {
@@ -21,6 +22,8 @@ export interface TaskStats {
   task: string;
   queue: QueueStats;
   dlq: QueueStats;
+  /** With `--versions`: the payload versions a sample of each queue holds. */
+  versions?: TaskVersions;
 }
 
 /** The oldest-message ages from CloudWatch (none where the endpoint serves no CloudWatch). */
@@ -29,8 +32,15 @@ function oldestAge(context: CliContext) {
   return { ...oldestAgeLookup(cloudwatch), close: () => cloudwatch.destroy() };
 }
 
-/** Collects the stats of every registered task that has a queue. */
-export async function collectStats(context: CliContext, oldest = oldestAge(context)): Promise<TaskStats[]> {
+/**
+ * Collects the stats of every registered task that has a queue; with `sampleVersions`, the payload
+ * versions of up to that many messages of each queue and DLQ.
+ */
+export async function collectStats(
+  context: CliContext,
+  oldest = oldestAge(context),
+  options: { sampleVersions?: number } = {},
+): Promise<TaskStats[]> {
   const rows: TaskStats[] = [];
   for (const task of context.registry.names()) {
     const queues = await findTaskQueues(context, task);
@@ -38,7 +48,15 @@ export async function collectStats(context: CliContext, oldest = oldestAge(conte
       readQueueCounts(context.sqs, queues.queueUrl, oldest),
       readQueueCounts(context.sqs, queues.dlqUrl, oldest),
     ]);
-    rows.push({ task, queue, dlq });
+    const max = options.sampleVersions;
+    if (max === undefined) rows.push({ task, queue, dlq });
+    else {
+      const [queueVersions, dlqVersions] = await Promise.all([
+        sampleVersions(context.sqs, queues.queueUrl, max),
+        sampleVersions(context.sqs, queues.dlqUrl, max),
+      ]);
+      rows.push({ task, queue, dlq, versions: { queue: queueVersions, dlq: dlqVersions } });
+    }
   }
   return rows;
 }
@@ -192,10 +210,19 @@ export function registerStats(program: Command): void {
     .option('-w, --watch', 'refresh until Ctrl-C')
     .option('--interval <seconds>', 'refresh interval with --watch', '2')
     .option('--json', 'print JSON (one document per refresh)')
-    .action(async (options: { watch?: boolean; interval: string; json?: boolean }) => {
+    .option(
+      '--versions [n]',
+      'also show the payload versions a sample of up to n (default 20) messages of each queue and DLQ carries',
+    )
+    .action(async (options: { watch?: boolean; interval: string; json?: boolean; versions?: string | true }) => {
       const interval = Number(options.interval);
       if (!Number.isFinite(interval) || interval < 0.2) {
         throw new UsageError(`--interval is "${options.interval}", must be a number of seconds, at least 0.2`);
+      }
+      const sample =
+        options.versions === undefined ? undefined : options.versions === true ? 20 : Number(options.versions);
+      if (sample !== undefined && !(Number.isInteger(sample) && sample >= 1 && sample <= 1000)) {
+        throw new UsageError(`--versions is "${options.versions}", must be a whole number of messages from 1 to 1000`);
       }
       const context = await createContext();
       const oldest = oldestAge(context);
@@ -207,7 +234,10 @@ export function registerStats(program: Command): void {
       process.once('SIGTERM', stop);
       try {
         do {
-          const [rows, activemq] = await Promise.all([collectStats(context, oldest), collectActiveMqStats(context)]);
+          const [rows, activemq] = await Promise.all([
+            collectStats(context, oldest, sample === undefined ? {} : { sampleVersions: sample }),
+            collectActiveMqStats(context),
+          ]);
           if (options.json) {
             console.log(
               JSON.stringify({ at: new Date().toISOString(), tasks: rows, ...(activemq ? { activemq } : {}) }),
@@ -219,6 +249,7 @@ export function registerStats(program: Command): void {
                 `${context.env.prefix} on ${context.env.endpoint ?? `AWS ${context.env.region}`}, ${new Date().toLocaleTimeString()}`,
               );
             console.log(renderStats(rows));
+            if (sample !== undefined) console.log(`\n${renderVersions(rows, sample)}`);
             if (!oldest.available()) console.log('(ages come from CloudWatch, which this endpoint does not serve)');
             if (activemq) console.log(`\n${renderActiveMqStats(activemq)}`);
           }

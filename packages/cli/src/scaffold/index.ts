@@ -4,7 +4,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Project } from '../project.js';
 import { type TaskNames, taskNames } from './names.js';
-import { projectFiles, type ScaffoldFile, taskFiles } from './templates.js';
+import { initialLock, projectFiles, type ScaffoldFile, taskFiles } from './templates.js';
 
 export { type TaskNames, taskNames } from './names.js';
 
@@ -40,7 +40,11 @@ export async function initProject(dir: string, options: { task: string; version:
       .toLowerCase()
       .replace(/[^a-z0-9-]+/g, '-')
       .replace(/^-+|-+$/g, '') || 'tq-project';
-  return writeNew(root, [...projectFiles({ name, first, version: options.version }), ...taskFiles(first)]);
+  return writeNew(root, [
+    ...projectFiles({ name, first, version: options.version }),
+    ...taskFiles(first),
+    initialLock(first),
+  ]);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { type ContractsLock, renderContractsLock, Type } from '@tq/contracts';
 import type { TaskNames } from './names.js';
 
 /** A file a scaffold writes: its path in the project and its text. */
@@ -25,10 +26,11 @@ export function projectFiles(options: { name: string; first: TaskNames; version:
     engines: { node: '>=20.9' },
     scripts: {
       up: 'tq up',
-      test: 'vitest run',
+      test: 'tq contracts check && vitest run',
       typecheck: 'tsc --noEmit',
       synth: 'tq synth',
       deploy: 'cdk deploy --all',
+      release: 'tq contracts check && cdk deploy --all && tq contracts lock',
     },
     dependencies: {
       '@tq/contracts': tq,
@@ -127,6 +129,15 @@ declare module '@tq/contracts' {
   interface TaskVersions extends InferTaskVersions<typeof config.tasks> {}
 }
 `;
+}
+
+/** The first task's payload schema as the task file above writes it (tq init locks it). */
+const FIRST_SCHEMA = Type.Object({ message: Type.String({ maxLength: 10_000 }) }, { additionalProperties: false });
+
+/** `tq.contracts.json` of a new project: its first task's version 1, as `tq contracts lock` writes it. */
+export function initialLock(names: TaskNames): ScaffoldFile {
+  const lock: ContractsLock = { [names.task]: { '1': JSON.parse(JSON.stringify(FIRST_SCHEMA)) } };
+  return { path: 'tq.contracts.json', content: renderContractsLock(lock) };
 }
 
 /** A task's own files (`tq init`, `tq add task`): its definition, and its worker's folder with a test. */
@@ -250,6 +261,11 @@ npx tq status $ID --wait
 - \`tasks/<task>.ts\`: a task's payload schema, queue settings and worker defaults.
 - \`workers/<task>/\`: its handler, its program (\`main.ts\`) and its test.
 - \`npx tq add task <name>\` adds a task type with its worker and test.
+- \`tq.contracts.json\` holds each task version's payload schema as released. \`npm test\` runs
+  \`tq contracts check\`, which fails when a change would break messages already sent (a tighter
+  limit, a new required field, a removed property…): put such a change in a new version
+  (\`versions: { 1: …, 2: … }\`). Additive changes pass; deploy the workers before the producers.
+  \`npm run release\` deploys and locks the contracts again.
 
 ## On AWS
 
