@@ -265,7 +265,6 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
         concurrency: this.#settings.concurrency,
         ...(this.#settings.prefetch > 0 && !this.#queue.fifo ? { prefetch: this.#settings.prefetch } : {}),
         pollers: this.#settings.pollers,
-        // The payload versions it reads: an operator retires a version once no worker lists it alone.
         versions: Object.keys(this.#decodeOptions.registry.get(this.task)?.versions ?? {}).map(Number),
         ...(this.#health ? { http: `http://${this.#health.host}:${this.#health.port}` } : {}),
       },
