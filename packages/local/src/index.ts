@@ -29,6 +29,7 @@ export {
 } from './local-endpoint.js';
 export { LocalScheduler, type ScheduleFiring } from './local-scheduler.js';
 export { SAVE_MAX_WAIT_MS } from './persistence.js';
+export { RequestCounter, type RequestCounts, type RequestFacts } from './request-counter.js';
 export {
   type ReceivedMail,
   type SmtpFailure,

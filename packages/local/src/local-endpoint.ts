@@ -4,6 +4,7 @@ import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
 import { LocalScheduler } from './local-scheduler.js';
 import { createStores, debouncedSaver, StateDirectory } from './persistence.js';
+import { RequestCounter } from './request-counter.js';
 
 /** Static credentials for the local endpoint, which checks none. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
@@ -52,6 +53,8 @@ export interface LocalEndpoint {
   readonly scheduler: LocalScheduler | undefined;
   /** What was loaded from `dataDir` on start. */
   readonly restored: { queues: number; messages: number; objects: number } | undefined;
+  /** The AWS requests served so far, by `service:Action` (`sqs:ReceiveMessage`, `sns:Publish`…): what they would cost on AWS. */
+  readonly requests: RequestCounter;
   /** Saves the state now (with `dataDir`); `stop()` does too. */
   save(): Promise<void>;
   stop(): Promise<void>;
@@ -95,6 +98,16 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
       done();
     });
   }
+  // Before the hooks that hand DynamoDB and Scheduler requests over: every request is counted.
+  const requests = new RequestCounter();
+  app.addHook('onRequest', (request, _reply, done) => {
+    requests.add(request);
+    done();
+  });
+  app.addHook('preHandler', (request, _reply, done) => {
+    requests.addForm(request, request.body);
+    done();
+  });
   const dynamo =
     options.dynamodb === false
       ? undefined
@@ -180,6 +193,7 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
     dataDir: options.dataDir,
     scheduler,
     restored,
+    requests,
     save,
     stop,
     [Symbol.asyncDispose]: stop,

@@ -2,7 +2,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateTopicCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,6 +54,42 @@ describe('local endpoint', () => {
     await s3.send(new PutObjectCommand({ Bucket: 'testing-bucket', Key: 'a/b.txt', Body: 'bytes' }));
     const object = await s3.send(new GetObjectCommand({ Bucket: 'testing-bucket', Key: 'a/b.txt' }));
     expect(await object.Body?.transformToString()).toBe('bytes');
+  });
+
+  it('counts the AWS requests it serves by service and action, as AWS bills them', async () => {
+    const counted = await startLocalEndpoint();
+    try {
+      const config = counted.clientConfig;
+      const [queues, topics, s3, dynamodb] = [
+        new SQSClient(config),
+        new SNSClient(config),
+        new S3Client(config),
+        new DynamoDBClient(config),
+      ];
+      const { QueueUrl } = await queues.send(new CreateQueueCommand({ QueueName: 'counted' }));
+      const { TopicArn } = await topics.send(new CreateTopicCommand({ Name: 'counted' }));
+      counted.requests.reset();
+      await queues.send(new SendMessageCommand({ QueueUrl, MessageBody: 'one' }));
+      await queues.send(new SendMessageCommand({ QueueUrl, MessageBody: 'two' }));
+      await queues.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
+      await topics.send(new PublishCommand({ TopicArn, Message: 'hi' }));
+      await s3.send(new CreateBucketCommand({ Bucket: 'counted' }));
+      await s3.send(new PutObjectCommand({ Bucket: 'counted', Key: 'k', Body: 'v' }));
+      await (await s3.send(new GetObjectCommand({ Bucket: 'counted', Key: 'k' }))).Body?.transformToString();
+      await dynamodb.send(new ListTablesCommand({}));
+      expect(counted.requests.counts()).toEqual({
+        'sqs:SendMessage': 2,
+        'sqs:ReceiveMessage': 1,
+        'sns:Publish': 1,
+        's3:CreateBucket': 1,
+        's3:PutObject': 1,
+        's3:GetObject': 1,
+        'dynamodb:ListTables': 1,
+      });
+      for (const client of [queues, topics, s3, dynamodb]) client.destroy();
+    } finally {
+      await counted.stop();
+    }
   });
 
   it('stops and frees its port', async () => {

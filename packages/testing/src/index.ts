@@ -29,6 +29,8 @@ export {
   LocalScheduler,
   localClientConfig,
   type ReceivedMail,
+  RequestCounter,
+  type RequestCounts,
   type ScheduleFiring,
   type SmtpFailure,
   type SmtpSink,
