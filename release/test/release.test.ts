@@ -248,6 +248,8 @@ describe('release: packed packages install and work outside the workspace', () =
     const installed = JSON.parse(await readFile(join(shop, 'node_modules', '@tq', 'cli', 'package.json'), 'utf8'));
     expect(installed.version).toBe('0.0.0');
     const tested = await npm(shop, ['test']);
+    // npm test checks the contracts against the lock tq init wrote, then runs the worker's test.
+    expect(tested.stdout).toContain('tq: the contracts match tq.contracts.json');
     expect(tested.stdout).toMatch(/1 passed/);
     await npm(shop, ['run', 'typecheck']);
 
