@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { type LocalEndpoint, localClientConfig } from './local-endpoint.js';
 
 /** A local endpoint running in a child process (in memory only). */
-export interface EndpointProcess extends Omit<LocalEndpoint, 'dataDir' | 'restored' | 'save' | 'scheduler' | 'requests'> {
+export interface EndpointProcess
+  extends Omit<LocalEndpoint, 'dataDir' | 'restored' | 'save' | 'scheduler' | 'requests'> {
   readonly pid: number;
 }
 
