@@ -230,12 +230,15 @@ describe('release: packed packages install and work outside the workspace', () =
   it("a team's path from the registry: tq init, npm install, npm test, tq up with a task sent and its status read back, tq add task, synth", async () => {
     const team = join(work, 'team');
     await mkdir(team);
-    // `npx @tq/cli init`: the CLI fetched from the registry, in a folder outside any workspace.
+    // `npx @tq/cli init`: the CLI fetched from the registry, in a folder outside any workspace. By
+    // its tarball's URL (what npx downloads for `@tq/cli@0.0.0`): npx keeps what it installed under
+    // the spec it was given, and every run here publishes 0.0.0, so the name would reuse an earlier
+    // run's CLI; the URL carries this run's registry port.
     await npm(team, [
       'exec',
       '--yes',
       '--package',
-      '@tq/cli@0.0.0',
+      `${registryUrl}@tq/cli/-/cli-0.0.0.tgz`,
       '--',
       'tq',
       'init',
