@@ -1,7 +1,7 @@
 import { createStatusStore, type StatusStore } from '@tq/status';
 import { testWorkerOptions, uniqueName } from '@tq/testing';
 import { useLocalEndpoint } from '@tq/testing/vitest';
-import { createWorker, NonRetryableError } from '@tq/worker';
+import { createWorker, NonRetryableError, type TaskHandler } from '@tq/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTq } from './run-cli.js';
 
@@ -24,19 +24,25 @@ describe('tq status and tq results', () => {
     await store.close();
   });
 
-  it('tq send records sent; tq status --wait follows the task to its end; tq results lists it', async () => {
+  /** A send_email worker on this prefix that records status in the test's store. */
+  async function startWorker(handler: TaskHandler<'send_email'>) {
     const worker = createWorker({
       task: 'send_email',
       endpoint: local.endpoint.endpoint,
       prefix,
       status: store,
       ...testWorkerOptions(),
-      handler: (payload, context) => {
-        if (payload.subject === 'bounce') throw new NonRetryableError('no such mailbox');
-        return { messageId: `<${context.id}@test>`, copy: `s3://${prefix}-artifacts/sent/${context.id}.eml` };
-      },
+      handler,
     });
     await worker.start();
+    return worker;
+  }
+
+  it('tq send records sent; tq status --wait follows the task to its end; tq results lists it', async () => {
+    const worker = await startWorker((payload, context) => {
+      if (payload.subject === 'bounce') throw new NonRetryableError('no such mailbox');
+      return { messageId: `<${context.id}@test>`, copy: `s3://${prefix}-artifacts/sent/${context.id}.eml` };
+    });
     try {
       const sent = await runTq(['send', 'send_email', JSON.stringify(email)], env);
       expect(sent.code, sent.output).toBe(0);
@@ -62,6 +68,43 @@ describe('tq status and tq results', () => {
       expect(results.output).toContain(id);
       expect(results.output).not.toContain(bouncedId);
       expect(results.output).toContain(`s3://${prefix}-artifacts/sent/${id}.eml`);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('tq flow send starts a chord; tq status <flow id> shows the tree; a bad flow is refused with its paths', async () => {
+    const mail = (subject: string) => ({ task: 'send_email', payload: { ...email, subject } });
+    const refused = await runTq(
+      ['flow', 'send', JSON.stringify({ group: [mail('a'), { task: 'send_email', payload: { to: ['x'] } }] })],
+      env,
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.output).toContain('$.group[1].payload.to[0]');
+    expect(refused.output).toContain('$.group[1].payload.subject: is required');
+
+    const started = await runTq(
+      // A chord's `then` is a node, never a function: JSON has none, so no promise takes it for one.
+      // biome-ignore lint/suspicious/noThenProperty: the flow's JSON form names it `then`
+      ['flow', 'send', JSON.stringify({ group: [mail('a'), mail('b')], then: mail('c') })],
+      env,
+    );
+    expect(started.code, started.output).toBe(0);
+    const id = started.output.split('\n')[0]?.trim() as string;
+    const waiting = await runTq(['status', id], env);
+    expect(waiting.code, waiting.output).toBe(0);
+    expect(waiting.output).toContain(`flow ${id}: running (3 tasks)`);
+    expect(waiting.output).toMatch(/\$\.then\s+send_email\s+waiting/);
+    expect(waiting.output).toMatch(/\$\s+group\s+0\/2 ended, then waiting/);
+
+    const worker = await startWorker((payload) => ({ subject: payload.subject }));
+    try {
+      const done = await runTq(['status', id, '--wait'], env);
+      expect(done.code, done.output).toBe(0);
+      expect(done.output).toContain(`flow ${id}: succeeded`);
+      expect(done.output).toMatch(/\$\.group\[0\]\s+send_email\s+succeeded/);
+      expect(done.output).toMatch(/\$\.then\s+send_email\s+succeeded/);
+      expect(done.output).toMatch(/\$\s+group\s+2\/2 ended, then started/);
     } finally {
       await worker.stop();
     }

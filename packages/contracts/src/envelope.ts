@@ -26,6 +26,11 @@ export function parseTraceparent(traceparent: string | undefined): TraceparentPa
   return { traceId: match[1], spanId: match[2], traceFlags: Number.parseInt(match[3], 16) };
 }
 
+/** A node's path in a flow: `$`, then `.chain[i]`, `.group[i]` and `.then` segments. */
+export const FLOW_PATH_PATTERN = '^\\$(?:\\.(?:chain|group)\\[\\d{1,5}\\]|\\.then)*$';
+/** A flow task's input: a node's path, or `<group path>.group` for a group's children. */
+export const FLOW_INPUT_PATTERN = '^\\$(?:\\.(?:chain|group)\\[\\d{1,5}\\]|\\.then)*(?:\\.group)?$';
+
 const envelopeFields = {
   /** Unique per task; workers use it (or `idempotencyKey`) to recognise redeliveries. */
   id: Type.String({ format: 'uuid', pattern: UUID_PATTERN, errorMessage: 'must be a UUID' }),
@@ -45,6 +50,15 @@ const envelopeFields = {
     }),
   ),
   tracestate: Type.Optional(Type.String({ maxLength: 512, pattern: '^[\\x20-\\x7e]*$' })),
+  /** Set on the tasks of a flow: which flow and node, where the input comes from, what a failure does. */
+  flow: Type.Optional(
+    Type.Object({
+      id: Type.String({ format: 'uuid', pattern: UUID_PATTERN, errorMessage: 'must be a UUID' }),
+      path: Type.String({ maxLength: 1024, pattern: FLOW_PATH_PATTERN }),
+      input: Type.Optional(Type.String({ maxLength: 1024, pattern: FLOW_INPUT_PATTERN })),
+      onFailure: Type.Optional(Type.Union([Type.Literal('fail'), Type.Literal('ignore'), Type.Literal('continue')])),
+    }),
+  ),
 };
 
 /**
@@ -64,5 +78,8 @@ export function envelopeSchemaFor(task: string, version: number, payload: TObjec
   );
 }
 
-/** Envelope keys that are never payload fields in the seed article's flat form. */
-export const ENVELOPE_KEYS: ReadonlySet<string> = new Set(Object.keys(envelopeFields));
+/**
+ * Envelope keys that are never payload fields in the seed article's flat form. Not `flow`: only
+ * envelopes carry it, and a flat task's payload may have a field of that name.
+ */
+export const ENVELOPE_KEYS: ReadonlySet<string> = new Set(Object.keys(envelopeFields).filter((key) => key !== 'flow'));

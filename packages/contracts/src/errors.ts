@@ -71,3 +71,34 @@ export class TaskDefinitionError extends Error {
   override readonly name = 'TaskDefinitionError';
   readonly code = 'INVALID_DEFINITION' as const;
 }
+
+/**
+ * Why a flow was refused before anything was sent:
+ * - `INVALID_FLOW`: a node's shape, a task's name or version, or a payload breaks the rules;
+ * - `FLOW_TOO_LARGE`: more tasks or deeper nesting than `FLOW_LIMITS` allows.
+ */
+export type FlowValidationErrorCode = 'INVALID_FLOW' | 'FLOW_TOO_LARGE';
+
+const FLOW_VALIDATION_ERROR = Symbol.for('@tq/contracts/FlowValidationError');
+
+/**
+ * Thrown by `planFlow` (and so by `producer.flow` and `tq flow send`) when a flow is not valid:
+ * `violations` lists every problem with its node's path (`$.group[3].payload.to`).
+ */
+export class FlowValidationError extends Error {
+  override readonly name = 'FlowValidationError';
+  readonly code: FlowValidationErrorCode;
+  readonly violations: readonly Violation[];
+
+  constructor(code: FlowValidationErrorCode, message: string, violations: readonly Violation[]) {
+    super(`${message}\n${violations.map((v) => `  ${v.path}: ${v.message}`).join('\n')}`);
+    this.code = code;
+    this.violations = violations;
+    Object.defineProperty(this, FLOW_VALIDATION_ERROR, { value: true });
+  }
+}
+
+/** True for a `FlowValidationError`, even one created by another copy of this package. */
+export function isFlowValidationError(value: unknown): value is FlowValidationError {
+  return typeof value === 'object' && value !== null && FLOW_VALIDATION_ERROR in value;
+}

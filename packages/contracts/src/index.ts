@@ -73,6 +73,9 @@ export {
   topicName,
 } from './environment.js';
 export {
+  FlowValidationError,
+  type FlowValidationErrorCode,
+  isFlowValidationError,
   isTaskValidationError,
   TaskDefinitionError,
   TaskValidationError,
@@ -101,6 +104,24 @@ export {
   parseContractsLock,
   renderContractsLock,
 } from './evolution/lock.js';
+export {
+  FLOW_FAILURE_POLICIES,
+  FLOW_LIMITS,
+  type FlowChain,
+  type FlowFailurePolicy,
+  type FlowGroup,
+  type FlowNode,
+  type FlowOutcome,
+  type FlowPlan,
+  type FlowRef,
+  type FlowTask,
+  flowOutput,
+  flowParent,
+  type PlannedGroup,
+  type PlannedTask,
+  planFlow,
+  startsWith,
+} from './flow.js';
 export { EMAIL_PATTERN } from './formats.js';
 export { JSON_SCHEMA_DIALECT, type JsonSchemaFile, jsonSchemas, renderJsonSchema } from './json-schema.js';
 export {

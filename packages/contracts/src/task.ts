@@ -2,6 +2,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ENVELOPE_KEYS, Envelope, type EnvelopeMeta } from './envelope.js';
 import { TaskValidationError, type Violation } from './errors.js';
+import type { FlowRef } from './flow.js';
 import { createRegistry, type TaskDefinition, type TaskRegistry, type TaskVersionDefinitions } from './registry.js';
 import { builtinTasks } from './tasks/index.js';
 import { collectViolations } from './violations.js';
@@ -81,6 +82,8 @@ export interface CreateTaskOptions {
   idempotencyKey?: string;
   traceparent?: string;
   tracestate?: string;
+  /** The flow node this task is (see `FlowRef`). */
+  flow?: FlowRef;
   /** Defaults to the built-in registry. */
   registry?: TaskRegistry;
 }
@@ -110,6 +113,7 @@ export function createTask<TTask extends TaskName>(
   if (options.idempotencyKey !== undefined) envelope.idempotencyKey = options.idempotencyKey;
   if (options.traceparent !== undefined) envelope.traceparent = options.traceparent;
   if (options.tracestate !== undefined) envelope.tracestate = options.tracestate;
+  if (options.flow !== undefined) envelope.flow = options.flow;
   if (
     definition &&
     options.id === undefined &&
@@ -117,7 +121,8 @@ export function createTask<TTask extends TaskName>(
     options.version === undefined &&
     options.idempotencyKey === undefined &&
     options.traceparent === undefined &&
-    options.tracestate === undefined
+    options.tracestate === undefined &&
+    options.flow === undefined
   ) {
     // Every field but the payload was made here from known-good values: a valid payload is all
     // there is to check. An invalid one takes the full path below, for the full report.
@@ -257,7 +262,7 @@ function validateEnvelope(
     createdAt: record.createdAt,
     payload: record.payload,
   };
-  for (const key of ['idempotencyKey', 'traceparent', 'tracestate'] as const) {
+  for (const key of ['idempotencyKey', 'traceparent', 'tracestate', 'flow'] as const) {
     if (record[key] !== undefined) envelope[key] = record[key];
   }
   return { ok: true, envelope: envelope as TaskEnvelope, form };

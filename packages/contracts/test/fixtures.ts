@@ -78,6 +78,12 @@ export const validEnvelope = {
   idempotencyKey: 'welcome-42',
   traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
   tracestate: 'congo=t61rcWkgMzE',
+  flow: {
+    id: '7d1e0c1b-2f4e-4c55-9d0a-5a1b2c3d4e5f',
+    path: '$.chain[1].group[2]',
+    input: '$.chain[0]',
+    onFailure: 'continue',
+  },
   payload: validPayloads.send_email,
 };
 

@@ -259,5 +259,13 @@ export const ruleCases: Record<TaskName | 'envelope', RuleCase[]> = {
     c(['envelope:/traceparent:pattern'], '/traceparent', '00-00000000000000000000000000000000-00f067aa0ba902b7-01'),
     c(['envelope:/tracestate:pattern'], '/tracestate', 'a=\u00e9'),
     c(['envelope:/tracestate:maxLength'], '/tracestate', long(513)),
+    c(['envelope:/flow:required:id'], '/flow/id', REMOVE),
+    c(['envelope:/flow:required:path'], '/flow/path', REMOVE),
+    c(['envelope:/flow/id:shared'], '/flow/id', 'flow-1'),
+    c(['envelope:/flow/path:pattern'], '/flow/path', '$.chain.1'),
+    c(['envelope:/flow/path:maxLength'], '/flow/path', `$${'.then'.repeat(205)}`),
+    c(['envelope:/flow/input:pattern'], '/flow/input', '$.group[1].group.group'),
+    c(['envelope:/flow/input:maxLength'], '/flow/input', `$${'.then'.repeat(205)}`),
+    c(['envelope:/flow/onFailure:enum'], '/flow/onFailure', 'retry'),
   ],
 };

@@ -19,11 +19,11 @@ const SEGMENT_ITEMS = 100;
 const ENTRY_IDS = Array.from({ length: MAX_BATCH_ENTRIES }, (_, position) => String(position));
 
 /** What `sendBatch` needs of the producer. */
-export interface BatchDeps {
+export interface BatchDeps<TItem = BatchItem> {
   sqs: SQSClient;
   sns: SNSClient;
   destinations: Destinations;
-  prepare(item: BatchItem, trace: TraceHeaders): Prepared;
+  prepare(item: TItem, trace: TraceHeaders): Prepared;
   /** Stores an oversized task in S3 and swaps its body for a pointer (see the producer's `largePayloads`). */
   claimCheck(prepared: Prepared): Promise<void>;
   /** Batch calls at once. */
@@ -67,7 +67,10 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Pr
  * validation overlaps the calls in flight. Never throws for one item: one result per item, in
  * input order.
  */
-export async function sendBatch(items: readonly BatchItem[], deps: BatchDeps): Promise<BatchItemResult[]> {
+export async function sendBatch<TItem = BatchItem>(
+  items: readonly TItem[],
+  deps: BatchDeps<TItem>,
+): Promise<BatchItemResult[]> {
   const results: BatchItemResult[] = new Array(items.length);
   const fail = (index: number, error: unknown) => {
     results[index] = {
@@ -87,7 +90,7 @@ export async function sendBatch(items: readonly BatchItem[], deps: BatchDeps): P
     const ready: Entry[] = [];
     for (let index = from; index < to; index += 1) {
       try {
-        const prepared = deps.prepare(items[index] as BatchItem, trace);
+        const prepared = deps.prepare(items[index] as TItem, trace);
         const task = prepared.envelope.task;
         const destination = prepared.route === 'topic' ? 'topic' : prepared.fifo ? `${task}.fifo` : task;
         ready.push({ index, prepared, destination, bytes: prepared.bytes, limit: prepared.limit });
@@ -160,7 +163,7 @@ const BATCH_BACKOFF = { baseMs: 100, capMs: 5_000, jitter: 'full' } as const;
 /** One batch call with its retries (`retryBatch`): entries that failed transiently go again, with backoff. */
 async function deliverBatch(
   batch: Batch,
-  deps: BatchDeps,
+  deps: BatchDeps<never>,
   results: BatchItemResult[],
   fail: (index: number, error: unknown) => void,
 ): Promise<void> {
@@ -220,7 +223,7 @@ async function deliverBatch(
 }
 
 /** The batch call itself: `PublishBatch` to the topic or `SendMessageBatch` to a queue. */
-function callBatch(batch: Batch, target: string, byId: Map<string, Entry>, deps: BatchDeps) {
+function callBatch(batch: Batch, target: string, byId: Map<string, Entry>, deps: BatchDeps<never>) {
   if (batch.route === 'topic') {
     return deps.sns.send(
       new PublishBatchCommand({

@@ -16,11 +16,17 @@
  * @module
  */
 export {
+  FLOW_LIMITS,
+  type FlowFailurePolicy,
+  type FlowNode,
+  FlowValidationError,
+  isFlowValidationError,
   isTaskValidationError,
   type TaskName,
   type TaskPayload,
   TaskValidationError,
 } from '@tq/contracts';
+export { Destinations } from './destinations.js';
 export {
   fromAwsError,
   isProducerError,
@@ -28,12 +34,25 @@ export {
   ProducerError,
   type ProducerErrorCode,
 } from './errors.js';
+export { type FlowSendDeps, sendHeld } from './flow-start.js';
+export {
+  FLOW_CLAIM_LEASE_MS,
+  FLOW_RESULT_INLINE_BYTES,
+  FlowBusyError,
+  FlowEngine,
+  type FlowEngineOptions,
+  type FlowTaskOutcome,
+  isFlowBusyError,
+} from './flows.js';
 export { MAX_BATCH_ENTRIES, SNS_MAX_BYTES, SQS_MAX_BYTES } from './limits.js';
 export { planBatches } from './plan.js';
 export { createProducer } from './producer.js';
 export type {
   BatchItem,
   BatchItemResult,
+  FlowSpec,
+  FlowStarted,
+  FlowTaskSpec,
   Producer,
   ProducerOptions,
   SendOptions,

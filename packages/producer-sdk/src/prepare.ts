@@ -5,6 +5,7 @@ import {
   type CreateTaskOptions,
   createTask,
   encodeMessageBody,
+  type FlowRef,
   formatTraceparent,
   MAX_CLAIM_CHECK_BYTES,
   MESSAGE_ATTRIBUTES,
@@ -112,7 +113,9 @@ export function prepareTask<TTask extends TaskName>(
     registry: TaskRegistry | undefined;
     claimChecks: boolean;
     trace: TraceHeaders;
-    fifoTasks?: readonly string[];
+    fifoTasks?: readonly string[] | undefined;
+    /** A flow's task: its node (`FlowRef`) and the version its node names. */
+    flow?: { ref: FlowRef; version?: number | undefined };
   },
 ): Prepared {
   checkSendOptions(sendOptions);
@@ -135,6 +138,10 @@ export function prepareTask<TTask extends TaskName>(
     if (context.trace.tracestate !== undefined) taskOptions.tracestate = context.trace.tracestate;
   }
   if (context.registry) taskOptions.registry = context.registry;
+  if (context.flow !== undefined) {
+    taskOptions.flow = context.flow.ref;
+    if (context.flow.version !== undefined) taskOptions.version = context.flow.version;
+  }
   const envelope = createTask(task, payload, taskOptions) as TaskEnvelope;
   const fifo = sendOptions.groupId !== undefined;
   const route =

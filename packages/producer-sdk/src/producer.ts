@@ -1,11 +1,12 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientSettings, readEnvironment, serviceEndpoint, type TaskName, type TaskPayload } from '@tq/contracts';
-import { createStatusStore, event, type StatusStore } from '@tq/status';
+import { createStatusStore, event, FlowStore, type StatusStore } from '@tq/status';
 import { sendBatch } from './batch.js';
 import { ClaimChecks } from './claim-check.js';
 import { Destinations } from './destinations.js';
 import { fromAwsError, type ProducerError } from './errors.js';
+import { startFlow } from './flow-start.js';
 import { activeTraceContext, fifoFields, type Prepared, prepareTask, sendResult } from './prepare.js';
 import { LaterSends, resolveAt } from './schedule.js';
 import type { BatchItem, BatchItemResult, Producer, ProducerOptions, SendOptions, SendResult } from './types.js';
@@ -83,6 +84,13 @@ export function createProducer(options: ProducerOptions = {}): Producer {
     return statusStore;
   };
   const recordSent = options.status !== undefined && options.status !== false;
+  let flowStore: FlowStore | undefined;
+  const flows = () => {
+    const { dynamodb, tableName } = status();
+    flowStore ??= new FlowStore({ dynamodb, tableName });
+    return flowStore;
+  };
+  const batchSettings = { concurrency: options.batchConcurrency ?? 8, attempts: options.batchAttempts ?? 4 };
   function sent(prepared: Prepared, messageId: string): SendResult {
     const result = sendResult(prepared, messageId);
     if (recordSent) {
@@ -107,8 +115,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
             prepare: (item, trace) =>
               prepareTask(item.task, item.payload as never, item.options ?? {}, { ...prepareContext, trace }),
             claimCheck,
-            concurrency: options.batchConcurrency ?? 8,
-            attempts: options.batchAttempts ?? 4,
+            ...batchSettings,
           });
           if (recordSent) {
             results.forEach((result, index) => {
@@ -119,6 +126,31 @@ export function createProducer(options: ProducerOptions = {}): Producer {
           return results;
         },
       }),
+    flow: (spec, flowOptions = {}) =>
+      startFlow(
+        spec,
+        {
+          sqs,
+          sns,
+          destinations,
+          ...batchSettings,
+          registry: options.registry,
+          prepare: prepareContext,
+          claimCheck,
+          store: flows,
+          tableName: () => status().tableName,
+          sent: (task, at) => {
+            if (recordSent) status().writer.record(task.id, task.task, event('sent', 0, undefined, at));
+          },
+        },
+        flowOptions.id,
+      ),
+    flowStatus: async (id: string) => {
+      const record = await flows().get(id);
+      if (record === undefined) return undefined;
+      const { policies: _policies, ...flow } = record;
+      return flow;
+    },
     status: (id: string) => status().reader.get(id),
     async flush() {
       await statusStore?.writer.flush();

@@ -2,8 +2,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { TaskName, TaskPayload, TaskRegistry, TaskValidationError } from '@tq/contracts';
-import type { StatusStore, TaskStatus } from '@tq/status';
+import type { FlowFailurePolicy, TaskName, TaskPayload, TaskRegistry, TaskValidationError } from '@tq/contracts';
+import type { FlowRecord, FlowTaskEntry, StatusStore, TaskStatus } from '@tq/status';
 import type { ProducerError } from './errors.js';
 
 // The producer's public types: its options, what a send takes and what it answers.
@@ -105,6 +105,34 @@ export type BatchItem = {
 /** The outcome of one `sendBatch` item, in input order. */
 export type BatchItemResult = ({ ok: true } & SendResult) | { ok: false; error: TaskValidationError | ProducerError };
 
+/** One task of a flow, typed by its task type (`FlowTask` of `@tq/contracts` is its JSON form). */
+export type FlowTaskSpec = {
+  [TTask in TaskName]: {
+    task: TTask;
+    payload: TaskPayload<TTask>;
+    /** Default: the task's latest version. */
+    version?: number;
+    idempotencyKey?: string;
+    onFailure?: FlowFailurePolicy;
+  };
+}[TaskName];
+
+/**
+ * A flow: a task, a `chain` (one after another, each getting the previous output as input), or a
+ * `group` (in parallel), with `then` a chord (runs once after every child ended, with their
+ * outputs). The same shape as the JSON that `tq flow send` takes.
+ */
+export type FlowSpec =
+  | FlowTaskSpec
+  | { chain: FlowSpec[]; onFailure?: FlowFailurePolicy }
+  | { group: FlowSpec[]; then?: FlowSpec; onFailure?: FlowFailurePolicy };
+
+/** A flow that started: its id, and every task's path, type and id. */
+export interface FlowStarted {
+  id: string;
+  tasks: FlowTaskEntry[];
+}
+
 /** Sends tasks. Create one per process and share it; it caches resolved URLs and ARNs. */
 export interface Producer {
   /**
@@ -120,6 +148,15 @@ export interface Producer {
    * per item, in input order, `ok: false` with the typed error for items not sent.
    */
   sendBatch(items: readonly BatchItem[]): Promise<BatchItemResult[]>;
+  /**
+   * Starts a flow (see `FlowSpec`). The whole flow is checked first: `FlowValidationError` lists
+   * every invalid node with its path (`$.group[3].payload.to`) and nothing is sent. Its state
+   * lives in the status table (`StatusNotTrackedError` when there is none); its first tasks are
+   * sent at once, the others when what precedes them completes. Resolves with the flow's id.
+   */
+  flow(flow: FlowSpec, options?: { id?: string }): Promise<FlowStarted>;
+  /** A flow's record (state, when it finished, what failed it), or undefined when there is none. */
+  flowStatus(id: string): Promise<FlowRecord | undefined>;
   /**
    * What the status table knows about a task (`@tq/status`): state, attempts, timeline, result,
    * artifacts or error; undefined when nothing was recorded. Throws `StatusNotTrackedError` when

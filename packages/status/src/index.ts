@@ -10,6 +10,15 @@
  */
 export { fromAttribute, fromItem, toAttribute } from './attributes.js';
 export {
+  type FlowRecord,
+  type FlowState,
+  FlowStore,
+  type FlowTaskEntry,
+  type HeldTask,
+  type JoinState,
+  type StoredOutcome,
+} from './flows.js';
+export {
   type Claim,
   type ClaimOutcome,
   createIdempotencyStore,

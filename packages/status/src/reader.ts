@@ -149,7 +149,8 @@ export class StatusReader {
       ExpressionAttributeValues: { ':id': { S: id } },
       ConsistentRead: true,
     })) {
-      items.push(fromItem(item));
+      // `~…` sort keys are a flow's records (`FlowStore`), never a task's steps.
+      if (!item.step?.S?.startsWith('~')) items.push(fromItem(item));
     }
     const status = toTaskStatus(items);
     return status && status.expiresAt > 0 && status.expiresAt * 1000 < Date.now() ? undefined : status;

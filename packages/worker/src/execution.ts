@@ -4,7 +4,7 @@ import { WorkerError } from './errors.js';
 import type { Held } from './held.js';
 import { sleep } from './sleep.js';
 import { type SpanBody, withMessageSpan } from './trace.js';
-import type { HandlerContext, TaskHandler } from './types.js';
+import type { FlowContext, HandlerContext, TaskHandler } from './types.js';
 
 const noop = () => undefined;
 
@@ -36,6 +36,7 @@ class HandlerCall<TTask extends TaskName> implements SpanBody<unknown> {
   readonly #envelope: TaskEnvelope<TTask>;
   readonly #form: string;
   readonly #log: MessageLog;
+  readonly #flow: FlowContext | undefined;
   #controller: AbortController | undefined;
   /** Rejects the call's promise at once with the abort reason (the handler may still be winding down). */
   #reject: (reason: unknown) => void = noop;
@@ -49,8 +50,10 @@ class HandlerCall<TTask extends TaskName> implements SpanBody<unknown> {
     envelope: TaskEnvelope<TTask>,
     form: string,
     log: MessageLog,
+    flow: FlowContext | undefined,
   ) {
     this.#shared = shared;
+    this.#flow = flow;
     this.deadline = deadline;
     this.#held = held;
     this.#envelope = envelope;
@@ -86,6 +89,7 @@ class HandlerCall<TTask extends TaskName> implements SpanBody<unknown> {
     const envelope = this.#envelope;
     this.#log.bind(traceId ? { id: envelope.id, traceId } : { id: envelope.id });
     const context = new Context<TTask>(this.#shared.task, this.#held, envelope, this, traceparent, this.#log);
+    context.flow = this.#flow;
     if (this.#shared.logger.isLevelEnabled('debug')) this.#log.get().debug({ form: this.#form }, 'task started');
     return new Promise<unknown>((resolve, reject) => {
       this.#reject = reject;
@@ -168,6 +172,7 @@ class Context<TTask extends TaskName> implements HandlerContext<TTask> {
   readonly traceparent: string | undefined;
   readonly tracestate: string | undefined;
   readonly groupId: string | undefined;
+  flow: FlowContext | undefined;
   readonly #call: { readonly signal: AbortSignal };
   readonly #log: MessageLog;
 
@@ -251,10 +256,16 @@ export class HandlerRunner<TTask extends TaskName> {
   }
 
   /** Calls the handler for a decoded message and reports how the call ended. */
-  async run(held: Held, envelope: TaskEnvelope<TTask>, form: string, log: MessageLog): Promise<HandlerOutcome> {
+  async run(
+    held: Held,
+    envelope: TaskEnvelope<TTask>,
+    form: string,
+    log: MessageLog,
+    flow?: FlowContext,
+  ): Promise<HandlerOutcome> {
     const started = performance.now();
     const deadline = this.#timeoutMs > 0 ? Date.now() + this.#timeoutMs : Number.POSITIVE_INFINITY;
-    const call = new HandlerCall(this.#shared, deadline, held, envelope, form, log);
+    const call = new HandlerCall(this.#shared, deadline, held, envelope, form, log, flow);
     this.#calls.add(call);
     if (call.deadline !== Number.POSITIVE_INFINITY) this.#armTimeout();
     let result: unknown;

@@ -60,6 +60,7 @@ export {
   s3WriteFailure,
 } from './s3.js';
 export type {
+  FlowContext,
   HandlerContext,
   TaskHandler,
   Worker,

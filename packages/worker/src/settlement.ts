@@ -109,13 +109,18 @@ export class Settlement {
     }
   }
 
-  /** Settles a message that did not succeed, by the failure policy's decision for `outcome`. */
+  /**
+   * Settles a message that did not succeed, by the failure policy's decision for `outcome`.
+   * `deadLettered` hears a dead letter's code and reason once the DLQ holds it, before the
+   * original is deleted (a flow records the failure there).
+   */
   async failed(
     held: Held,
     id: string | undefined,
     outcome: Exclude<AttemptOutcome, { kind: 'succeeded' }>,
     log: Logger,
     error?: unknown,
+    deadLettered?: (code: string, reason: string) => Promise<void>,
   ): Promise<Settled> {
     const decision = decide(outcome, {
       attempt: held.attempt,
@@ -127,7 +132,14 @@ export class Settlement {
         await this.#retryLater(held, id, decision.delaySeconds, error, log);
         return 'retried';
       case 'dead-letter':
-        return await this.#deadLetter(held, id, decision.code, decision.reason, log, error);
+        return await this.#deadLetter(
+          held,
+          id,
+          { code: decision.code, reason: decision.reason },
+          log,
+          error,
+          deadLettered,
+        );
       case 'release':
         await this.release([held]);
         return 'released';
@@ -153,10 +165,10 @@ export class Settlement {
   async #deadLetter(
     held: Held,
     id: string | undefined,
-    code: string,
-    reason: string,
+    { code, reason }: { code: string; reason: string },
     log: Logger,
-    error?: unknown,
+    error: unknown,
+    deadLettered: ((code: string, reason: string) => Promise<void>) | undefined,
   ): Promise<Settled> {
     await leaveHeartbeat(held);
     const firstReceived = Number(held.message.Attributes?.ApproximateFirstReceiveTimestamp);
@@ -175,6 +187,12 @@ export class Settlement {
     // Only now that the DLQ holds a copy, and the status its final step, may the original go.
     if (id !== undefined && this.#finalSteps !== undefined)
       await this.#finalSteps.deadLettered(id, held.attempt, code, reason);
+    await deadLettered?.(code, reason).catch((hookError: unknown) => {
+      log.error(
+        { err: hookError, code },
+        'could not record the dead letter in its flow: redrive it to carry the flow on',
+      );
+    });
     this.#queue.deleteNow(held).catch((deleteError: unknown) => {
       log.warn({ err: deleteError }, 'delete after dead-lettering failed: the message may be dead-lettered twice');
     });

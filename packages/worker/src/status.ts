@@ -3,7 +3,11 @@ import type { Logger } from 'pino';
 import { onCollect, type WorkerMetrics } from './observability.js';
 import type { WorkerEvents } from './types.js';
 
-type On = <E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void) => unknown;
+/** How the recorder listens to the worker's events. */
+export type StatusRecorderOn = <E extends keyof WorkerEvents>(
+  event: E,
+  listener: (...args: WorkerEvents[E]) => void,
+) => unknown;
 
 /** A task's success as its status records it. */
 export interface SucceededStep {
@@ -48,7 +52,7 @@ export class StatusRecorder implements FinalSteps {
     prefix: string;
     logger: Logger;
     metrics: WorkerMetrics;
-    on: On;
+    on: StatusRecorderOn;
   }) {
     const { task, logger } = options;
     this.#task = task;

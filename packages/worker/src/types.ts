@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { S3AllowList } from '@tq/aws';
 import type { TaskEnvelope, TaskName, TaskRegistry } from '@tq/contracts';
@@ -34,6 +35,22 @@ export interface HandlerContext<TTask extends TaskName = TaskName> {
   tracestate: string | undefined;
   /** The FIFO message group, on FIFO queues. */
   groupId: string | undefined;
+  /** Set when the task is part of a flow (`producer.flow`, `tq flow send`). */
+  flow: FlowContext | undefined;
+}
+
+/** A flow task's place in its flow. */
+export interface FlowContext {
+  /** The flow's id. */
+  id: string;
+  /** This node's path: `$.chain[1]`, `$.group[3]`, `$.then`… */
+  path: string;
+  /**
+   * The output of what preceded this task: the previous chain step's result, or (for a group's
+   * `then`) the children's outputs in order; undefined for a flow's first tasks. A failed node let
+   * through by its `onFailure` is `null` (`ignore`) or `{ error: { task, code, message } }` (`continue`).
+   */
+  input: unknown;
 }
 
 /**
@@ -75,8 +92,14 @@ export interface WorkerOptions<TTask extends TaskName> {
   endpoint?: string;
   /** Injected clients (not destroyed by `stop()`). */
   sqs?: SQSClient;
-  /** Used to fetch claim-checked payloads. */
+  /** Used to fetch claim-checked payloads, and large results of flow tasks. */
   s3?: S3Client;
+  /**
+   * Sends a flow's next tasks to the topic; default: one like the injected `sqs` client (same
+   * region, credentials and custom endpoint), else from the environment. Made only once a task
+   * of a flow arrives.
+   */
+  sns?: SNSClient;
   /**
    * Buckets (`my-bucket`) and key prefixes (`my-bucket/some/prefix/`) the worker may read
    * claim-checked envelopes from; a pointer elsewhere is dead-lettered (`LOCATION_NOT_ALLOWED`)

@@ -14,6 +14,7 @@ import { workerClients } from './clients.js';
 import type { DecodeOptions } from './decode.js';
 import { WorkerError } from './errors.js';
 import { HandlerRunner, MessageLog } from './execution.js';
+import { WorkerFlows } from './flows.js';
 import { IdempotencyGuard } from './guard.js';
 import { Heartbeat } from './heartbeat.js';
 import type { Held } from './held.js';
@@ -32,7 +33,7 @@ import { resolveS3Allow } from './s3.js';
 import { type Settled, Settlement } from './settlement.js';
 import { onStopSignals } from './signals.js';
 import { sleep } from './sleep.js';
-import { StatusRecorder } from './status.js';
+import { StatusRecorder, type StatusRecorderOn } from './status.js';
 import type { Worker, WorkerEvents, WorkerOptions, WorkerState } from './types.js';
 
 /**
@@ -88,6 +89,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   /** Whether "not ready" was logged (so each change is logged once). */
   #pausedLogged = false;
   readonly #status: StatusRecorder | undefined;
+  readonly #flows: WorkerFlows;
   readonly #guard: IdempotencyGuard | undefined;
 
   constructor(options: WorkerOptions<TTask>, registry: TaskRegistry, settings: ResolvedOptions) {
@@ -124,27 +126,23 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       () => this.#inFlight.waiting,
     );
 
-    this.#status = options.status
-      ? new StatusRecorder({
-          status: options.status,
-          task: options.task,
-          prefix: this.#prefix,
-          logger: this.#logger,
-          metrics: this.metrics,
-          on: (event, listener) => this.on(event, listener),
-        })
-      : undefined;
-    this.#guard = options.idempotency
-      ? new IdempotencyGuard({
-          idempotency: options.idempotency,
-          task: options.task,
-          prefix: this.#prefix,
-          visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
-          logger: this.#logger,
-          metrics: this.metrics,
-        })
-      : undefined;
+    const parts = { task: options.task, prefix: this.#prefix, logger: this.#logger, metrics: this.metrics };
+    const on: StatusRecorderOn = (event, listener) => this.on(event, listener);
+    this.#status = options.status ? new StatusRecorder({ ...parts, status: options.status, on }) : undefined;
+    const { idempotency } = options;
+    const { visibilityTimeoutSeconds } = settings;
+    this.#guard = idempotency ? new IdempotencyGuard({ ...parts, idempotency, visibilityTimeoutSeconds }) : undefined;
     this.#queue = new TaskQueue(clients);
+    const { sns, status } = options;
+    const sqsInjected = options.sqs !== undefined;
+    this.#flows = new WorkerFlows({
+      ...clients,
+      sns,
+      sqsInjected,
+      settings: clientSettings,
+      prefix: this.#prefix,
+      status,
+    });
     this.#poller = new Poller(this.#queue, settings, this.#pollerHost(), this.#pollAbort);
     this.#heartbeat = new Heartbeat(
       this.#queue,
@@ -181,6 +179,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       metrics: this.#taskMetrics,
       guard: this.#guard,
       status: this.#status,
+      flows: this.#flows,
       abandon: (held, ended, log) => this.#abandon(held, ended, log),
     });
   }
@@ -423,6 +422,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     await this.#status?.flush();
     await this.#queue.flush();
     await this.#status?.close();
+    await this.#flows.close();
     this.#guard?.close();
     await this.#health?.close();
     this.#stopListening?.();

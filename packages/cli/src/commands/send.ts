@@ -23,8 +23,25 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * The CLI's producer: the project's registry and the context's clients, claim checks into the
+ * artifacts bucket, and `sent` in the status table, so `tq status <id>` knows a task before a
+ * worker has it (where there is no table the record is dropped and the send is unaffected).
+ */
+export function cliProducer(context: Awaited<ReturnType<typeof createContext>>) {
+  return createProducer({
+    registry: context.registry,
+    sqs: context.sqs,
+    sns: context.sns,
+    s3: context.s3,
+    prefix: context.env.prefix,
+    largePayloads: { bucket: context.env.bucket },
+    ...(statusEnabled(true) ? { status: context.status() } : {}),
+  });
+}
+
 /** Reads the payload argument: inline JSON, `@file`, or `-` for stdin. */
-async function readPayload(argument: string): Promise<unknown> {
+export async function readPayload(argument: string): Promise<unknown> {
   let text: string;
   let source: string;
   if (argument === '-') {
@@ -104,17 +121,7 @@ export function registerSend(program: Command): void {
         ...(flags.idempotencyKey !== undefined ? { idempotencyKey: flags.idempotencyKey } : {}),
         ...(flags.id !== undefined ? { id: flags.id } : {}),
       };
-      const producer = createProducer({
-        registry: context.registry,
-        sqs: context.sqs,
-        sns: context.sns,
-        s3: context.s3,
-        prefix: context.env.prefix,
-        largePayloads: { bucket: context.env.bucket },
-        // `sent` in the status table, so `tq status <id>` knows the task before a worker has it;
-        // where there is no table the record is dropped and the send is unaffected.
-        ...(statusEnabled(true) ? { status: context.status() } : {}),
-      });
+      const producer = cliProducer(context);
       try {
         const result = await producer.send(task as never, payload as never, options);
         const via =

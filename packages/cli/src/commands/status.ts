@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { createContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { checkTask } from '../queues.js';
+import { flowJson, readFlow, renderFlow } from './flow.js';
 
 const time = (iso: string) => iso.slice(11, 23);
 
@@ -53,9 +54,18 @@ export function registerStatus(program: Command): void {
         const reader = context.status().reader;
         const deadline = Date.now() + timeoutMs;
         let status = await reader.get(id);
-        while (options.wait && !(status && FINAL_STATES.includes(status.state)) && Date.now() < deadline) {
+        // An id with no task steps may be a flow's: its tree, waited on until the flow ends.
+        let flow = status ? undefined : await readFlow(context, id);
+        const done = () => (flow ? flow.flow.state !== 'running' : status && FINAL_STATES.includes(status.state));
+        while (options.wait && !done() && Date.now() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, 300));
-          status = await reader.get(id);
+          if (flow) flow = await readFlow(context, id);
+          else status = await reader.get(id);
+        }
+        if (flow) {
+          console.log(options.json ? JSON.stringify(flowJson(flow), null, 2) : renderFlow(flow));
+          if (options.wait && flow.flow.state !== 'succeeded') throw new Error(`flow ${id} is ${flow.flow.state}`);
+          return;
         }
         if (!status) {
           throw new Error(

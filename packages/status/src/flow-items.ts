@@ -1,0 +1,56 @@
+import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { FlowFailurePolicy } from '@tq/contracts';
+import type { FlowRecord, FlowState, JoinState, StoredOutcome } from './flows.js';
+import { MAX_MESSAGE_CHARS } from './types.js';
+
+// How a flow's records are keyed and read back from their DynamoDB items.
+
+export const FLOW_KEY = '~flow';
+export const joinKey = (path: string) => `~join#${path}`;
+export const heldKey = (path: string) => `~held#${path}`;
+export const outKey = (path: string) => `~out#${path}`;
+export const tasksKey = (chunk: number) => `~tasks#${String(chunk).padStart(4, '0')}`;
+
+export const cut = (text: string) =>
+  text.length > MAX_MESSAGE_CHARS ? `${text.slice(0, MAX_MESSAGE_CHARS - 1)}…` : text;
+
+/** Whether a call failed on its condition (dynalite and AWS name it alike). */
+export function conditionFailed(error: unknown): boolean {
+  return (
+    error instanceof ConditionalCheckFailedException ||
+    (error as { name?: string }).name === 'ConditionalCheckFailedException'
+  );
+}
+
+export function flowRecord(
+  id: string,
+  item: Record<string, AttributeValue>,
+): FlowRecord & { policies: Record<string, FlowFailurePolicy> } {
+  const record: FlowRecord & { policies: Record<string, FlowFailurePolicy> } = {
+    id,
+    state: (item.state?.S ?? 'running') as FlowState,
+    createdAt: item.createdAt?.S ?? '',
+    tasks: Number(item.tasks?.N ?? 0),
+    policies: JSON.parse(item.policies?.S ?? '{}') as Record<string, FlowFailurePolicy>,
+  };
+  if (item.finishedAt?.S) record.finishedAt = item.finishedAt.S;
+  if (item.error?.S) record.error = JSON.parse(item.error.S) as NonNullable<FlowRecord['error']>;
+  return record;
+}
+
+export function storedOutcome(item: Record<string, AttributeValue>): StoredOutcome {
+  const data = JSON.parse(item.data?.S ?? '{}') as StoredOutcome;
+  return { ...data, continued: item.continued?.BOOL === true };
+}
+
+export function joinState(item: Record<string, AttributeValue>, counted: boolean): JoinState {
+  return {
+    counted,
+    open: Number(item.open?.N ?? 0),
+    total: Number(item.total?.N ?? 0),
+    then: item.then?.BOOL === true,
+    failed: item.failed?.BOOL === true,
+    lastCounted: item.lastCounted?.N === undefined ? undefined : Number(item.lastCounted.N),
+    continued: item.continued?.BOOL === true,
+  };
+}

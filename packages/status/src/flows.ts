@@ -1,0 +1,449 @@
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { AWS_LIMITS, retryBatch } from '@tq/aws';
+import type { FlowFailurePolicy, FlowOutcome } from '@tq/contracts';
+import {
+  conditionFailed,
+  cut,
+  FLOW_KEY,
+  flowRecord,
+  heldKey,
+  joinKey,
+  joinState,
+  outKey,
+  storedOutcome,
+  tasksKey,
+} from './flow-items.js';
+import { DEFAULT_TTL_SECONDS } from './types.js';
+
+// A flow's state in the status table, under the flow's id: one item for the flow, one per group
+// (its fan-in count), one per task held until what precedes it completes, one per node that
+// ended (its outcome), and the flow's task list. Their sort keys start with `~`, which no step of
+// a task's timeline does, so a task's reader never mistakes them for steps.
+
+/** Where a flow is in its life. */
+export type FlowState = 'running' | 'succeeded' | 'failed';
+
+/** A task held in the flow until what precedes it completes: sent then exactly as prepared. */
+export interface HeldTask {
+  path: string;
+  /** The task's id (its envelope's). */
+  id: string;
+  task: string;
+  /** The encoded message body (a claim-check pointer when the task went to S3). */
+  body: string;
+  /** The message attributes, as sent. */
+  attributes: Record<string, { DataType: string; StringValue?: string }>;
+  route: 'topic' | 'queue';
+  bytes: number;
+  limit: number;
+}
+
+/** What a flow's item says. */
+export interface FlowRecord {
+  id: string;
+  state: FlowState;
+  createdAt: string;
+  finishedAt?: string;
+  /** Tasks in the flow when it started. */
+  tasks: number;
+  /** What failed the flow. */
+  error?: { path: string; code: string; message: string };
+}
+
+/** A node's recorded outcome, with what the flow engine needs to resume after a crash. */
+export type StoredOutcome = FlowOutcome & {
+  /** The task's id, for a task node. */
+  id?: string;
+  at: string;
+  /** What came after it was started (set once it was). */
+  continued: boolean;
+};
+
+/** A group's fan-in after one child was counted (or found counted). */
+export interface JoinState {
+  /** Whether this call counted the child (false: it was counted before). */
+  counted: boolean;
+  /** Children still running. */
+  open: number;
+  /** Children in all (more once children are added at run time). */
+  total: number;
+  then: boolean;
+  /** A child failed with the `fail` policy. */
+  failed: boolean;
+  /** The child counted last: once `open` is 0, the one whose count closed the group. */
+  lastCounted: number | undefined;
+  /** What follows the group was started. */
+  continued: boolean;
+}
+
+/** One task of a flow as its task list records it. */
+export interface FlowTaskEntry {
+  path: string;
+  task: string;
+  id: string;
+}
+
+/** Task-list items hold this many entries each (an item holds at most 400 KB). */
+const TASKS_PER_ITEM = 1_000;
+
+/**
+ * A flow's records in the status table. Every write that decides something is conditional: a
+ * node's outcome is recorded once (the first writer wins), a group counts each child once (its
+ * index joins a number set in the same update that lowers the open count), and the flow's state
+ * moves from `running` once. The flow engine (`@tq/producer-sdk`) decides what to write.
+ */
+export class FlowStore {
+  readonly #dynamodb: DynamoDBClient;
+  readonly #tableName: string;
+  readonly #ttlSeconds: number;
+
+  constructor(options: { dynamodb: DynamoDBClient; tableName: string; ttlSeconds?: number }) {
+    this.#dynamodb = options.dynamodb;
+    this.#tableName = options.tableName;
+    this.#ttlSeconds = options.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+  }
+
+  #expiresAt(): AttributeValue {
+    return { N: String(Math.floor(Date.now() / 1000) + this.#ttlSeconds) };
+  }
+
+  #key(flowId: string, step: string): Record<string, AttributeValue> {
+    return { id: { S: flowId }, step: { S: step } };
+  }
+
+  /**
+   * Writes a new flow: its item, its groups' counts, the tasks held for later and its task list.
+   * Everything is in the table before the first task is sent, so no completion finds its group
+   * missing. Throws when an item could not be written.
+   */
+  async create(flow: {
+    id: string;
+    createdAt: string;
+    groups: readonly { path: string; size: number; then: boolean }[];
+    held: readonly HeldTask[];
+    tasks: readonly FlowTaskEntry[];
+    policies: Readonly<Record<string, FlowFailurePolicy>>;
+  }): Promise<void> {
+    const expiresAt = this.#expiresAt();
+    const items: Record<string, AttributeValue>[] = [
+      {
+        ...this.#key(flow.id, FLOW_KEY),
+        state: { S: 'running' },
+        createdAt: { S: flow.createdAt },
+        tasks: { N: String(flow.tasks.length) },
+        policies: { S: JSON.stringify(flow.policies) },
+        expiresAt,
+      },
+    ];
+    for (const group of flow.groups) {
+      items.push({
+        ...this.#key(flow.id, joinKey(group.path)),
+        open: { N: String(group.size) },
+        total: { N: String(group.size) },
+        then: { BOOL: group.then },
+        expiresAt,
+      });
+    }
+    for (const task of flow.held) {
+      items.push({
+        ...this.#key(flow.id, heldKey(task.path)),
+        data: { S: JSON.stringify(task) },
+        expiresAt,
+      });
+    }
+    for (let chunk = 0; chunk * TASKS_PER_ITEM < flow.tasks.length; chunk += 1) {
+      const entries = flow.tasks.slice(chunk * TASKS_PER_ITEM, (chunk + 1) * TASKS_PER_ITEM);
+      items.push({
+        ...this.#key(flow.id, tasksKey(chunk)),
+        data: { S: JSON.stringify(entries.map((entry) => [entry.path, entry.task, entry.id])) },
+        expiresAt,
+      });
+    }
+    await this.#putAll(items);
+  }
+
+  async #putAll(items: Record<string, AttributeValue>[]): Promise<void> {
+    const size = AWS_LIMITS.dynamodb.maxBatchWriteItems;
+    for (let start = 0; start < items.length; start += size) {
+      const requests = items.slice(start, start + size).map((Item) => ({ PutRequest: { Item } }));
+      let failure: unknown;
+      await retryBatch(requests, {
+        attempts: 6,
+        backoff: { baseMs: 100, capMs: 2_000 },
+        call: async (pending) => {
+          const out = await this.#dynamodb.send(
+            new BatchWriteItemCommand({ RequestItems: { [this.#tableName]: [...pending] } }),
+          );
+          const left = (out.UnprocessedItems?.[this.#tableName] ?? []) as typeof requests;
+          return left.length === 0 ? { retry: left } : { retry: left, error: new Error('flow items left unprocessed') };
+        },
+        giveUp: (_left, error) => {
+          failure = error;
+        },
+      });
+      if (failure !== undefined) throw failure;
+    }
+  }
+
+  /** The flow's item, or undefined when there is none (never created, or expired). */
+  async get(flowId: string): Promise<(FlowRecord & { policies: Record<string, FlowFailurePolicy> }) | undefined> {
+    const out = await this.#dynamodb.send(
+      new GetItemCommand({ TableName: this.#tableName, Key: this.#key(flowId, FLOW_KEY), ConsistentRead: true }),
+    );
+    return out.Item === undefined ? undefined : flowRecord(flowId, out.Item);
+  }
+
+  /**
+   * Records a node's outcome unless one is recorded: resolves `recorded`, or the outcome found
+   * (the node ended before: a redelivery, or a crash before what follows was started).
+   */
+  async recordOutcome(
+    flowId: string,
+    path: string,
+    outcome: FlowOutcome & { id?: string },
+    leaseMs: number,
+  ): Promise<{ recorded: true } | { recorded: false; existing: StoredOutcome }> {
+    const data: Record<string, unknown> = { ...outcome, at: new Date().toISOString() };
+    if (!outcome.ok) data.message = cut(outcome.message);
+    try {
+      await this.#dynamodb.send(
+        new PutItemCommand({
+          TableName: this.#tableName,
+          Item: {
+            ...this.#key(flowId, outKey(path)),
+            data: { S: JSON.stringify(data) },
+            // The recorder holds the right to carry on from this node (see `claim`).
+            claimedUntil: { N: String(Date.now() + leaseMs) },
+            expiresAt: this.#expiresAt(),
+          },
+          ConditionExpression: 'attribute_not_exists(#id)',
+          ExpressionAttributeNames: { '#id': 'id' },
+        }),
+      );
+      return { recorded: true };
+    } catch (error) {
+      if (!conditionFailed(error)) throw error;
+    }
+    const out = await this.#dynamodb.send(
+      new GetItemCommand({ TableName: this.#tableName, Key: this.#key(flowId, outKey(path)), ConsistentRead: true }),
+    );
+    if (out.Item === undefined) throw new Error(`the outcome of ${path} in flow ${flowId} vanished`);
+    return { recorded: false, existing: storedOutcome(out.Item) };
+  }
+
+  /**
+   * Notes that what follows a node (`out`) or a group (`join`) was started, so a redelivery does
+   * not start it again.
+   */
+  async markContinued(flowId: string, kind: 'out' | 'join', path: string): Promise<void> {
+    await this.#dynamodb.send(
+      new UpdateItemCommand({
+        TableName: this.#tableName,
+        Key: this.#key(flowId, kind === 'out' ? outKey(path) : joinKey(path)),
+        UpdateExpression: 'SET continued = :yes',
+        ExpressionAttributeValues: { ':yes': { BOOL: true } },
+      }),
+    );
+  }
+
+  /**
+   * Claims the right to start what follows a node (`out`) or a group (`join`) for `leaseMs`:
+   * `claimed`, or `done` (it was started), or `busy` until the returned time (another holder's
+   * lease runs). Two deliveries of one task that run side by side so never both start it; a
+   * holder that died is taken over once its lease ran out.
+   */
+  async claim(
+    flowId: string,
+    kind: 'out' | 'join',
+    path: string,
+    leaseMs: number,
+  ): Promise<{ kind: 'claimed' } | { kind: 'done' } | { kind: 'busy'; until: number }> {
+    const key = this.#key(flowId, kind === 'out' ? outKey(path) : joinKey(path));
+    const now = Date.now();
+    try {
+      await this.#dynamodb.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: key,
+          UpdateExpression: 'SET claimedUntil = :until',
+          ConditionExpression:
+            'attribute_exists(#id) AND attribute_not_exists(continued) AND (attribute_not_exists(claimedUntil) OR claimedUntil < :now)',
+          ExpressionAttributeNames: { '#id': 'id' },
+          ExpressionAttributeValues: { ':until': { N: String(now + leaseMs) }, ':now': { N: String(now) } },
+        }),
+      );
+      return { kind: 'claimed' };
+    } catch (error) {
+      if (!conditionFailed(error)) throw error;
+    }
+    const out = await this.#dynamodb.send(
+      new GetItemCommand({ TableName: this.#tableName, Key: key, ConsistentRead: true }),
+    );
+    if (out.Item === undefined) throw new Error(`flow ${flowId} has no ${kind} record at ${path}`);
+    if (out.Item.continued?.BOOL === true) return { kind: 'done' };
+    return { kind: 'busy', until: Number(out.Item.claimedUntil?.N ?? now) };
+  }
+
+  /**
+   * Counts child `index` of the group at `path` as ended, once: its index joins the group's set of
+   * ended children in the same conditional update that lowers the open count, so a child counted
+   * before is not counted again. `failed` marks the group failed (a child failed with `fail`).
+   */
+  async count(flowId: string, path: string, index: number, failed: boolean): Promise<JoinState> {
+    const key = this.#key(flowId, joinKey(path));
+    try {
+      const out = await this.#dynamodb.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: key,
+          // `lastCounted` in the same update: once the open count is zero, no update changes the
+          // item again, so it names the child whose count closed the group.
+          UpdateExpression: `ADD done :child, #open :minus SET lastCounted = :index${failed ? ', failed = :yes' : ''}`,
+          ConditionExpression: 'attribute_exists(#open) AND NOT contains(done, :index)',
+          ExpressionAttributeNames: { '#open': 'open' },
+          ExpressionAttributeValues: {
+            ':child': { NS: [String(index)] },
+            ':index': { N: String(index) },
+            ':minus': { N: '-1' },
+            ...(failed ? { ':yes': { BOOL: true } } : {}),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const state = joinState(out.Attributes ?? {}, true);
+      return state;
+    } catch (error) {
+      if (!conditionFailed(error)) throw error;
+    }
+    const out = await this.#dynamodb.send(
+      new GetItemCommand({ TableName: this.#tableName, Key: key, ConsistentRead: true }),
+    );
+    if (out.Item === undefined)
+      throw new Error(`flow ${flowId} has no group at ${path} (expired, or not a flow of this table)`);
+    return joinState(out.Item, false);
+  }
+
+  /**
+   * Moves the flow from `running` to `succeeded` or `failed`, once; resolves whether this call
+   * moved it.
+   */
+  async finish(flowId: string, state: 'succeeded' | 'failed', error?: FlowRecord['error']): Promise<boolean> {
+    try {
+      await this.#dynamodb.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: this.#key(flowId, FLOW_KEY),
+          UpdateExpression: error
+            ? 'SET #state = :state, finishedAt = :at, #error = :error'
+            : 'SET #state = :state, finishedAt = :at',
+          ConditionExpression: '#state = :running',
+          ExpressionAttributeNames: { '#state': 'state', ...(error ? { '#error': 'error' } : {}) },
+          ExpressionAttributeValues: {
+            ':state': { S: state },
+            ':running': { S: 'running' },
+            ':at': { S: new Date().toISOString() },
+            ...(error ? { ':error': { S: JSON.stringify({ ...error, message: cut(error.message) }) } } : {}),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (conditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Every item of a flow whose sort key starts with `prefix`, page after page. */
+  async *#query(flowId: string, prefix: string): AsyncGenerator<Record<string, AttributeValue>> {
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const out = await this.#dynamodb.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          KeyConditionExpression: '#id = :id AND begins_with(#step, :prefix)',
+          ExpressionAttributeNames: { '#id': 'id', '#step': 'step' },
+          ExpressionAttributeValues: { ':id': { S: flowId }, ':prefix': { S: prefix } },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      yield* out.Items ?? [];
+      start = out.LastEvaluatedKey;
+    } while (start);
+  }
+
+  /** The tasks held beneath a node (its path and deeper), to start those that begin it. */
+  async held(flowId: string, path: string): Promise<HeldTask[]> {
+    const found: HeldTask[] = [];
+    for await (const item of this.#query(flowId, heldKey(path))) {
+      const task = JSON.parse(item.data?.S ?? '{}') as HeldTask;
+      // `~held#$.chain[1` also finds `$.chain[10]`: keep the node and what is beneath it.
+      if (task.path === path || task.path.startsWith(`${path}.`)) found.push(task);
+    }
+    return found;
+  }
+
+  /**
+   * The outcomes recorded at and beneath a path (`<group>.group`: the group's children), and the
+   * sizes of the groups there: what `flowOutput` assembles an input from.
+   */
+  async outcomes(
+    flowId: string,
+    ref: string,
+  ): Promise<{ outcomes: Map<string, StoredOutcome>; sizes: Map<string, number> }> {
+    const base = ref.endsWith('.group') ? ref.slice(0, -'.group'.length) : ref;
+    const outcomes = new Map<string, StoredOutcome>();
+    const sizes = new Map<string, number>();
+    const within = (path: string) => path === base || path.startsWith(`${base}.`);
+    for await (const item of this.#query(flowId, outKey(base))) {
+      const path = (item.step?.S ?? '').slice('~out#'.length);
+      if (within(path)) outcomes.set(path, storedOutcome(item));
+    }
+    for await (const item of this.#query(flowId, joinKey(base))) {
+      const path = (item.step?.S ?? '').slice('~join#'.length);
+      if (within(path)) sizes.set(path, Number(item.total?.N ?? 0));
+    }
+    return { outcomes, sizes };
+  }
+
+  /** Everything recorded about a flow, for showing it: its item, task list, outcomes, groups and held tasks. */
+  async read(flowId: string): Promise<
+    | {
+        flow: FlowRecord;
+        tasks: FlowTaskEntry[];
+        outcomes: Map<string, StoredOutcome>;
+        groups: Map<string, Omit<JoinState, 'counted'>>;
+        held: Set<string>;
+      }
+    | undefined
+  > {
+    let flow: FlowRecord | undefined;
+    const tasks: FlowTaskEntry[] = [];
+    const outcomes = new Map<string, StoredOutcome>();
+    const groups = new Map<string, Omit<JoinState, 'counted'>>();
+    const held = new Set<string>();
+    for await (const item of this.#query(flowId, '~')) {
+      const step = item.step?.S ?? '';
+      if (step === FLOW_KEY) flow = flowRecord(flowId, item);
+      else if (step.startsWith('~tasks#')) {
+        for (const [path, task, id] of JSON.parse(item.data?.S ?? '[]') as [string, string, string][]) {
+          tasks.push({ path, task, id });
+        }
+      } else if (step.startsWith('~out#')) outcomes.set(step.slice(5), storedOutcome(item));
+      else if (step.startsWith('~join#')) {
+        const { counted: _counted, ...state } = joinState(item, false);
+        groups.set(step.slice(6), state);
+      } else if (step.startsWith('~held#')) held.add(step.slice(6));
+    }
+    if (flow === undefined) return undefined;
+    return { flow, tasks, outcomes, groups, held };
+  }
+}

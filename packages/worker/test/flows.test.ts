@@ -1,0 +1,170 @@
+import { SNSClient } from '@aws-sdk/client-sns';
+import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
+import type { TaskPayloads } from '@tq/contracts';
+import { createProducer, type FlowSpec, isFlowValidationError, type Producer } from '@tq/producer-sdk';
+import { createStatusStore, ensureStatusTable, type StatusStore } from '@tq/status';
+import { queueCounts, testWorkerOptions, uniqueName } from '@tq/testing';
+import { useLocalEndpoint } from '@tq/testing/vitest';
+import { createProvisioner, defineTopology } from '@tq/topology';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createWorker, type FlowContext, NonRetryableError, type Worker } from '../src/index.js';
+
+const mail = (subject: string, onFailure?: 'fail' | 'ignore' | 'continue'): FlowSpec => ({
+  task: 'send_email',
+  payload: { to: ['ada@example.com'], subject, text: 'hi' } satisfies TaskPayloads['send_email'],
+  ...(onFailure ? { onFailure } : {}),
+});
+
+/** Makes every PublishBatch reach the topic twice: each task of a flow's start is delivered twice. */
+function publishTwice(sns: SNSClient): void {
+  sns.middlewareStack.add(
+    (next, context) => async (args) => {
+      const out = await next(args);
+      if (context.commandName === 'PublishBatchCommand') await next(args);
+      return out;
+    },
+    { step: 'initialize', name: 'publishTwice' },
+  );
+}
+
+describe('flows with real workers on the local endpoint', () => {
+  const local = useLocalEndpoint();
+  const prefix = uniqueName('flows');
+  let store: StatusStore;
+  let producer: Producer;
+  const workers: Worker[] = [];
+  /** Every run of the send_email handler: subject, flow path and input. */
+  const runs: { subject: string; flow: FlowContext | undefined; attempt: number }[] = [];
+
+  beforeAll(async () => {
+    const { s3, sns, sqs } = local;
+    await createProvisioner({ sqs, sns, s3, topology: defineTopology({ prefix, bucket: false }) }).apply();
+    store = createStatusStore({ endpoint: local.endpoint.endpoint, prefix, coalesceMs: 10 });
+    await ensureStatusTable(store.dynamodb, store.tableName);
+    producer = createProducer({ endpoint: local.endpoint.endpoint, prefix, status: store });
+    // One worker for the file: a stopped worker's aborted long poll may still take a message at
+    // the endpoint, which would then wait out its visibility timeout.
+    await startWorker(20);
+  });
+  afterEach(() => {
+    runs.length = 0;
+  });
+  afterAll(async () => {
+    await Promise.all(workers.splice(0).map((worker) => worker.stop()));
+    await producer.close();
+    await store.close();
+  });
+
+  /** A send_email worker whose handler records each run, fails subjects starting with `fail`, and returns its subject. */
+  async function startWorker(concurrency = 10): Promise<Worker> {
+    const worker = createWorker({
+      task: 'send_email',
+      prefix,
+      sqs: local.sqs,
+      s3: local.s3,
+      status: store,
+      concurrency,
+      ...testWorkerOptions(),
+      handler: (payload, context) => {
+        runs.push({ subject: payload.subject, flow: context.flow, attempt: context.attempt });
+        if (payload.subject.startsWith('fail')) throw new NonRetryableError(`refused ${payload.subject}`);
+        return { subject: payload.subject, input: context.flow?.input ?? null };
+      },
+    });
+    workers.push(worker as unknown as Worker);
+    await worker.start();
+    return worker as unknown as Worker;
+  }
+
+  async function flowEnds(id: string) {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const flow = await producer.flowStatus(id);
+      if (flow && flow.state !== 'running') return flow;
+      if (Date.now() > deadline) throw new Error(`flow ${id} still running: ${JSON.stringify(flow)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  it('a chain passes each result to the next step', async () => {
+    const { id, tasks } = await producer.flow({ chain: [mail('one'), mail('two'), mail('three')] });
+    expect(tasks.map((task) => task.path)).toEqual(['$.chain[0]', '$.chain[1]', '$.chain[2]']);
+    expect((await flowEnds(id)).state).toBe('succeeded');
+    expect(runs.map((run) => run.subject)).toEqual(['one', 'two', 'three']);
+    const third = runs[2]?.flow;
+    expect(third).toMatchObject({ id, path: '$.chain[2]' });
+    expect(third?.input).toEqual({ subject: 'two', input: { subject: 'one', input: null } });
+  });
+
+  it('a chord fires its then exactly once, with every child result in order, though each child is delivered twice', async () => {
+    const children = Array.from({ length: 60 }, (_, index) => mail(`child ${index}`));
+    const sns = new SNSClient(local.endpoint.clientConfig);
+    publishTwice(sns);
+    const twice = createProducer({ endpoint: local.endpoint.endpoint, prefix, status: store, sns });
+    const { id } = await twice.flow({ group: children, then: mail('summary') });
+    expect((await flowEnds(id)).state).toBe('succeeded');
+    const summaries = runs.filter((run) => run.subject === 'summary');
+    expect(summaries).toHaveLength(1);
+    const input = summaries[0]?.flow?.input as { subject: string }[];
+    expect(input.map((result) => result.subject)).toEqual(children.map((_, index) => `child ${index}`));
+    // Each child runs twice (two messages), yet was counted once: the summary ran once.
+    const deadline = Date.now() + 90_000;
+    while (runs.filter((run) => run.subject.startsWith('child')).length < 120 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(runs.filter((run) => run.subject.startsWith('child'))).toHaveLength(120);
+    expect(runs.filter((run) => run.subject === 'summary')).toHaveLength(1);
+    await twice.close();
+    sns.destroy();
+  });
+
+  it('a failing child follows its policy: continue and ignore let the chord run, fail stops the flow', async () => {
+    const tolerant = await producer.flow({
+      group: [mail('kept'), mail('fail continued', 'continue'), mail('fail ignored', 'ignore')],
+      then: mail('summary'),
+    });
+    expect((await flowEnds(tolerant.id)).state).toBe('succeeded');
+    const input = runs.find((run) => run.subject === 'summary')?.flow?.input as unknown[];
+    expect(input).toHaveLength(3);
+    expect(input[0]).toMatchObject({ subject: 'kept' });
+    expect(input[1]).toEqual({
+      error: {
+        task: 'send_email',
+        code: expect.any(String),
+        message: expect.stringContaining('refused fail continued'),
+      },
+    });
+    expect(input[2]).toBeNull();
+
+    runs.length = 0;
+    const strict = await producer.flow({ group: [mail('fine'), mail('fail hard')], then: mail('never') });
+    const ended = await flowEnds(strict.id);
+    expect(ended.state).toBe('failed');
+    expect(ended.error).toMatchObject({ path: '$.group[1]', message: expect.stringContaining('refused fail hard') });
+    const chain = await producer.flow({ chain: [mail('fail first'), mail('never either')] });
+    expect((await flowEnds(chain.id)).state).toBe('failed');
+    // The flow is over: nothing after the failure was sent (the siblings still ran).
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(runs.map((run) => run.subject).sort()).toEqual(['fail first', 'fail hard', 'fine']);
+  });
+
+  it('refuses a bad flow whole, with every path, before anything is sent', async () => {
+    const invalid = {
+      chain: [
+        mail('ok'),
+        {
+          group: [
+            { task: 'send_email', payload: { to: ['nobody'], subject: 's', text: 't' } },
+            { task: 'nope', payload: {} },
+          ],
+        },
+      ],
+    } as unknown as FlowSpec;
+    const refused = await producer.flow(invalid).catch((error: unknown) => error);
+    expect(isFlowValidationError(refused)).toBe(true);
+    const paths = (refused as { violations: { path: string }[] }).violations.map((violation) => violation.path);
+    expect(paths).toEqual(['$.chain[1].group[0].payload.to[0]', '$.chain[1].group[1].task']);
+    const queue = await local.sqs.send(new GetQueueUrlCommand({ QueueName: `${prefix}-send_email` }));
+    expect((await queueCounts(local.sqs, queue.QueueUrl as string)).visible).toBe(0);
+  });
+});
