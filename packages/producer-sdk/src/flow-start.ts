@@ -32,7 +32,7 @@ export interface FlowSendDeps {
 }
 
 /** A prepared task as the flow holds it until its turn. */
-function toHeld(path: string, prepared: Prepared): HeldTask {
+export function toHeld(path: string, prepared: Prepared): HeldTask {
   return {
     path,
     id: prepared.envelope.id,

@@ -1,5 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
+  registry as builtinRegistry,
+  FLOW_LIMITS,
   type FlowFailurePolicy,
   type FlowOutcome,
   type FlowRef,
@@ -7,10 +9,16 @@ import {
   flowParent,
   formatS3Uri,
   parseS3Uri,
+  planFlow,
   startsWith,
+  type TaskName,
+  type TaskRegistry,
 } from '@tq/contracts';
-import type { FlowStore, HeldTask, StoredOutcome } from '@tq/status';
+import type { FlowStore, FlowTaskEntry, HeldTask, StoredOutcome } from '@tq/status';
 import { ProducerError } from './errors.js';
+import { toHeld } from './flow-start.js';
+import { prepareTask } from './prepare.js';
+import type { FlowTaskSpec } from './types.js';
 
 /** Results up to this many bytes of JSON are kept in the flow's record; larger ones go to S3. */
 export const FLOW_RESULT_INLINE_BYTES = 16 * 1024;
@@ -49,6 +57,8 @@ export interface FlowEngineOptions {
   store: FlowStore;
   /** Sends tasks exactly as they were prepared when the flow started; rejects unless all went. */
   send(tasks: readonly HeldTask[]): Promise<void>;
+  /** Task types that children added at run time are checked against (default: the built-in registry). */
+  registry?: TaskRegistry | undefined;
   /** Where results over `FLOW_RESULT_INLINE_BYTES` go (`tq/flow-results/<flow>/<path>.json`), and are read from. */
   s3?: S3Client | undefined;
   bucket?: string | undefined;
@@ -69,8 +79,10 @@ export class FlowEngine {
   readonly #send: FlowEngineOptions['send'];
   readonly #s3: S3Client | undefined;
   readonly #bucket: string | undefined;
+  readonly #registry: TaskRegistry;
 
   constructor(options: FlowEngineOptions) {
+    this.#registry = options.registry ?? builtinRegistry;
     this.#store = options.store;
     this.#send = options.send;
     this.#s3 = options.s3;
@@ -84,6 +96,63 @@ export class FlowEngine {
   async recorded(ref: FlowRef): Promise<StoredOutcome | undefined> {
     const { outcomes } = await this.#store.outcomes(ref.id, ref.path);
     return outcomes.get(ref.path);
+  }
+
+  /**
+   * Adds tasks to the group a running flow task belongs to (the nearest group above it), while it
+   * runs: they are checked whole first (`FlowValidationError`, paths relative to `tasks`), then
+   * counted in the group, then sent, so the group cannot close before they ended. They start
+   * without an input. Resolves with their paths and ids.
+   */
+  async add(ref: FlowRef, tasks: readonly FlowTaskSpec[]): Promise<FlowTaskEntry[]> {
+    let group: string | undefined;
+    for (let edge = flowParent(ref.path); edge !== undefined; edge = flowParent(edge.parent)) {
+      if (edge.kind === 'group') {
+        group = edge.parent;
+        break;
+      }
+    }
+    if (group === undefined) {
+      throw new ProducerError(
+        'INVALID_OPTIONS',
+        `flow task ${ref.path} is in no group: only a group's tasks add children`,
+      );
+    }
+    const plan = planFlow({ group: tasks }, this.#registry);
+    const first = await this.#store.addChildren(ref.id, group, plan.tasks.length, FLOW_LIMITS.maxTasks);
+    const held = plan.tasks.map((task, offset) => {
+      const path = `${group}.group[${first + offset}]`;
+      const child: FlowRef = { id: ref.id, path };
+      if (task.onFailure !== undefined && task.onFailure !== 'fail') child.onFailure = task.onFailure;
+      const options = task.idempotencyKey === undefined ? {} : { idempotencyKey: task.idempotencyKey };
+      const prepared = prepareTask(task.task as TaskName, task.payload as never, options, {
+        registry: this.#registry,
+        claimChecks: false,
+        trace: {},
+        flow: { ref: child, version: task.version },
+      });
+      return toHeld(path, prepared);
+    });
+    const entries = held.map(({ path, task, id }) => ({ path, task, id }));
+    try {
+      await this.#store.listTasks(ref.id, entries);
+      await this.#send(held);
+    } catch (error) {
+      // Counted but maybe not sent: they fail, so the group does not wait for them for ever.
+      for (const task of held) {
+        await this.#ended(ref.id, task.path, {
+          ok: false,
+          id: task.id,
+          task: task.task,
+          at: task.path,
+          code: 'SEND_FAILED',
+          message: (error as Error).message,
+          policy: 'fail',
+        });
+      }
+      throw error;
+    }
+    return entries;
   }
 
   /** A flow task's input: the output of the node its `input` names (undefined without one). */

@@ -1,6 +1,6 @@
 import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { FlowFailurePolicy } from '@tq/contracts';
-import type { FlowRecord, FlowState, JoinState, StoredOutcome } from './flows.js';
+import type { FlowRecord, FlowState, FlowTaskEntry, HeldTask, JoinState, StoredOutcome } from './flows.js';
 import { MAX_MESSAGE_CHARS } from './types.js';
 
 // How a flow's records are keyed and read back from their DynamoDB items.
@@ -53,4 +53,45 @@ export function joinState(item: Record<string, AttributeValue>, counted: boolean
     lastCounted: item.lastCounted?.N === undefined ? undefined : Number(item.lastCounted.N),
     continued: item.continued?.BOOL === true,
   };
+}
+
+/** Task-list items hold this many entries each (an item holds at most 400 KB). */
+const TASKS_PER_ITEM = 1_000;
+
+/** What a new flow is written from. */
+export interface NewFlow {
+  id: string;
+  createdAt: string;
+  groups: readonly { path: string; size: number; then: boolean }[];
+  held: readonly HeldTask[];
+  tasks: readonly FlowTaskEntry[];
+  policies: Readonly<Record<string, FlowFailurePolicy>>;
+}
+
+/** A new flow's items: the flow, its groups' counts, the tasks held for later, its task list. */
+export function newFlowItems(flow: NewFlow, expiresAt: AttributeValue): Record<string, AttributeValue>[] {
+  const key = (step: string) => ({ id: { S: flow.id }, step: { S: step } });
+  const items: Record<string, AttributeValue>[] = [
+    {
+      ...key(FLOW_KEY),
+      state: { S: 'running' },
+      createdAt: { S: flow.createdAt },
+      tasks: { N: String(flow.tasks.length) },
+      policies: { S: JSON.stringify(flow.policies) },
+      expiresAt,
+    },
+  ];
+  for (const group of flow.groups) {
+    const size = { N: String(group.size) };
+    items.push({ ...key(joinKey(group.path)), open: size, total: size, then: { BOOL: group.then }, expiresAt });
+  }
+  for (const task of flow.held) {
+    items.push({ ...key(heldKey(task.path)), data: { S: JSON.stringify(task) }, expiresAt });
+  }
+  for (let chunk = 0; chunk * TASKS_PER_ITEM < flow.tasks.length; chunk += 1) {
+    const entries = flow.tasks.slice(chunk * TASKS_PER_ITEM, (chunk + 1) * TASKS_PER_ITEM);
+    const data = { S: JSON.stringify(entries.map((entry) => [entry.path, entry.task, entry.id])) };
+    items.push({ ...key(tasksKey(chunk)), data, expiresAt });
+  }
+  return items;
 }

@@ -17,10 +17,13 @@ import {
   heldKey,
   joinKey,
   joinState,
+  type NewFlow,
+  newFlowItems,
   outKey,
   storedOutcome,
   tasksKey,
 } from './flow-items.js';
+import { type FlowView, readFlowView } from './flow-read.js';
 import { DEFAULT_TTL_SECONDS } from './types.js';
 
 // A flow's state in the status table, under the flow's id: one item for the flow, one per group
@@ -91,9 +94,6 @@ export interface FlowTaskEntry {
   id: string;
 }
 
-/** Task-list items hold this many entries each (an item holds at most 400 KB). */
-const TASKS_PER_ITEM = 1_000;
-
 /**
  * A flow's records in the status table. Every write that decides something is conditional: a
  * node's outcome is recorded once (the first writer wins), a group counts each child once (its
@@ -124,50 +124,8 @@ export class FlowStore {
    * Everything is in the table before the first task is sent, so no completion finds its group
    * missing. Throws when an item could not be written.
    */
-  async create(flow: {
-    id: string;
-    createdAt: string;
-    groups: readonly { path: string; size: number; then: boolean }[];
-    held: readonly HeldTask[];
-    tasks: readonly FlowTaskEntry[];
-    policies: Readonly<Record<string, FlowFailurePolicy>>;
-  }): Promise<void> {
-    const expiresAt = this.#expiresAt();
-    const items: Record<string, AttributeValue>[] = [
-      {
-        ...this.#key(flow.id, FLOW_KEY),
-        state: { S: 'running' },
-        createdAt: { S: flow.createdAt },
-        tasks: { N: String(flow.tasks.length) },
-        policies: { S: JSON.stringify(flow.policies) },
-        expiresAt,
-      },
-    ];
-    for (const group of flow.groups) {
-      items.push({
-        ...this.#key(flow.id, joinKey(group.path)),
-        open: { N: String(group.size) },
-        total: { N: String(group.size) },
-        then: { BOOL: group.then },
-        expiresAt,
-      });
-    }
-    for (const task of flow.held) {
-      items.push({
-        ...this.#key(flow.id, heldKey(task.path)),
-        data: { S: JSON.stringify(task) },
-        expiresAt,
-      });
-    }
-    for (let chunk = 0; chunk * TASKS_PER_ITEM < flow.tasks.length; chunk += 1) {
-      const entries = flow.tasks.slice(chunk * TASKS_PER_ITEM, (chunk + 1) * TASKS_PER_ITEM);
-      items.push({
-        ...this.#key(flow.id, tasksKey(chunk)),
-        data: { S: JSON.stringify(entries.map((entry) => [entry.path, entry.task, entry.id])) },
-        expiresAt,
-      });
-    }
-    await this.#putAll(items);
+  async create(flow: NewFlow): Promise<void> {
+    await this.#putAll(newFlowItems(flow, this.#expiresAt()));
   }
 
   async #putAll(items: Record<string, AttributeValue>[]): Promise<void> {
@@ -415,35 +373,48 @@ export class FlowStore {
   }
 
   /** Everything recorded about a flow, for showing it: its item, task list, outcomes, groups and held tasks. */
-  async read(flowId: string): Promise<
-    | {
-        flow: FlowRecord;
-        tasks: FlowTaskEntry[];
-        outcomes: Map<string, StoredOutcome>;
-        groups: Map<string, Omit<JoinState, 'counted'>>;
-        held: Set<string>;
-      }
-    | undefined
-  > {
-    let flow: FlowRecord | undefined;
-    const tasks: FlowTaskEntry[] = [];
-    const outcomes = new Map<string, StoredOutcome>();
-    const groups = new Map<string, Omit<JoinState, 'counted'>>();
-    const held = new Set<string>();
-    for await (const item of this.#query(flowId, '~')) {
-      const step = item.step?.S ?? '';
-      if (step === FLOW_KEY) flow = flowRecord(flowId, item);
-      else if (step.startsWith('~tasks#')) {
-        for (const [path, task, id] of JSON.parse(item.data?.S ?? '[]') as [string, string, string][]) {
-          tasks.push({ path, task, id });
-        }
-      } else if (step.startsWith('~out#')) outcomes.set(step.slice(5), storedOutcome(item));
-      else if (step.startsWith('~join#')) {
-        const { counted: _counted, ...state } = joinState(item, false);
-        groups.set(step.slice(6), state);
-      } else if (step.startsWith('~held#')) held.add(step.slice(6));
+  read(flowId: string): Promise<FlowView | undefined> {
+    return readFlowView(flowId, this.#query(flowId, '~'));
+  }
+
+  /** Counts `count` children more in the group at `path` (added at run time); resolves the first new child's index. */
+  async addChildren(flowId: string, path: string, count: number, maxTotal: number): Promise<number> {
+    try {
+      const out = await this.#dynamodb.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: this.#key(flowId, joinKey(path)),
+          // Counted before they are sent: the group cannot close while they run.
+          UpdateExpression: 'ADD #open :count, #total :count',
+          ConditionExpression: '#open > :zero AND #total <= :most',
+          ExpressionAttributeNames: { '#open': 'open', '#total': 'total' },
+          ExpressionAttributeValues: {
+            ':count': { N: String(count) },
+            ':zero': { N: '0' },
+            ':most': { N: String(maxTotal - count) },
+          },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return Number(out.Attributes?.total?.N ?? 0) - count;
+    } catch (error) {
+      if (!conditionFailed(error)) throw error;
+      throw new Error(
+        `the group at ${path} in flow ${flowId} has ended, is missing, or would pass ${maxTotal} children`,
+      );
     }
-    if (flow === undefined) return undefined;
-    return { flow, tasks, outcomes, groups, held };
+  }
+
+  /** Adds entries to the flow's task list (children added at run time). */
+  async listTasks(flowId: string, entries: readonly FlowTaskEntry[]): Promise<void> {
+    const first = entries[0];
+    if (first === undefined) return;
+    await this.#putAll([
+      {
+        ...this.#key(flowId, `~tasks#+${first.path}`),
+        data: { S: JSON.stringify(entries.map((entry) => [entry.path, entry.task, entry.id])) },
+        expiresAt: this.#expiresAt(),
+      },
+    ]);
   }
 }

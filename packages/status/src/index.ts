@@ -9,6 +9,7 @@
  * ```
  */
 export { fromAttribute, fromItem, toAttribute } from './attributes.js';
+export type { FlowView } from './flow-read.js';
 export {
   type FlowRecord,
   type FlowState,

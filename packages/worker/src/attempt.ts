@@ -1,6 +1,7 @@
 import type { FlowRef, TaskEnvelope, TaskName } from '@tq/contracts';
-import { isFlowBusyError } from '@tq/producer-sdk';
+import { isFlowBusyError, isFlowValidationError, isProducerError } from '@tq/producer-sdk';
 import { type DecodeOptions, decodeMessage } from './decode.js';
+import { NonRetryableError } from './errors.js';
 import type { HandlerRunner, MessageLog } from './execution.js';
 import type { WorkerFlows } from './flows.js';
 import type { Gate, IdempotencyGuard } from './guard.js';
@@ -20,6 +21,15 @@ function flowFailure(ref: FlowRef, error: unknown) {
   return isFlowBusyError(error)
     ? ({ kind: 'failed', message, delaySeconds: error.retryInSeconds } as const)
     : ({ kind: 'failed', message } as const);
+}
+
+/** An invalid `context.flow.add` does not pass on a retry: it dead-letters the task (its code says why). */
+function permanent(error: unknown): never {
+  if (isFlowValidationError(error)) throw new NonRetryableError(error.message, { code: error.code, cause: error });
+  if (isProducerError(error) && error.code === 'INVALID_OPTIONS') {
+    throw new NonRetryableError(error.message, { code: 'INVALID_FLOW', cause: error });
+  }
+  throw error;
 }
 
 /** What settling a task needs of its envelope. */
@@ -126,7 +136,9 @@ export class Attempts<TTask extends TaskName> {
           return { settled: 'succeeded' };
         }
       }
-      return { context: { id: ref.id, path: ref.path, input: await engine.input(ref) } };
+      const input = await engine.input(ref);
+      const add: FlowContext['add'] = (tasks) => engine.add(ref, tasks).catch(permanent);
+      return { context: { id: ref.id, path: ref.path, input, add } };
     } catch (error) {
       const failure = {
         kind: 'failed',

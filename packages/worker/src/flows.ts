@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { type AwsClientSettings, readEnvironment } from '@tq/contracts';
+import { type AwsClientSettings, readEnvironment, type TaskRegistry } from '@tq/contracts';
 import { Destinations, FlowEngine, sendHeld } from '@tq/producer-sdk';
 import { createStatusStore, FlowStore, type StatusStore } from '@tq/status';
 
@@ -15,6 +15,8 @@ export interface WorkerFlowsOptions {
   s3: S3Client;
   settings: AwsClientSettings;
   prefix: string;
+  /** What children added at run time are checked against. */
+  registry: TaskRegistry | undefined;
   /** The worker's `status` option: its store is the flow's table when it is one. */
   status: boolean | StatusStore | undefined;
 }
@@ -53,6 +55,7 @@ export class WorkerFlows {
       send: (tasks) => sendHeld(tasks, { sqs, sns, destinations, concurrency: 8, attempts: 4 }),
       s3,
       bucket: env.bucket,
+      registry: this.#options.registry,
     });
     return this.#engine;
   }

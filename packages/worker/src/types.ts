@@ -3,7 +3,8 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { S3AllowList } from '@tq/aws';
 import type { TaskEnvelope, TaskName, TaskRegistry } from '@tq/contracts';
-import type { StatusStore } from '@tq/status';
+import type { FlowTaskSpec } from '@tq/producer-sdk';
+import type { FlowTaskEntry, StatusStore } from '@tq/status';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { RetryOptions } from './backoff.js';
@@ -51,6 +52,13 @@ export interface FlowContext {
    * through by its `onFailure` is `null` (`ignore`) or `{ error: { task, code, message } }` (`continue`).
    */
   input: unknown;
+  /**
+   * Adds tasks to the group this task belongs to (the nearest group above it), while it runs:
+   * checked whole (`FlowValidationError`), counted in the group before they are sent, so what
+   * follows the group waits for them too. They start without an input. Throws when the task is in
+   * no group. Resolves with their paths and ids.
+   */
+  add(tasks: readonly FlowTaskSpec[]): Promise<FlowTaskEntry[]>;
 }
 
 /**

@@ -133,16 +133,8 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     const { visibilityTimeoutSeconds } = settings;
     this.#guard = idempotency ? new IdempotencyGuard({ ...parts, idempotency, visibilityTimeoutSeconds }) : undefined;
     this.#queue = new TaskQueue(clients);
-    const { sns, status } = options;
-    const sqsInjected = options.sqs !== undefined;
-    this.#flows = new WorkerFlows({
-      ...clients,
-      sns,
-      sqsInjected,
-      settings: clientSettings,
-      prefix: this.#prefix,
-      status,
-    });
+    const flowOptions = { sns: options.sns, sqsInjected: options.sqs !== undefined, status: options.status, registry };
+    this.#flows = new WorkerFlows({ ...clients, ...flowOptions, settings: clientSettings, prefix: this.#prefix });
     this.#poller = new Poller(this.#queue, settings, this.#pollerHost(), this.#pollAbort);
     this.#heartbeat = new Heartbeat(
       this.#queue,

@@ -65,9 +65,14 @@ describe('flows with real workers on the local endpoint', () => {
       status: store,
       concurrency,
       ...testWorkerOptions(),
-      handler: (payload, context) => {
+      handler: async (payload, context) => {
         runs.push({ subject: payload.subject, flow: context.flow, attempt: context.attempt });
         if (payload.subject.startsWith('fail')) throw new NonRetryableError(`refused ${payload.subject}`);
+        if (payload.subject.startsWith('slow')) await new Promise((resolve) => setTimeout(resolve, 300));
+        if (payload.subject === 'spawner') {
+          const added = await context.flow?.add([mail('slow late 1'), mail('slow late 2')] as never);
+          return { subject: payload.subject, added: added?.map((entry) => entry.path) };
+        }
         return { subject: payload.subject, input: context.flow?.input ?? null };
       },
     });
@@ -166,5 +171,20 @@ describe('flows with real workers on the local endpoint', () => {
     expect(paths).toEqual(['$.chain[1].group[0].payload.to[0]', '$.chain[1].group[1].task']);
     const queue = await local.sqs.send(new GetQueueUrlCommand({ QueueName: `${prefix}-send_email` }));
     expect((await queueCounts(local.sqs, queue.QueueUrl as string)).visible).toBe(0);
+  });
+
+  it('children added at run time are counted before they are sent, so the then waits for them', async () => {
+    const { id } = await producer.flow({ group: [mail('spawner'), mail('sibling')], then: mail('summary') });
+    expect((await flowEnds(id)).state).toBe('succeeded');
+    const subjects = runs.map((run) => run.subject);
+    expect(subjects.indexOf('summary')).toBeGreaterThan(subjects.indexOf('slow late 2'));
+    const input = runs.find((run) => run.subject === 'summary')?.flow?.input as { subject: string; added?: string[] }[];
+    expect(input.map((result) => result.subject)).toEqual(['spawner', 'sibling', 'slow late 1', 'slow late 2']);
+    expect(input[0]?.added).toEqual(['$.group[2]', '$.group[3]']);
+    // Only a group's tasks add children: a chain's step is in none.
+    const chain = await producer.flow({ chain: [mail('spawner')] });
+    const ended = await flowEnds(chain.id);
+    expect(ended.state).toBe('failed');
+    expect(ended.error?.message).toContain('is in no group');
   });
 });

@@ -126,6 +126,10 @@ export interface ResultLine {
   attempt?: number;
   code?: string;
   maxRss?: number;
+  /** A flow's task: its path, its SQS message, how many results its input held. */
+  path?: string;
+  messageId?: string;
+  inputs?: number;
   pid: number;
 }
 

@@ -1,0 +1,40 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { FLOW_KEY, flowRecord, joinState, storedOutcome } from './flow-items.js';
+import type { FlowRecord, FlowTaskEntry, JoinState, StoredOutcome } from './flows.js';
+
+/** Everything recorded about a flow: its item, task list, outcomes, groups and held tasks. */
+export interface FlowView {
+  flow: FlowRecord;
+  tasks: FlowTaskEntry[];
+  outcomes: Map<string, StoredOutcome>;
+  groups: Map<string, Omit<JoinState, 'counted'>>;
+  /** Paths of tasks held until what precedes them completes. */
+  held: Set<string>;
+}
+
+/** A flow's items (every `~` item of its partition) as one view. */
+export async function readFlowView(
+  flowId: string,
+  items: AsyncIterable<Record<string, AttributeValue>>,
+): Promise<FlowView | undefined> {
+  let flow: FlowRecord | undefined;
+  const tasks: FlowTaskEntry[] = [];
+  const outcomes = new Map<string, StoredOutcome>();
+  const groups = new Map<string, Omit<JoinState, 'counted'>>();
+  const held = new Set<string>();
+  for await (const item of items) {
+    const step = item.step?.S ?? '';
+    if (step === FLOW_KEY) flow = flowRecord(flowId, item);
+    else if (step.startsWith('~tasks#')) {
+      for (const [path, task, id] of JSON.parse(item.data?.S ?? '[]') as [string, string, string][]) {
+        tasks.push({ path, task, id });
+      }
+    } else if (step.startsWith('~out#')) outcomes.set(step.slice(5), storedOutcome(item));
+    else if (step.startsWith('~join#')) {
+      const { counted: _counted, ...state } = joinState(item, false);
+      groups.set(step.slice(6), state);
+    } else if (step.startsWith('~held#')) held.add(step.slice(6));
+  }
+  if (flow === undefined) return undefined;
+  return { flow, tasks, outcomes, groups, held };
+}
