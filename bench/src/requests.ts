@@ -21,6 +21,8 @@ export interface RequestPath {
   idempotency?: boolean;
   /** Payloads past the message limit: the envelope goes by S3 claim check. */
   claimCheck?: boolean;
+  /** One flow: a chord of every task but the last, which is its `then` (needs `status`: the flow's table). */
+  chord?: boolean;
 }
 
 /** The paths the README's table lists. */
@@ -32,6 +34,8 @@ export const REQUEST_PATHS: readonly RequestPath[] = [
   { name: 'direct SQS, sendBatch, with status', route: 'queue', batch: true, status: true },
   { name: 'direct SQS, sendBatch, with idempotency', route: 'queue', batch: true, idempotency: true },
   { name: 'SNS → SQS, send, 300 KB by claim check', route: 'topic', claimCheck: true },
+  { name: 'SNS → SQS, sendBatch, with status', route: 'topic', batch: true, status: true },
+  { name: 'SNS → SQS, one chord (flow), with status', route: 'topic', status: true, chord: true },
 ];
 
 /**
@@ -60,6 +64,8 @@ export interface PathCost {
   /** DynamoDB items written per task (a batch write pays per item, not per call). */
   dynamodbItemsPerTask: number;
   dollarsPerMillion: number;
+  /** From the first send to the last task's end. */
+  ms: number;
 }
 
 const silent = pino({ level: 'silent' });
@@ -83,8 +89,8 @@ export async function measurePath(path: RequestPath, tasks: number): Promise<Pat
     });
     // Past SNS's 256 KiB: every one goes by claim check.
     const text = path.claimCheck ? 'x'.repeat(300_000) : 'x';
-    await send(producer, path, tasks, text);
-    await producer.close();
+    const started = performance.now();
+    const sending = send(producer, path, tasks, text);
     const worker = createWorker({
       task: 'send_email',
       endpoint: endpoint.endpoint,
@@ -106,7 +112,10 @@ export async function measurePath(path: RequestPath, tasks: number): Promise<Pat
       });
     });
     await worker.start();
+    await sending;
     await finished;
+    const ms = performance.now() - started;
+    await producer.close();
     await worker.stop();
     await status?.writer.flush();
     const counts = endpoint.requests.counts();
@@ -114,7 +123,7 @@ export async function measurePath(path: RequestPath, tasks: number): Promise<Pat
       (counts['dynamodb:PutItem'] ?? 0) + (counts['dynamodb:UpdateItem'] ?? 0) + (status?.writer.stats.written ?? 0);
     await status?.close();
     idempotency?.close();
-    return cost(path.name, tasks, counts, items);
+    return { ...cost(path.name, tasks, counts, items), ms };
   } finally {
     await endpoint.stop();
   }
@@ -139,6 +148,14 @@ async function setUp(
 }
 
 async function send(producer: Producer, path: RequestPath, tasks: number, text: string): Promise<void> {
+  if (path.chord) {
+    const children = Array.from({ length: tasks - 1 }, (_, i) => ({
+      task: 'send_email' as const,
+      payload: email(i, text),
+    }));
+    await producer.flow({ group: children, then: { task: 'send_email', payload: email(tasks, text) } });
+    return;
+  }
   if (!path.batch) {
     for (let i = 0; i < tasks; i += 1) await producer.send('send_email', email(i, text), { route: path.route });
     return;
@@ -155,7 +172,7 @@ async function send(producer: Producer, path: RequestPath, tasks: number, text: 
 }
 
 /** Requests per 1,000 tasks and the list price of a million tasks. */
-export function cost(path: string, tasks: number, counts: RequestCounts, dynamodbItems: number): PathCost {
+export function cost(path: string, tasks: number, counts: RequestCounts, dynamodbItems: number): Omit<PathCost, 'ms'> {
   const perThousand: RequestCounts = {};
   let dollars = 0;
   for (const [key, count] of Object.entries(counts).sort(([a], [b]) => a.localeCompare(b))) {
@@ -182,7 +199,7 @@ export function cost(path: string, tasks: number, counts: RequestCounts, dynamod
 }
 
 /** The README's table: one row per path. */
-export function renderCosts(costs: readonly PathCost[]): string {
+export function renderCosts(costs: readonly Omit<PathCost, 'ms'>[]): string {
   const lines = [
     '| path | requests per 1,000 tasks | by action (per 1,000 tasks) | DynamoDB items per task | USD per million tasks |',
     '| --- | ---: | --- | ---: | ---: |',
@@ -196,4 +213,30 @@ export function renderCosts(costs: readonly PathCost[]): string {
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * A chord's cost in time against plain tasks: `rounds` pairs of a chord of `children` no-op
+ * children plus its `then`, and as many plain tasks plus one sent by `sendBatch`, both with status
+ * (a flow keeps its state in the status table), each on a fresh endpoint, in alternating order.
+ * Medians of the pairs; the overhead per child is the difference over `children`.
+ */
+export async function chordOverhead(children: number, rounds: number) {
+  const chord = REQUEST_PATHS.find((path) => path.chord) as RequestPath;
+  const plain = REQUEST_PATHS.find((path) => path.route === 'topic' && path.batch && path.status) as RequestPath;
+  const chordMs: number[] = [];
+  const plainMs: number[] = [];
+  for (let round = 0; round < rounds; round += 1) {
+    const order = round % 2 === 0 ? [chord, plain] : [plain, chord];
+    for (const path of order) {
+      const { ms } = await measurePath(path, children + 1);
+      (path === chord ? chordMs : plainMs).push(ms);
+    }
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+  return {
+    chordMs: median(chordMs),
+    plainMs: median(plainMs),
+    overheadPerChildMs: (median(chordMs) - median(plainMs)) / children,
+  };
 }

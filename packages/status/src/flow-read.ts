@@ -38,3 +38,17 @@ export async function readFlowView(
   if (flow === undefined) return undefined;
   return { flow, tasks, outcomes, groups, held };
 }
+
+/**
+ * A flow as JSON for readers (`tq status --json`, the console): its record, each task with its
+ * outcome (and whether it waits for what precedes it), each group's count, by path.
+ */
+export function flowViewJson(view: FlowView) {
+  return {
+    ...view.flow,
+    tasks: view.tasks
+      .map((task) => ({ ...task, outcome: view.outcomes.get(task.path), waiting: view.held.has(task.path) }))
+      .sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true })),
+    groups: Object.fromEntries(view.groups),
+  };
+}

@@ -9,7 +9,7 @@
  * ```
  */
 export { fromAttribute, fromItem, toAttribute } from './attributes.js';
-export type { FlowView } from './flow-read.js';
+export { type FlowView, flowViewJson } from './flow-read.js';
 export {
   type FlowRecord,
   type FlowState,
@@ -31,6 +31,7 @@ export {
   idempotencyTableName,
   payloadHash,
 } from './idempotency.js';
+export { PROGRESS_STEP, putProgress } from './progress.js';
 export { StatusNotTrackedError, StatusReader, toTaskStatus } from './reader.js';
 export { event, findArtifacts, findInputs, isoTime, timelineSteps } from './steps.js';
 export {
@@ -55,6 +56,7 @@ export {
   MAX_TIMELINE_ATTEMPTS,
   statusTableName,
   type TaskEvent,
+  type TaskProgress,
   type TaskState,
   type TaskStatus,
 } from './types.js';

@@ -6,8 +6,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { classifyAwsError, isServiceMissingError } from '@tq/aws';
 import { fromItem } from './attributes.js';
+import { PROGRESS_STEP } from './progress.js';
 import { type RecentEntry, recentKey } from './steps.js';
-import { FINAL_STATES, type TaskEvent, type TaskState, type TaskStatus } from './types.js';
+import { FINAL_STATES, type TaskEvent, type TaskProgress, type TaskState, type TaskStatus } from './types.js';
 
 /**
  * Thrown when nothing is tracked on this endpoint/account: the status table does not exist
@@ -143,16 +144,19 @@ export class StatusReader {
     // `#…` keys hold a task type's index items, never a task (task ids are UUIDs).
     if (id.startsWith('#')) return undefined;
     const items: Record<string, unknown>[] = [];
+    let progress: TaskProgress | undefined;
     for await (const item of this.#items({
       KeyConditionExpression: '#id = :id',
       ExpressionAttributeNames: { '#id': 'id' },
       ExpressionAttributeValues: { ':id': { S: id } },
       ConsistentRead: true,
     })) {
-      // `~…` sort keys are a flow's records (`FlowStore`), never a task's steps.
-      if (!item.step?.S?.startsWith('~')) items.push(fromItem(item));
+      // `~…` sort keys are a task's progress or a flow's records (`FlowStore`), never steps.
+      if (item.step?.S === PROGRESS_STEP) progress = JSON.parse(item.data?.S ?? '{}') as TaskProgress;
+      else if (!item.step?.S?.startsWith('~')) items.push(fromItem(item));
     }
     const status = toTaskStatus(items);
+    if (status && progress) status.progress = progress;
     return status && status.expiresAt > 0 && status.expiresAt * 1000 < Date.now() ? undefined : status;
   }
 

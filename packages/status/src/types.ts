@@ -47,10 +47,19 @@ export interface TaskStatus {
   artifacts?: string[];
   /** The last failure (`retrying`, `dead-lettered`). */
   error?: { code?: string; message: string };
+  /** The handler's last progress report (`context.progress`), while it runs and after. */
+  progress?: TaskProgress;
   /** The timeline, oldest first (every step of the first `MAX_TIMELINE_ATTEMPTS` attempts, final steps after). */
   events: TaskEvent[];
   /** Epoch seconds after which DynamoDB's TTL removes the item. */
   expiresAt: number;
+}
+
+/** A handler's progress report: how far (0 to 1), what it is doing, when it said so. */
+export interface TaskProgress {
+  fraction: number;
+  note?: string;
+  at: string;
 }
 
 /** Handler results above this many bytes of JSON are not stored (artifacts still are). */

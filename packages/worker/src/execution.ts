@@ -19,6 +19,8 @@ interface RunnerShared<TTask extends TaskName> {
   readonly spanName: string;
   readonly queueUrl: () => string;
   readonly logger: Logger;
+  /** Where `context.progress` reports go (the status recorder), if anywhere. */
+  readonly progress: ((id: string, fraction: number, note: string | undefined) => void) | undefined;
 }
 
 /**
@@ -88,7 +90,8 @@ class HandlerCall<TTask extends TaskName> implements SpanBody<unknown> {
   runInSpan(traceparent: string | undefined, traceId: string | undefined): Promise<unknown> {
     const envelope = this.#envelope;
     this.#log.bind(traceId ? { id: envelope.id, traceId } : { id: envelope.id });
-    const context = new Context<TTask>(this.#shared.task, this.#held, envelope, this, traceparent, this.#log);
+    const { task, progress } = this.#shared;
+    const context = new Context<TTask>(task, this.#held, envelope, this, traceparent, this.#log, progress);
     context.flow = this.#flow;
     if (this.#shared.logger.isLevelEnabled('debug')) this.#log.get().debug({ form: this.#form }, 'task started');
     return new Promise<unknown>((resolve, reject) => {
@@ -175,6 +178,7 @@ class Context<TTask extends TaskName> implements HandlerContext<TTask> {
   flow: FlowContext | undefined;
   readonly #call: { readonly signal: AbortSignal };
   readonly #log: MessageLog;
+  readonly #report: RunnerShared<TaskName>['progress'];
 
   constructor(
     task: TTask,
@@ -183,7 +187,9 @@ class Context<TTask extends TaskName> implements HandlerContext<TTask> {
     call: { readonly signal: AbortSignal },
     traceparent: string | undefined,
     log: MessageLog,
+    report: RunnerShared<TaskName>['progress'],
   ) {
+    this.#report = report;
     this.id = envelope.id;
     this.task = task;
     this.version = envelope.version;
@@ -204,6 +210,13 @@ class Context<TTask extends TaskName> implements HandlerContext<TTask> {
 
   get logger(): Logger {
     return this.#log.get();
+  }
+
+  progress(fraction: number, note?: string): void {
+    if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) {
+      throw new RangeError(`progress is ${String(fraction)}, must be a number from 0 to 1`);
+    }
+    this.#report?.(this.id, fraction, note);
   }
 }
 
@@ -242,8 +255,10 @@ export class HandlerRunner<TTask extends TaskName> {
     shutdown: AbortSignal;
     queueUrl: () => string;
     logger: Logger;
+    progress?: RunnerShared<TTask>['progress'];
   }) {
     this.#shared = {
+      progress: options.progress,
       task: options.task,
       handler: options.handler,
       spanName: `${options.task} process`,

@@ -1,4 +1,14 @@
-import { createStatusStore, event, findInputs, isoTime, type StatusStore, type WrittenCallback } from '@tq/status';
+import {
+  createStatusStore,
+  DEFAULT_TTL_SECONDS,
+  event,
+  findInputs,
+  isoTime,
+  putProgress,
+  type StatusStore,
+  type TaskProgress,
+  type WrittenCallback,
+} from '@tq/status';
 import type { Logger } from 'pino';
 import { onCollect, type WorkerMetrics } from './observability.js';
 import type { WorkerEvents } from './types.js';
@@ -8,6 +18,9 @@ export type StatusRecorderOn = <E extends keyof WorkerEvents>(
   event: E,
   listener: (...args: WorkerEvents[E]) => void,
 ) => unknown;
+
+/** A task's progress is written at most this often (the latest report wins). */
+const PROGRESS_INTERVAL_MS = 1_000;
 
 /** A task's success as its status records it. */
 export interface SucceededStep {
@@ -43,6 +56,8 @@ export class StatusRecorder implements FinalSteps {
   readonly #owned: boolean;
   readonly #task: string;
   readonly #unregister: () => void;
+  /** Tasks whose progress was written within the last second, with the latest report held back. */
+  readonly #progress = new Map<string, { latest: TaskProgress | undefined; timer: NodeJS.Timeout | undefined }>();
   /** The `s3://` inputs of tasks running now, so their results list only outputs as artifacts. */
   readonly #inputs = new Map<string, string[]>();
 
@@ -126,6 +141,40 @@ export class StatusRecorder implements FinalSteps {
     if (inputs.length > 0) this.#inputs.set(id, inputs);
     writer.record(id, this.#task, event('received', attempt, undefined, isoTime(receivedAt)));
     writer.record(id, this.#task, event('running', attempt));
+  }
+
+  /**
+   * Records a handler's progress: the first report of a task at once, then at most one a second
+   * (the latest, when the second is over), so a handler may report as often as it likes. Never
+   * throws: a report the store did not take only leaves an older number showing.
+   */
+  progress(id: string, fraction: number, note: string | undefined): void {
+    let entry = this.#progress.get(id);
+    const report: TaskProgress = { fraction, at: isoTime() };
+    if (note !== undefined) report.note = note;
+    if (entry?.timer !== undefined) {
+      entry.latest = report;
+      return;
+    }
+    entry ??= { latest: undefined, timer: undefined };
+    this.#progress.set(id, entry);
+    this.#putProgress(id, report);
+    const state = entry;
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      const latest = state.latest;
+      state.latest = undefined;
+      if (latest === undefined) this.#progress.delete(id);
+      else this.progress(id, latest.fraction, latest.note);
+    }, PROGRESS_INTERVAL_MS);
+    state.timer.unref();
+  }
+
+  #putProgress(id: string, report: TaskProgress): void {
+    const { dynamodb, tableName } = this.#store;
+    putProgress(dynamodb, tableName, id, report, DEFAULT_TTL_SECONDS).catch(() => {
+      this.#store.writer.stats.failed += 1;
+    });
   }
 
   /** Writes what is buffered now and waits for it (settlement's waiting deletes are then queued). */

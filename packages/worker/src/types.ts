@@ -38,6 +38,13 @@ export interface HandlerContext<TTask extends TaskName = TaskName> {
   groupId: string | undefined;
   /** Set when the task is part of a flow (`producer.flow`, `tq flow send`). */
   flow: FlowContext | undefined;
+  /**
+   * Reports how far the task is, 0 to 1, with an optional note: shown by `tq status` and the
+   * console. Call it as often as you like: the first report of a task is written at once, then at
+   * most one a second (the latest). Recorded with status on; a no-op otherwise. Throws
+   * `RangeError` outside 0 to 1.
+   */
+  progress(fraction: number, note?: string): void;
 }
 
 /** A flow task's place in its flow. */

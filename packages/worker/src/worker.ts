@@ -151,6 +151,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       shutdown: this.#shutdownAbort.signal,
       queueUrl: () => this.#queue.url,
       logger: this.#logger,
+      progress: this.#status?.progress.bind(this.#status),
     });
     this.#settlement = new Settlement({
       queue: this.#queue,

@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createStatusStore, ensureStatusTable, type StatusStore, type TaskStatus } from '@tq/status';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NonRetryableError } from '../src/index.js';
-import { record, samples, sendEnvelope, useHarness } from './helpers.js';
+import { latch, record, samples, sendEnvelope, useHarness } from './helpers.js';
 
 const harness = useHarness();
 
@@ -116,5 +116,37 @@ describe('task status recorded by the worker', () => {
     expect(failed).toBeGreaterThanOrEqual(5);
     await worker.stop();
     unreachable.dynamodb.destroy();
+  });
+
+  it('records progress: the first report at once, then the latest at most once a second', async () => {
+    const { queue } = await harness.queues();
+    const reported = latch();
+    const release = latch();
+    const worker = harness.worker({
+      task: 'send_email',
+      queueUrl: queue.url,
+      status: store,
+      handler: async (_payload, context) => {
+        context.progress(0.1, 'starting');
+        for (let step = 2; step <= 9; step += 1) context.progress(step / 10, `step ${step}`);
+        expect(() => context.progress(1.5)).toThrow(RangeError);
+        reported.open();
+        await release.promise;
+      },
+    });
+    await worker.start();
+    const id = await sendEnvelope(harness.sqs, queue.url);
+    await reported.promise;
+    // The first report lands at once; the nine that followed within the second are one write: the last.
+    const deadline = Date.now() + 60_000;
+    let status = await store.reader.get(id);
+    while (status?.progress?.fraction !== 0.9 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      status = await store.reader.get(id);
+    }
+    expect(status?.progress).toMatchObject({ fraction: 0.9, note: 'step 9' });
+    expect(status?.state).toBe('running');
+    release.open();
+    await statusOf(id, 'succeeded');
   });
 });

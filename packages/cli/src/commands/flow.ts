@@ -39,19 +39,6 @@ export function renderFlow(read: FlowRead): string {
   return lines.join('\n');
 }
 
-/** A flow as `tq status --json` prints it. */
-export function flowJson(read: FlowRead) {
-  return {
-    ...read.flow,
-    tasks: read.tasks.map((task) => ({
-      ...task,
-      outcome: read.outcomes.get(task.path),
-      waiting: read.held.has(task.path),
-    })),
-    groups: Object.fromEntries(read.groups),
-  };
-}
-
 /** Reads a flow for `tq status`, or undefined when the id is not a flow's. */
 export function readFlow(context: Awaited<ReturnType<typeof createContext>>, id: string) {
   const { dynamodb, tableName } = context.status();

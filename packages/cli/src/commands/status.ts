@@ -1,9 +1,9 @@
-import { FINAL_STATES, type TaskStatus } from '@tq/status';
+import { FINAL_STATES, flowViewJson, type TaskStatus } from '@tq/status';
 import type { Command } from 'commander';
 import { createContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { checkTask } from '../queues.js';
-import { flowJson, readFlow, renderFlow } from './flow.js';
+import { readFlow, renderFlow } from './flow.js';
 
 const time = (iso: string) => iso.slice(11, 23);
 
@@ -22,6 +22,10 @@ export function renderStatus(status: TaskStatus): string {
       step.duplicate ? '(duplicate delivery, not run again)' : '',
     ].filter(Boolean);
     lines.push(`  ${step.at.slice(0, 10)} ${time(step.at)}  ${step.state.padEnd(13)} ${details.join('  ')}`.trimEnd());
+  }
+  if (status.progress) {
+    const { fraction, note, at } = status.progress;
+    lines.push(`progress: ${Math.round(fraction * 100)}%${note ? ` ${note}` : ''} (at ${time(at)})`);
   }
   if (status.error && status.state !== 'succeeded') {
     lines.push(`error: ${status.error.code ? `${status.error.code}: ` : ''}${status.error.message}`);
@@ -63,7 +67,7 @@ export function registerStatus(program: Command): void {
           else status = await reader.get(id);
         }
         if (flow) {
-          console.log(options.json ? JSON.stringify(flowJson(flow), null, 2) : renderFlow(flow));
+          console.log(options.json ? JSON.stringify(flowViewJson(flow), null, 2) : renderFlow(flow));
           if (options.wait && flow.flow.state !== 'succeeded') throw new Error(`flow ${id} is ${flow.flow.state}`);
           return;
         }

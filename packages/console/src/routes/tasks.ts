@@ -1,6 +1,6 @@
 import { classifyAwsError, isS3LocationError, openS3Object } from '@tq/aws';
 import { parseTask } from '@tq/contracts';
-import { StatusNotTrackedError } from '@tq/status';
+import { FlowStore, flowViewJson, StatusNotTrackedError } from '@tq/status';
 import type { FastifyInstance } from 'fastify';
 import type { ConsoleContext } from '../context.js';
 
@@ -31,8 +31,14 @@ export function taskRoutes(app: FastifyInstance, context: ConsoleContext): void 
 
   app.get<{ Params: { id: string } }>('/api/tasks/:id', async (request) => {
     try {
-      const found = await context.status().reader.get(request.params.id);
-      return found ? { tracked: true, status: found } : { tracked: true, status: undefined };
+      const store = context.status();
+      const found = await store.reader.get(request.params.id);
+      if (found) return { tracked: true, status: found };
+      // An id with no task steps may be a flow's: its tree.
+      const flow = await new FlowStore({ dynamodb: store.dynamodb, tableName: store.tableName }).read(
+        request.params.id,
+      );
+      return { tracked: true, status: undefined, flow: flow ? flowViewJson(flow) : undefined };
     } catch (error) {
       if (error instanceof StatusNotTrackedError) return { tracked: false, reason: error.message };
       throw error;
