@@ -90,7 +90,8 @@ export async function measurePath(path: RequestPath, tasks: number): Promise<Pat
     // Past SNS's 256 KiB: every one goes by claim check.
     const text = path.claimCheck ? 'x'.repeat(300_000) : 'x';
     const started = performance.now();
-    const sending = send(producer, path, tasks, text);
+    await send(producer, path, tasks, text);
+    await producer.close();
     const worker = createWorker({
       task: 'send_email',
       endpoint: endpoint.endpoint,
@@ -112,10 +113,8 @@ export async function measurePath(path: RequestPath, tasks: number): Promise<Pat
       });
     });
     await worker.start();
-    await sending;
     await finished;
     const ms = performance.now() - started;
-    await producer.close();
     await worker.stop();
     await status?.writer.flush();
     const counts = endpoint.requests.counts();

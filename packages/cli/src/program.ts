@@ -6,7 +6,7 @@ import { registerConsole } from './commands/console.js';
 import { registerContracts } from './commands/contracts.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDlq } from './commands/dlq.js';
-import { registerFlow } from './commands/flow.js';
+import { registerCancel, registerFlow } from './commands/flow.js';
 import { registerGet } from './commands/get.js';
 import { registerInit } from './commands/init.js';
 import { registerProvision } from './commands/provision.js';
@@ -40,6 +40,7 @@ export function createProgram(): Command {
   registerProvision(program);
   registerSend(program);
   registerFlow(program);
+  registerCancel(program);
   registerStats(program);
   registerDlq(program);
   registerDemo(program);

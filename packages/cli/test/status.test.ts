@@ -105,6 +105,10 @@ describe('tq status and tq results', () => {
       expect(done.output).toMatch(/\$\.group\[0\]\s+send_email\s+succeeded/);
       expect(done.output).toMatch(/\$\.then\s+send_email\s+succeeded/);
       expect(done.output).toMatch(/\$\s+group\s+2\/2 ended, then started/);
+
+      const cancelled = await runTq(['cancel', id, '--reason', 'too late'], env);
+      expect(cancelled.code, cancelled.output).toBe(0);
+      expect(cancelled.output).toContain(`flow ${id} had already succeeded: nothing to cancel`);
     } finally {
       await worker.stop();
     }

@@ -1,7 +1,16 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { classifyAwsError } from '@tq/aws';
 import { awsClientSettings, readEnvironment, serviceEndpoint, type TaskName, type TaskPayload } from '@tq/contracts';
-import { createStatusStore, event, FlowStore, type StatusStore } from '@tq/status';
+import {
+  CancelStore,
+  createStatusStore,
+  DEFAULT_TTL_SECONDS,
+  event,
+  FlowStore,
+  StatusNotTrackedError,
+  type StatusStore,
+} from '@tq/status';
 import { sendBatch } from './batch.js';
 import { ClaimChecks } from './claim-check.js';
 import { Destinations } from './destinations.js';
@@ -145,6 +154,26 @@ export function createProducer(options: ProducerOptions = {}): Producer {
         },
         flowOptions.id,
       ),
+    async cancel(id: string, cancelOptions: { reason?: string } = {}) {
+      const { dynamodb, tableName } = status();
+      try {
+        const flow = await flows().get(id);
+        const reason = cancelOptions.reason ?? 'cancelled';
+        const error = { path: '$', code: 'CANCELLED', message: reason };
+        if (flow && !(await flows().finish(id, 'cancelled', error))) {
+          // Ended before: nothing to stop.
+          return { id, at: new Date().toISOString(), kind: 'flow' as const, ended: flow.state };
+        }
+        const request = await new CancelStore({ dynamodb, tableName, ttlSeconds: DEFAULT_TTL_SECONDS }).request(
+          id,
+          cancelOptions.reason,
+        );
+        return { ...request, kind: flow ? ('flow' as const) : ('task' as const) };
+      } catch (error) {
+        if (classifyAwsError(error) === 'not-found') throw new StatusNotTrackedError(tableName, { cause: error });
+        throw error;
+      }
+    },
     flowStatus: async (id: string) => {
       const record = await flows().get(id);
       if (record === undefined) return undefined;

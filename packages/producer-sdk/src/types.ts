@@ -3,7 +3,7 @@ import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { FlowFailurePolicy, TaskName, TaskPayload, TaskRegistry, TaskValidationError } from '@tq/contracts';
-import type { FlowRecord, FlowTaskEntry, StatusStore, TaskStatus } from '@tq/status';
+import type { CancelRequest, FlowRecord, FlowTaskEntry, StatusStore, TaskStatus } from '@tq/status';
 import type { ProducerError } from './errors.js';
 
 // The producer's public types: its options, what a send takes and what it answers.
@@ -155,6 +155,17 @@ export interface Producer {
    * sent at once, the others when what precedes them completes. Resolves with the flow's id.
    */
   flow(flow: FlowSpec, options?: { id?: string }): Promise<FlowStarted>;
+  /**
+   * Cancels a task or a whole flow by id, from any process: a worker that holds or receives one
+   * of its messages settles it `cancelled` without running it (not retried, not dead-lettered), and
+   * one running it aborts the handler's `context.signal`, within its heartbeat interval. A cancelled
+   * flow starts nothing more; one that had ended is left as it is (`ended` says how it ended).
+   * Needs the status table, as workers see it there (with status on).
+   */
+  cancel(
+    id: string,
+    options?: { reason?: string },
+  ): Promise<CancelRequest & { kind: 'task' | 'flow'; ended?: FlowRecord['state'] }>;
   /** A flow's record (state, when it finished, what failed it), or undefined when there is none. */
   flowStatus(id: string): Promise<FlowRecord | undefined>;
   /**

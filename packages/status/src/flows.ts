@@ -32,7 +32,7 @@ import { DEFAULT_TTL_SECONDS } from './types.js';
 // a task's timeline does, so a task's reader never mistakes them for steps.
 
 /** Where a flow is in its life. */
-export type FlowState = 'running' | 'succeeded' | 'failed';
+export type FlowState = 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 /** A task held in the flow until what precedes it completes: sent then exactly as prepared. */
 export interface HeldTask {
@@ -293,7 +293,7 @@ export class FlowStore {
    * Moves the flow from `running` to `succeeded` or `failed`, once; resolves whether this call
    * moved it.
    */
-  async finish(flowId: string, state: 'succeeded' | 'failed', error?: FlowRecord['error']): Promise<boolean> {
+  async finish(flowId: string, state: Exclude<FlowState, 'running'>, error?: FlowRecord['error']): Promise<boolean> {
     try {
       await this.#dynamodb.send(
         new UpdateItemCommand({

@@ -9,6 +9,7 @@
  * ```
  */
 export { fromAttribute, fromItem, toAttribute } from './attributes.js';
+export { CANCEL_STEP, CANCELS_KEY, type CancelRequest, CancelStore } from './cancels.js';
 export { type FlowView, flowViewJson } from './flow-read.js';
 export {
   type FlowRecord,

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { classifyAwsError, isServiceMissingError } from '@tq/aws';
 import { fromItem } from './attributes.js';
+import { CANCEL_STEP } from './cancels.js';
 import { PROGRESS_STEP } from './progress.js';
 import { type RecentEntry, recentKey } from './steps.js';
 import { FINAL_STATES, type TaskEvent, type TaskProgress, type TaskState, type TaskStatus } from './types.js';
@@ -145,6 +146,7 @@ export class StatusReader {
     if (id.startsWith('#')) return undefined;
     const items: Record<string, unknown>[] = [];
     let progress: TaskProgress | undefined;
+    let cancel: { at: string; reason?: string } | undefined;
     for await (const item of this.#items({
       KeyConditionExpression: '#id = :id',
       ExpressionAttributeNames: { '#id': 'id' },
@@ -153,10 +155,14 @@ export class StatusReader {
     })) {
       // `~…` sort keys are a task's progress or a flow's records (`FlowStore`), never steps.
       if (item.step?.S === PROGRESS_STEP) progress = JSON.parse(item.data?.S ?? '{}') as TaskProgress;
-      else if (!item.step?.S?.startsWith('~')) items.push(fromItem(item));
+      else if (item.step?.S === CANCEL_STEP) {
+        const { at, reason } = JSON.parse(item.data?.S ?? '{}') as { at: string; reason?: string };
+        cancel = reason === undefined ? { at } : { at, reason };
+      } else if (!item.step?.S?.startsWith('~')) items.push(fromItem(item));
     }
     const status = toTaskStatus(items);
     if (status && progress) status.progress = progress;
+    if (status && cancel) status.cancelRequested = cancel;
     return status && status.expiresAt > 0 && status.expiresAt * 1000 < Date.now() ? undefined : status;
   }
 

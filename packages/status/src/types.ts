@@ -2,10 +2,10 @@
  * Where a task is in its life. `succeeded` and `dead-lettered` are final: once recorded, a late
  * redelivery of the same task adds to its timeline but never changes them.
  */
-export type TaskState = 'sent' | 'received' | 'running' | 'retrying' | 'succeeded' | 'dead-lettered';
+export type TaskState = 'sent' | 'received' | 'running' | 'retrying' | 'succeeded' | 'dead-lettered' | 'cancelled';
 
-/** The final states. */
-export const FINAL_STATES: readonly TaskState[] = ['succeeded', 'dead-lettered'];
+/** The final states. `cancelled`: `tq cancel` / `producer.cancel`, seen by a worker before or while it ran. */
+export const FINAL_STATES: readonly TaskState[] = ['succeeded', 'dead-lettered', 'cancelled'];
 
 /** One step of a task's timeline. */
 export interface TaskEvent {
@@ -47,6 +47,8 @@ export interface TaskStatus {
   artifacts?: string[];
   /** The last failure (`retrying`, `dead-lettered`). */
   error?: { code?: string; message: string };
+  /** When `tq cancel` / `producer.cancel` asked for it to stop (before a worker settled it `cancelled`). */
+  cancelRequested?: { at: string; reason?: string };
   /** The handler's last progress report (`context.progress`), while it runs and after. */
   progress?: TaskProgress;
   /** The timeline, oldest first (every step of the first `MAX_TIMELINE_ATTEMPTS` attempts, final steps after). */

@@ -1,5 +1,6 @@
 import type { FlowRef, TaskEnvelope, TaskName } from '@tq/contracts';
 import { isFlowBusyError, isFlowValidationError, isProducerError } from '@tq/producer-sdk';
+import type { CancelWatch } from './cancel.js';
 import { type DecodeOptions, decodeMessage } from './decode.js';
 import { NonRetryableError } from './errors.js';
 import type { HandlerRunner, MessageLog } from './execution.js';
@@ -50,6 +51,8 @@ export interface AttemptOptions<TTask extends TaskName> {
   status: StatusRecorder | undefined;
   /** Carries flows on from their tasks' ends. */
   flows: WorkerFlows;
+  /** What was cancelled (with status on). */
+  cancels: CancelWatch | undefined;
   /**
    * Leaves a message whose aborted handler is still running to its visibility timeout; the
    * worker keeps its slot until `ended` resolves.
@@ -160,7 +163,8 @@ export class Attempts<TTask extends TaskName> {
 
   /** Calls the handler and settles the message by how the call ended. */
   async #handle(held: Held, envelope: TaskEnvelope<TTask>, form: string, log: MessageLog): Promise<Settled> {
-    const { guard, settlement, metrics } = this.#options;
+    const { guard, settlement, metrics, cancels } = this.#options;
+    if (cancels?.cancelled(envelope)) return await settlement.cancelled(held, envelope.id, log.get(), false);
     let gate: Gate | undefined;
     if (guard !== undefined) {
       gate = await guard.enter(envelope);
@@ -196,6 +200,10 @@ export class Attempts<TTask extends TaskName> {
     log.bind({ id: envelope.id });
     const logger = log.get();
     const seconds = outcome.durationMs / 1000;
+    if (outcome.abortedBy === 'cancel') {
+      metrics.ended('aborted', seconds);
+      return await settlement.cancelled(held, envelope.id, logger, true);
+    }
     if (outcome.abortedBy === 'shutdown') {
       metrics.ended('aborted', seconds);
       logger.warn('aborted by shutdown; returning the message to the queue');

@@ -3,6 +3,30 @@ import { WORKER_LIMITS } from './limits.js';
 const RETRY_LATER = Symbol.for('@tq/worker/RetryLaterError');
 const NON_RETRYABLE = Symbol.for('@tq/worker/NonRetryableError');
 const WORKER_ERROR = Symbol.for('@tq/worker/WorkerError');
+const TASK_CANCELLED = Symbol.for('@tq/worker/TaskCancelledError');
+
+/**
+ * The reason `context.signal` is aborted with when the task (or its flow) was cancelled
+ * (`tq cancel`, `producer.cancel`): the handler should stop; the task ends `cancelled`, neither
+ * retried nor dead-lettered.
+ */
+export class TaskCancelledError extends Error {
+  override readonly name = 'TaskCancelledError';
+  readonly code = 'CANCELLED' as const;
+  /** The cancelled id: the task's, or its flow's. */
+  readonly id: string;
+
+  constructor(id: string, reason?: string) {
+    super(`cancelled${reason ? `: ${reason}` : ''} (${id})`);
+    this.id = id;
+    Object.defineProperty(this, TASK_CANCELLED, { value: true });
+  }
+}
+
+/** True for a `TaskCancelledError`, even one created by another copy of this package. */
+export function isTaskCancelledError(value: unknown): value is TaskCancelledError {
+  return typeof value === 'object' && value !== null && TASK_CANCELLED in value;
+}
 
 /**
  * Throw from a handler to retry after exactly `delaySeconds` (0 to 43,200, SQS's range) instead of the

@@ -1,6 +1,6 @@
 import type { TaskEnvelope, TaskName } from '@tq/contracts';
 import type { Logger } from 'pino';
-import { WorkerError } from './errors.js';
+import { isTaskCancelledError, TaskCancelledError, WorkerError } from './errors.js';
 import type { Held } from './held.js';
 import { sleep } from './sleep.js';
 import { type SpanBody, withMessageSpan } from './trace.js';
@@ -69,6 +69,13 @@ class HandlerCall<TTask extends TaskName> implements SpanBody<unknown> {
       if (this.aborted) this.#controller.abort(this.reason);
     }
     return this.#controller.signal;
+  }
+
+  /** The id in `ids` that cancels this call: its task's, or its flow's. */
+  cancelledBy(ids: ReadonlySet<string>): string | undefined {
+    const { id, flow } = this.#envelope;
+    if (ids.has(id)) return id;
+    return flow !== undefined && ids.has(flow.id) ? flow.id : undefined;
   }
 
   spanAttributes(): Record<string, string | number> {
@@ -230,7 +237,7 @@ class Context<TTask extends TaskName> implements HandlerContext<TTask> {
  */
 export type HandlerOutcome =
   | { kind: 'succeeded'; result: unknown; durationMs: number }
-  | { kind: 'failed'; error: unknown; durationMs: number; abortedBy: 'timeout' | 'shutdown' | undefined }
+  | { kind: 'failed'; error: unknown; durationMs: number; abortedBy: 'timeout' | 'shutdown' | 'cancel' | undefined }
   | { kind: 'ignoring-abort'; ended: Promise<boolean> };
 
 /**
@@ -312,8 +319,18 @@ export class HandlerRunner<TTask extends TaskName> {
       ? undefined
       : this.#shutdown.aborted && call.reason === this.#shutdown.reason
         ? ('shutdown' as const)
-        : ('timeout' as const);
+        : isTaskCancelledError(call.reason)
+          ? ('cancel' as const)
+          : ('timeout' as const);
     return { kind: 'failed', error: failure, durationMs, abortedBy };
+  }
+
+  /** Aborts the running calls of cancelled tasks or flows (`ids`), with a `TaskCancelledError` each. */
+  abortCancelled(ids: ReadonlySet<string>): void {
+    for (const call of this.#calls) {
+      const id = call.cancelledBy(ids);
+      if (id !== undefined) call.abort(new TaskCancelledError(id));
+    }
   }
 
   /** Aborts every running call with the shutdown signal's reason (abort the signal first). */

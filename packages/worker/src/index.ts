@@ -34,9 +34,11 @@ export {
 export {
   isNonRetryableError,
   isRetryLaterError,
+  isTaskCancelledError,
   isWorkerError,
   NonRetryableError,
   RetryLaterError,
+  TaskCancelledError,
   WorkerError,
   type WorkerErrorCode,
 } from './errors.js';

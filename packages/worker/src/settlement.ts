@@ -15,7 +15,7 @@ import type { WorkerEvents } from './types.js';
  * What became of a message: `abandoned` when its handler was aborted but went on running past
  * `abortWaitMs`: the message is then left alone to come back after its visibility timeout.
  */
-export type Settled = 'succeeded' | 'retried' | 'dead-lettered' | 'released' | 'abandoned';
+export type Settled = 'succeeded' | 'retried' | 'dead-lettered' | 'released' | 'abandoned' | 'cancelled';
 
 /** The worker's events, as settlement emits them. */
 export interface EventSink {
@@ -207,6 +207,19 @@ export class Settlement {
       ...(error === undefined ? {} : { error }),
     });
     return 'dead-lettered';
+  }
+
+  /**
+   * Settles a message of a cancelled task (or flow): its `cancelled` step is made durable, then the
+   * message is deleted: neither retried nor dead-lettered.
+   */
+  async cancelled(held: Held, id: string, log: Logger, ran: boolean): Promise<Settled> {
+    await leaveHeartbeat(held);
+    await this.#finalSteps?.cancelled(id, held.attempt);
+    this.#queue.delete(held, this.#deleted);
+    log.info({ ran }, ran ? 'task cancelled while it ran: handler aborted' : 'task cancelled: not run');
+    this.#events.emit('cancelled', { id, messageId: held.messageId, attempt: held.attempt, ran });
+    return 'cancelled';
   }
 
   /** Hands messages back untouched (visibility 0), last first so a FIFO group keeps its order. */

@@ -41,6 +41,8 @@ export interface FinalSteps {
   succeeded<TToken>(step: SucceededStep, then: WrittenCallback<TToken>, token: TToken): void;
   /** Records a dead letter; resolves once the step is in the table (`true`) or was given up on. */
   deadLettered(id: string, attempt: number, code: string, reason: string): Promise<boolean>;
+  /** Records a cancellation; resolves once the step is in the table (`true`) or was given up on. */
+  cancelled(id: string, attempt: number): Promise<boolean>;
 }
 
 /**
@@ -132,6 +134,18 @@ export class StatusRecorder implements FinalSteps {
         undefined,
       );
     });
+  }
+
+  cancelled(id: string, attempt: number): Promise<boolean> {
+    this.#inputs.delete(id);
+    return new Promise((resolve) => {
+      this.#store.writer.record(id, this.#task, event('cancelled', attempt), {}, resolve, undefined);
+    });
+  }
+
+  /** The store the steps go to (cancellations are read from it too). */
+  get store(): StatusStore {
+    return this.#store;
   }
 
   /** The handler is about to run: received at `receivedAt`, running now. */

@@ -220,6 +220,8 @@ export interface WorkerEvents {
   'dead-lettered': [
     { id: string | undefined; messageId: string; attempt: number; code: string; reason: string; error?: unknown },
   ];
+  /** A task (or its flow) was cancelled: settled without running, or its running handler aborted (`ran`). */
+  cancelled: [{ id: string; messageId: string; attempt: number; ran: boolean }];
   /** A message handed back untouched (shutdown) for another worker to take. */
   released: [{ messageId: string; reason: 'shutdown' }];
   'receive-error': [{ error: unknown; consecutive: number; retryInMs: number }];

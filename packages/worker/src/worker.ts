@@ -10,6 +10,7 @@ import {
 } from '@tq/contracts';
 import { type Logger, pino } from 'pino';
 import { Attempts } from './attempt.js';
+import { CancelWatch } from './cancel.js';
 import { workerClients } from './clients.js';
 import type { DecodeOptions } from './decode.js';
 import { WorkerError } from './errors.js';
@@ -90,6 +91,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
   #pausedLogged = false;
   readonly #status: StatusRecorder | undefined;
   readonly #flows: WorkerFlows;
+  readonly #cancels: CancelWatch | undefined;
   readonly #guard: IdempotencyGuard | undefined;
 
   constructor(options: WorkerOptions<TTask>, registry: TaskRegistry, settings: ResolvedOptions) {
@@ -153,6 +155,9 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       logger: this.#logger,
       progress: this.#status?.progress.bind(this.#status),
     });
+    const onCancelled = (ids: ReadonlySet<string>) => this.#handlers.abortCancelled(ids);
+    const watch = { intervalMs: settings.heartbeatMs, logger: this.#logger, onCancelled };
+    this.#cancels = this.#status ? new CancelWatch({ ...watch, status: this.#status.store }) : undefined;
     this.#settlement = new Settlement({
       queue: this.#queue,
       ledger: this.#inFlight,
@@ -173,6 +178,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       guard: this.#guard,
       status: this.#status,
       flows: this.#flows,
+      cancels: this.#cancels,
       abandon: (held, ended, log) => this.#abandon(held, ended, log),
     });
   }
@@ -230,6 +236,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
     this.#state = 'starting';
     try {
       await this.#queue.resolve(this.task, this.#prefix, this.#options.fifo ?? this.#fifoFromEnv, this.#options);
+      await this.#cancels?.start();
       if (this.#options.http) {
         this.#health = await startHealthServer(
           { live: () => this.#state !== 'stopped', ready: () => this.ready },
@@ -411,6 +418,7 @@ class TqWorker<TTask extends TaskName> extends EventEmitter implements Worker<TT
       await finished;
     }
     this.#heartbeat.stop();
+    this.#cancels?.stop();
     // Final steps first: the deletes that wait for them join the queue's last batches.
     await this.#status?.flush();
     await this.#queue.flush();

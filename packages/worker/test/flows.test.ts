@@ -3,7 +3,7 @@ import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import type { TaskPayloads } from '@tq/contracts';
 import { createProducer, type FlowSpec, isFlowValidationError, type Producer } from '@tq/producer-sdk';
 import { createStatusStore, ensureStatusTable, type StatusStore } from '@tq/status';
-import { queueCounts, testWorkerOptions, uniqueName } from '@tq/testing';
+import { queueCounts, testWorkerOptions, uniqueName, waitUntil } from '@tq/testing';
 import { useLocalEndpoint } from '@tq/testing/vitest';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -34,7 +34,7 @@ describe('flows with real workers on the local endpoint', () => {
   let producer: Producer;
   const workers: Worker[] = [];
   /** Every run of the send_email handler: subject, flow path and input. */
-  const runs: { subject: string; flow: FlowContext | undefined; attempt: number }[] = [];
+  const runs: { id: string; subject: string; flow: FlowContext | undefined; attempt: number }[] = [];
 
   beforeAll(async () => {
     const { s3, sns, sqs } = local;
@@ -66,9 +66,13 @@ describe('flows with real workers on the local endpoint', () => {
       concurrency,
       ...testWorkerOptions(),
       handler: async (payload, context) => {
-        runs.push({ subject: payload.subject, flow: context.flow, attempt: context.attempt });
+        runs.push({ id: context.id, subject: payload.subject, flow: context.flow, attempt: context.attempt });
         if (payload.subject.startsWith('fail')) throw new NonRetryableError(`refused ${payload.subject}`);
         if (payload.subject.startsWith('slow')) await new Promise((resolve) => setTimeout(resolve, 300));
+        if (payload.subject === 'hold') {
+          await new Promise((resolve) => context.signal.addEventListener('abort', resolve, { once: true }));
+          throw context.signal.reason;
+        }
         if (payload.subject === 'spawner') {
           const added = await context.flow?.add([mail('slow late 1'), mail('slow late 2')] as never);
           return { subject: payload.subject, added: added?.map((entry) => entry.path) };
@@ -186,5 +190,25 @@ describe('flows with real workers on the local endpoint', () => {
     const ended = await flowEnds(chain.id);
     expect(ended.state).toBe('failed');
     expect(ended.error?.message).toContain('is in no group');
+  });
+
+  it('a cancelled flow stops: its running task is aborted, queued ones are not run, nothing more starts', async () => {
+    const { id } = await producer.flow({
+      group: [mail('hold'), { chain: [mail('hold'), mail('never')] }],
+      then: mail('never'),
+    });
+    await waitUntil(() => runs.filter((run) => run.subject === 'hold').length === 2, 'both holds to run');
+    const request = await producer.cancel(id, { reason: 'changed my mind' });
+    expect(request.kind).toBe('flow');
+    const flow = await flowEnds(id);
+    expect(flow).toMatchObject({ state: 'cancelled', error: { code: 'CANCELLED', message: 'changed my mind' } });
+    await waitUntil(async () => {
+      const statuses = await Promise.all(
+        runs.filter((run) => run.subject === 'hold').map((run) => store.reader.get(run.id)),
+      );
+      return statuses.every((status) => status?.state === 'cancelled');
+    }, 'both holds to end cancelled');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(runs.map((run) => run.subject)).not.toContain('never');
   });
 });

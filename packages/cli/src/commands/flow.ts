@@ -72,3 +72,31 @@ export function registerFlow(program: Command): void {
       }
     });
 }
+
+/** `tq cancel <id>`: cancels a task or a whole flow, from anywhere. */
+export function registerCancel(program: Command): void {
+  program
+    .command('cancel')
+    .description('cancel a task or a whole flow by id: queued messages are not run, running handlers are aborted')
+    .argument('<id>', 'a task id (what tq send printed) or a flow id (tq flow send)')
+    .option('--reason <text>', 'why, shown by tq status')
+    .action(async (id: string, options: { reason?: string }) => {
+      const context = await createContext();
+      const producer = cliProducer(context);
+      try {
+        const request = await producer.cancel(id, options.reason === undefined ? {} : { reason: options.reason });
+        if (request.ended !== undefined) {
+          console.log(
+            `tq: flow ${id} had already ${request.ended === 'cancelled' ? 'been cancelled' : request.ended}: nothing to cancel`,
+          );
+          return;
+        }
+        console.log(
+          `tq: cancelled ${request.kind} ${id}: workers with status on settle its messages without running them, and abort a running handler within their heartbeat interval`,
+        );
+      } finally {
+        await producer.close();
+        context.close();
+      }
+    });
+}

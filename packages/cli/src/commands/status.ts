@@ -23,6 +23,10 @@ export function renderStatus(status: TaskStatus): string {
     ].filter(Boolean);
     lines.push(`  ${step.at.slice(0, 10)} ${time(step.at)}  ${step.state.padEnd(13)} ${details.join('  ')}`.trimEnd());
   }
+  if (status.cancelRequested && status.state !== 'cancelled') {
+    const { at, reason } = status.cancelRequested;
+    lines.push(`cancel requested at ${at}${reason ? `: ${reason}` : ''}`);
+  }
   if (status.progress) {
     const { fraction, note, at } = status.progress;
     lines.push(`progress: ${Math.round(fraction * 100)}%${note ? ` ${note}` : ''} (at ${time(at)})`);
