@@ -1,4 +1,9 @@
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  QueryCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/client-dynamodb';
 
 /** A JSON-like value as a DynamoDB attribute (undefined members are left out; null is NULL). */
 export function toAttribute(value: unknown): AttributeValue {
@@ -34,4 +39,17 @@ export function fromItem(item: Record<string, AttributeValue>): Record<string, u
   const out: Record<string, unknown> = {};
   for (const [key, attribute] of Object.entries(item)) out[key] = fromAttribute(attribute);
   return out;
+}
+
+/** Every item a query finds, page after page. */
+export async function* queryItems(
+  dynamodb: DynamoDBClient,
+  input: Omit<QueryCommandInput, 'ExclusiveStartKey'>,
+): AsyncGenerator<Record<string, AttributeValue>> {
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const out = await dynamodb.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+    yield* out.Items ?? [];
+    start = out.LastEvaluatedKey;
+  } while (start);
 }

@@ -5,6 +5,7 @@ import {
   PutItemCommand,
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
+import { queryItems } from './attributes.js';
 import { MAX_MESSAGE_CHARS } from './types.js';
 
 // Cancellation requests in the status table: one item under the cancelled id (what a reader of
@@ -80,23 +81,15 @@ export class CancelStore {
   ): Promise<{ requests: CancelRequest[]; position: string | undefined }> {
     const requests: CancelRequest[] = [];
     let position = after;
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await this.#dynamodb.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          KeyConditionExpression: '#id = :id AND #step > :after',
-          ExpressionAttributeNames: { '#id': 'id', '#step': 'step' },
-          ExpressionAttributeValues: { ':id': { S: CANCELS_KEY }, ':after': { S: after ?? since.toISOString() } },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        if (item.data?.S !== undefined) requests.push(JSON.parse(item.data.S) as CancelRequest);
-        position = item.step?.S ?? position;
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
+    for await (const item of queryItems(this.#dynamodb, {
+      TableName: this.#tableName,
+      KeyConditionExpression: '#id = :id AND #step > :after',
+      ExpressionAttributeNames: { '#id': 'id', '#step': 'step' },
+      ExpressionAttributeValues: { ':id': { S: CANCELS_KEY }, ':after': { S: after ?? since.toISOString() } },
+    })) {
+      if (item.data?.S !== undefined) requests.push(JSON.parse(item.data.S) as CancelRequest);
+      position = item.step?.S ?? position;
+    }
     return { requests, position };
   }
 }

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { AWS_LIMITS, retryBatch } from '@tq/aws';
 import type { FlowFailurePolicy, FlowOutcome } from '@tq/contracts';
+import { queryItems } from './attributes.js';
 import {
   conditionFailed,
   cut,
@@ -320,22 +321,14 @@ export class FlowStore {
   }
 
   /** Every item of a flow whose sort key starts with `prefix`, page after page. */
-  async *#query(flowId: string, prefix: string): AsyncGenerator<Record<string, AttributeValue>> {
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await this.#dynamodb.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          KeyConditionExpression: '#id = :id AND begins_with(#step, :prefix)',
-          ExpressionAttributeNames: { '#id': 'id', '#step': 'step' },
-          ExpressionAttributeValues: { ':id': { S: flowId }, ':prefix': { S: prefix } },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      yield* out.Items ?? [];
-      start = out.LastEvaluatedKey;
-    } while (start);
+  #query(flowId: string, prefix: string): AsyncGenerator<Record<string, AttributeValue>> {
+    return queryItems(this.#dynamodb, {
+      TableName: this.#tableName,
+      KeyConditionExpression: '#id = :id AND begins_with(#step, :prefix)',
+      ExpressionAttributeNames: { '#id': 'id', '#step': 'step' },
+      ExpressionAttributeValues: { ':id': { S: flowId }, ':prefix': { S: prefix } },
+      ConsistentRead: true,
+    });
   }
 
   /** The tasks held beneath a node (its path and deeper), to start those that begin it. */

@@ -4,22 +4,10 @@ import { createStatusStore, ensureStatusTable, type StatusStore } from '@tq/stat
 import { type SpawnedProcess, uniqueName, waitForExit, waitForOutput, waitUntil } from '@tq/testing';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readResults, resultsFile, spawnWorkerProcess, useHarness } from './helpers.js';
+import { publishTwice, readResults, resultsFile, spawnWorkerProcess, useHarness } from './helpers.js';
 
 const harness = useHarness();
 const CHILDREN = 1_000;
-
-/** Makes every PublishBatch reach the topic twice: each child of the flow is delivered twice. */
-function publishTwice(sns: SNSClient): void {
-  sns.middlewareStack.add(
-    (next, context) => async (args) => {
-      const out = await next(args);
-      if (context.commandName === 'PublishBatchCommand') await next(args);
-      return out;
-    },
-    { step: 'initialize', name: 'publishTwice' },
-  );
-}
 
 describe('a chord of 1,000 children under SIGKILLs and duplicate deliveries (real worker processes)', () => {
   const prefix = uniqueName('chord');

@@ -8,24 +8,13 @@ import { useLocalEndpoint } from '@tq/testing/vitest';
 import { createProvisioner, defineTopology } from '@tq/topology';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createWorker, type FlowContext, NonRetryableError, type Worker } from '../src/index.js';
+import { publishTwice } from './helpers.js';
 
 const mail = (subject: string, onFailure?: 'fail' | 'ignore' | 'continue'): FlowSpec => ({
   task: 'send_email',
   payload: { to: ['ada@example.com'], subject, text: 'hi' } satisfies TaskPayloads['send_email'],
   ...(onFailure ? { onFailure } : {}),
 });
-
-/** Makes every PublishBatch reach the topic twice: each task of a flow's start is delivered twice. */
-function publishTwice(sns: SNSClient): void {
-  sns.middlewareStack.add(
-    (next, context) => async (args) => {
-      const out = await next(args);
-      if (context.commandName === 'PublishBatchCommand') await next(args);
-      return out;
-    },
-    { step: 'initialize', name: 'publishTwice' },
-  );
-}
 
 describe('flows with real workers on the local endpoint', () => {
   const local = useLocalEndpoint();

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createTask, type TaskName, type TaskPayload } from '@tq/contracts';
 import { createQueueWithDlq, type LocalEndpoint, type SpawnedProcess, spawnTs, type TestQueue } from '@tq/testing';
@@ -170,4 +171,16 @@ export async function sendMany(sqs: SQSClient, queueUrl: string, count: number):
     );
   }
   return ids;
+}
+
+/** Makes every PublishBatch reach the topic twice: each task a flow starts with is delivered twice. */
+export function publishTwice(sns: SNSClient): void {
+  sns.middlewareStack.add(
+    (next, context) => async (args) => {
+      const out = await next(args);
+      if (context.commandName === 'PublishBatchCommand') await next(args);
+      return out;
+    },
+    { step: 'initialize', name: 'publishTwice' },
+  );
 }

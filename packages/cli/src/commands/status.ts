@@ -84,7 +84,7 @@ export function registerStatus(program: Command): void {
         if (options.wait && status.state !== 'succeeded') {
           throw new Error(
             FINAL_STATES.includes(status.state)
-              ? `${id} was dead-lettered`
+              ? `${id} was ${status.state}`
               : `${id} is still ${status.state} after ${options.timeout} s`,
           );
         }
