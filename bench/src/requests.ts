@@ -152,7 +152,8 @@ async function send(producer: Producer, path: RequestPath, tasks: number, text: 
       task: 'send_email' as const,
       payload: email(i, text),
     }));
-    await producer.flow({ group: children, then: { task: 'send_email', payload: email(tasks, text) } });
+    const then = { task: 'send_email' as const, payload: email(tasks, text) };
+    await producer.flow({ group: children, then });
     return;
   }
   if (!path.batch) {

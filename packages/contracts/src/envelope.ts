@@ -57,6 +57,7 @@ const envelopeFields = {
       path: Type.String({ maxLength: 1024, pattern: FLOW_PATH_PATTERN }),
       input: Type.Optional(Type.String({ maxLength: 1024, pattern: FLOW_INPUT_PATTERN })),
       onFailure: Type.Optional(Type.Union([Type.Literal('fail'), Type.Literal('ignore'), Type.Literal('continue')])),
+      shard: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
     }),
   ),
 };

@@ -66,6 +66,11 @@ export interface FlowRef {
   input?: string;
   /** Absent: `fail`. */
   onFailure?: FlowFailurePolicy;
+  /**
+   * The shard of its group's count a child added at run time is counted in; absent: its index
+   * divided by the shard size, as for the children a flow starts with.
+   */
+  shard?: number;
 }
 
 /** One task of a planned flow. */

@@ -83,6 +83,7 @@ export const validEnvelope = {
     path: '$.chain[1].group[2]',
     input: '$.chain[0]',
     onFailure: 'continue',
+    shard: 0,
   },
   payload: validPayloads.send_email,
 };

@@ -267,5 +267,7 @@ export const ruleCases: Record<TaskName | 'envelope', RuleCase[]> = {
     c(['envelope:/flow/input:pattern'], '/flow/input', '$.group[1].group.group'),
     c(['envelope:/flow/input:maxLength'], '/flow/input', `$${'.then'.repeat(205)}`),
     c(['envelope:/flow/onFailure:enum'], '/flow/onFailure', 'retry'),
+    c(['envelope:/flow/shard:minimum'], '/flow/shard', -1),
+    c(['envelope:/flow/shard:maximum'], '/flow/shard', 100_001),
   ],
 };

@@ -14,7 +14,7 @@ import {
   type TaskName,
   type TaskRegistry,
 } from '@tq/contracts';
-import type { FlowStore, FlowTaskEntry, HeldTask, StoredOutcome } from '@tq/status';
+import { type FlowStore, type FlowTaskEntry, GROUP_SHARD_SIZE, type HeldTask, type StoredOutcome } from '@tq/status';
 import { ProducerError } from './errors.js';
 import { toHeld } from './flow-start.js';
 import { prepareTask } from './prepare.js';
@@ -121,8 +121,8 @@ export class FlowEngine {
     const plan = planFlow({ group: tasks }, this.#registry);
     const first = await this.#store.addChildren(ref.id, group, plan.tasks.length, FLOW_LIMITS.maxTasks);
     const held = plan.tasks.map((task, offset) => {
-      const path = `${group}.group[${first + offset}]`;
-      const child: FlowRef = { id: ref.id, path };
+      const path = `${group}.group[${first.index + offset}]`;
+      const child: FlowRef = { id: ref.id, path, shard: first.shard + Math.floor(offset / GROUP_SHARD_SIZE) };
       if (task.onFailure !== undefined && task.onFailure !== 'fail') child.onFailure = task.onFailure;
       const options = task.idempotencyKey === undefined ? {} : { idempotencyKey: task.idempotencyKey };
       const prepared = prepareTask(task.task as TaskName, task.payload as never, options, {
@@ -139,16 +139,10 @@ export class FlowEngine {
       await this.#send(held);
     } catch (error) {
       // Counted but maybe not sent: they fail, so the group does not wait for them for ever.
-      for (const task of held) {
-        await this.#ended(ref.id, task.path, {
-          ok: false,
-          id: task.id,
-          task: task.task,
-          at: task.path,
-          code: 'SEND_FAILED',
-          message: (error as Error).message,
-          policy: 'fail',
-        });
+      for (const [offset, task] of held.entries()) {
+        const failure = { ok: false as const, id: task.id, task: task.task, at: task.path, code: 'SEND_FAILED' };
+        const shard = first.shard + Math.floor(offset / GROUP_SHARD_SIZE);
+        await this.#ended(ref.id, task.path, { ...failure, message: (error as Error).message, policy: 'fail' }, shard);
       }
       throw error;
     }
@@ -198,7 +192,7 @@ export class FlowEngine {
           message: outcome.message,
           policy: ref.onFailure ?? 'fail',
         };
-    await this.#ended(ref.id, ref.path, recorded);
+    await this.#ended(ref.id, ref.path, recorded, ref.shard);
   }
 
   /** A result to record: inline when small, else in S3 with its `s3://` URI recorded. */
@@ -227,16 +221,16 @@ export class FlowEngine {
    * was done: a group's child counts itself again (counting is idempotent), any other node claims
    * the right to carry on first.
    */
-  async #ended(flowId: string, path: string, outcome: FlowOutcome & { id?: string }): Promise<void> {
+  async #ended(flowId: string, path: string, outcome: FlowOutcome & { id?: string }, shard?: number): Promise<void> {
     const recorded = await this.#store.recordOutcome(flowId, path, outcome, FLOW_CLAIM_LEASE_MS);
     if (recorded.recorded) {
-      await this.#after(flowId, path, outcome, true);
+      await this.#after(flowId, path, outcome, true, shard);
       return;
     }
     const { existing } = recorded;
     if (existing.continued) return;
     if (flowParent(path)?.kind !== 'group') await this.#claim(flowId, 'out', path);
-    await this.#after(flowId, path, existing, true);
+    await this.#after(flowId, path, existing, true, shard);
   }
 
   /** Claims the right to carry on from a node or group; throws `FlowBusyError` while another holds it. */
@@ -249,7 +243,7 @@ export class FlowEngine {
   }
 
   /** What follows a node that ended: `marked` when it has an outcome record to mark as carried on. */
-  async #after(flowId: string, path: string, outcome: FlowOutcome, marked: boolean): Promise<void> {
+  async #after(flowId: string, path: string, outcome: FlowOutcome, marked: boolean, shard?: number): Promise<void> {
     const failing = !outcome.ok && outcome.policy === 'fail';
     const parent = flowParent(path);
     if (parent === undefined) {
@@ -267,7 +261,8 @@ export class FlowEngine {
         if (started === 'nothing') await this.#after(flowId, parent.parent, { ok: true, result: undefined }, false);
       }
     } else {
-      await this.#counted(flowId, parent.parent, parent.index, outcome);
+      const counted = shard ?? Math.floor(parent.index / GROUP_SHARD_SIZE);
+      await this.#counted(flowId, parent.parent, parent.index, counted, outcome);
       // Group children are not marked: the group's count says whether they were counted.
       return;
     }
@@ -278,15 +273,15 @@ export class FlowEngine {
    * Counts a group's child; the child whose count closed the group claims the right to start its
    * `then` (or end the group), so copies of it running side by side start it once.
    */
-  async #counted(flowId: string, group: string, index: number, outcome: FlowOutcome): Promise<void> {
+  async #counted(flowId: string, group: string, index: number, shard: number, outcome: FlowOutcome): Promise<void> {
     const failing = !outcome.ok && outcome.policy === 'fail';
-    const join = await this.#store.count(flowId, group, index, failing);
+    const join = await this.#store.count(flowId, group, index, shard, failing);
     if (join.counted && failing) {
       // The group fails now: its other children run on, but nothing follows it.
       await this.#compositeFailed(flowId, group, outcome as Failure);
       return;
     }
-    if (join.open !== 0 || join.lastCounted !== index || join.failed || join.continued) return;
+    if (!join.closed || join.failed || join.continued) return;
     if (!(await this.#claim(flowId, 'join', group))) return;
     if (join.then) await this.#start(flowId, `${group}.then`);
     else await this.#after(flowId, group, { ok: true, result: undefined }, false);

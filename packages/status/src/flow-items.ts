@@ -1,6 +1,14 @@
 import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { FlowFailurePolicy } from '@tq/contracts';
-import type { FlowRecord, FlowState, FlowTaskEntry, HeldTask, JoinState, StoredOutcome } from './flows.js';
+import {
+  type FlowRecord,
+  type FlowState,
+  type FlowTaskEntry,
+  GROUP_SHARD_SIZE,
+  type HeldTask,
+  type JoinState,
+  type StoredOutcome,
+} from './flow-types.js';
 import { MAX_MESSAGE_CHARS } from './types.js';
 
 // How a flow's records are keyed and read back from their DynamoDB items.
@@ -9,6 +17,7 @@ export const FLOW_KEY = '~flow';
 export const joinKey = (path: string) => `~join#${path}`;
 export const heldKey = (path: string) => `~held#${path}`;
 export const outKey = (path: string) => `~out#${path}`;
+export const shardKey = (path: string, shard: number) => `~shard#${path}#${shard}`;
 export const tasksKey = (chunk: number) => `~tasks#${String(chunk).padStart(4, '0')}`;
 
 export const cut = (text: string) =>
@@ -43,16 +52,32 @@ export function storedOutcome(item: Record<string, AttributeValue>): StoredOutco
   return { ...data, continued: item.continued?.BOOL === true };
 }
 
-export function joinState(item: Record<string, AttributeValue>, counted: boolean): JoinState {
+/** A group's item as it shows: its children's open count comes from its shards (`shardOpen`). */
+export function joinState(item: Record<string, AttributeValue>, shardOpen: number): JoinState {
   return {
-    counted,
-    open: Number(item.open?.N ?? 0),
+    open: shardOpen,
     total: Number(item.total?.N ?? 0),
     then: item.then?.BOOL === true,
     failed: item.failed?.BOOL === true,
-    lastCounted: item.lastCounted?.N === undefined ? undefined : Number(item.lastCounted.N),
     continued: item.continued?.BOOL === true,
   };
+}
+
+/** The shard items of `count` children of a group, from shard `first` on (`GROUP_SHARD_SIZE` each). */
+export function shardItems(
+  flowId: string,
+  path: string,
+  first: number,
+  count: number,
+  expiresAt: AttributeValue,
+): Record<string, AttributeValue>[] {
+  const items: Record<string, AttributeValue>[] = [];
+  for (let offset = 0; offset < count; offset += GROUP_SHARD_SIZE) {
+    const size = { N: String(Math.min(GROUP_SHARD_SIZE, count - offset)) };
+    const step = shardKey(path, first + offset / GROUP_SHARD_SIZE);
+    items.push({ id: { S: flowId }, step: { S: step }, open: size, size, expiresAt });
+  }
+  return items;
 }
 
 /** Task-list items hold this many entries each (an item holds at most 400 KB). */
@@ -82,8 +107,11 @@ export function newFlowItems(flow: NewFlow, expiresAt: AttributeValue): Record<s
     },
   ];
   for (const group of flow.groups) {
-    const size = { N: String(group.size) };
-    items.push({ ...key(joinKey(group.path)), open: size, total: size, then: { BOOL: group.then }, expiresAt });
+    // The group's open count is of its shards; each shard counts its children.
+    const shards = { N: String(Math.ceil(group.size / GROUP_SHARD_SIZE)) };
+    const total = { N: String(group.size) };
+    items.push({ ...key(joinKey(group.path)), open: shards, shards, total, then: { BOOL: group.then }, expiresAt });
+    items.push(...shardItems(flow.id, group.path, 0, group.size, expiresAt));
   }
   for (const task of flow.held) {
     items.push({ ...key(heldKey(task.path)), data: { S: JSON.stringify(task) }, expiresAt });

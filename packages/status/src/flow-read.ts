@@ -1,13 +1,13 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { FLOW_KEY, flowRecord, joinState, storedOutcome } from './flow-items.js';
-import type { FlowRecord, FlowTaskEntry, JoinState, StoredOutcome } from './flows.js';
+import type { FlowRecord, FlowTaskEntry, JoinState, StoredOutcome } from './flow-types.js';
 
 /** Everything recorded about a flow: its item, task list, outcomes, groups and held tasks. */
 export interface FlowView {
   flow: FlowRecord;
   tasks: FlowTaskEntry[];
   outcomes: Map<string, StoredOutcome>;
-  groups: Map<string, Omit<JoinState, 'counted'>>;
+  groups: Map<string, JoinState>;
   /** Paths of tasks held until what precedes them completes. */
   held: Set<string>;
 }
@@ -20,7 +20,10 @@ export async function readFlowView(
   let flow: FlowRecord | undefined;
   const tasks: FlowTaskEntry[] = [];
   const outcomes = new Map<string, StoredOutcome>();
-  const groups = new Map<string, Omit<JoinState, 'counted'>>();
+  const groups = new Map<string, JoinState>();
+  const joins = new Map<string, Record<string, AttributeValue>>();
+  /** Children still open per group, summed over its shards. */
+  const open = new Map<string, number>();
   const held = new Set<string>();
   for await (const item of items) {
     const step = item.step?.S ?? '';
@@ -30,12 +33,14 @@ export async function readFlowView(
         tasks.push({ path, task, id });
       }
     } else if (step.startsWith('~out#')) outcomes.set(step.slice(5), storedOutcome(item));
-    else if (step.startsWith('~join#')) {
-      const { counted: _counted, ...state } = joinState(item, false);
-      groups.set(step.slice(6), state);
+    else if (step.startsWith('~join#')) joins.set(step.slice(6), item);
+    else if (step.startsWith('~shard#')) {
+      const path = step.slice(7, step.lastIndexOf('#'));
+      open.set(path, (open.get(path) ?? 0) + Number(item.open?.N ?? 0));
     } else if (step.startsWith('~held#')) held.add(step.slice(6));
   }
   if (flow === undefined) return undefined;
+  for (const [path, item] of joins) groups.set(path, joinState(item, open.get(path) ?? 0));
   return { flow, tasks, outcomes, groups, held };
 }
 

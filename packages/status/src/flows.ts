@@ -4,8 +4,8 @@ import {
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
   UpdateItemCommand,
+  type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { AWS_LIMITS, retryBatch } from '@tq/aws';
 import type { FlowFailurePolicy, FlowOutcome } from '@tq/contracts';
@@ -17,83 +17,40 @@ import {
   flowRecord,
   heldKey,
   joinKey,
-  joinState,
   type NewFlow,
   newFlowItems,
   outKey,
+  shardItems,
+  shardKey,
   storedOutcome,
-  tasksKey,
 } from './flow-items.js';
 import { type FlowView, readFlowView } from './flow-read.js';
+import {
+  type FlowRecord,
+  type FlowState,
+  type FlowTaskEntry,
+  GROUP_SHARD_SIZE,
+  type GroupCount,
+  type HeldTask,
+  type StoredOutcome,
+} from './flow-types.js';
 import { DEFAULT_TTL_SECONDS } from './types.js';
+
+export {
+  type FlowRecord,
+  type FlowState,
+  type FlowTaskEntry,
+  GROUP_SHARD_SIZE,
+  type GroupCount,
+  type HeldTask,
+  type JoinState,
+  type StoredOutcome,
+} from './flow-types.js';
 
 // A flow's state in the status table, under the flow's id: one item for the flow, one per group
 // (its fan-in count), one per task held until what precedes it completes, one per node that
 // ended (its outcome), and the flow's task list. Their sort keys start with `~`, which no step of
 // a task's timeline does, so a task's reader never mistakes them for steps.
-
-/** Where a flow is in its life. */
-export type FlowState = 'running' | 'succeeded' | 'failed' | 'cancelled';
-
-/** A task held in the flow until what precedes it completes: sent then exactly as prepared. */
-export interface HeldTask {
-  path: string;
-  /** The task's id (its envelope's). */
-  id: string;
-  task: string;
-  /** The encoded message body (a claim-check pointer when the task went to S3). */
-  body: string;
-  /** The message attributes, as sent. */
-  attributes: Record<string, { DataType: string; StringValue?: string }>;
-  route: 'topic' | 'queue';
-  bytes: number;
-  limit: number;
-}
-
-/** What a flow's item says. */
-export interface FlowRecord {
-  id: string;
-  state: FlowState;
-  createdAt: string;
-  finishedAt?: string;
-  /** Tasks in the flow when it started. */
-  tasks: number;
-  /** What failed the flow. */
-  error?: { path: string; code: string; message: string };
-}
-
-/** A node's recorded outcome, with what the flow engine needs to resume after a crash. */
-export type StoredOutcome = FlowOutcome & {
-  /** The task's id, for a task node. */
-  id?: string;
-  at: string;
-  /** What came after it was started (set once it was). */
-  continued: boolean;
-};
-
-/** A group's fan-in after one child was counted (or found counted). */
-export interface JoinState {
-  /** Whether this call counted the child (false: it was counted before). */
-  counted: boolean;
-  /** Children still running. */
-  open: number;
-  /** Children in all (more once children are added at run time). */
-  total: number;
-  then: boolean;
-  /** A child failed with the `fail` policy. */
-  failed: boolean;
-  /** The child counted last: once `open` is 0, the one whose count closed the group. */
-  lastCounted: number | undefined;
-  /** What follows the group was started. */
-  continued: boolean;
-}
-
-/** One task of a flow as its task list records it. */
-export interface FlowTaskEntry {
-  path: string;
-  task: string;
-  id: string;
-}
 
 /**
  * A flow's records in the status table. Every write that decides something is conditional: a
@@ -252,42 +209,78 @@ export class FlowStore {
   }
 
   /**
-   * Counts child `index` of the group at `path` as ended, once: its index joins the group's set of
-   * ended children in the same conditional update that lowers the open count, so a child counted
-   * before is not counted again. `failed` marks the group failed (a child failed with `fail`).
+   * Counts child `index` (in shard `shard`) of the group at `path` as ended, once: its index joins
+   * its shard's set of ended children in the same conditional update that lowers the shard's open
+   * count, and the count that closes a shard counts the shard in the group's item alike, so a child
+   * or a shard counted before is not counted again. `failed` marks the group failed first (a child
+   * failed with `fail`), so whichever count closes the group sees it.
    */
-  async count(flowId: string, path: string, index: number, failed: boolean): Promise<JoinState> {
-    const key = this.#key(flowId, joinKey(path));
+  async count(flowId: string, path: string, index: number, shard: number, failed: boolean): Promise<GroupCount> {
+    const group = this.#key(flowId, joinKey(path));
+    if (failed) {
+      await this.#dynamodb.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: group,
+          UpdateExpression: 'SET failed = :yes',
+          ExpressionAttributeValues: { ':yes': { BOOL: true } },
+        }),
+      );
+    }
+    const child = await this.#countIn(this.#key(flowId, shardKey(path, shard)), index);
+    const result = { counted: child.counted, closed: false, then: false, failed, continued: false };
+    if (!(child.open === 0 && child.last === index)) return result;
+    const shards = await this.#countIn(group, shard);
+    const item = shards.item;
+    return {
+      ...result,
+      closed: shards.open === 0 && shards.last === shard,
+      then: item.then?.BOOL === true,
+      failed: item.failed?.BOOL === true,
+      continued: item.continued?.BOOL === true,
+    };
+  }
+
+  /**
+   * Adds `member` to an item's set of ended members, lowering its open count, unless it is in the
+   * set; `lastCounted` in the same update: once the open count is zero no update changes the item
+   * again, so it names the member whose count closed it.
+   */
+  async #countIn(
+    key: Record<string, AttributeValue>,
+    member: number,
+  ): Promise<{ counted: boolean; open: number; last: number | undefined; item: Record<string, AttributeValue> }> {
+    const read = (item: Record<string, AttributeValue>, counted: boolean) => ({
+      counted,
+      open: Number(item.open?.N ?? 0),
+      last: item.lastCounted?.N === undefined ? undefined : Number(item.lastCounted.N),
+      item,
+    });
     try {
       const out = await this.#dynamodb.send(
         new UpdateItemCommand({
           TableName: this.#tableName,
           Key: key,
-          // `lastCounted` in the same update: once the open count is zero, no update changes the
-          // item again, so it names the child whose count closed the group.
-          UpdateExpression: `ADD done :child, #open :minus SET lastCounted = :index${failed ? ', failed = :yes' : ''}`,
+          UpdateExpression: 'ADD done :member, #open :minus SET lastCounted = :index',
           ConditionExpression: 'attribute_exists(#open) AND NOT contains(done, :index)',
           ExpressionAttributeNames: { '#open': 'open' },
           ExpressionAttributeValues: {
-            ':child': { NS: [String(index)] },
-            ':index': { N: String(index) },
+            ':member': { NS: [String(member)] },
+            ':index': { N: String(member) },
             ':minus': { N: '-1' },
-            ...(failed ? { ':yes': { BOOL: true } } : {}),
           },
           ReturnValues: 'ALL_NEW',
         }),
       );
-      const state = joinState(out.Attributes ?? {}, true);
-      return state;
+      return read(out.Attributes ?? {}, true);
     } catch (error) {
       if (!conditionFailed(error)) throw error;
     }
     const out = await this.#dynamodb.send(
       new GetItemCommand({ TableName: this.#tableName, Key: key, ConsistentRead: true }),
     );
-    if (out.Item === undefined)
-      throw new Error(`flow ${flowId} has no group at ${path} (expired, or not a flow of this table)`);
-    return joinState(out.Item, false);
+    if (out.Item === undefined) throw new Error(`flow record ${key.step?.S} of ${key.id?.S} is missing (expired?)`);
+    return read(out.Item, false);
   }
 
   /**
@@ -370,32 +363,46 @@ export class FlowStore {
     return readFlowView(flowId, this.#query(flowId, '~'));
   }
 
-  /** Counts `count` children more in the group at `path` (added at run time); resolves the first new child's index. */
-  async addChildren(flowId: string, path: string, count: number, maxTotal: number): Promise<number> {
+  /**
+   * Counts `count` children more in the group at `path` (added at run time), in shards of their
+   * own, before they are sent; resolves the first new child's index and the first new shard.
+   */
+  async addChildren(
+    flowId: string,
+    path: string,
+    count: number,
+    maxTotal: number,
+  ): Promise<{ index: number; shard: number }> {
+    const shards = Math.ceil(count / GROUP_SHARD_SIZE);
+    let out: UpdateItemCommandOutput;
     try {
-      const out = await this.#dynamodb.send(
+      out = await this.#dynamodb.send(
         new UpdateItemCommand({
           TableName: this.#tableName,
           Key: this.#key(flowId, joinKey(path)),
-          // Counted before they are sent: the group cannot close while they run.
-          UpdateExpression: 'ADD #open :count, #total :count',
+          // The group's open count is of shards: it stays above zero while this task's shard runs.
+          UpdateExpression: 'ADD #open :shards, #total :count, shards :shards',
           ConditionExpression: '#open > :zero AND #total <= :most',
           ExpressionAttributeNames: { '#open': 'open', '#total': 'total' },
           ExpressionAttributeValues: {
             ':count': { N: String(count) },
+            ':shards': { N: String(shards) },
             ':zero': { N: '0' },
             ':most': { N: String(maxTotal - count) },
           },
           ReturnValues: 'UPDATED_NEW',
         }),
       );
-      return Number(out.Attributes?.total?.N ?? 0) - count;
     } catch (error) {
       if (!conditionFailed(error)) throw error;
       throw new Error(
         `the group at ${path} in flow ${flowId} has ended, is missing, or would pass ${maxTotal} children`,
       );
     }
+    const index = Number(out.Attributes?.total?.N ?? 0) - count;
+    const shard = Number(out.Attributes?.shards?.N ?? 0) - shards;
+    await this.#putAll(shardItems(flowId, path, shard, count, this.#expiresAt()));
+    return { index, shard };
   }
 
   /** Adds entries to the flow's task list (children added at run time). */

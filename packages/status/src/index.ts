@@ -16,6 +16,8 @@ export {
   type FlowState,
   FlowStore,
   type FlowTaskEntry,
+  GROUP_SHARD_SIZE,
+  type GroupCount,
   type HeldTask,
   type JoinState,
   type StoredOutcome,
