@@ -1,17 +1,17 @@
 import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { FlowFailurePolicy } from '@tq/contracts';
-import {
-  type FlowRecord,
-  type FlowState,
-  type FlowTaskEntry,
-  GROUP_SHARD_SIZE,
-  type HeldTask,
-  type JoinState,
-  type StoredOutcome,
-} from './flow-types.js';
+import type { FlowRecord, FlowState, FlowTaskEntry, HeldTask, JoinState, StoredOutcome } from './flow-types.js';
 import { MAX_MESSAGE_CHARS } from './types.js';
 
 // How a flow's records are keyed and read back from their DynamoDB items.
+
+/**
+ * Children per shard of a group's count. A group counts its children in shards of this many (an
+ * item each, with the set of its ended children), and its shards in its own item: no item takes
+ * more than this many updates, nor grows past a few hundred bytes, however large the group, so a
+ * chord of 10,000 children is counted at the rate of 100 items, not one.
+ */
+export const GROUP_SHARD_SIZE = 100;
 
 export const FLOW_KEY = '~flow';
 export const joinKey = (path: string) => `~join#${path}`;

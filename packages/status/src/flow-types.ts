@@ -65,14 +65,6 @@ export interface GroupCount {
   continued: boolean;
 }
 
-/**
- * Children per shard of a group's count. A group counts its children in shards of this many (an
- * item each, with the set of its ended children), and its shards in its own item: no item takes
- * more than this many updates, nor grows past a few hundred bytes, however large the group, so a
- * chord of 10,000 children is counted at the rate of 100 items, not one.
- */
-export const GROUP_SHARD_SIZE = 100;
-
 /** One task of a flow as its task list records it. */
 export interface FlowTaskEntry {
   path: string;

@@ -15,6 +15,7 @@ import {
   cut,
   FLOW_KEY,
   flowRecord,
+  GROUP_SHARD_SIZE,
   heldKey,
   joinKey,
   type NewFlow,
@@ -25,27 +26,8 @@ import {
   storedOutcome,
 } from './flow-items.js';
 import { type FlowView, readFlowView } from './flow-read.js';
-import {
-  type FlowRecord,
-  type FlowState,
-  type FlowTaskEntry,
-  GROUP_SHARD_SIZE,
-  type GroupCount,
-  type HeldTask,
-  type StoredOutcome,
-} from './flow-types.js';
+import type { FlowRecord, FlowState, FlowTaskEntry, GroupCount, HeldTask, StoredOutcome } from './flow-types.js';
 import { DEFAULT_TTL_SECONDS } from './types.js';
-
-export {
-  type FlowRecord,
-  type FlowState,
-  type FlowTaskEntry,
-  GROUP_SHARD_SIZE,
-  type GroupCount,
-  type HeldTask,
-  type JoinState,
-  type StoredOutcome,
-} from './flow-types.js';
 
 // A flow's state in the status table, under the flow's id: one item for the flow, one per group
 // (its fan-in count), one per task held until what precedes it completes, one per node that

@@ -10,18 +10,18 @@
  */
 export { fromAttribute, fromItem, toAttribute } from './attributes.js';
 export { CANCEL_STEP, CANCELS_KEY, type CancelRequest, CancelStore } from './cancels.js';
+export { GROUP_SHARD_SIZE } from './flow-items.js';
 export { type FlowView, flowViewJson } from './flow-read.js';
-export {
-  type FlowRecord,
-  type FlowState,
-  FlowStore,
-  type FlowTaskEntry,
-  GROUP_SHARD_SIZE,
-  type GroupCount,
-  type HeldTask,
-  type JoinState,
-  type StoredOutcome,
-} from './flows.js';
+export type {
+  FlowRecord,
+  FlowState,
+  FlowTaskEntry,
+  GroupCount,
+  HeldTask,
+  JoinState,
+  StoredOutcome,
+} from './flow-types.js';
+export { FlowStore } from './flows.js';
 export {
   type Claim,
   type ClaimOutcome,
