@@ -1,22 +1,13 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { classifyAwsError } from '@tq/aws';
 import { awsClientSettings, readEnvironment, serviceEndpoint, type TaskName, type TaskPayload } from '@tq/contracts';
-import {
-  CancelStore,
-  createStatusStore,
-  DEFAULT_TTL_SECONDS,
-  event,
-  FlowStore,
-  StatusNotTrackedError,
-  type StatusStore,
-} from '@tq/status';
+import { createStatusStore, event, type StatusStore } from '@tq/status';
 import { sendBatch } from './batch.js';
 import { ClaimChecks } from './claim-check.js';
 import { Destinations } from './destinations.js';
 import { fromAwsError, type ProducerError } from './errors.js';
-import { startFlow } from './flow-start.js';
 import { activeTraceContext, fifoFields, type Prepared, prepareTask, sendResult } from './prepare.js';
+import { producerFlows } from './producer-flows.js';
 import { LaterSends, resolveAt } from './schedule.js';
 import type { BatchItem, BatchItemResult, Producer, ProducerOptions, SendOptions, SendResult } from './types.js';
 
@@ -93,12 +84,6 @@ export function createProducer(options: ProducerOptions = {}): Producer {
     return statusStore;
   };
   const recordSent = options.status !== undefined && options.status !== false;
-  let flowStore: FlowStore | undefined;
-  const flows = () => {
-    const { dynamodb, tableName } = status();
-    flowStore ??= new FlowStore({ dynamodb, tableName });
-    return flowStore;
-  };
   const batchSettings = { concurrency: options.batchConcurrency ?? 8, attempts: options.batchAttempts ?? 4 };
   function sent(prepared: Prepared, messageId: string): SendResult {
     const result = sendResult(prepared, messageId);
@@ -109,6 +94,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
     return result;
   }
 
+  const flowDeps = { sqs, sns, destinations, ...batchSettings, claimCheck, status, recordSent };
   return {
     send,
     sendBatch: (given: readonly BatchItem[]) =>
@@ -135,51 +121,7 @@ export function createProducer(options: ProducerOptions = {}): Producer {
           return results;
         },
       }),
-    flow: (spec, flowOptions = {}) =>
-      startFlow(
-        spec,
-        {
-          sqs,
-          sns,
-          destinations,
-          ...batchSettings,
-          registry: options.registry,
-          prepare: prepareContext,
-          claimCheck,
-          store: flows,
-          tableName: () => status().tableName,
-          sent: (task, at) => {
-            if (recordSent) status().writer.record(task.id, task.task, event('sent', 0, undefined, at));
-          },
-        },
-        flowOptions.id,
-      ),
-    async cancel(id: string, cancelOptions: { reason?: string } = {}) {
-      const { dynamodb, tableName } = status();
-      try {
-        const flow = await flows().get(id);
-        const reason = cancelOptions.reason ?? 'cancelled';
-        const error = { path: '$', code: 'CANCELLED', message: reason };
-        if (flow && !(await flows().finish(id, 'cancelled', error))) {
-          // Ended before: nothing to stop.
-          return { id, at: new Date().toISOString(), kind: 'flow' as const, ended: flow.state };
-        }
-        const request = await new CancelStore({ dynamodb, tableName, ttlSeconds: DEFAULT_TTL_SECONDS }).request(
-          id,
-          cancelOptions.reason,
-        );
-        return { ...request, kind: flow ? ('flow' as const) : ('task' as const) };
-      } catch (error) {
-        if (classifyAwsError(error) === 'not-found') throw new StatusNotTrackedError(tableName, { cause: error });
-        throw error;
-      }
-    },
-    flowStatus: async (id: string) => {
-      const record = await flows().get(id);
-      if (record === undefined) return undefined;
-      const { policies: _policies, ...flow } = record;
-      return flow;
-    },
+    ...producerFlows({ ...flowDeps, registry: options.registry, prepare: prepareContext }),
     status: (id: string) => status().reader.get(id),
     async flush() {
       await statusStore?.writer.flush();
