@@ -41,6 +41,8 @@ export class WorkerFlows {
     if (this.#engine !== undefined) return this.#engine;
     const { sqs, s3, prefix, status } = this.#options;
     const env = readEnvironment();
+    // The prefix's bucket (`TQ_BUCKET`, else `<prefix>-artifacts`) keeps results too large for the flow's records.
+    const { bucket } = readEnvironment({ ...process.env, TQ_PREFIX: prefix });
     let store: StatusStore;
     if (typeof status === 'object') store = status;
     else {
@@ -54,7 +56,7 @@ export class WorkerFlows {
       store: new FlowStore({ dynamodb: store.dynamodb, tableName: store.tableName }),
       send: (tasks) => sendHeld(tasks, { sqs, sns, destinations, concurrency: 8, attempts: 4 }),
       s3,
-      bucket: env.bucket,
+      bucket,
       registry: this.#options.registry,
     });
     return this.#engine;

@@ -1,3 +1,4 @@
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import type { TaskPayloads } from '@tq/contracts';
@@ -27,7 +28,7 @@ describe('flows with real workers on the local endpoint', () => {
 
   beforeAll(async () => {
     const { s3, sns, sqs } = local;
-    await createProvisioner({ sqs, sns, s3, topology: defineTopology({ prefix, bucket: false }) }).apply();
+    await createProvisioner({ sqs, sns, s3, topology: defineTopology({ prefix }) }).apply();
     store = createStatusStore({ endpoint: local.endpoint.endpoint, prefix, coalesceMs: 10 });
     await ensureStatusTable(store.dynamodb, store.tableName);
     producer = createProducer({ endpoint: local.endpoint.endpoint, prefix, status: store });
@@ -62,6 +63,8 @@ describe('flows with real workers on the local endpoint', () => {
           await new Promise((resolve) => context.signal.addEventListener('abort', resolve, { once: true }));
           throw context.signal.reason;
         }
+        // Past the 16 KiB a flow's record keeps: the result goes to the prefix's bucket.
+        if (payload.subject === 'big') return { subject: 'big', blob: 'b'.repeat(40_000) };
         if (payload.subject === 'spawner') {
           const added = await context.flow?.add([mail('slow late 1'), mail('slow late 2')] as never);
           return { subject: payload.subject, added: added?.map((entry) => entry.path) };
@@ -92,6 +95,21 @@ describe('flows with real workers on the local endpoint', () => {
     const third = runs[2]?.flow;
     expect(third).toMatchObject({ id, path: '$.chain[2]' });
     expect(third?.input).toEqual({ subject: 'two', input: { subject: 'one', input: null } });
+  });
+
+  it('passes a large result by reference (S3), never in a message', async () => {
+    const { id } = await producer.flow({ chain: [mail('big'), mail('after big')] });
+    expect((await flowEnds(id)).state).toBe('succeeded');
+    const input = runs.find((run) => run.subject === 'after big')?.flow?.input as { blob: string };
+    expect(input.blob).toHaveLength(40_000);
+    const listed = await local.s3.send(
+      new ListObjectsV2Command({ Bucket: `${prefix}-artifacts`, Prefix: `tq/flow-results/${id}/` }),
+    );
+    // Both results are large (the second returns its input): each in S3 under the flow and its path.
+    expect(listed.Contents?.map((object) => object.Key).sort()).toEqual([
+      `tq/flow-results/${id}/$.chain[0].json`,
+      `tq/flow-results/${id}/$.chain[1].json`,
+    ]);
   });
 
   it('a chord fires its then exactly once, with every child result in order, though each child is delivered twice', async () => {
