@@ -1,3 +1,6 @@
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createStatusStore, type StatusStore } from '@tq/status';
 import { testWorkerOptions, uniqueName } from '@tq/testing';
 import { useLocalEndpoint } from '@tq/testing/vitest';
@@ -83,12 +86,10 @@ describe('tq status and tq results', () => {
     expect(refused.output).toContain('$.group[1].payload.to[0]');
     expect(refused.output).toContain('$.group[1].payload.subject: is required');
 
-    const started = await runTq(
-      // A chord's `then` is a node, never a function: JSON has none, so no promise takes it for one.
-      // biome-ignore lint/suspicious/noThenProperty: the flow's JSON form names it `then`
-      ['flow', 'send', JSON.stringify({ group: [mail('a'), mail('b')], then: mail('c') })],
-      env,
-    );
+    const file = join(tmpdir(), `tq-flow-${prefix}.json`);
+    // biome-ignore lint/suspicious/noThenProperty: the flow's JSON form names it `then`
+    await writeFile(file, JSON.stringify({ group: [mail('a'), mail('b')], then: mail('c') }));
+    const started = await runTq(['flow', 'send', file], env);
     expect(started.code, started.output).toBe(0);
     const id = started.output.split('\n')[0]?.trim() as string;
     const waiting = await runTq(['status', id], env);

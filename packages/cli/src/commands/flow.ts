@@ -51,13 +51,16 @@ export function registerFlow(program: Command): void {
   flow
     .command('send')
     .description('check a flow (JSON: task, chain, group + then) whole and start it; prints its id')
-    .argument('<flow>', 'the flow as JSON, @file.json, or - for stdin')
+    .argument('<flow>', 'the flow: a JSON file (flow.json or @flow.json), JSON text, or - for stdin')
     .addHelpText(
       'after',
       '\nExample:\n  tq flow send \'{"chain":[{"task":"cleanup_data","payload":{...}},{"task":"generate_report","payload":{...}}]}\'\n  tq status <flow id>   # the tree, with each task\'s state',
     )
     .action(async (argument: string) => {
-      const spec = await readPayload(argument);
+      // A path as it is (`tq flow send flow.json`): what is not JSON text, stdin or @file is a file.
+      const spec = await readPayload(
+        /^\s*[{[]/.test(argument) || argument === '-' || argument.startsWith('@') ? argument : `@${argument}`,
+      );
       const context = await createContext();
       const producer = cliProducer(context);
       try {
