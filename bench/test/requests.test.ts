@@ -6,11 +6,12 @@ import { cost, measurePath, REQUEST_PATHS } from '../src/requests.js';
 
 /**
  * Receives, deletes and the status table's batch writes follow how messages happen to batch, which
- * a busy machine changes: up to twice the table is noise for them. Every other request is one per
- * task or per batch of ten by design, and may not grow at all (5 % for rounding).
+ * a busy machine changes: beside two busy loops and a full CI run we measured 2.7× the idle table
+ * (a chord's status writes, idempotency's deletes), so up to 4× is noise for them. Every other
+ * request is one per task or per batch of ten by design, and may not grow at all (5 % for rounding).
  */
 const BATCHED = /ReceiveMessage|DeleteMessageBatch|BatchWriteItem/;
-const noise = (key: string) => (BATCHED.test(key) ? 2 : 1.05);
+const noise = (key: string) => (BATCHED.test(key) ? 4 : 1.05);
 
 interface Stated {
   total: number;
